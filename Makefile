@@ -1,0 +1,108 @@
+# facetrail: hand-written GNU Makefile (see docs/design.md).
+#
+#   make            release build: build/release/{libfacetrail.a,facetrail}
+#   make setup      install Debian build deps (as root) and fetch the models
+#   make demo       setup + build + detect/compare on the sample photos
+#   make check      build under ASan+UBSan (build/asan) and run the whole suite
+#   make test       run the suite on the release build (faster, no sanitizers)
+#   make bench      per-stage timings, beside the reference peer, as ratios
+#   make parity     full parity run against the JavaScript peer on the six samples
+#   make format / format-check / clean
+#
+# Variants: SANITIZE=address,undefined selects build/asan; DEBUG=1 build/debug.
+
+CC      ?= cc
+PKGS    := libjpeg libpng jansson
+NN_LIBS := -lXNNPACK -lpthreadpool
+
+WARN    := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+           -Wformat=2 -Wno-unused-parameter
+ifdef WERROR
+WARN    += -Werror
+endif
+BASE_CFLAGS := $(WARN) -ffp-contract=off -D_GNU_SOURCE -Iinclude -Isrc -Itests -MMD -MP $(shell pkg-config --cflags $(PKGS))
+LDLIBS  := $(shell pkg-config --libs $(PKGS)) $(NN_LIBS) -lpthread -lm
+
+ifdef SANITIZE
+VARIANT := asan
+OPT     := -O1 -g -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifdef DEBUG
+VARIANT := debug
+OPT     := -O0 -g
+else
+VARIANT := release
+OPT     := -O2 -g
+endif
+B       := build/$(VARIANT)
+CFLAGS  := $(BASE_CFLAGS) $(OPT) $(EXTRA_CFLAGS)
+LDFLAGS += $(OPT)
+
+LIB_SRC  := $(wildcard src/*/*.c src/*/*/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+BENCH_SRC:= $(wildcard bench/bench_*.c)
+BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+
+.PHONY: all lib cli tests check test bench parity setup deps models demo format format-check clean
+all: cli
+lib: $(B)/libfacetrail.a
+cli: $(B)/facetrail
+tests: $(TEST_BIN) $(B)/facetrail
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/libfacetrail.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/facetrail: $(B)/tools/facetrail.o $(B)/libfacetrail.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/harness/harness.o $(B)/libfacetrail.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/bench/%: $(B)/bench/%.o $(B)/libfacetrail.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The suite: every tests/unit binary, then the CLI tests; one closing line.
+test: tests
+	@FT_BUILD=$(B) sh tests/run.sh $(TEST_BIN)
+
+check:
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined models tests
+	@UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
+	  FT_BUILD=build/asan sh tests/run.sh $(TEST_SRC:tests/unit/%.c=build/asan/tests/%)
+
+bench: $(BENCH_BIN) cli models
+	sh bench/run.sh $(B)
+
+parity: cli models
+	sh tests/e2e/parity_peer.sh $(B)/facetrail
+
+deps:
+	sh models/install_deps.sh
+
+models:
+	@sh models/fetch.sh
+
+setup: deps models
+
+demo: setup
+	@$(MAKE) --no-print-directory cli
+	@sh tools/demo.sh $(B)/facetrail
+
+format:
+	clang-format -i $(wildcard include/*.h src/*/*.[ch] src/*/*/*.[ch] tools/*.c tests/*/*.[ch] bench/*.c)
+
+format-check:
+	clang-format --dry-run -Werror $(wildcard include/*.h src/*/*.[ch] src/*/*/*.[ch] tools/*.c tests/*/*.[ch] bench/*.c)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs facetrail's build dependencies from Debian 12's archive (as root).
+# Idempotent: apt-get skips what is installed. libxnnpack-dev does not pull in
+# libpthreadpool-dev, whose header xnnpack.h includes, so it is named here.
+set -eu
+PKGS="build-essential pkg-config ca-certificates xz-utils
+libxnnpack-dev libpthreadpool-dev
+libjpeg62-turbo-dev libpng-dev zlib1g-dev libjansson-dev
+libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+libsqlite3-dev libmicrohttpd-dev"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+# npm fetches the models; Debian's npm only where no Node.js is installed already
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+if [ -z "$missing" ]; then
+    echo "build dependencies already installed" >&2
+    exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "missing packages:$missing" >&2
+    echo "run as root: apt-get install -y$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,244 @@
+/*
+** engine/engine.c: the public engine: models, worker pool, and the per-image
+** pipeline detect -> landmarks -> descriptor, as face-api's
+** detectAllFaces(...).withFaceLandmarks().withFaceDescriptors().
+**
+** DESIGN
+**   The engine opens each net the first time a call needs it and keeps it.
+**   Per face: the detection box goes through face-api's relative/absolute
+**   round trip (forSize), is clipped and floored into the landmark crop; the
+**   landmarks come back relative to the crop and are shifted by the unfloored
+**   box origin (a face-api quirk kept for parity); the dlib-style rect from
+**   eye and mouth centres, clipped and floored, is the descriptor crop.
+**
+** INVARIANTS  (1) faces come out in detector order; a face whose crop is empty
+**                 keeps its box and has has_landmarks / has_descriptor = 0.
+**             (2) eng->errmsg describes the last failure of a public call.
+** THREADS     One thread at a time per engine; the pool runs inside calls only.
+*/
+#include "align/align.h"
+#include "detect/detect.h"
+#include "embed/embed.h"
+#include "image/netinput.h"
+
+#include <math.h>
+#include <string.h>
+
+#define CHIP 150
+
+struct ft_engine {
+    char *model_dir;
+    int n_threads;
+    pthreadpool_t pool;
+    ft__ssd *ssd;
+    ft__tiny *tiny;
+    ft__landmark_net *lm[2]; /* full, tiny */
+    ft__recog_net *recog;
+    ft__detections dets;
+    float chip[CHIP * CHIP * 3];
+    char errmsg[512];
+};
+
+ft_engine_params ft_engine_default_params(void)
+{
+    ft_engine_params p = { "models/face-api/model", 1 };
+    return p;
+}
+
+ft_detect_params ft_detect_default_params(void)
+{
+    ft_detect_params p = { FT_DETECTOR_SSD, 416, 0.5f, 100, 1, 1, 0 };
+    return p;
+}
+
+int ft_engine_open(const ft_engine_params *params, ft_engine **out, char *errbuf,
+                   size_t errbuf_len)
+{
+    *out = NULL;
+    if (!params || !params->model_dir || !*params->model_dir)
+        return ft__errf(errbuf, errbuf_len, FT_EINVAL, "no model folder given");
+    if (params->n_threads < 1 || params->n_threads > 256)
+        return ft__errf(errbuf, errbuf_len, FT_EINVAL, "thread count %d is not in 1..256",
+                        params->n_threads);
+    if (ft__nn_init() != FT_OK)
+        return ft__errf(errbuf, errbuf_len, FT_EBACKEND, "XNNPACK failed to initialise");
+    ft_engine *eng = ft__calloc(1, sizeof *eng);
+    if (!eng || !(eng->model_dir = ft__strdup(params->model_dir))) {
+        ft__free(eng);
+        return ft__errf(errbuf, errbuf_len, FT_ENOMEM, "out of memory");
+    }
+    eng->n_threads = params->n_threads;
+    if (eng->n_threads > 1) {
+        eng->pool = pthreadpool_create((size_t)eng->n_threads);
+        if (!eng->pool) {
+            ft_engine_close(eng);
+            return ft__errf(errbuf, errbuf_len, FT_ENOMEM, "cannot start %d threads",
+                            params->n_threads);
+        }
+    }
+    *out = eng;
+    return FT_OK;
+}
+
+void ft_engine_close(ft_engine *eng)
+{
+    if (!eng) return;
+    ft__ssd_close(eng->ssd);
+    ft__tiny_close(eng->tiny);
+    ft__landmark_close(eng->lm[0]);
+    ft__landmark_close(eng->lm[1]);
+    ft__recog_close(eng->recog);
+    ft__detections_free(&eng->dets);
+    if (eng->pool) pthreadpool_destroy(eng->pool);
+    ft__free(eng->model_dir);
+    ft__free(eng);
+}
+
+const char *ft_engine_errmsg(const ft_engine *eng)
+{
+    return eng ? eng->errmsg : "no engine";
+}
+
+static int fail(ft_engine *eng, int rc, const char *what)
+{
+    if (rc == FT_ENOMEM)
+        snprintf(eng->errmsg, sizeof eng->errmsg, "%s: out of memory", what);
+    else if (rc == FT_EBACKEND)
+        snprintf(eng->errmsg, sizeof eng->errmsg, "%s: neural-network backend failure", what);
+    else if (rc == FT_EINVAL)
+        snprintf(eng->errmsg, sizeof eng->errmsg, "%s: invalid input", what);
+    return rc;
+}
+
+static int check_params(ft_engine *eng, const ft_detect_params *p)
+{
+    if (!p) return ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL, "no detect parameters");
+    if (p->detector != FT_DETECTOR_SSD && p->detector != FT_DETECTOR_TINY)
+        return ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL, "unknown detector %d",
+                        (int)p->detector);
+    if (p->detector == FT_DETECTOR_TINY &&
+        (p->input_size < 32 || p->input_size > 4096 || p->input_size % 32 != 0))
+        return ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL,
+                        "input size %d is not a multiple of 32 in 32..4096", p->input_size);
+    if (!(p->min_score >= 0.0f && p->min_score < 1.0f))
+        return ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL,
+                        "minimum score %g is not in [0, 1)", (double)p->min_score);
+    if (p->with_descriptor && !p->with_landmarks)
+        return ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL,
+                        "descriptors need landmarks (the crop comes from them)");
+    return FT_OK;
+}
+
+/* Opens the nets p needs that are not open yet. */
+static int ensure_nets(ft_engine *eng, const ft_detect_params *p)
+{
+    char *e = eng->errmsg;
+    size_t el = sizeof eng->errmsg;
+    int rc = FT_OK;
+    if (p->detector == FT_DETECTOR_SSD && !eng->ssd)
+        rc = ft__ssd_open(eng->model_dir, &eng->ssd, e, el);
+    if (rc == FT_OK && p->detector == FT_DETECTOR_TINY && !eng->tiny)
+        rc = ft__tiny_open(eng->model_dir, &eng->tiny, e, el);
+    int t = p->tiny_landmarks ? 1 : 0;
+    if (rc == FT_OK && p->with_landmarks && !eng->lm[t])
+        rc = ft__landmark_open(eng->model_dir, t, &eng->lm[t], e, el);
+    if (rc == FT_OK && p->with_descriptor && !eng->recog)
+        rc = ft__recog_open(eng->model_dir, &eng->recog, e, el);
+    return rc;
+}
+
+int ft_engine_preload(ft_engine *eng, const ft_detect_params *params)
+{
+    eng->errmsg[0] = 0;
+    int rc = check_params(eng, params);
+    return rc == FT_OK ? ensure_nets(eng, params) : rc;
+}
+
+static int check_image(ft_engine *eng, const ft_image *img)
+{
+    if (!img || !img->rgb || img->width <= 0 || img->height <= 0)
+        return ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL, "empty image");
+    return FT_OK;
+}
+
+/* Landmarks and descriptor of one face (box already set). */
+static int analyse_face(ft_engine *eng, const ft__nn_ctx *ctx, const ft_image *img,
+                        const ft_detect_params *p, ft_face *f)
+{
+    double W = img->width, H = img->height;
+    /* forSize(W, H): box -> relative -> box */
+    double bx = (f->box[0] * (1 / W)) * W, by = (f->box[1] * (1 / H)) * H;
+    double bw = (f->box[2] * (1 / W)) * W, bh = (f->box[3] * (1 / H)) * H;
+    if (!ft__clip_box(bx, by, bw, bh, img->width, img->height, f->landmark_crop)) return FT_OK;
+    double rel[68][2];
+    int rc = ft__landmark_run(ctx, eng->lm[p->tiny_landmarks ? 1 : 0], img, f->landmark_crop, rel);
+    if (rc != FT_OK) return fail(eng, rc, "landmarks");
+    int cw = f->landmark_crop[2], ch = f->landmark_crop[3];
+    for (int i = 0; i < 68; i++) {
+        f->landmarks[i][0] = (rel[i][0] / cw) * cw + f->box[0];
+        f->landmarks[i][1] = (rel[i][1] / ch) * ch + f->box[1];
+    }
+    f->has_landmarks = 1;
+    if (!p->with_descriptor) return FT_OK;
+    double rect[4];
+    ft__align_dlib((const double(*)[2])f->landmarks, cw, ch, rect);
+    for (int k = 0; k < 4; k++) f->align_rect[k] = (int)rect[k];
+    if (!ft__clip_box(rect[0], rect[1], rect[2], rect[3], img->width, img->height,
+                      f->descriptor_crop))
+        return FT_OK;
+    rc = ft__net_input(img, f->descriptor_crop[0], f->descriptor_crop[1], f->descriptor_crop[2],
+                       f->descriptor_crop[3], FT__SQUARE_CENTRED, CHIP, eng->chip);
+    if (rc == FT_OK) rc = ft__recog_run_chip(ctx, eng->recog, eng->chip, f->descriptor);
+    if (rc != FT_OK) return fail(eng, rc, "descriptor");
+    f->has_descriptor = 1;
+    return FT_OK;
+}
+
+int ft_engine_detect(ft_engine *eng, const ft_image *img, const ft_detect_params *p,
+                     ft_face *faces, int cap, int *n_out)
+{
+    *n_out = 0;
+    eng->errmsg[0] = 0;
+    int rc = check_params(eng, p);
+    if (rc == FT_OK) rc = check_image(eng, img);
+    if (rc == FT_OK) rc = ensure_nets(eng, p);
+    if (rc != FT_OK) return rc;
+    ft__nn_ctx ctx = { eng->pool, 0 };
+    eng->dets.n = 0;
+    if (p->detector == FT_DETECTOR_SSD)
+        rc = ft__ssd_detect(&ctx, eng->ssd, img, p->min_score,
+                            p->max_results > 0 ? p->max_results : 100, &eng->dets);
+    else
+        rc = ft__tiny_detect(&ctx, eng->tiny, img, p->input_size, p->min_score, &eng->dets);
+    if (rc != FT_OK) return fail(eng, rc, "detector");
+    *n_out = eng->dets.n;
+    int n = eng->dets.n < cap ? eng->dets.n : cap;
+    for (int i = 0; i < n; i++) {
+        ft_face *f = &faces[i];
+        memset(f, 0, sizeof *f);
+        const ft__detection *d = &eng->dets.v[i];
+        f->box[0] = d->x, f->box[1] = d->y, f->box[2] = d->w, f->box[3] = d->h;
+        f->score = d->score;
+        if (p->with_landmarks && (rc = analyse_face(eng, &ctx, img, p, f)) != FT_OK) return rc;
+    }
+    return FT_OK;
+}
+
+int ft_engine_embed_chip(ft_engine *eng, const ft_image *chip, float descriptor[FT_DESCRIPTOR_DIM])
+{
+    eng->errmsg[0] = 0;
+    int rc = check_image(eng, chip);
+    if (rc != FT_OK) return rc;
+    if (!eng->recog &&
+        (rc = ft__recog_open(eng->model_dir, &eng->recog, eng->errmsg, sizeof eng->errmsg)) != FT_OK)
+        return rc;
+    rc = ft__net_input(chip, 0, 0, chip->width, chip->height, FT__SQUARE_CENTRED, CHIP, eng->chip);
+    ft__nn_ctx ctx = { eng->pool, 0 };
+    if (rc == FT_OK) rc = ft__recog_run_chip(&ctx, eng->recog, eng->chip, descriptor);
+    return rc == FT_OK ? rc : fail(eng, rc, "descriptor");
+}
+
+int ft_face_chip(const ft_image *img, const int crop[4], float chip[CHIP * CHIP * 3])
+{
+    return ft__net_input(img, crop[0], crop[1], crop[2], crop[3], FT__SQUARE_CENTRED, CHIP, chip);
+}

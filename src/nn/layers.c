@@ -1,0 +1,325 @@
+/*
+** nn/layers.c: layers on XNNPACK's operator API, with a switch to the naive
+** reference kernels (nn/ref/ref.c) for tests.
+**
+** DESIGN
+**   Each layer creates its XNNPACK operator at init (weights are packed by
+**   XNNPACK then) and sets it up on every run with the current input size and
+**   buffers: XNNPACK re-derives its indirection buffers only when these change.
+**   TF SAME padding uses XNN_FLAG_TENSORFLOW_SAME_PADDING, which pads exactly as
+**   TensorFlow does (the extra cell after); VALID pads nothing.
+**
+** INVARIANTS  (1) the float weights are kept (HWIO) for the reference path.
+**             (2) a failed init leaves the layer safe to fini.
+*/
+#include "nn/nn.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+static pthread_once_t xnn_once = PTHREAD_ONCE_INIT;
+static enum xnn_status xnn_init_status = xnn_status_uninitialized;
+
+static void xnn_init_once(void)
+{
+    xnn_init_status = xnn_initialize(NULL);
+}
+
+int ft__nn_init(void)
+{
+    pthread_once(&xnn_once, xnn_init_once);
+    return xnn_init_status == xnn_status_success ? FT_OK : FT_EBACKEND;
+}
+
+int ft__window_out(int in, int k, int stride, enum ft__pad pad)
+{
+    if (pad == FT__PAD_SAME) return (in + stride - 1) / stride;
+    return in >= k ? (in - k) / stride + 1 : 0;
+}
+
+int ft__window_pad_before(int in, int k, int stride, enum ft__pad pad)
+{
+    if (pad != FT__PAD_SAME) return 0;
+    int out = ft__window_out(in, k, stride, pad);
+    int total = (out - 1) * stride + k - in;
+    return total > 0 ? total / 2 : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Convolution                                                              */
+/* ------------------------------------------------------------------------ */
+
+int ft__conv_init(ft__conv *l, int kh, int kw, int stride, int cin, int cout, int depthwise,
+                  enum ft__pad pad, const float *w, const float *b, float out_min, float out_max)
+{
+    memset(l, 0, sizeof *l);
+    FT_ASSERT(kh > 0 && kw > 0 && stride > 0 && cin > 0 && cout > 0);
+    FT_ASSERT(!depthwise || cin == cout);
+    l->kh = kh, l->kw = kw, l->stride = stride, l->cin = cin, l->cout = cout;
+    l->depthwise = depthwise, l->pad = pad, l->out_min = out_min, l->out_max = out_max;
+    size_t nw = (size_t)kh * kw * cin * (depthwise ? 1 : cout);
+    l->w = ft__malloc(nw * sizeof(float));
+    l->b = ft__calloc((size_t)cout, sizeof(float));
+    if (!l->w || !l->b) return FT_ENOMEM;
+    memcpy(l->w, w, nw * sizeof(float));
+    if (b) memcpy(l->b, b, (size_t)cout * sizeof(float));
+    if (ft__nn_init() != FT_OK) return FT_EBACKEND;
+
+    uint32_t flags = pad == FT__PAD_SAME ? XNN_FLAG_TENSORFLOW_SAME_PADDING : 0;
+    enum xnn_status st;
+    if (depthwise) {
+        /* With XNN_FLAG_DEPTHWISE_CONVOLUTION the kernel is (1, kh, kw, c):
+        ** the same memory as TF's depthwise (kh, kw, c, 1). */
+        st = xnn_create_convolution2d_nhwc_f32(0, 0, 0, 0, kh, kw, stride, stride, 1, 1, cin, 1, 1,
+                                               cin, cin, l->w, l->b, out_min, out_max,
+                                               flags | XNN_FLAG_DEPTHWISE_CONVOLUTION, &l->op);
+    } else {
+        /* XNNPACK wants OHWI; TF stores HWIO. */
+        float *ohwi = ft__malloc(nw * sizeof(float));
+        if (!ohwi) return FT_ENOMEM;
+        for (int o = 0; o < cout; o++)
+            for (int y = 0; y < kh; y++)
+                for (int x = 0; x < kw; x++)
+                    for (int i = 0; i < cin; i++)
+                        ohwi[(((size_t)o * kh + y) * kw + x) * cin + i] =
+                            l->w[(((size_t)y * kw + x) * cin + i) * cout + o];
+        st = xnn_create_convolution2d_nhwc_f32(0, 0, 0, 0, kh, kw, stride, stride, 1, 1, 1, cin,
+                                               cout, cin, cout, ohwi, l->b, out_min, out_max,
+                                               flags, &l->op);
+        ft__free(ohwi);
+    }
+    if (st != xnn_status_success) {
+        l->op = NULL;
+        return FT_EBACKEND;
+    }
+    return FT_OK;
+}
+
+void ft__conv_fini(ft__conv *l)
+{
+    if (!l) return;
+    if (l->op) xnn_delete_operator(l->op);
+    ft__free(l->w);
+    ft__free(l->b);
+    memset(l, 0, sizeof *l);
+}
+
+void ft__conv_out_shape(const ft__conv *l, const ft__tensor *in, ft__tensor *out)
+{
+    out->h = ft__window_out(in->h, l->kh, l->stride, l->pad);
+    out->w = ft__window_out(in->w, l->kw, l->stride, l->pad);
+    out->c = l->cout;
+}
+
+int ft__conv_run(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, ft__tensor *out)
+{
+    FT_ASSERT(in->c == l->cin);
+    ft__conv_out_shape(l, in, out);
+    if (out->h <= 0 || out->w <= 0) return FT_EINVAL;
+    if (ctx->use_ref) {
+        ft__ref_conv(l, in, out);
+        return FT_OK;
+    }
+    if (xnn_setup_convolution2d_nhwc_f32(l->op, 1, (size_t)in->h, (size_t)in->w, in->data,
+                                         out->data, ctx->pool) != xnn_status_success)
+        return FT_EBACKEND;
+    return xnn_run_operator(l->op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pooling                                                                  */
+/* ------------------------------------------------------------------------ */
+
+int ft__pool_init(ft__pool *l, enum ft__pool_kind kind, int k, int stride, enum ft__pad pad,
+                  int channels)
+{
+    memset(l, 0, sizeof *l);
+    FT_ASSERT(kind == FT__POOL_MAX || pad == FT__PAD_VALID);
+    l->kind = kind, l->k = k, l->stride = stride, l->pad = pad, l->channels = channels;
+    if (ft__nn_init() != FT_OK) return FT_EBACKEND;
+    uint32_t flags = pad == FT__PAD_SAME ? XNN_FLAG_TENSORFLOW_SAME_PADDING : 0;
+    enum xnn_status st;
+    if (kind == FT__POOL_MAX)
+        st = xnn_create_max_pooling2d_nhwc_f32(0, 0, 0, 0, k, k, stride, stride, 1, 1, channels,
+                                               channels, channels, -INFINITY, INFINITY, flags,
+                                               &l->op);
+    else
+        st = xnn_create_average_pooling2d_nhwc_f32(0, 0, 0, 0, k, k, stride, stride, channels,
+                                                   channels, channels, -INFINITY, INFINITY, 0,
+                                                   &l->op);
+    if (st != xnn_status_success) {
+        l->op = NULL;
+        return FT_EBACKEND;
+    }
+    return FT_OK;
+}
+
+void ft__pool_fini(ft__pool *l)
+{
+    if (l && l->op) xnn_delete_operator(l->op);
+    if (l) memset(l, 0, sizeof *l);
+}
+
+void ft__pool_out_shape(const ft__pool *l, const ft__tensor *in, ft__tensor *out)
+{
+    out->h = ft__window_out(in->h, l->k, l->stride, l->pad);
+    out->w = ft__window_out(in->w, l->k, l->stride, l->pad);
+    out->c = in->c;
+}
+
+int ft__pool_run(const ft__nn_ctx *ctx, ft__pool *l, const ft__tensor *in, ft__tensor *out)
+{
+    FT_ASSERT(in->c == l->channels);
+    ft__pool_out_shape(l, in, out);
+    if (out->h <= 0 || out->w <= 0) return FT_EINVAL;
+    if (ctx->use_ref) {
+        ft__ref_pool(l, in, out);
+        return FT_OK;
+    }
+    enum xnn_status st =
+        l->kind == FT__POOL_MAX
+            ? xnn_setup_max_pooling2d_nhwc_f32(l->op, 1, (size_t)in->h, (size_t)in->w, in->data,
+                                               out->data, ctx->pool)
+            : xnn_setup_average_pooling2d_nhwc_f32(l->op, 1, (size_t)in->h, (size_t)in->w,
+                                                   in->data, out->data, ctx->pool);
+    if (st != xnn_status_success) return FT_EBACKEND;
+    return xnn_run_operator(l->op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Add, leaky ReLU, fully connected                                         */
+/* ------------------------------------------------------------------------ */
+
+int ft__add_init(ft__add *l, float out_min, float out_max)
+{
+    memset(l, 0, sizeof *l);
+    l->out_min = out_min, l->out_max = out_max;
+    if (ft__nn_init() != FT_OK) return FT_EBACKEND;
+    if (xnn_create_add_nd_f32(out_min, out_max, 0, &l->op) != xnn_status_success) {
+        l->op = NULL;
+        return FT_EBACKEND;
+    }
+    return FT_OK;
+}
+
+void ft__add_fini(ft__add *l)
+{
+    if (l && l->op) xnn_delete_operator(l->op);
+    if (l) memset(l, 0, sizeof *l);
+}
+
+int ft__add_run(const ft__nn_ctx *ctx, ft__add *l, const ft__tensor *a, const ft__tensor *b,
+                ft__tensor *out)
+{
+    FT_ASSERT(a->h == b->h && a->w == b->w && a->c == b->c);
+    out->h = a->h, out->w = a->w, out->c = a->c;
+    if (ctx->use_ref) {
+        ft__ref_add(l->out_min, l->out_max, a, b, out);
+        return FT_OK;
+    }
+    size_t shape[1] = { ft__tensor_count(a) };
+    if (xnn_setup_add_nd_f32(l->op, 1, shape, 1, shape, a->data, b->data, out->data, ctx->pool) !=
+        xnn_status_success)
+        return FT_EBACKEND;
+    return xnn_run_operator(l->op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
+}
+
+int ft__leaky_init(ft__leaky *l, float slope, int channels)
+{
+    memset(l, 0, sizeof *l);
+    l->slope = slope, l->channels = channels;
+    if (ft__nn_init() != FT_OK) return FT_EBACKEND;
+    if (xnn_create_leaky_relu_nc_f32(channels, channels, channels, slope, 0, &l->op) !=
+        xnn_status_success) {
+        l->op = NULL;
+        return FT_EBACKEND;
+    }
+    return FT_OK;
+}
+
+void ft__leaky_fini(ft__leaky *l)
+{
+    if (l && l->op) xnn_delete_operator(l->op);
+    if (l) memset(l, 0, sizeof *l);
+}
+
+int ft__leaky_run(const ft__nn_ctx *ctx, ft__leaky *l, const ft__tensor *in, ft__tensor *out)
+{
+    FT_ASSERT(in->c == l->channels);
+    out->h = in->h, out->w = in->w, out->c = in->c;
+    if (ctx->use_ref) {
+        ft__ref_leaky(l->slope, in, out);
+        return FT_OK;
+    }
+    if (xnn_setup_leaky_relu_nc_f32(l->op, (size_t)in->h * in->w, in->data, out->data,
+                                    ctx->pool) != xnn_status_success)
+        return FT_EBACKEND;
+    return xnn_run_operator(l->op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
+}
+
+int ft__fc_init(ft__fc *l, int cin, int cout, const float *w, const float *b)
+{
+    memset(l, 0, sizeof *l);
+    l->cin = cin, l->cout = cout;
+    l->w = ft__malloc((size_t)cin * cout * sizeof(float));
+    l->b = ft__calloc((size_t)cout, sizeof(float));
+    if (!l->w || !l->b) return FT_ENOMEM;
+    memcpy(l->w, w, (size_t)cin * cout * sizeof(float));
+    if (b) memcpy(l->b, b, (size_t)cout * sizeof(float));
+    if (ft__nn_init() != FT_OK) return FT_EBACKEND;
+    if (xnn_create_fully_connected_nc_f32(cin, cout, cin, cout, l->w, l->b, -INFINITY, INFINITY,
+                                          XNN_FLAG_TRANSPOSE_WEIGHTS, &l->op) != xnn_status_success) {
+        l->op = NULL;
+        return FT_EBACKEND;
+    }
+    return FT_OK;
+}
+
+void ft__fc_fini(ft__fc *l)
+{
+    if (!l) return;
+    if (l->op) xnn_delete_operator(l->op);
+    ft__free(l->w);
+    ft__free(l->b);
+    memset(l, 0, sizeof *l);
+}
+
+int ft__fc_run(const ft__nn_ctx *ctx, ft__fc *l, const float *in, float *out)
+{
+    if (ctx->use_ref) {
+        ft__ref_fc(l, in, out);
+        return FT_OK;
+    }
+    if (xnn_setup_fully_connected_nc_f32(l->op, 1, in, out, ctx->pool) != xnn_status_success)
+        return FT_EBACKEND;
+    return xnn_run_operator(l->op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scratch buffers                                                          */
+/* ------------------------------------------------------------------------ */
+
+int ft__ws_tensor(ft__ws *ws, int slot, int h, int w, int c, ft__tensor *t)
+{
+    FT_ASSERT(slot >= 0 && slot < FT__WS_SLOTS && h > 0 && w > 0 && c > 0);
+    size_t need = (size_t)h * w * c;
+    if (ws->cap[slot] < need) {
+        float *p = ft__realloc(ws->buf[slot], need * sizeof(float));
+        if (!p) return FT_ENOMEM;
+        ws->buf[slot] = p;
+        ws->cap[slot] = need;
+    }
+    t->data = ws->buf[slot];
+    t->h = h, t->w = w, t->c = c;
+    return FT_OK;
+}
+
+void ft__ws_free(ft__ws *ws)
+{
+    for (int i = 0; i < FT__WS_SLOTS; i++) {
+        ft__free(ws->buf[i]);
+        ws->buf[i] = NULL;
+        ws->cap[i] = 0;
+    }
+}

@@ -1,0 +1,188 @@
+/*
+** nn/nn.h: the neural-network runtime shared by the detector, landmark and
+** descriptor nets: tensors, the TF.js weights loader, and layers on XNNPACK
+** with a naive reference implementation of each.
+**
+** DESIGN
+**   Tensors are batch-1 NHWC float32 (llama2.c style: plain structs, shapes in
+**   comments). A layer is a caller-owned struct set up once from weights
+**   (ft__conv_init ...) and run many times; each run picks the XNNPACK path or,
+**   when the context asks for it (ctx->use_ref), the naive reference path in
+**   nn/ref/, which the tests use as the oracle for the XNNPACK path.
+**   Padding follows TensorFlow: SAME pads (total = max((out-1)*s + k - in, 0))
+**   with the smaller half before, VALID pads nothing; max pooling ignores the
+**   padded cells (as if -inf).
+**
+** INVARIANTS  (1) a layer's weights are copied at init; the model may be freed.
+**             (2) run functions never allocate; the caller sizes out->data
+**                 (ft__conv_out_dim etc. give the shapes).
+**             (3) every XNNPACK failure is FT_EBACKEND, never an abort.
+** THREADS     A layer is used by one thread at a time; ctx->pool holds the
+**             worker threads (NULL: run on the calling thread).
+*/
+#ifndef FT_NN_H
+#define FT_NN_H
+
+#include "core/core.h"
+
+#include <pthreadpool.h>
+#include <xnnpack.h>
+
+/* A batch-1 activation tensor, (h, w, c) row-major. data is borrowed. */
+typedef struct ft__tensor {
+    float *data;
+    int h, w, c;
+} ft__tensor;
+
+static inline size_t ft__tensor_count(const ft__tensor *t)
+{
+    return (size_t)t->h * (size_t)t->w * (size_t)t->c;
+}
+
+/* Execution context of one net run. */
+typedef struct ft__nn_ctx {
+    pthreadpool_t pool; /* may be NULL */
+    int use_ref;        /* 1: naive reference kernels instead of XNNPACK */
+} ft__nn_ctx;
+
+/* Initialises XNNPACK once per process (idempotent). FT_EBACKEND on failure. */
+int ft__nn_init(void);
+
+/* ------------------------------------------------------------------------ */
+/* Weights: TF.js layers-model manifest + .bin shards                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct ft__weight {
+    char *name;
+    int rank;
+    int shape[4];
+    size_t count; /* product of shape */
+    float *data;  /* dequantised float32 (int32 tensors converted to float) */
+} ft__weight;
+
+typedef struct ft__model {
+    char *name; /* e.g. "ssd_mobilenetv1_model" */
+    int n;
+    ft__weight *w;
+} ft__model;
+
+/* Loads <dir>/<name>-weights_manifest.json and the shards it lists.
+** Dequantises as TF.js does: float32(q * scale + min), computed in double.
+** Validates the JSON layout, dtypes, shapes, and that the shards hold exactly
+** the bytes the manifest describes. FT_EMODEL/FT_EIO/FT_ENOMEM with a message. */
+int ft__model_load(const char *dir, const char *name, ft__model **out, char *err, size_t errlen);
+void ft__model_free(ft__model *m);
+
+/* The weight called name, checked against the expected shape (rank dims).
+** NULL with a message in err if missing or of another shape. */
+const float *ft__model_get(const ft__model *m, const char *name, int rank, const int *shape,
+                           char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------ */
+/* Layers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+enum ft__pad { FT__PAD_SAME = 0, FT__PAD_VALID = 1 };
+
+/* Output size of a conv/pool window along one axis. */
+int ft__window_out(int in, int k, int stride, enum ft__pad pad);
+/* TF's padding before the first cell along one axis (SAME only). */
+int ft__window_pad_before(int in, int k, int stride, enum ft__pad pad);
+
+/* 2-D convolution, regular (weights HWIO (kh, kw, cin, cout)) or depthwise
+** (weights (kh, kw, cin), cout == cin), + bias, output clamped to
+** [out_min, out_max] (use -INFINITY/INFINITY for none, 0/6 for ReLU6). */
+typedef struct ft__conv {
+    int kh, kw, stride, cin, cout, depthwise;
+    enum ft__pad pad;
+    float out_min, out_max;
+    float *w; /* (kh, kw, cin, cout) or (kh, kw, cin) when depthwise */
+    float *b; /* (cout) */
+    xnn_operator_t op;
+} ft__conv;
+
+int ft__conv_init(ft__conv *l, int kh, int kw, int stride, int cin, int cout, int depthwise,
+                  enum ft__pad pad, const float *w, const float *b, float out_min, float out_max);
+void ft__conv_fini(ft__conv *l);
+void ft__conv_out_shape(const ft__conv *l, const ft__tensor *in, ft__tensor *out);
+int ft__conv_run(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, ft__tensor *out);
+
+enum ft__pool_kind { FT__POOL_MAX = 0, FT__POOL_AVG = 1 };
+
+/* Max or average pooling, k x k window. Average pooling is VALID only. */
+typedef struct ft__pool {
+    enum ft__pool_kind kind;
+    int k, stride, channels;
+    enum ft__pad pad;
+    xnn_operator_t op;
+} ft__pool;
+
+int ft__pool_init(ft__pool *l, enum ft__pool_kind kind, int k, int stride, enum ft__pad pad,
+                  int channels);
+void ft__pool_fini(ft__pool *l);
+void ft__pool_out_shape(const ft__pool *l, const ft__tensor *in, ft__tensor *out);
+int ft__pool_run(const ft__nn_ctx *ctx, ft__pool *l, const ft__tensor *in, ft__tensor *out);
+
+/* Element-wise out = clamp(a + b, out_min, out_max); same shapes; out may
+** alias a or b. */
+typedef struct ft__add {
+    float out_min, out_max;
+    xnn_operator_t op;
+} ft__add;
+
+int ft__add_init(ft__add *l, float out_min, float out_max);
+void ft__add_fini(ft__add *l);
+int ft__add_run(const ft__nn_ctx *ctx, ft__add *l, const ft__tensor *a, const ft__tensor *b,
+                ft__tensor *out);
+
+/* Leaky ReLU, out = x >= 0 ? x : slope * x; in place allowed. */
+typedef struct ft__leaky {
+    float slope;
+    int channels;
+    xnn_operator_t op;
+} ft__leaky;
+
+int ft__leaky_init(ft__leaky *l, float slope, int channels);
+void ft__leaky_fini(ft__leaky *l);
+int ft__leaky_run(const ft__nn_ctx *ctx, ft__leaky *l, const ft__tensor *in, ft__tensor *out);
+
+/* Fully connected: out(cout) = in(cin) . W(cin, cout) + b (b may be NULL). */
+typedef struct ft__fc {
+    int cin, cout;
+    float *w; /* (cin, cout) */
+    float *b; /* (cout) */
+    xnn_operator_t op;
+} ft__fc;
+
+int ft__fc_init(ft__fc *l, int cin, int cout, const float *w, const float *b);
+void ft__fc_fini(ft__fc *l);
+int ft__fc_run(const ft__nn_ctx *ctx, ft__fc *l, const float *in, float *out);
+
+/* ------------------------------------------------------------------------ */
+/* Reference kernels (nn/ref/ref.c): straightforward loops, TF semantics     */
+/* ------------------------------------------------------------------------ */
+
+void ft__ref_conv(const ft__conv *l, const ft__tensor *in, ft__tensor *out);
+void ft__ref_pool(const ft__pool *l, const ft__tensor *in, ft__tensor *out);
+void ft__ref_add(float out_min, float out_max, const ft__tensor *a, const ft__tensor *b,
+                 ft__tensor *out);
+void ft__ref_leaky(float slope, const ft__tensor *in, ft__tensor *out);
+void ft__ref_fc(const ft__fc *l, const float *in, float *out);
+
+/* ------------------------------------------------------------------------ */
+/* Scratch buffers                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* A set of growable float buffers a net reuses from run to run, so that a
+** run allocates only when an input is larger than any before. */
+#define FT__WS_SLOTS 16
+typedef struct ft__ws {
+    float *buf[FT__WS_SLOTS];
+    size_t cap[FT__WS_SLOTS];
+} ft__ws;
+
+/* Points t at slot i, grown to hold (h, w, c). FT_ENOMEM on failure. */
+int ft__ws_tensor(ft__ws *ws, int slot, int h, int w, int c, ft__tensor *t);
+void ft__ws_free(ft__ws *ws);
+
+#endif

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Runs every test binary given, then the CLI tests, and prints one closing line
+# "tests: N passed, N failed, N skipped". Exit 1 if anything failed.
+# FT_BUILD names the build folder (for the CLI binary).
+set -u
+pass=0; fail=0; skip=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+for t in "$@" tests/cli/*.sh; do
+    [ -e "$t" ] || continue
+    case "$t" in
+        *.sh) FT_CLI="${FT_BUILD:-build/release}/facetrail" sh "$t" >"$log" 2>&1 ;;
+        *)    "$t" >"$log" 2>&1 ;;
+    esac
+    cat "$log"
+    p=$(grep -c '^ok ' "$log"); p=${p:-0}
+    s=$(grep -c '^ok .*# SKIP' "$log"); s=${s:-0}
+    f=$(grep -c '^not ok' "$log"); f=${f:-0}
+    # a binary that crashed before printing its plan counts as one failure
+    if ! grep -q '^# .*passed' "$log" && ! grep -q '^1\.\.' "$log"; then f=$((f+1)); fi
+    pass=$((pass + p - s)); skip=$((skip + s)); fail=$((fail + f))
+done
+echo "tests: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
