@@ -203,7 +203,7 @@ int ft_engine_detect(ft_engine *eng, const ft_image *img, const ft_detect_params
     if (rc == FT_OK) rc = check_image(eng, img);
     if (rc == FT_OK) rc = ensure_nets(eng, p);
     if (rc != FT_OK) return rc;
-    ft__nn_ctx ctx = { eng->pool, 0 };
+    ft__nn_ctx ctx = { eng->pool, 0, NULL };
     eng->dets.n = 0;
     if (p->detector == FT_DETECTOR_SSD)
         rc = ft__ssd_detect(&ctx, eng->ssd, img, p->min_score,
@@ -233,7 +233,7 @@ int ft_engine_embed_chip(ft_engine *eng, const ft_image *chip, float descriptor[
         (rc = ft__recog_open(eng->model_dir, &eng->recog, eng->errmsg, sizeof eng->errmsg)) != FT_OK)
         return rc;
     rc = ft__net_input(chip, 0, 0, chip->width, chip->height, FT__SQUARE_CENTRED, CHIP, eng->chip);
-    ft__nn_ctx ctx = { eng->pool, 0 };
+    ft__nn_ctx ctx = { eng->pool, 0, NULL };
     if (rc == FT_OK) rc = ft__recog_run_chip(&ctx, eng->recog, eng->chip, descriptor);
     return rc == FT_OK ? rc : fail(eng, rc, "descriptor");
 }

@@ -29,8 +29,8 @@ int ft__image_check_size(uint64_t width, uint64_t height, size_t max_pixels, con
                          char *errbuf, size_t errbuf_len)
 {
     if (width == 0 || height == 0)
-        return ft__errf(errbuf, errbuf_len, FT_EFORMAT, "%s: image has no pixels (%llux%llu)",
-                        name, (unsigned long long)width, (unsigned long long)height);
+        return ft__errf(errbuf, errbuf_len, FT_EFORMAT, "%s: image has no pixels (%llux%llu)", name,
+                        (unsigned long long)width, (unsigned long long)height);
     if (width > INT_MAX || height > INT_MAX)
         return ft__errf(errbuf, errbuf_len, FT_ETOOBIG,
                         "%s: image is %llux%llu, a side over the limit of %d", name,
@@ -54,8 +54,8 @@ int ft_image_decode(const void *data, size_t len, const char *name, size_t max_p
     if (!data && len)
         return ft__errf(errbuf, errbuf_len, FT_EINVAL, "%s: no data for %zu bytes", name, len);
     if (len == 0)
-        return ft__errf(errbuf, errbuf_len, FT_EFORMAT,
-                        "%s: empty file, not a JPEG or PNG image", name);
+        return ft__errf(errbuf, errbuf_len, FT_EFORMAT, "%s: empty file, not a JPEG or PNG image",
+                        name);
     if (max_pixels == 0) max_pixels = FT_IMAGE_DEFAULT_MAX_PIXELS;
 
     const unsigned char *p = data;
@@ -70,8 +70,9 @@ int ft_image_load(const char *path, size_t max_pixels, ft_image **out, char *err
                   size_t errbuf_len)
 {
     if (errbuf && errbuf_len) errbuf[0] = '\0';
-    if (!out) return ft__errf(errbuf, errbuf_len, FT_EINVAL, "%s: no output image",
-                              path ? path : "(null)");
+    if (!out)
+        return ft__errf(errbuf, errbuf_len, FT_EINVAL, "%s: no output image",
+                        path ? path : "(null)");
     *out = NULL;
     if (!path) return ft__errf(errbuf, errbuf_len, FT_EINVAL, "no image path given");
     unsigned char *buf = NULL;

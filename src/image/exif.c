@@ -82,8 +82,8 @@ int ft__image_orient(const ft_image *src, int orientation, ft_image **out)
     const ptrdiff_t w = src->width, h = src->height;
     const int swap = orientation >= 5;
     ft_image *dst;
-    int rc = ft__image_alloc(swap ? src->height : src->width, swap ? src->width : src->height,
-                             &dst);
+    int rc =
+        ft__image_alloc(swap ? src->height : src->width, swap ? src->width : src->height, &dst);
     if (rc != FT_OK) return rc;
 
     /* Source pixel index of output (ox, oy) is start + ox * dx + oy * dy. */

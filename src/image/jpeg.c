@@ -5,9 +5,13 @@
 ** DESIGN
 **   libjpeg reports fatal errors through error_exit, which here longjmps back
 **   to ft__decode_jpeg instead of calling exit(). Warnings go through
-**   emit_message: all are silenced, except "premature end of JPEG file"
-**   (JWRN_JPEG_EOF, the memory source ran dry), which is fatal: a truncated
-**   photo is rejected, not decoded half grey. A progress monitor caps the scan
+**   emit_message: all are silenced, except the two that mean pixels are
+**   missing, which are fatal: "premature end of JPEG file" (JWRN_JPEG_EOF, the
+**   memory source ran dry) and "premature end of data segment"
+**   (JWRN_HIT_MARKER, a scan's entropy data stops at a marker while rows still
+**   need it: a cut file with EOI appended, or a frame header claiming more
+**   rows than were coded). A truncated photo is rejected, not decoded half
+**   grey; warnings that lose no pixels (extraneous bytes) are tolerated. A progress monitor caps the scan
 **   count, as libjpeg-turbo advises, so a hostile progressive file cannot make
 **   one decode take minutes.
 **
@@ -39,7 +43,7 @@
 ** TJFLAG_LIMITSCANS uses the same number). */
 #define FT_JPEG_MAX_SCANS 500
 
-enum jpeg_fail { FAIL_LIBJPEG = 0, FAIL_TRUNCATED, FAIL_SCANS };
+enum jpeg_fail { FAIL_LIBJPEG = 0, FAIL_TRUNCATED, FAIL_SHORT_SEGMENT, FAIL_SCANS };
 
 struct jpeg_err {
     struct jpeg_error_mgr pub; /* first: libjpeg sees only this part */
@@ -58,8 +62,8 @@ static void on_emit_message(j_common_ptr cinfo, int msg_level)
 {
     if (msg_level >= 0) return; /* trace messages */
     struct jpeg_err *e = (struct jpeg_err *)cinfo->err;
-    if (e->pub.msg_code == JWRN_JPEG_EOF) {
-        e->why = FAIL_TRUNCATED;
+    if (e->pub.msg_code == JWRN_JPEG_EOF || e->pub.msg_code == JWRN_HIT_MARKER) {
+        e->why = e->pub.msg_code == JWRN_JPEG_EOF ? FAIL_TRUNCATED : FAIL_SHORT_SEGMENT;
         longjmp(e->jb, 1);
     }
     e->pub.num_warnings++;
@@ -131,9 +135,12 @@ int ft__decode_jpeg(const unsigned char *data, size_t len, const char *name, siz
     if (setjmp(jerr.jb)) {
         if (jerr.why == FAIL_TRUNCATED) {
             rc = ft__errf(errbuf, errbuf_len, FT_EFORMAT, "%s: truncated JPEG data", name);
-        } else if (jerr.why == FAIL_SCANS) {
+        } else if (jerr.why == FAIL_SHORT_SEGMENT) {
             rc = ft__errf(errbuf, errbuf_len, FT_EFORMAT,
-                          "%s: corrupt JPEG: more than %d scans", name, FT_JPEG_MAX_SCANS);
+                          "%s: truncated JPEG data (a scan ends before its pixels)", name);
+        } else if (jerr.why == FAIL_SCANS) {
+            rc = ft__errf(errbuf, errbuf_len, FT_EFORMAT, "%s: corrupt JPEG: more than %d scans",
+                          name, FT_JPEG_MAX_SCANS);
         } else {
             char msg[JMSG_LENGTH_MAX];
             jerr.pub.format_message((j_common_ptr)&cinfo, msg);

@@ -119,7 +119,9 @@ int ft__decode_png(const unsigned char *data, size_t len, const char *name, size
     if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (bit_depth == 16) png_set_strip_16(png);
-    if (color_type & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+    /* Palette expansion turns tRNS into alpha; strip it with real alpha. */
+    if ((color_type & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS))
+        png_set_strip_alpha(png);
     if (color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_GRAY_ALPHA)
         png_set_gray_to_rgb(png);
     passes = png_set_interlace_handling(png);
@@ -127,8 +129,8 @@ int ft__decode_png(const unsigned char *data, size_t len, const char *name, size
     if (png_get_channels(png, info) != 3 || png_get_bit_depth(png, info) != 8 ||
         png_get_rowbytes(png, info) != (size_t)width * 3) {
         rc = ft__errf(errbuf, errbuf_len, FT_EFORMAT,
-                      "%s: unsupported PNG layout (color type %d, bit depth %d)", name,
-                      color_type, bit_depth);
+                      "%s: unsupported PNG layout (color type %d, bit depth %d)", name, color_type,
+                      bit_depth);
         goto done;
     }
 

@@ -117,6 +117,9 @@ int ft__conv_run(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, ft__t
     FT_ASSERT(in->c == l->cin);
     ft__conv_out_shape(l, in, out);
     if (out->h <= 0 || out->w <= 0) return FT_EINVAL;
+    if (ctx->macs)
+        *ctx->macs += (uint64_t)out->h * out->w * l->cout * l->kh * l->kw *
+                      (uint64_t)(l->depthwise ? 1 : l->cin);
     if (ctx->use_ref) {
         ft__ref_conv(l, in, out);
         return FT_OK;
@@ -287,6 +290,7 @@ void ft__fc_fini(ft__fc *l)
 
 int ft__fc_run(const ft__nn_ctx *ctx, ft__fc *l, const float *in, float *out)
 {
+    if (ctx->macs) *ctx->macs += (uint64_t)l->cin * l->cout;
     if (ctx->use_ref) {
         ft__ref_fc(l, in, out);
         return FT_OK;

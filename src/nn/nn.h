@@ -43,6 +43,7 @@ static inline size_t ft__tensor_count(const ft__tensor *t)
 typedef struct ft__nn_ctx {
     pthreadpool_t pool; /* may be NULL */
     int use_ref;        /* 1: naive reference kernels instead of XNNPACK */
+    uint64_t *macs;     /* if not NULL, multiply-accumulates are counted here */
 } ft__nn_ctx;
 
 /* Initialises XNNPACK once per process (idempotent). FT_EBACKEND on failure. */

@@ -1,0 +1,342 @@
+#!/bin/sh
+# tests/cli/test_cli.sh: black-box tests of the facetrail command-line tool.
+#
+# Run from the repository root with FT_CLI naming the binary (tests/run.sh does
+# this):   FT_CLI=build/release/facetrail sh tests/cli/test_cli.sh
+# Prints TAP ("ok K - name", "not ok K - name", the plan "1..N" at the end) and
+# a closing line "# cli: P passed, F failed" (", S skipped" when any). Tests that need the models (and
+# the sample photos of the model package) are skipped, never silently, when
+# they are absent. POSIX sh with grep/sed/awk only; exit 1 if anything failed.
+#
+# Test conditions are shell code in single quotes, evaluated later by check():
+# shellcheck disable=SC2016,SC2034,SC2317
+set -u
+
+CLI=${FT_CLI:-build/release/facetrail}
+MODELS=${FT_MODEL_DIR:-models/face-api/model}
+DEMO=models/face-api/demo
+export FT_MODEL_DIR="$MODELS"
+
+n=0
+passed=0
+failed=0
+skipped=0
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM
+
+# ---------------------------------------------------------------- helpers --
+
+# run CMD...: runs it with stdout in $tmp/out, stderr in $tmp/err, status in $rc.
+run()
+{
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+}
+
+# check NAME CONDITION: one TAP line; CONDITION is shell code, evaluated after
+# the last run. On failure, the command's status and output go out as comments.
+check()
+{
+    n=$((n + 1))
+    if eval "$2"; then
+        passed=$((passed + 1))
+        echo "ok $n - $1"
+    else
+        failed=$((failed + 1))
+        echo "not ok $n - $1"
+        echo "#   condition: $2"
+        echo "#   exit status: $rc"
+        sed -n '1,5s/^/#   stdout: /p' "$tmp/out" | cut -c1-200
+        sed -n '1,5s/^/#   stderr: /p' "$tmp/err" | cut -c1-200
+    fi
+}
+
+# skip NAME WHY
+skip()
+{
+    n=$((n + 1))
+    skipped=$((skipped + 1))
+    echo "ok $n - $1 # SKIP $2"
+}
+
+lines() { wc -l <"$1" | tr -d ' '; }
+
+# array_len KEY FILE: the number of items in the first "KEY":[...] of FILE's
+# first line; items may be numbers or [x,y] pairs.
+array_len()
+{
+    awk -v key="\"$1\":[" 'NR == 1 {
+        i = index($0, key); if (i == 0) { print 0; exit }
+        s = substr($0, i + length(key))
+        if (substr(s, 1, 1) == "[") { s = substr(s, 2); end = "]]"; sep = "],[" }
+        else { end = "]"; sep = "," }
+        s = substr(s, 1, index(s, end) - 1)
+        n = 1
+        while ((j = index(s, sep)) > 0) { n++; s = substr(s, j + length(sep)) }
+        print n
+    }' "$2"
+}
+
+finish()
+{
+    echo "1..$n"
+    if [ "$skipped" -gt 0 ]; then
+        echo "# cli: $passed passed, $failed failed, $skipped skipped"
+    else
+        echo "# cli: $passed passed, $failed failed"
+    fi
+    [ "$failed" -eq 0 ]
+    exit $?
+}
+
+if [ ! -x "$CLI" ]; then
+    rc=127
+    : >"$tmp/out"
+    echo "$CLI: not found or not executable (build it with 'make')" >"$tmp/err"
+    check "the CLI binary exists" 'false'
+    finish
+fi
+
+have_models=0
+[ -f "$MODELS/ssd_mobilenetv1_model-weights_manifest.json" ] && have_models=1
+have_samples=1
+for i in 1 2 3 4 5 6; do
+    [ -f "$DEMO/sample$i.jpg" ] || have_samples=0
+done
+# need_models / need_samples NAME: 0 when the test can run, else prints a skip.
+need_models()
+{
+    [ "$have_models" -eq 1 ] && return 0
+    skip "$1" "models not fetched"
+    return 1
+}
+need_samples()
+{
+    [ "$have_models" -eq 1 ] && [ "$have_samples" -eq 1 ] && return 0
+    skip "$1" "models not fetched"
+    return 1
+}
+
+# A valid 16x16 grey PNG (no face in it), written byte for byte.
+printf '\211\120\116\107\015\012\032\012\000\000\000\015\111\110\104\122\000\000\000\020\000\000\000\020\010\002\000\000\000\220\221\150\066\000\000\000\031\111\104\101\124\050\221\143\154\150\150\140\040\005\060\221\244\172\124\303\250\206\041\245\001\000\311\114\001\240\367\025\074\323\000\000\000\000\111\105\116\104\256\102\140\202' >"$tmp/grey.png"
+# Corrupt inputs, deterministic: bytes of the binary itself (neither JPEG nor
+# PNG); a JPEG and a PNG signature followed by garbage; an empty file; and a
+# real JPEG cut after 1000 bytes when the samples are there.
+head -c 4096 "$CLI" >"$tmp/garbage.jpg"
+{ printf '\377\330\377\340\000\020JFIF\000'; head -c 3000 "$CLI" | tail -c 2000; } >"$tmp/badjpeg.jpg"
+{ printf '\211PNG\015\012\032\012'; head -c 3000 "$CLI" | tail -c 2000; } >"$tmp/badpng.png"
+: >"$tmp/empty.jpg"
+if [ -f "$DEMO/sample1.jpg" ]; then
+    head -c 1000 "$DEMO/sample1.jpg" >"$tmp/truncated.jpg"
+else
+    { printf '\377\330\377\340\000\020JFIF\000\001\001\000\000\001\000\001\000\000'; } >"$tmp/truncated.jpg"
+fi
+
+# ------------------------------------------------------------ usage, help --
+
+for cmd in detect embed compare version help; do
+    run "$CLI" "$cmd" --help
+    check "$cmd --help exits 0 and prints its usage on stdout" \
+        '[ $rc -eq 0 ] && grep -q "usage: facetrail" "$tmp/out" && [ ! -s "$tmp/err" ]'
+done
+run "$CLI" detect -h
+check "detect -h is --help" '[ $rc -eq 0 ] && grep -q "usage: facetrail detect" "$tmp/out"'
+run "$CLI" --help
+check "--help lists the commands" \
+    '[ $rc -eq 0 ] && grep -q detect "$tmp/out" && grep -q compare "$tmp/out" && grep -q embed "$tmp/out"'
+run "$CLI" help compare
+check "help compare prints the compare usage" \
+    '[ $rc -eq 0 ] && grep -q "usage: facetrail compare" "$tmp/out"'
+run "$CLI"
+check "no arguments: usage on stderr, exit 2" \
+    '[ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && grep -q usage "$tmp/err"'
+run "$CLI" version
+check "version prints the version" '[ $rc -eq 0 ] && grep -q "^facetrail [0-9]" "$tmp/out"'
+run "$CLI" frobnicate
+check "unknown command: exit 2, named on stderr" \
+    '[ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && grep -q frobnicate "$tmp/err"'
+
+# --------------------------------------------------------- usage errors --
+
+run "$CLI" detect --bogus "$tmp/grey.png"
+check "detect: unknown option: exit 2, named on stderr, with a hint" \
+    '[ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && grep -q -- "--bogus" "$tmp/err" &&
+     grep -q "facetrail detect --help" "$tmp/err"'
+run "$CLI" compare --bogus a b
+check "compare: unknown option: exit 2" '[ $rc -eq 2 ] && grep -q -- "--bogus" "$tmp/err"'
+run "$CLI" embed --bogus
+check "embed: unknown option: exit 2" '[ $rc -eq 2 ] && grep -q -- "--bogus" "$tmp/err"'
+for v in 1.5 0 1 -0.2 abc 0.5x "" nan inf; do
+    run "$CLI" detect --min-score "$v" "$tmp/grey.png"
+    check "detect --min-score '$v': exit 2" \
+        '[ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && grep -q -- "--min-score must be a number in (0, 1)" "$tmp/err"'
+done
+run "$CLI" detect --min-score=2 "$tmp/grey.png"
+check "detect --min-score=2 (inline value): exit 2" '[ $rc -eq 2 ] && grep -q -- "--min-score" "$tmp/err"'
+for v in 100 0 -32 31 abc 416.0; do
+    run "$CLI" detect --detector tiny --input-size "$v" "$tmp/grey.png"
+    check "detect --input-size $v: exit 2" \
+        '[ $rc -eq 2 ] && grep -q -- "--input-size must be a positive multiple of 32" "$tmp/err"'
+done
+for v in 0 -1 two 99999999999999999999; do
+    run "$CLI" detect --threads "$v" "$tmp/grey.png"
+    check "detect --threads $v: exit 2" '[ $rc -eq 2 ] && grep -q -- "--threads" "$tmp/err"'
+done
+run "$CLI" compare --threads 0 a b
+check "compare --threads 0: exit 2" '[ $rc -eq 2 ] && grep -q -- "--threads" "$tmp/err"'
+run "$CLI" detect --detector yolo "$tmp/grey.png"
+check "detect --detector yolo: exit 2" '[ $rc -eq 2 ] && grep -q -- "--detector" "$tmp/err"'
+run "$CLI" detect --max-results 0 "$tmp/grey.png"
+check "detect --max-results 0: exit 2" '[ $rc -eq 2 ] && grep -q -- "--max-results" "$tmp/err"'
+run "$CLI" detect "$tmp/grey.png" --threads
+check "detect: option without its value: exit 2" \
+    '[ $rc -eq 2 ] && grep -q -- "--threads needs a value" "$tmp/err"'
+run "$CLI" detect --pretty=yes "$tmp/grey.png"
+check "detect: a flag given a value: exit 2" '[ $rc -eq 2 ] && grep -q -- "--pretty" "$tmp/err"'
+run "$CLI" detect
+check "detect without an image: exit 2" '[ $rc -eq 2 ] && grep -q IMAGE "$tmp/err"'
+run "$CLI" compare "$tmp/grey.png"
+check "compare with one image: exit 2" '[ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && [ -s "$tmp/err" ]'
+run "$CLI" compare "$tmp/grey.png" "$tmp/grey.png" "$tmp/grey.png"
+check "compare with three images: exit 2" '[ $rc -eq 2 ] && [ -s "$tmp/err" ]'
+run "$CLI" compare --threshold -1 a b
+check "compare --threshold -1: exit 2" '[ $rc -eq 2 ] && grep -q -- "--threshold" "$tmp/err"'
+run "$CLI" embed
+check "embed without --chip: exit 2" '[ $rc -eq 2 ] && grep -q -- "--chip" "$tmp/err"'
+run "$CLI" embed "$tmp/grey.png"
+check "embed with an operand instead of --chip: exit 2" '[ $rc -eq 2 ] && [ -s "$tmp/err" ]'
+run "$CLI" version extra
+check "version with an operand: exit 2" '[ $rc -eq 2 ]'
+
+# ------------------------------------------------------------ bad images --
+
+run "$CLI" detect "$tmp/no-such.jpg"
+check "detect: missing file: exit 2, stderr names it, one JSON error line" \
+    '[ $rc -eq 2 ] && grep -q "no-such.jpg" "$tmp/err" && [ "$(lines "$tmp/out")" -eq 1 ] &&
+     grep -q "^{\"file\":\"$tmp/no-such.jpg\",\"error\":\".*\"}$" "$tmp/out"'
+for f in garbage.jpg badjpeg.jpg badpng.png empty.jpg truncated.jpg; do
+    run "$CLI" detect "$tmp/$f"
+    check "detect: corrupt $f: exit exactly 2, JSON error line, no crash" \
+        '[ $rc -eq 2 ] && grep -q "$f" "$tmp/err" && [ "$(lines "$tmp/out")" -eq 1 ] &&
+         grep -q "\"error\":" "$tmp/out"'
+done
+run "$CLI" detect "$tmp/no-such.jpg" "$tmp/garbage.jpg"
+check "detect: goes on after a failed image (one line each)" \
+    '[ $rc -eq 2 ] && [ "$(lines "$tmp/out")" -eq 2 ] && [ "$(grep -c "\"error\":" "$tmp/out")" -eq 2 ]'
+run "$CLI" detect "$tmp/q\"uo\\te.jpg"
+check "detect: the file name is escaped in JSON" \
+    '[ $rc -eq 2 ] && grep -q "\"file\":\"$tmp/q\\\\\"uo\\\\\\\\te.jpg\"" "$tmp/out"'
+run "$CLI" detect --max-pixels 255 "$tmp/grey.png"
+check "detect --max-pixels below the image size: exit 2, JSON error line" \
+    '[ $rc -eq 2 ] && grep -q "\"error\":" "$tmp/out"'
+run "$CLI" compare "$tmp/no-such.jpg" "$tmp/grey.png"
+check "compare: missing file: exit 2, named on stderr" \
+    '[ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && grep -q "no-such.jpg" "$tmp/err"'
+run "$CLI" compare "$tmp/grey.png" "$tmp/truncated.jpg"
+check "compare: corrupt file: exit 2" '[ $rc -eq 2 ] && grep -q "truncated.jpg" "$tmp/err"'
+run "$CLI" embed --chip "$tmp/garbage.jpg"
+check "embed: corrupt chip: exit 2, JSON error line" \
+    '[ $rc -eq 2 ] && grep -q "\"error\":" "$tmp/out" && grep -q "garbage.jpg" "$tmp/err"'
+mkdir "$tmp/no-models"
+run "$CLI" detect --models "$tmp/no-models" "$tmp/grey.png"
+check "detect with an empty model folder: exit 2 with a message" \
+    '[ $rc -eq 2 ] && [ -s "$tmp/err" ]'
+
+# --------------------------------------------------------- with models --
+
+name="detect: an image without a face gives \"faces\":[]"
+if need_models "$name"; then
+    run "$CLI" detect "$tmp/grey.png"
+    check "$name" '[ $rc -eq 0 ] && [ "$(lines "$tmp/out")" -eq 1 ] &&
+        grep -q "^{\"file\":\".*\",\"width\":16,\"height\":16,\"detector\":\"ssd_mobilenetv1\",\"faces\":\[\]}$" "$tmp/out"'
+fi
+name="compare: an image without a face is an error"
+if need_models "$name"; then
+    run "$CLI" compare "$tmp/grey.png" "$tmp/grey.png"
+    check "$name" '[ $rc -eq 2 ] && grep -q "no face found" "$tmp/err"'
+fi
+
+name="detect on the six samples: one JSON line per image, each with faces"
+if need_samples "$name"; then
+    run "$CLI" detect "$DEMO"/sample1.jpg "$DEMO"/sample2.jpg "$DEMO"/sample3.jpg \
+        "$DEMO"/sample4.jpg "$DEMO"/sample5.jpg "$DEMO"/sample6.jpg
+    check "$name" '[ $rc -eq 0 ] && [ "$(lines "$tmp/out")" -eq 6 ] &&
+        [ "$(grep -c "^{\"file\":\"$DEMO/sample[1-6].jpg\",\"width\":[0-9]*,\"height\":[0-9]*,\"detector\":\"ssd_mobilenetv1\",\"faces\":\[{\"box\":\[" "$tmp/out")" -eq 6 ]'
+    cp "$tmp/out" "$tmp/samples.jsonl"
+    check "detect: no nan or inf in the output" '! grep -qi "nan\|inf" "$tmp/samples.jsonl"'
+    # first face of sample1: 68 landmark pairs and a 128-d descriptor
+    sed -n 1p "$tmp/samples.jsonl" >"$tmp/s1"
+    n_lm=$(array_len landmarks "$tmp/s1")
+    n_desc=$(array_len descriptor "$tmp/s1")
+    check "detect: 68 landmarks and 128 descriptor values per face" \
+        '[ "$n_lm" = 68 ] && [ "$n_desc" = 128 ]'
+    check "detect: every face has box, score, crops and descriptor" \
+        '[ "$(grep -o "{\"box\":" "$tmp/samples.jsonl" | wc -l)" -eq "$(grep -o "\"descriptor\":\[" "$tmp/samples.jsonl" | wc -l)" ] &&
+         [ "$(grep -o "\"landmark_crop\":\[" "$tmp/samples.jsonl" | wc -l)" -eq "$(grep -o "\"align_rect\":\[" "$tmp/samples.jsonl" | wc -l)" ]'
+fi
+
+name="detect --no-landmarks: boxes only"
+if need_samples "$name"; then
+    run "$CLI" detect --no-landmarks "$DEMO/sample1.jpg"
+    check "$name" '[ $rc -eq 0 ] && grep -q "\"box\":" "$tmp/out" &&
+        ! grep -q "landmarks\|descriptor" "$tmp/out"'
+fi
+name="detect --no-descriptor: landmarks but no descriptor"
+if need_samples "$name"; then
+    run "$CLI" detect --no-descriptor "$DEMO/sample1.jpg"
+    check "$name" '[ $rc -eq 0 ] && grep -q "\"landmarks\":" "$tmp/out" &&
+        ! grep -q "descriptor" "$tmp/out"'
+fi
+name="detect --detector tiny finds faces"
+if need_samples "$name"; then
+    run "$CLI" detect --detector tiny --input-size 416 "$DEMO/sample1.jpg"
+    check "$name" '[ $rc -eq 0 ] && grep -q "\"detector\":\"tiny_face_detector\",\"faces\":\[{" "$tmp/out"'
+fi
+name="detect --pretty prints the same record on several lines"
+if need_samples "$name"; then
+    run "$CLI" detect --pretty --no-landmarks "$DEMO/sample1.jpg"
+    check "$name" '[ $rc -eq 0 ] && [ "$(lines "$tmp/out")" -gt 3 ] && grep -q "^  \"faces\": \[" "$tmp/out"'
+fi
+name="detect: a good image after a missing one is still processed"
+if need_samples "$name"; then
+    run "$CLI" detect --no-landmarks "$tmp/no-such.jpg" "$DEMO/sample1.jpg"
+    check "$name" '[ $rc -eq 2 ] && [ "$(lines "$tmp/out")" -eq 2 ] &&
+        sed -n 1p "$tmp/out" | grep -q "\"error\":" && sed -n 2p "$tmp/out" | grep -q "\"faces\":\[{"'
+fi
+
+name="compare sample1 with itself: distance 0, same person, exit 0"
+if need_samples "$name"; then
+    run "$CLI" compare "$DEMO/sample1.jpg" "$DEMO/sample1.jpg"
+    check "$name" '[ $rc -eq 0 ] && grep -q "^distance 0.0000 (threshold 0.60): same person$" "$tmp/out"'
+fi
+name="compare --json sample1 with itself"
+if need_samples "$name"; then
+    run "$CLI" compare --json "$DEMO/sample1.jpg" "$DEMO/sample1.jpg"
+    check "$name" '[ $rc -eq 0 ] && grep -q "\"distance\":0,.*\"same\":true" "$tmp/out"'
+fi
+name="compare sample2 with sample5: different people, exit 1"
+if need_samples "$name"; then
+    run "$CLI" compare "$DEMO/sample2.jpg" "$DEMO/sample5.jpg"
+    check "$name" '[ $rc -eq 1 ] && grep -q "^distance [0-9.]* (threshold 0.60): different people$" "$tmp/out"'
+fi
+name="compare --json sample2 with sample5"
+if need_samples "$name"; then
+    run "$CLI" compare --json "$DEMO/sample2.jpg" "$DEMO/sample5.jpg"
+    check "$name" '[ $rc -eq 1 ] && grep -q "\"same\":false" "$tmp/out"'
+fi
+
+name="embed a chip: one line with 128 values"
+if need_samples "$name"; then
+    run "$CLI" embed --chip "$DEMO/sample1.jpg"
+    n_desc=$(array_len descriptor "$tmp/out")
+    check "$name" '[ $rc -eq 0 ] && [ "$(lines "$tmp/out")" -eq 1 ] && [ "$n_desc" = 128 ]'
+fi
+name="embed two chips: one line each, with the file"
+if need_samples "$name"; then
+    run "$CLI" embed --chip "$DEMO/sample1.jpg" --chip "$DEMO/sample2.jpg"
+    check "$name" '[ $rc -eq 0 ] && [ "$(lines "$tmp/out")" -eq 2 ] &&
+        [ "$(grep -c "^{\"file\":\"$DEMO/sample[12].jpg\",\"descriptor\":\[" "$tmp/out")" -eq 2 ]'
+fi
+
+finish
