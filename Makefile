@@ -78,11 +78,12 @@ check:
 	@UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
 	  FT_BUILD=build/asan sh tests/run.sh $(TEST_SRC:tests/unit/%.c=build/asan/tests/%)
 
-bench: $(BENCH_BIN) cli models
-	sh bench/run.sh $(B)
+REPEATS ?= 10
+bench: $(BENCH_BIN) models
+	sh bench/run.sh $(B) $(REPEATS)
 
-parity: cli models
-	sh tests/e2e/parity_peer.sh $(B)/facetrail
+parity: models
+	sh tests/e2e/parity_peer.sh
 
 deps:
 	sh models/install_deps.sh

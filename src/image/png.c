@@ -37,7 +37,8 @@
 struct png_ctx {
     const unsigned char *data;
     size_t len, pos;
-    volatile int oom;
+    volatile int oom;       /* an allocation failed */
+    volatile int truncated; /* the data ran out */
     char msg[160];
 };
 
@@ -73,7 +74,10 @@ static void on_png_free(png_structp png, png_voidp p)
 static void on_png_read(png_structp png, png_bytep dst, size_t n)
 {
     struct png_ctx *ctx = png_get_io_ptr(png);
-    if (ctx->len - ctx->pos < n) png_error(png, "truncated PNG data");
+    if (ctx->len - ctx->pos < n) {
+        ctx->truncated = 1;
+        png_error(png, "truncated PNG data");
+    }
     memcpy(dst, ctx->data + ctx->pos, n);
     ctx->pos += n;
 }
@@ -81,7 +85,7 @@ static void on_png_read(png_structp png, png_bytep dst, size_t n)
 int ft__decode_png(const unsigned char *data, size_t len, const char *name, size_t max_pixels,
                    ft_image **out, char *errbuf, size_t errbuf_len)
 {
-    struct png_ctx ctx = { .data = data, .len = len, .pos = 0, .oom = 0, .msg = "" };
+    struct png_ctx ctx = { .data = data, .len = len };
     ft_image *volatile img = NULL;
     ft_image *fresh;
     png_uint_32 width, height;
@@ -100,7 +104,7 @@ int ft__decode_png(const unsigned char *data, size_t len, const char *name, size
     if (setjmp(png_jmpbuf(png))) {
         if (ctx.oom)
             rc = ft__errf(errbuf, errbuf_len, FT_ENOMEM, "%s: out of memory decoding PNG", name);
-        else if (strcmp(ctx.msg, "truncated PNG data") == 0)
+        else if (ctx.truncated)
             rc = ft__errf(errbuf, errbuf_len, FT_EFORMAT, "%s: truncated PNG data", name);
         else
             rc = ft__errf(errbuf, errbuf_len, FT_EFORMAT, "%s: corrupt PNG: %s", name, ctx.msg);
@@ -162,7 +166,7 @@ int ft_image_save_png(const ft_image *img, const char *path, char *errbuf, size_
     if (!img || !img->rgb || img->width <= 0 || img->height <= 0)
         return ft__errf(errbuf, errbuf_len, FT_EINVAL, "%s: no image to save", path);
 
-    struct png_ctx ctx = { .data = NULL, .len = 0, .pos = 0, .oom = 0, .msg = "" };
+    struct png_ctx ctx = { .data = NULL };
     FILE *f = fopen(path, "wb");
     if (!f) return ft__errf(errbuf, errbuf_len, FT_EIO, "%s: %s", path, strerror(errno));
     png_structp png = png_create_write_struct_2(PNG_LIBPNG_VER_STRING, &ctx, on_png_error,

@@ -12,7 +12,9 @@
 **
 ** INVARIANTS  (1) nothing binary is committed; temporary files are removed.
 **             (2) the suite runs under ASan/LSan: buffers handed to the parser
-**                 are exact-size heap copies, so an over-read is caught.
+**                 are exact-size heap copies, so an over-read is caught, and
+**                 every test ends with no_leaks() (a passing child _exits,
+**                 which skips LSan's own exit-time check).
 */
 #include "facetrail.h"
 
