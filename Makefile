@@ -58,7 +58,8 @@ $(B)/libfacetrail.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/facetrail: $(B)/tools/facetrail.o $(B)/libfacetrail.a
+TOOL_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard tools/*.c))
+$(B)/facetrail: $(TOOL_OBJ) $(B)/libfacetrail.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/harness/harness.o $(B)/libfacetrail.a

@@ -1,0 +1,554 @@
+/*
+** tools/cli.c: helpers shared by the facetrail commands (see cli.h).
+*/
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+/* ------------------------------------------------------------------------ */
+/* Messages                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Prints "facetrail CMD: MESSAGE" and a hint to stderr; returns CLI_ERROR. */
+
+int usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "facetrail %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\ntry 'facetrail %s --help'\n", cmd);
+    va_end(ap);
+    return CLI_ERROR;
+}
+
+/* Prints a command's usage text to stdout (for --help); returns CLI_OK. */
+int print_help(const char *text)
+{
+    fputs(text, stdout);
+    return CLI_OK;
+}
+
+/* The message for a failed engine call: the engine's own text, else the
+** generic one for the status. Borrowed, valid until the next engine call. */
+const char *engine_message(const ft_engine *eng, int status)
+{
+    const char *m = eng ? ft_engine_errmsg(eng) : NULL;
+    return (m && *m) ? m : ft_strerror(status);
+}
+
+void print_model_hint(const char *cmd)
+{
+    fprintf(stderr,
+            "facetrail %s: hint: fetch the models with 'make models', or point --models "
+            "(or FT_MODEL_DIR) at them\n",
+            cmd);
+}
+
+/* Prints an engine failure and, for a model problem, where models come from. */
+void report_engine_error(const char *cmd, const ft_engine *eng, int status)
+{
+    fprintf(stderr, "facetrail %s: %s\n", cmd, engine_message(eng, status));
+    if (status == FT_EMODEL) print_model_hint(cmd);
+}
+
+/* Model folder when --models is not given: $FT_MODEL_DIR, else the default. */
+const char *default_model_dir(void)
+{
+    const char *env = getenv("FT_MODEL_DIR");
+    return (env && *env) ? env : DEFAULT_MODEL_DIR;
+}
+
+const char *detector_name(enum ft_detector_kind kind)
+{
+    return kind == FT_DETECTOR_TINY ? "tiny_face_detector" : "ssd_mobilenetv1";
+}
+
+/* Engine failures that would repeat on every input: stop instead of going on. */
+int is_fatal(int status)
+{
+    return status == FT_EMODEL || status == FT_EBACKEND || status == FT_EINVAL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Option walker                                                            */
+/* ------------------------------------------------------------------------ */
+
+
+void opts_init(struct opts *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    o->cmd = argv[0];
+    o->argc = argc;
+    o->argv = argv;
+    o->next = 1;
+}
+
+/* Moves to the next option, packing operands on the way. Returns 1 when
+** positioned on an option, 0 when argv is used up. */
+int opts_next(struct opts *o)
+{
+    while (o->next < o->argc) {
+        char *a = o->argv[o->next++];
+        if (!o->options_ended && strcmp(a, "--") == 0) {
+            o->options_ended = 1;
+            continue;
+        }
+        if (o->options_ended || a[0] != '-' || a[1] == '\0') {
+            o->argv[1 + o->n_operands++] = a; /* 1 + n_operands < next: safe */
+            continue;
+        }
+        const char *eq = a[1] == '-' ? strchr(a, '=') : NULL;
+        o->arg = a;
+        o->name_len = eq ? (size_t)(eq - a) : strlen(a);
+        o->value = eq ? eq + 1 : NULL;
+        return 1;
+    }
+    return 0;
+}
+
+/* 1 if the current option's name is exactly name. */
+int opts_is(const struct opts *o, const char *name)
+{
+    return strlen(name) == o->name_len && strncmp(o->arg, name, o->name_len) == 0;
+}
+
+int opts_is_help(const struct opts *o)
+{
+    return opts_is(o, "--help") || opts_is(o, "-h");
+}
+
+int opts_unknown(const struct opts *o)
+{
+    return usage_error(o->cmd, "unknown option '%s'", o->arg);
+}
+
+/* "OPTION must be WHAT"; returns CLI_ERROR. */
+int opts_bad(const struct opts *o, const char *what)
+{
+    return usage_error(o->cmd, "%.*s must be %s", (int)o->name_len, o->arg, what);
+}
+
+/* The current option's value, inline or the next argument (taken even if it
+** starts with '-', so "--min-score -1" is a bad number, not a missing one).
+** NULL after printing a usage error. */
+const char *opts_value(struct opts *o)
+{
+    if (o->value) return o->value;
+    if (o->next < o->argc) return o->argv[o->next++];
+    usage_error(o->cmd, "%.*s needs a value", (int)o->name_len, o->arg);
+    return NULL;
+}
+
+/* Accepts the current option as a flag: 0, or CLI_ERROR if given a value. */
+int opts_flag(const struct opts *o)
+{
+    if (o->value) return usage_error(o->cmd, "%.*s takes no value", (int)o->name_len, o->arg);
+    return 0;
+}
+
+/* Reads the value as a whole decimal integer in [lo, hi]. 0, or CLI_ERROR
+** after printing "OPTION must be WHAT". */
+int opts_int(struct opts *o, long long lo, long long hi, const char *what, long long *out)
+{
+    const char *v = opts_value(o);
+    if (!v) return CLI_ERROR;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (*v == '\0' || *v == ' ' || *v == '\t' || *end != '\0' || errno == ERANGE || x < lo ||
+        x > hi)
+        return opts_bad(o, what);
+    *out = x;
+    return 0;
+}
+
+/* Reads the value as a whole finite number with lo < x < hi (open bounds) or
+** lo <= x <= hi (closed). 0, or CLI_ERROR after printing "OPTION must be WHAT". */
+int opts_double(struct opts *o, double lo, double hi, int open, const char *what,
+                       double *out)
+{
+    const char *v = opts_value(o);
+    if (!v) return CLI_ERROR;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    int in_range = open ? (x > lo && x < hi) : (x >= lo && x <= hi);
+    if (*v == '\0' || *v == ' ' || *v == '\t' || *end != '\0' || errno == ERANGE || !isfinite(x) ||
+        !in_range)
+        return opts_bad(o, what);
+    *out = x;
+    return 0;
+}
+
+/* Options every engine command takes: --models DIR and --threads N.
+** Returns 1 if the current option was one of them, 0 if not, -1 on error. */
+int opts_engine(struct opts *o, ft_engine_params *ep)
+{
+    if (opts_is(o, "--models")) {
+        const char *v = opts_value(o);
+        if (!v) return -1;
+        if (!*v) {
+            opts_bad(o, "a folder name");
+            return -1;
+        }
+        ep->model_dir = v;
+        return 1;
+    }
+    if (opts_is(o, "--threads")) {
+        long long n;
+        if (opts_int(o, 1, MAX_THREADS, "an integer in [1, 1024]", &n)) return -1;
+        ep->n_threads = (int)n;
+        return 1;
+    }
+    return 0;
+}
+
+/* --detector ssd|tiny: 0 or CLI_ERROR. */
+int opts_detector(struct opts *o, enum ft_detector_kind *out)
+{
+    const char *v = opts_value(o);
+    if (!v) return CLI_ERROR;
+    if (strcmp(v, "ssd") == 0)
+        *out = FT_DETECTOR_SSD;
+    else if (strcmp(v, "tiny") == 0)
+        *out = FT_DETECTOR_TINY;
+    else
+        return opts_bad(o, "'ssd' or 'tiny'");
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* JSON writer                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Writes one JSON value to f. Containers are opened and closed explicitly;
+** jw_key (in objects) and jw_item (in arrays) write the separators, then the
+** caller writes the value. Compact by default. Pretty puts object members on
+** their own lines, indented by the number of open objects; arrays stay on one
+** line. */
+
+
+void jw_init(struct jw *w, FILE *f, int pretty)
+{
+    memset(w, 0, sizeof *w);
+    w->f = f;
+    w->pretty = pretty;
+}
+
+void jw_newline(struct jw *w, int indent_levels)
+{
+    fputc('\n', w->f);
+    for (int i = 0; i < indent_levels; i++)
+        fputs("  ", w->f);
+}
+
+/* Writes a separator if this is not the first entry at the current level. */
+void jw_separate(struct jw *w)
+{
+    if (w->depth > 0 && w->count[w->depth - 1]++ > 0)
+        fputs(w->pretty && w->kind[w->depth - 1] == '[' ? ", " : ",", w->f);
+}
+
+/* Opens '{' or '['. */
+void jw_open(struct jw *w, char kind)
+{
+    if (w->depth == JW_MAX_DEPTH) abort(); /* a bug in this file: nesting is fixed and shallow */
+    fputc(kind, w->f);
+    w->kind[w->depth] = kind;
+    w->count[w->depth] = 0;
+    w->depth++;
+    if (kind == '{') w->n_objects++;
+}
+
+void jw_close(struct jw *w)
+{
+    w->depth--;
+    if (w->kind[w->depth] == '{') {
+        w->n_objects--;
+        if (w->pretty && w->count[w->depth] > 0) jw_newline(w, w->n_objects);
+        fputc('}', w->f);
+    } else {
+        fputc(']', w->f);
+    }
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one. */
+size_t utf8_seq_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n;
+    unsigned long cp;
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t k = 1; k < n; k++) {
+        if ((s[k] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+            return 0;
+        cp = (cp << 6) | (s[k] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; bytes
+** that are not valid UTF-8 (possible in file names) become U+FFFD so that the
+** output is always valid JSON. */
+void jw_str(struct jw *w, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    fputc('"', w->f);
+    while (*p) {
+        unsigned c = *p;
+        size_t n = utf8_seq_len(p);
+        if (n == 0) {
+            fputs("\\ufffd", w->f);
+            p++;
+            continue;
+        }
+        if (n > 1) {
+            fwrite(p, 1, n, w->f);
+            p += n;
+            continue;
+        }
+        switch (c) {
+        case '"': fputs("\\\"", w->f); break;
+        case '\\': fputs("\\\\", w->f); break;
+        case '\b': fputs("\\b", w->f); break;
+        case '\f': fputs("\\f", w->f); break;
+        case '\n': fputs("\\n", w->f); break;
+        case '\r': fputs("\\r", w->f); break;
+        case '\t': fputs("\\t", w->f); break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                fprintf(w->f, "\\u%04x", c);
+            else
+                fputc((int)c, w->f);
+        }
+        p++;
+    }
+    fputc('"', w->f);
+}
+
+/* An object member's key (with the separator before it). */
+void jw_key(struct jw *w, const char *key)
+{
+    jw_separate(w);
+    if (w->pretty) jw_newline(w, w->n_objects);
+    jw_str(w, key);
+    fputs(w->pretty ? ": " : ":", w->f);
+}
+
+/* An array item's separator. */
+void jw_item(struct jw *w)
+{
+    jw_separate(w);
+}
+
+void jw_double(struct jw *w, double v)
+{
+    if (isfinite(v))
+        fprintf(w->f, "%.17g", v);
+    else
+        fputs("null", w->f);
+}
+
+void jw_float(struct jw *w, float v)
+{
+    if (isfinite(v))
+        fprintf(w->f, "%.9g", (double)v);
+    else
+        fputs("null", w->f);
+}
+
+void jw_int(struct jw *w, long long v)
+{
+    fprintf(w->f, "%lld", v);
+}
+
+void jw_bool(struct jw *w, int v)
+{
+    fputs(v ? "true" : "false", w->f);
+}
+
+void jw_doubles(struct jw *w, const double *v, int n)
+{
+    jw_open(w, '[');
+    for (int i = 0; i < n; i++) {
+        jw_item(w);
+        jw_double(w, v[i]);
+    }
+    jw_close(w);
+}
+
+void jw_floats(struct jw *w, const float *v, int n)
+{
+    jw_open(w, '[');
+    for (int i = 0; i < n; i++) {
+        jw_item(w);
+        jw_float(w, v[i]);
+    }
+    jw_close(w);
+}
+
+void jw_ints(struct jw *w, const int *v, int n)
+{
+    jw_open(w, '[');
+    for (int i = 0; i < n; i++) {
+        jw_item(w);
+        jw_int(w, v[i]);
+    }
+    jw_close(w);
+}
+
+/* Ends a top-level value: newline, and flush so each line is seen at once. */
+void jw_end_line(struct jw *w)
+{
+    fputc('\n', w->f);
+    fflush(w->f);
+}
+
+/* {"file":PATH,"error":MESSAGE} on one line. */
+void write_error_line(FILE *f, const char *path, const char *message)
+{
+    struct jw w;
+    jw_init(&w, f, 0);
+    jw_open(&w, '{');
+    jw_key(&w, "file");
+    jw_str(&w, path);
+    jw_key(&w, "error");
+    jw_str(&w, message);
+    jw_close(&w);
+    jw_end_line(&w);
+}
+
+/* One face: box and score always; landmarks and descriptor when computed. */
+void write_face(struct jw *w, const ft_face *f)
+{
+    jw_open(w, '{');
+    jw_key(w, "box");
+    jw_doubles(w, f->box, 4);
+    jw_key(w, "score");
+    jw_double(w, f->score);
+    if (f->has_landmarks) {
+        jw_key(w, "landmarks");
+        jw_open(w, '[');
+        for (int i = 0; i < FT_N_LANDMARKS; i++) {
+            jw_item(w);
+            jw_doubles(w, f->landmarks[i], 2);
+        }
+        jw_close(w);
+        jw_key(w, "landmark_crop");
+        jw_ints(w, f->landmark_crop, 4);
+    }
+    if (f->has_descriptor) {
+        jw_key(w, "align_rect");
+        jw_ints(w, f->align_rect, 4);
+        jw_key(w, "descriptor_crop");
+        jw_ints(w, f->descriptor_crop, 4);
+        jw_key(w, "descriptor");
+        jw_floats(w, f->descriptor, FT_DESCRIPTOR_DIM);
+    }
+    jw_close(w);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Face buffer                                                              */
+/* ------------------------------------------------------------------------ */
+
+
+void faces_free(struct faces *fs)
+{
+    free(fs->v);
+    fs->v = NULL;
+    fs->cap = fs->n = 0;
+}
+
+/* Runs the detector on img into fs, growing fs to fit every face. On failure
+** returns the status and sets *message (borrowed). */
+int detect_faces(ft_engine *eng, const ft_image *img, const ft_detect_params *dp,
+                        struct faces *fs, const char **message)
+{
+    if (!fs->v) {
+        fs->v = malloc(FACES_INITIAL_CAP * sizeof *fs->v);
+        if (!fs->v) {
+            *message = ft_strerror(FT_ENOMEM);
+            return FT_ENOMEM;
+        }
+        fs->cap = FACES_INITIAL_CAP;
+    }
+    int n = 0;
+    int rc = ft_engine_detect(eng, img, dp, fs->v, fs->cap, &n);
+    if (rc == FT_OK && n > fs->cap) {
+        ft_face *grown = (size_t)n <= SIZE_MAX / sizeof *grown
+                             ? realloc(fs->v, (size_t)n * sizeof *grown)
+                             : NULL;
+        if (!grown) {
+            *message = ft_strerror(FT_ENOMEM);
+            return FT_ENOMEM;
+        }
+        fs->v = grown;
+        fs->cap = n;
+        rc = ft_engine_detect(eng, img, dp, fs->v, fs->cap, &n);
+    }
+    if (rc != FT_OK) {
+        *message = engine_message(eng, rc);
+        return rc;
+    }
+    fs->n = n < fs->cap ? n : fs->cap; /* detection is deterministic: n == cap */
+    return FT_OK;
+}
+
+/* Opens the engine and, given detect parameters, loads the models they need
+** (so that a missing model is one clear error, not one per image). Commands
+** call it once the first input has loaded, so input errors never depend on
+** the models. Prints the reason on failure; CLI_OK or CLI_ERROR. */
+int start_engine(const char *cmd, const ft_engine_params *ep, const ft_detect_params *dp,
+                        ft_engine **out)
+{
+    char err[512] = "";
+    int rc = ft_engine_open(ep, out, err, sizeof err);
+    if (rc != FT_OK) {
+        fprintf(stderr, "facetrail %s: %s\n", cmd, *err ? err : ft_strerror(rc));
+        if (rc == FT_EMODEL) print_model_hint(cmd);
+        *out = NULL;
+        return CLI_ERROR;
+    }
+    if (dp && (rc = ft_engine_preload(*out, dp)) != FT_OK) {
+        report_engine_error(cmd, *out, rc);
+        ft_engine_close(*out);
+        *out = NULL;
+        return CLI_ERROR;
+    }
+    return CLI_OK;
+}
+
+/* Loads an image, printing "facetrail CMD: MESSAGE" on failure. The message
+** (naming the file) is left in err for the caller's JSON error line. */
+int load_image(const char *cmd, const char *path, size_t max_pixels, ft_image **img,
+                      char *err, size_t err_len)
+{
+    *err = '\0';
+    int rc = ft_image_load(path, max_pixels, img, err, err_len);
+    if (rc != FT_OK) {
+        if (!*err) snprintf(err, err_len, "%s: %s", path, ft_strerror(rc));
+        fprintf(stderr, "facetrail %s: %s\n", cmd, err);
+    }
+    return rc;
+}

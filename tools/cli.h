@@ -1,0 +1,99 @@
+/*
+** tools/cli.h: what every facetrail command shares: messages, the option
+** walker (struct opts), the JSON writer (struct jw), the growing face buffer
+** and the engine/image helpers. Uses only include/facetrail.h.
+*/
+#ifndef FT_TOOLS_CLI_H
+#define FT_TOOLS_CLI_H
+
+#include "facetrail.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+enum { CLI_OK = 0, CLI_DIFFERENT = 1, CLI_ERROR = 2 };
+
+#define DEFAULT_MODEL_DIR "models/face-api/model"
+#define FACES_INITIAL_CAP 64
+#define MAX_THREADS       1024
+#define JW_MAX_DEPTH      8
+
+/* Walks argv[1..argc-1] of one command (argv[0] is the command name). Options
+** are "--name value", "--name=value" or short flags ("-h"); "--" ends them and
+** a lone "-" is an operand. Operands are packed, in order, into
+** argv[1..n_operands] as the walk goes, so nothing is allocated. */
+struct opts {
+    const char *cmd; /* command name, for messages */
+    int argc;
+    char **argv;
+    int next;          /* next argv index to read */
+    int n_operands;    /* operands seen so far */
+    int options_ended; /* "--" seen */
+    const char *arg;   /* current option as typed */
+    size_t name_len;   /* length of its name (up to any '=') */
+    const char *value; /* its inline value after '=', or NULL */
+};
+
+struct jw {
+    FILE *f;
+    int pretty;
+    int depth;
+    int n_objects;           /* open objects, for the indent */
+    char kind[JW_MAX_DEPTH]; /* '{' or '[' per open level */
+    int count[JW_MAX_DEPTH]; /* members/items written per open level */
+};
+
+/* The faces of the last image; grows when an image has more than cap. */
+struct faces {
+    ft_face *v;
+    int cap;
+    int n;
+};
+
+
+/* Prints "facetrail CMD: MESSAGE" and a hint to stderr; returns CLI_ERROR. */
+int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int print_help(const char *text);
+const char *engine_message(const ft_engine *eng, int status);
+void print_model_hint(const char *cmd);
+void report_engine_error(const char *cmd, const ft_engine *eng, int status);
+const char *default_model_dir(void);
+const char *detector_name(enum ft_detector_kind kind);
+int is_fatal(int status);
+void opts_init(struct opts *o, int argc, char **argv);
+int opts_next(struct opts *o);
+int opts_is(const struct opts *o, const char *name);
+int opts_is_help(const struct opts *o);
+int opts_unknown(const struct opts *o);
+int opts_bad(const struct opts *o, const char *what);
+const char *opts_value(struct opts *o);
+int opts_flag(const struct opts *o);
+int opts_int(struct opts *o, long long lo, long long hi, const char *what, long long *out);
+int opts_double(struct opts *o, double lo, double hi, int open, const char *what, double *out);
+int opts_engine(struct opts *o, ft_engine_params *ep);
+int opts_detector(struct opts *o, enum ft_detector_kind *out);
+void jw_init(struct jw *w, FILE *f, int pretty);
+void jw_newline(struct jw *w, int indent_levels);
+void jw_separate(struct jw *w);
+void jw_open(struct jw *w, char kind);
+void jw_close(struct jw *w);
+size_t utf8_seq_len(const unsigned char *s);
+void jw_str(struct jw *w, const char *s);
+void jw_key(struct jw *w, const char *key);
+void jw_item(struct jw *w);
+void jw_double(struct jw *w, double v);
+void jw_float(struct jw *w, float v);
+void jw_int(struct jw *w, long long v);
+void jw_bool(struct jw *w, int v);
+void jw_doubles(struct jw *w, const double *v, int n);
+void jw_floats(struct jw *w, const float *v, int n);
+void jw_ints(struct jw *w, const int *v, int n);
+void jw_end_line(struct jw *w);
+void write_error_line(FILE *f, const char *path, const char *message);
+void write_face(struct jw *w, const ft_face *f);
+void faces_free(struct faces *fs);
+int detect_faces(ft_engine *eng, const ft_image *img, const ft_detect_params *dp, struct faces *fs, const char **message);
+int start_engine(const char *cmd, const ft_engine_params *ep, const ft_detect_params *dp, ft_engine **out);
+int load_image(const char *cmd, const char *path, size_t max_pixels, ft_image **img, char *err, size_t err_len);
+
+#endif
