@@ -151,6 +151,13 @@ int ft_engine_preload(ft_engine *eng, const struct ft_detect_params *params);
 #define FT_N_LANDMARKS  68
 #define FT_DESCRIPTOR_DIM 128
 
+/* How the 150x150 descriptor chip is cut from the image. */
+enum ft_align_kind {
+    FT_ALIGN_FACEAPI = 0, /* face-api's axis-aligned crop from eye/mouth centres (parity) */
+    FT_ALIGN_DLIB = 1,    /* dlib's chip: similarity transform of the landmarks onto
+                             dlib's mean face, padding 0.25 (what the net was trained on) */
+};
+
 typedef struct ft_detect_params {
     enum ft_detector_kind detector; /* default FT_DETECTOR_SSD */
     int input_size;                 /* tiny only: multiple of 32, default 416 */
@@ -159,6 +166,9 @@ typedef struct ft_detect_params {
     int with_landmarks;             /* default 1 */
     int with_descriptor;            /* default 1 (needs landmarks) */
     int tiny_landmarks;             /* default 0: use face_landmark_68_tiny */
+    enum ft_align_kind align;       /* descriptor chip; default FT_ALIGN_FACEAPI */
+    int mirror;                     /* 1: average the descriptors of the chip and of
+                                       its mirror image; default 0 */
 } ft_detect_params;
 
 ft_detect_params ft_detect_default_params(void);
@@ -197,8 +207,23 @@ int ft_face_chip(const ft_image *img, const int descriptor_crop[4],
 /* Euclidean distance between two raw descriptors. */
 float ft_descriptor_distance(const float *a, const float *b);
 
+/* Scales a descriptor to unit length (no-op for the zero vector). */
+void ft_descriptor_normalize(float *d);
+
 /* face-api's default match threshold on euclidean distance. */
 #define FT_MATCH_THRESHOLD 0.6f
+
+/* ------------------------------------------------------------------------ */
+/* Evaluation: face verification (LFW protocol)                             */
+/* ------------------------------------------------------------------------ */
+
+/* (section owned by src/eval/verify.c) */
+
+/* ------------------------------------------------------------------------ */
+/* Evaluation: face detection (WIDER FACE protocol)                         */
+/* ------------------------------------------------------------------------ */
+
+/* (section owned by src/eval/wider.c) */
 
 #ifdef __cplusplus
 }

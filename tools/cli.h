@@ -96,4 +96,10 @@ int detect_faces(ft_engine *eng, const ft_image *img, const ft_detect_params *dp
 int start_engine(const char *cmd, const ft_engine_params *ep, const ft_detect_params *dp, ft_engine **out);
 int load_image(const char *cmd, const char *path, size_t max_pixels, ft_image **img, char *err, size_t err_len);
 
+/* Commands defined outside tools/facetrail.c. */
+extern const char eval_usage[];
+int cmd_eval(int argc, char **argv);
+int cmd_eval_lfw(int argc, char **argv);   /* argv[0] = "lfw" */
+int cmd_eval_wider(int argc, char **argv); /* argv[0] = "wider" */
+
 #endif

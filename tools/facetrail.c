@@ -448,6 +448,7 @@ static const char main_usage[] =
     "  detect    faces, landmarks and descriptors in images, as JSON lines\n"
     "  embed     the descriptor of a ready face chip\n"
     "  compare   whether the largest faces of two images are the same person\n"
+    "  eval      accuracy on labelled data (LFW verification, WIDER FACE detection)\n"
     "  version   print the version\n"
     "  help      this text; 'facetrail help COMMAND' for a command's options\n"
     "\n"
@@ -462,7 +463,8 @@ static const struct command {
     const char *usage;
 } commands[] = {
     { "detect", cmd_detect, detect_usage },    { "embed", cmd_embed, embed_usage },
-    { "compare", cmd_compare, compare_usage }, { "version", cmd_version, version_usage },
+    { "compare", cmd_compare, compare_usage }, { "eval", cmd_eval, eval_usage },
+    { "version", cmd_version, version_usage },
     { "help", cmd_help, main_usage },
 };
 

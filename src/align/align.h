@@ -29,4 +29,12 @@ int ft__clip_box(double x, double y, double w, double h, int img_w, int img_h, i
 ** the landmark crop's size (the landmarks' image dims in face-api). */
 void ft__align_dlib(const double pts[68][2], int crop_w, int crop_h, double rect[4]);
 
+/* dlib's face chip (align/warp.c): the chip -> image similarity transform m
+** (u = m0 x + m1 y + m2, v = m3 x + m4 y + m5) that puts the landmarks onto
+** dlib's mean face in a size x size chip with the given padding (0.25 for
+** the descriptor), and the bilinear, anti-aliased resampling into dst
+** (size, size, 3) float RGB 0..255. */
+void ft__chip_transform(const double pts[68][2], int size, double padding, double m[6]);
+void ft__warp_chip(const ft_image *img, const double m[6], int size, float *dst);
+
 #endif

@@ -14,3 +14,12 @@ float ft_descriptor_distance(const float *a, const float *b)
     }
     return (float)sqrt(s);
 }
+
+void ft_descriptor_normalize(float *d)
+{
+    double s = 0;
+    for (int i = 0; i < FT_DESCRIPTOR_DIM; i++) s += (double)d[i] * d[i];
+    if (s <= 0) return;
+    float inv = (float)(1.0 / sqrt(s));
+    for (int i = 0; i < FT_DESCRIPTOR_DIM; i++) d[i] *= inv;
+}

@@ -47,7 +47,7 @@ ft_engine_params ft_engine_default_params(void)
 
 ft_detect_params ft_detect_default_params(void)
 {
-    ft_detect_params p = { FT_DETECTOR_SSD, 416, 0.5f, 100, 1, 1, 0 };
+    ft_detect_params p = { FT_DETECTOR_SSD, 416, 0.5f, 100, 1, 1, 0, FT_ALIGN_FACEAPI, 0 };
     return p;
 }
 
@@ -123,6 +123,9 @@ static int check_params(ft_engine *eng, const ft_detect_params *p)
     if (!(p->min_score >= 0.0f && p->min_score < 1.0f))
         return ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL,
                         "minimum score %g is not in [0, 1)", (double)p->min_score);
+    if (p->align != FT_ALIGN_FACEAPI && p->align != FT_ALIGN_DLIB)
+        return ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL, "unknown alignment %d",
+                        (int)p->align);
     if (p->with_descriptor && !p->with_landmarks)
         return ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL,
                         "descriptors need landmarks (the crop comes from them)");
@@ -161,6 +164,42 @@ static int check_image(ft_engine *eng, const ft_image *img)
     return FT_OK;
 }
 
+/* The image-space bounding box of a dlib chip (unclipped, then clipped). */
+static void chip_bounds(const double m[6], const ft_image *img, int rect[4], int crop[4])
+{
+    double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    for (int k = 0; k < 4; k++) {
+        double cx = (k & 1) ? CHIP : 0, cy = (k & 2) ? CHIP : 0;
+        double u = m[0] * cx + m[1] * cy + m[2], v = m[3] * cx + m[4] * cy + m[5];
+        x0 = fmin(x0, u), x1 = fmax(x1, u), y0 = fmin(y0, v), y1 = fmax(y1, v);
+    }
+    rect[0] = (int)floor(x0), rect[1] = (int)floor(y0);
+    rect[2] = (int)ceil(x1) - rect[0], rect[3] = (int)ceil(y1) - rect[1];
+    if (!ft__clip_box(rect[0], rect[1], rect[2], rect[3], img->width, img->height, crop))
+        crop[0] = crop[1] = crop[2] = crop[3] = 0;
+}
+
+/* Descriptor of eng->chip; with mirror, the mean of the chip's and its
+** mirror image's descriptors (eng->chip is left mirrored). */
+static int describe_chip(ft_engine *eng, const ft__nn_ctx *ctx, int mirror, float *out)
+{
+    int rc = ft__recog_run_chip(ctx, eng->recog, eng->chip, out);
+    if (rc != FT_OK || !mirror) return rc;
+    for (int y = 0; y < CHIP; y++)
+        for (int x = 0; x < CHIP / 2; x++)
+            for (int c = 0; c < 3; c++) {
+                float *a = &eng->chip[((size_t)y * CHIP + x) * 3 + c];
+                float *b = &eng->chip[((size_t)y * CHIP + (CHIP - 1 - x)) * 3 + c];
+                float t = *a;
+                *a = *b, *b = t;
+            }
+    float flipped[FT_DESCRIPTOR_DIM];
+    rc = ft__recog_run_chip(ctx, eng->recog, eng->chip, flipped);
+    if (rc != FT_OK) return rc;
+    for (int i = 0; i < FT_DESCRIPTOR_DIM; i++) out[i] = 0.5f * (out[i] + flipped[i]);
+    return FT_OK;
+}
+
 /* Landmarks and descriptor of one face (box already set). */
 static int analyse_face(ft_engine *eng, const ft__nn_ctx *ctx, const ft_image *img,
                         const ft_detect_params *p, ft_face *f)
@@ -180,15 +219,24 @@ static int analyse_face(ft_engine *eng, const ft__nn_ctx *ctx, const ft_image *i
     }
     f->has_landmarks = 1;
     if (!p->with_descriptor) return FT_OK;
-    double rect[4];
-    ft__align_dlib((const double(*)[2])f->landmarks, cw, ch, rect);
-    for (int k = 0; k < 4; k++) f->align_rect[k] = (int)rect[k];
-    if (!ft__clip_box(rect[0], rect[1], rect[2], rect[3], img->width, img->height,
-                      f->descriptor_crop))
-        return FT_OK;
-    rc = ft__net_input(img, f->descriptor_crop[0], f->descriptor_crop[1], f->descriptor_crop[2],
-                       f->descriptor_crop[3], FT__SQUARE_CENTRED, CHIP, eng->chip);
-    if (rc == FT_OK) rc = ft__recog_run_chip(ctx, eng->recog, eng->chip, f->descriptor);
+    if (p->align == FT_ALIGN_DLIB) {
+        double m[6];
+        ft__chip_transform((const double(*)[2])f->landmarks, CHIP, 0.25, m);
+        ft__warp_chip(img, m, CHIP, eng->chip);
+        chip_bounds(m, img, f->align_rect, f->descriptor_crop);
+    } else {
+        double rect[4];
+        ft__align_dlib((const double(*)[2])f->landmarks, cw, ch, rect);
+        for (int k = 0; k < 4; k++) f->align_rect[k] = (int)rect[k];
+        if (!ft__clip_box(rect[0], rect[1], rect[2], rect[3], img->width, img->height,
+                          f->descriptor_crop))
+            return FT_OK;
+        rc = ft__net_input(img, f->descriptor_crop[0], f->descriptor_crop[1],
+                           f->descriptor_crop[2], f->descriptor_crop[3], FT__SQUARE_CENTRED, CHIP,
+                           eng->chip);
+        if (rc != FT_OK) return fail(eng, rc, "descriptor");
+    }
+    rc = describe_chip(eng, ctx, p->mirror, f->descriptor);
     if (rc != FT_OK) return fail(eng, rc, "descriptor");
     f->has_descriptor = 1;
     return FT_OK;

@@ -29,8 +29,11 @@
 #include "../harness/test.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
@@ -423,6 +426,8 @@ typedef struct conv_case {
         (c)->depthwise ? "depthwise" : "regular", (c)->bias, (double)(c)->lo, (double)(c)->hi
 
 /* Runs one conv case through both paths (XNNPACK on pool); fails on mismatch. */
+static double conv_worst_rel; /* worst |xnn-ref| / (1 + max|ref|) seen by check_conv */
+
 static void check_conv(const conv_case *c, uint32_t seed, pthreadpool_t pool, ft__conv *reuse)
 {
     uint32_t s = seed;
@@ -463,6 +468,7 @@ static void check_conv(const conv_case *c, uint32_t seed, pthreadpool_t pool, ft
             ft_test_fail(__FILE__, __LINE__, CONV_CASE_FMT ": run returned %d / %d",
                          CONV_CASE_ARGS(seed, c), rx, rr);
         cmp_result r = compare(ox.data, orf.data, n);
+        if (r.worst / (1 + r.max_ref) > conv_worst_rel) conv_worst_rel = r.worst / (1 + r.max_ref);
         if (!within(&r, 1e-5))
             ft_test_fail(__FILE__, __LINE__,
                          CONV_CASE_FMT ": worst |xnn-ref| %.3g at %zu (xnn %.9g, ref %.9g), "
@@ -511,6 +517,8 @@ static void conv_sweep(int depthwise)
                                 check_conv(&c, 0x9e3779b9u + (uint32_t)n++, NULL, NULL);
                             }
     ASSERT_EQ(n, 3 * 2 * 2 * 5 * 4 * 2 * 3);
+    printf("# %s conv: %d cases, worst |xnn-ref| / (1 + max|ref|) = %.3g\n",
+           depthwise ? "depthwise" : "regular", n, conv_worst_rel);
     no_leaks();
 }
 
@@ -762,6 +770,185 @@ static void test_fc_vs_ref(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Reads past the end of an input tensor                                    */
+/* ------------------------------------------------------------------------ */
+
+/* The layers take caller buffers of exactly ft__tensor_count floats (nn.h
+** asks for nothing more, and ft__ws_tensor allocates nothing more). Each
+** input here ends at a page boundary followed by an inaccessible page, so a
+** kernel that reads past the end faults; the handler names the case. */
+
+static char guard_case[160];
+
+static void on_segv(int sig)
+{
+    static const char msg[] = "#   read past the end of the input tensor: ";
+    ssize_t r = write(2, msg, sizeof msg - 1);
+    r = write(2, guard_case, strlen(guard_case));
+    r = write(2, "\n", 1);
+    (void)r;
+    _exit(128 + sig);
+}
+
+typedef struct page_buf {
+    void *map;
+    size_t map_len;
+    float *data; /* n floats ending exactly at the inaccessible page */
+} page_buf;
+
+static page_buf page_tail(size_t n, uint32_t *s)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), bytes = n * sizeof(float);
+    page_buf b;
+    b.map_len = (bytes + pg - 1) / pg * pg + pg;
+    b.map = mmap(NULL, b.map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT(b.map != MAP_FAILED);
+    ASSERT_OK(mprotect((char *)b.map + b.map_len - pg, pg, PROT_NONE));
+    b.data = (float *)((char *)b.map + b.map_len - pg - bytes);
+    fill_random(s, b.data, n, -1, 1);
+    return b;
+}
+
+static void page_free(page_buf *b)
+{
+    munmap(b->map, b->map_len);
+}
+
+static void guard_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_segv;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+/* One conv on a page-tail input, XNNPACK then reference; they must agree. */
+static void guard_conv(int k, int stride, enum ft__pad pad, int c, int dw, uint32_t seed)
+{
+    uint32_t s = seed;
+    int h = 7, w = 9, cout = dw ? c : 5;
+    snprintf(guard_case, sizeof guard_case, "seed %u: conv %dx%dx%d k%d s%d %s %s", seed, h, w, c,
+             k, stride, pad_name(pad), dw ? "depthwise" : "regular");
+    size_t nw = (size_t)k * k * c * (dw ? 1 : cout);
+    float *wt = malloc(nw * sizeof(float));
+    ASSERT(wt != NULL);
+    fill_random(&s, wt, nw, -1, 1);
+    page_buf in = page_tail((size_t)h * w * c, &s);
+    ft__conv l;
+    ASSERT_OK(ft__conv_init(&l, k, k, stride, c, cout, dw, pad, wt, NULL, -INFINITY, INFINITY));
+    ft__tensor t = { in.data, h, w, c }, ox, orf;
+    ft__conv_out_shape(&l, &t, &ox);
+    size_t n = ft__tensor_count(&ox);
+    ox.data = sentinel_buf(n);
+    orf.data = sentinel_buf(n);
+    ASSERT_OK(ft__conv_run(&XNN, &l, &t, &ox));
+    ASSERT_OK(ft__conv_run(&REF, &l, &t, &orf));
+    cmp_result r = compare(ox.data, orf.data, n);
+    if (!within(&r, 1e-5)) ft_test_fail(__FILE__, __LINE__, "%s: worst %.3g", guard_case, r.worst);
+    ft__conv_fini(&l);
+    page_free(&in);
+    free(ox.data), free(orf.data), free(wt);
+}
+
+/* Pools, add and leaky ReLU on a 7x9xc page-tail input. */
+static void guard_elementwise(int c, uint32_t seed)
+{
+    uint32_t s = seed;
+    page_buf a = page_tail((size_t)7 * 9 * c, &s), b = page_tail((size_t)7 * 9 * c, &s);
+    ft__tensor ta = { a.data, 7, 9, c }, tb = { b.data, 7, 9, c }, to;
+    const struct {
+        enum ft__pool_kind kind;
+        int k, s;
+        enum ft__pad pad;
+    } pools[] = { { FT__POOL_MAX, 2, 2, FT__PAD_SAME }, { FT__POOL_MAX, 3, 2, FT__PAD_VALID },
+                  { FT__POOL_MAX, 2, 1, FT__PAD_SAME }, { FT__POOL_AVG, 2, 2, FT__PAD_VALID },
+                  { FT__POOL_AVG, 7, 2, FT__PAD_VALID } };
+    for (int pi = 0; pi < 5; pi++) {
+        snprintf(guard_case, sizeof guard_case, "seed %u: %s pool %d/%d %s on 7x9x%d", seed,
+                 pools[pi].kind == FT__POOL_MAX ? "max" : "avg", pools[pi].k, pools[pi].s,
+                 pad_name(pools[pi].pad), c);
+        ft__pool p;
+        ASSERT_OK(ft__pool_init(&p, pools[pi].kind, pools[pi].k, pools[pi].s, pools[pi].pad, c));
+        ft__pool_out_shape(&p, &ta, &to);
+        to.data = sentinel_buf(ft__tensor_count(&to));
+        ASSERT_OK(ft__pool_run(&XNN, &p, &ta, &to));
+        ft__pool_fini(&p);
+        free(to.data);
+    }
+    float *o = sentinel_buf((size_t)7 * 9 * c);
+    to = (ft__tensor){ o, 7, 9, c };
+    snprintf(guard_case, sizeof guard_case, "seed %u: add on 7x9x%d", seed, c);
+    ft__add ad;
+    ASSERT_OK(ft__add_init(&ad, 0.0f, 6.0f));
+    ASSERT_OK(ft__add_run(&XNN, &ad, &ta, &tb, &to));
+    ft__add_fini(&ad);
+    snprintf(guard_case, sizeof guard_case, "seed %u: leaky on 7x9x%d", seed, c);
+    ft__leaky lk;
+    ASSERT_OK(ft__leaky_init(&lk, 0.1f, c));
+    ASSERT_OK(ft__leaky_run(&XNN, &lk, &ta, &to));
+    ft__leaky_fini(&lk);
+    free(o);
+    page_free(&a);
+    page_free(&b);
+}
+
+/* Every layer in the forms and channel counts the face-api nets use: any
+** convolution on any channel count (the nets feed 3-channel images to
+** regular convs), depthwise 3x3/7x7, and pools/add/leaky/fc on channel
+** counts that are multiples of 4 (all the nets have). */
+static void test_xnn_reads_stay_in_input(void)
+{
+    guard_install();
+    const int chans[] = { 1, 3, 5, 17, 32 };
+    uint32_t seed = 6000;
+    for (int ci = 0; ci < 5; ci++)
+        for (int ki = 0; ki < 3; ki++)
+            for (int stride = 1; stride <= 2; stride++)
+                for (int pad = 0; pad < 2; pad++) {
+                    enum ft__pad p = pad ? FT__PAD_VALID : FT__PAD_SAME;
+                    guard_conv(KERNELS[ki], stride, p, chans[ci], 0, seed++);
+                    if (KERNELS[ki] != 1) guard_conv(KERNELS[ki], stride, p, chans[ci], 1, seed++);
+                }
+    const int c4[] = { 4, 16, 32, 64 };
+    for (int ci = 0; ci < 4; ci++) guard_elementwise(c4[ci], seed++);
+    const int fcin[] = { 17, 128, 256 };
+    for (int i = 0; i < 3; i++) {
+        uint32_t s = seed++;
+        snprintf(guard_case, sizeof guard_case, "fc %d -> 5", fcin[i]);
+        float *w = malloc((size_t)fcin[i] * 5 * sizeof(float)), out[5];
+        ASSERT(w != NULL);
+        fill_random(&s, w, (size_t)fcin[i] * 5, -1, 1);
+        page_buf in = page_tail((size_t)fcin[i], &s);
+        ft__fc l;
+        ASSERT_OK(ft__fc_init(&l, fcin[i], 5, w, NULL));
+        ASSERT_OK(ft__fc_run(&XNN, &l, in.data, out));
+        ft__fc_fini(&l);
+        page_free(&in);
+        free(w);
+    }
+    no_leaks();
+}
+
+/* The same on channel counts that are not multiples of 4, which the layer
+** API accepts (nothing in nn.h says otherwise): XNNPACK's pooling and
+** depthwise 1x1 kernels then read up to XNN_EXTRA_BYTES (16) past the input,
+** which its API allows and the layers do not provide for. */
+static void test_xnn_reads_stay_in_input_odd_channels(void)
+{
+    guard_install();
+    const int chans[] = { 1, 3, 5, 17 };
+    uint32_t seed = 6500;
+    for (int ci = 0; ci < 4; ci++) {
+        guard_conv(1, 2, FT__PAD_SAME, chans[ci], 1, seed++);
+        guard_elementwise(chans[ci], seed++);
+        for (int pad = 0; pad < 2; pad++)
+            guard_conv(1, 1, pad ? FT__PAD_VALID : FT__PAD_SAME, chans[ci], 1, seed++);
+    }
+    no_leaks();
+}
+
+/* ------------------------------------------------------------------------ */
 /* Whole nets, reference vs XNNPACK                                         */
 /* ------------------------------------------------------------------------ */
 
@@ -788,7 +975,7 @@ static void landmarks_both(int tiny)
     if (ft__landmark_open(dir, tiny, &net, err, sizeof err) != FT_OK)
         ft_test_fail(__FILE__, __LINE__, "open: %s", err);
     ft_image *img = smooth_image(160, 140);
-    const int crops[][4] = { { 20, 10, 97, 120 }, { 0, 0, 160, 140 }, { 30, 40, 112, 112 } };
+    const int crops[][4] = { { 20, 10, 97, 120 }, { 0, 0, 160, 140 }, { 30, 20, 112, 112 } };
     for (int ci = 0; ci < 3; ci++) {
         double px[68][2], pr[68][2];
         ASSERT_OK(ft__landmark_run(&XNN, net, img, crops[ci], px));
@@ -863,5 +1050,6 @@ FT_TESTS(FT_TEST(test_window_tf_values), FT_TEST(test_ref_conv_same_s1_by_hand),
          FT_TEST(test_conv_counts_macs), FT_TEST(test_conv_regular_vs_ref),
          FT_TEST(test_conv_depthwise_vs_ref), FT_TEST(test_conv_reuse_and_threads),
          FT_TEST(test_pool_max_vs_ref), FT_TEST(test_pool_avg_vs_ref), FT_TEST(test_add_vs_ref),
-         FT_TEST(test_leaky_vs_ref), FT_TEST(test_fc_vs_ref), FT_TEST(test_landmarks_ref_vs_xnn),
+         FT_TEST(test_leaky_vs_ref), FT_TEST(test_fc_vs_ref), FT_TEST(test_xnn_reads_stay_in_input),
+         FT_TEST(test_xnn_reads_stay_in_input_odd_channels), FT_TEST(test_landmarks_ref_vs_xnn),
          FT_TEST(test_landmarks_tiny_ref_vs_xnn), FT_TEST(test_descriptor_ref_vs_xnn))
