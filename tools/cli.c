@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 /* ------------------------------------------------------------------------ */
 /* Messages                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -551,4 +552,10 @@ int load_image(const char *cmd, const char *path, size_t max_pixels, ft_image **
         fprintf(stderr, "facetrail %s: %s\n", cmd, err);
     }
     return rc;
+}
+
+int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 8 ? 8 : (int)n;
 }

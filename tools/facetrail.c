@@ -55,7 +55,7 @@ static const char detect_usage[] =
     "  --tiny-landmarks      use the tiny 68-point landmark net\n"
     "  --max-pixels N        refuse images of more than N pixels (default 67108864)\n"
     "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
-    "  --threads N           worker threads (default 1)\n"
+    "  --threads N           worker threads (default: the number of CPUs, at most 8)\n"
     "  --pretty              indented JSON (several lines per image)\n"
     "  -h, --help            this text\n"
     "\n"
@@ -91,7 +91,7 @@ static int cmd_detect(int argc, char **argv)
 {
     ft_engine_params ep = ft_engine_default_params();
     ep.model_dir = default_model_dir();
-    ep.n_threads = 1;
+    ep.n_threads = default_threads();
     ft_detect_params dp = ft_detect_default_params();
     size_t max_pixels = 0;
     int pretty = 0;
@@ -196,7 +196,7 @@ static const char embed_usage[] =
     "options:\n"
     "  --chip FILE           a JPEG or PNG face chip (repeatable)\n"
     "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
-    "  --threads N           worker threads (default 1)\n"
+    "  --threads N           worker threads (default: the number of CPUs, at most 8)\n"
     "  -h, --help            this text\n"
     "\n"
     "exit status: 0 all chips done, 2 a chip failed or a usage or model error\n";
@@ -220,7 +220,7 @@ static int cmd_embed(int argc, char **argv)
 {
     ft_engine_params ep = ft_engine_default_params();
     ep.model_dir = default_model_dir();
-    ep.n_threads = 1;
+    ep.n_threads = default_threads();
     int n_chips = 0;
 
     /* --chip values are packed into argv[1..n_chips]; operands are refused, so
@@ -300,7 +300,7 @@ static const char compare_usage[] =
     "  --json                print {\"a\":..,\"b\":..,\"distance\":..,\"threshold\":..,\n"
     "                        \"same\":..,\"a_box\":[..],\"b_box\":[..]} instead\n"
     "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
-    "  --threads N           worker threads (default 1)\n"
+    "  --threads N           worker threads (default: the number of CPUs, at most 8)\n"
     "  -h, --help            this text\n"
     "\n"
     "exit status: 0 same person, 1 different people, 2 error (no face in an image\n"
@@ -336,7 +336,7 @@ static int cmd_compare(int argc, char **argv)
 {
     ft_engine_params ep = ft_engine_default_params();
     ep.model_dir = default_model_dir();
-    ep.n_threads = 1;
+    ep.n_threads = default_threads();
     ft_detect_params dp = ft_detect_default_params();
     float threshold = FT_MATCH_THRESHOLD;
     int json = 0;
