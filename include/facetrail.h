@@ -217,13 +217,351 @@ void ft_descriptor_normalize(float *d);
 /* Evaluation: face verification (LFW protocol)                             */
 /* ------------------------------------------------------------------------ */
 
-/* (section owned by src/eval/verify.c) */
+/* Everything here serves one question: how well do descriptors tell people
+** apart, measured with the LFW view-2 protocol, and which distance threshold
+** gives which false-match rate. The decision rule is the same everywhere:
+** two faces "match" (same person) iff distance < threshold, strictly. */
+
+/* The distance between two descriptors. */
+enum ft_metric {
+    FT_METRIC_EUCLIDEAN = 0, /* euclidean distance of the raw descriptors (face-api's) */
+    FT_METRIC_COSINE = 1,    /* euclidean distance of the unit-normalised descriptors,
+                                sqrt(2 - 2 cos(a, b)): orders pairs as the cosine distance */
+};
+
+/* Distance of a and b under metric (a and b are not changed). NaN for an
+** unknown metric. */
+float ft_metric_distance(enum ft_metric metric, const float *a, const float *b);
+/* "euclidean" or "cosine"; "unknown" otherwise. Never NULL. */
+const char *ft_metric_name(enum ft_metric metric);
+
+/* -- LFW pairs file ------------------------------------------------------ */
+
+/* pairs.txt of LFW view 2: a header line "k n", then k folds, each of n
+** same-person lines "name i j" followed by n different-person lines
+** "name1 i name2 j" (fields separated by blanks or tabs; blank lines and a
+** final CR are ignored). Image i of name is the relative path
+** "name/name_%04d.jpg" (i in 1..9999). Every distinct path is stored once, so
+** that each image is processed once however many pairs use it. */
+typedef struct ft_lfw_pair {
+    int fold;     /* 0-based */
+    int same;     /* 1: same person, 0: different people */
+    int image[2]; /* indices into ft_lfw_pairs.images */
+    int line;     /* 1-based line in the file */
+} ft_lfw_pair;
+
+typedef struct ft_lfw_pairs {
+    int n_folds;      /* folds read: the header's k, or max_folds if smaller */
+    int n_folds_file; /* k of the header */
+    int n_per_fold;   /* n of the header: same pairs per fold (and as many different) */
+    int n_pairs;      /* n_folds * 2 * n_per_fold */
+    ft_lfw_pair *pairs; /* in file order: fold by fold, same pairs first */
+    int n_images;
+    char **images; /* distinct relative paths, in order of first use */
+} ft_lfw_pairs;
+
+/* Reads a pairs file; max_folds > 0 keeps only the first max_folds folds (the
+** rest of the file is not read), 0 keeps all. Errors: FT_EIO (cannot read),
+** FT_EFORMAT (malformed: errbuf says "FILE:LINE: what"), FT_ETOOBIG (over
+** 64 MiB), FT_ENOMEM, FT_EINVAL (max_folds < 0). On error *out is NULL. */
+int ft_lfw_pairs_load(const char *path, int max_folds, ft_lfw_pairs **out /* OUT */,
+                      char *errbuf, size_t errbuf_len);
+/* Same on text in memory (len bytes, need not be NUL-terminated); name is used
+** in messages only. */
+int ft_lfw_pairs_parse(const char *text, size_t len, const char *name, int max_folds,
+                       ft_lfw_pairs **out /* OUT */, char *errbuf, size_t errbuf_len);
+void ft_lfw_pairs_free(ft_lfw_pairs *pairs);
+
+/* -- k-fold verification -------------------------------------------------- */
+
+#define FT_VERIFY_MAX_FOLDS 64
+
+/* One pair to evaluate. An unknown distance (no descriptor for one of the
+** images) is given as NaN or +inf and is treated as +inf: "different" at every
+** threshold, so it is always an error for a same-person pair and always right
+** for a different-person pair. It is never dropped, and it is counted. */
+typedef struct ft_verify_item {
+    int fold;        /* 0 .. n_folds - 1 */
+    int same;        /* 1: same person (genuine), 0: different people (impostor) */
+    double distance; /* finite, or NaN / +inf for unknown; -inf is invalid */
+} ft_verify_item;
+
+/* The operating point at a target false accept rate, over all pairs pooled. */
+typedef struct ft_verify_rate {
+    double target_far; /* requested FAR */
+    double threshold;  /* the largest threshold t whose FAR (impostor pairs with
+                          distance < t, over all impostor pairs) is <= target_far;
+                          +inf when even accepting every known distance stays within */
+    double tar;        /* genuine pairs with distance < threshold / all genuine pairs
+                          (ties at the threshold are rejected, so they count against TAR) */
+    double far;        /* the FAR actually reached at threshold (<= target_far) */
+} ft_verify_rate;
+
+typedef struct ft_verify_result {
+    int n_folds, n_pairs, n_same, n_different;
+    int n_unknown, n_unknown_same, n_unknown_different; /* pairs of unknown distance */
+    /* k-fold cross-validation: for each fold, the threshold maximising accuracy
+    ** on the other folds (candidates: the smallest training distance, the
+    ** midpoints between consecutive distinct training distances, and +inf; ties
+    ** go to the smallest threshold), then the accuracy on the fold itself. */
+    double accuracy; /* mean over folds of the fold accuracies (folds weigh alike) */
+    double std;      /* sample standard deviation over folds (divisor k - 1), as
+                        LFW results are usually reported */
+    double sem;      /* std / sqrt(k): the standard error of the LFW README */
+    double fold_accuracy[FT_VERIFY_MAX_FOLDS];
+    double fold_threshold[FT_VERIFY_MAX_FOLDS];
+    int fold_pairs[FT_VERIFY_MAX_FOLDS];
+    double threshold;          /* the same choice made on all pairs (a deployable value) */
+    double threshold_accuracy; /* accuracy on all pairs at threshold (optimistic: fitted) */
+    ft_verify_rate at_far_1e3; /* TAR at FAR = 1e-3 */
+    ft_verify_rate at_far_1e2; /* TAR at FAR = 1e-2 */
+} ft_verify_result;
+
+/* The LFW protocol on n pairs in n_folds folds (2 .. FT_VERIFY_MAX_FOLDS).
+** Errors (FT_EINVAL, message in errbuf): fold out of range, a fold without
+** pairs, no genuine or no impostor pair, a distance of -inf. */
+int ft_verify_evaluate(const ft_verify_item *items, int n, int n_folds,
+                       ft_verify_result *out /* OUT */, char *errbuf, size_t errbuf_len);
+
+/* The accuracy-maximising threshold (rule and ties as above) on the pairs whose
+** fold is not exclude_fold (-1: all pairs), and the accuracy it gives them.
+** FT_EINVAL when no pair is left. With no known distance left, +inf. */
+int ft_verify_best_threshold(const ft_verify_item *items, int n, int exclude_fold,
+                             double *threshold /* OUT */, double *accuracy /* OUT */);
+
+/* TAR at a target FAR in (0, 1] over all n pairs (see ft_verify_rate).
+** FT_EINVAL without genuine or impostor pairs, or for a bad target. */
+int ft_verify_tar_at_far(const ft_verify_item *items, int n, double target_far,
+                         ft_verify_rate *out /* OUT */);
+
+/* -- Calibration: threshold <-> false-match rate --------------------------- */
+
+#define FT_CALIBRATION_MAX_KNOTS 48
+
+/* One point of the false-match curve. */
+typedef struct ft_calibration_knot {
+    double threshold; /* distance; a comparison matches iff distance < threshold */
+    double fmr;       /* false-match rate per comparison of two different people, > 0 */
+    double fnmr;      /* false non-match rate (same person, distance >= threshold),
+                         or NaN when not measured */
+} ft_calibration_knot;
+
+/* FMR as a function of the threshold, monotone and continuous: exact at the
+** knots, log-linear between them (log FMR linear in the threshold). Below the
+** first knot (rates the data cannot resolve) it is extrapolated with an
+** exponential tail, FMR(t) = knots[0].fmr * exp((t - knots[0].threshold) /
+** tail_scale), whose scale is fitted (maximum likelihood) on the lowest impostor
+** distances; it is heavier than a normal tail, so extrapolated thresholds err
+** on the safe (lower) side. Above the last knot the last segment is continued,
+** capped at 1. Every answer from an extrapolated region is flagged. */
+typedef struct ft_calibration {
+    enum ft_metric metric; /* the distance the thresholds are in */
+    int n_knots;           /* 1 .. FT_CALIBRATION_MAX_KNOTS; threshold and fmr
+                              strictly increasing */
+    ft_calibration_knot knots[FT_CALIBRATION_MAX_KNOTS];
+    double tail_scale;       /* > 0, in distance units */
+    long long n_impostor;    /* comparisons measured (0: not known) */
+    long long n_genuine;
+} ft_calibration;
+
+/* Builds the curve from measured distances (NaN / +inf: never a match; -inf
+** invalid). The knots are the empirical impostor quantiles: the threshold for
+** rate r is the (floor(r * n_impostor) + 1)-th smallest impostor distance, i.e.
+** the largest threshold at which at most r * n_impostor comparisons match. With
+** up to FT_CALIBRATION_MAX_KNOTS - 1 impostor distances every one is a knot;
+** with more, the rates 1/n, 1, 2, 5 x 10^-e, and (n-1)/n. genuine may be NULL
+** (n_genuine 0): the fnmr are then NaN. FT_EINVAL (message in errbuf) for
+** fewer than two distinct finite impostor distances or a distance of -inf;
+** FT_ENOMEM. */
+int ft_calibration_from_distances(enum ft_metric metric, const double *impostor,
+                                  size_t n_impostor, const double *genuine, size_t n_genuine,
+                                  ft_calibration *out /* OUT */, char *errbuf,
+                                  size_t errbuf_len);
+/* Builds the curve from a table (e.g. compiled in), checking it: FT_EINVAL
+** (message in errbuf) unless 1 <= n <= FT_CALIBRATION_MAX_KNOTS, thresholds
+** finite and strictly increasing, fmr strictly increasing in (0, 1], fnmr NaN
+** or in [0, 1], tail_scale finite and > 0. */
+int ft_calibration_from_knots(enum ft_metric metric, const ft_calibration_knot *knots, int n,
+                              double tail_scale, ft_calibration *out /* OUT */, char *errbuf,
+                              size_t errbuf_len);
+/* The calibration shipped with the library, measured on LFW (see
+** src/eval/calibrate.c for the data, the protocol and the command). */
+const ft_calibration *ft_calibration_default(void);
+
+/* FMR per comparison at threshold. *extrapolated (if not NULL) is set to 1
+** when the answer comes from a tail model rather than between two knots. NaN
+** for a NaN threshold. */
+double ft_calibration_fmr(const ft_calibration *cal, double threshold, int *extrapolated);
+/* FNMR at threshold, linear between knots and clamped at the ends; NaN when
+** the calibration has no genuine measurements. */
+double ft_calibration_fnmr(const ft_calibration *cal, double threshold);
+/* The threshold giving a target FMR in (0, 1] (the inverse of
+** ft_calibration_fmr). FT_EINVAL for a target outside (0, 1]. */
+int ft_calibration_threshold(const ft_calibration *cal, double fmr, double *threshold /* OUT */,
+                             int *extrapolated);
+/* Expected number of false matches when one probe is searched against a
+** gallery of gallery_size faces of other people at threshold:
+** gallery_size * FMR(threshold) (comparisons taken as independent). */
+double ft_calibration_expected_false_matches(const ft_calibration *cal, double threshold,
+                                             double gallery_size, int *extrapolated);
 
 /* ------------------------------------------------------------------------ */
 /* Evaluation: face detection (WIDER FACE protocol)                         */
 /* ------------------------------------------------------------------------ */
 
-/* (section owned by src/eval/wider.c) */
+/* The official WIDER FACE detection evaluation, as the widely used Python port
+** of the official MATLAB tool (WiderFace-Evaluation, evaluation.py) computes it:
+** scores normalised over all predictions, per image predictions sorted by
+** score (stable), IoU >= 0.5 with the +1 pixel box convention, faces outside a
+** level's list are "ignore" regions (a detection on one neither counts nor
+** penalises), a PR curve over 1000 score thresholds, VOC AP with the monotone
+** precision envelope, one AP per level (easy, medium, hard). src/eval/wider.c
+** lists the few places (all degenerate inputs) where it must choose what the
+** port leaves undefined.
+**
+**     ft_wider_gt *gt;
+**     if (ft_wider_gt_load("wider_face_val_bbx_gt.txt", "dir/with/index/files", &gt, err,
+**                          sizeof err) != FT_OK) ...;
+**     // detections of image i (ft_wider_gt_image(gt, i)->file) are
+**     // dets[offsets[i] .. offsets[i + 1]), raw detector scores
+**     ft_wider_params wp = ft_wider_default_params();
+**     ft_wider_result r;
+**     ft_wider_evaluate(gt, ft_wider_gt_n_images(gt), dets, offsets, &wp, &r, err, sizeof err);
+**
+** Parsers reject malformed files with FT_EFORMAT and "FILE:LINE: reason" in
+** err; nothing is half-loaded on failure. Threads: a ft_wider_gt is immutable
+** once its index files are read and may then be shared; the functions keep no
+** global state. */
+
+enum ft_wider_level {
+    FT_WIDER_EASY = 0,
+    FT_WIDER_MEDIUM = 1,
+    FT_WIDER_HARD = 2,
+};
+#define FT_WIDER_N_LEVELS      3
+#define FT_WIDER_N_HEIGHT_BINS 4 /* face height < 16, 16-32, 32-64, >= 64 px */
+
+/* One ground-truth face: a line of wider_face_val_bbx_gt.txt. */
+typedef struct ft_wider_face {
+    double box[4]; /* x1, y1, w, h in image pixels, as in the file */
+    int attr[6];   /* blur, expression, illumination, invalid, occlusion, pose */
+    unsigned levels; /* bit (1u << level) set when the face counts at that level
+                        (its index is listed in that level's index file) */
+} ft_wider_face;
+
+/* One image of the ground truth. */
+typedef struct ft_wider_image {
+    const char *file; /* path relative to the images folder ("0--Parade/0_....jpg") */
+    int n_faces;      /* 0 for an image without faces */
+    const ft_wider_face *faces;
+} ft_wider_image;
+
+/* Ground truth: the boxes and, per level, which faces count. Opaque. */
+typedef struct ft_wider_gt ft_wider_gt;
+
+/* Reads wider_face_val_bbx_gt.txt: per image a file line, a face count, then
+** per face "x1 y1 w h blur expression illumination invalid occlusion pose"
+** (an image with 0 faces has one placeholder line of numbers after its "0",
+** skipped). No face counts at any level until the index files are read.
+** Errors: FT_EIO, FT_ETOOBIG, FT_ENOMEM, FT_EFORMAT (with the line number).
+** On error *out is NULL. */
+int ft_wider_gt_read(const char *gt_path, ft_wider_gt **out /* OUT */, char *err,
+                     size_t err_len);
+
+/* Reads one level's index file (wider_val_{easy,medium,hard}_gt_index.txt):
+** '#' comment lines, then per image "FILE<TAB>i j k ...", the 1-based indices
+** of the faces that count at that level (nothing after the tab when none).
+** Every ground-truth image must have exactly one line, every index must be in
+** range and appear once. Replaces that level's marks; on error the ground truth
+** is left as it was. Errors: FT_EINVAL (level), FT_EIO, FT_ETOOBIG, FT_ENOMEM,
+** FT_EFORMAT (with the line number). */
+int ft_wider_gt_read_index(ft_wider_gt *gt, enum ft_wider_level level, const char *index_path,
+                           char *err, size_t err_len);
+
+/* ft_wider_gt_read(gt_path) then the three index files
+** index_dir/wider_val_{easy,medium,hard}_gt_index.txt. */
+int ft_wider_gt_load(const char *gt_path, const char *index_dir, ft_wider_gt **out /* OUT */,
+                     char *err, size_t err_len);
+void ft_wider_gt_destroy(ft_wider_gt *gt);
+
+int ft_wider_gt_n_images(const ft_wider_gt *gt);
+/* Image i (0-based, file order); borrowed, valid until ft_wider_gt_destroy.
+** NULL if i is out of range. */
+const ft_wider_image *ft_wider_gt_image(const ft_wider_gt *gt, int i);
+/* Index of the image whose file is path, or whose file is what follows one
+** of path's '/' (so "/data/images/0--Parade/x.jpg" and "./0--Parade/x.jpg"
+** find "0--Parade/x.jpg"); -1 if none. */
+int ft_wider_gt_find(const ft_wider_gt *gt, const char *path);
+
+/* One detection. */
+typedef struct ft_wider_det {
+    double box[4]; /* x, y, w, h in image pixels */
+    double score;  /* raw detector score (normalised by the evaluation) */
+} ft_wider_det;
+
+typedef struct ft_wider_params {
+    double iou_thresh;      /* match threshold, default 0.5 */
+    int thresh_num;         /* score thresholds of the PR curve, default 1000 */
+    double operating_score; /* raw score at which recall_by_height is measured,
+                               default 0.5 (face-api's default min score) */
+} ft_wider_params;
+
+ft_wider_params ft_wider_default_params(void);
+
+/* Recall of the hard-level faces whose box height h is in [min_px, max_px). */
+typedef struct ft_wider_height_bin {
+    double min_px;
+    double max_px; /* 0: no upper bound */
+    int faces;     /* hard-level faces in the bin */
+    int matched;   /* of which found by a detection with raw score >= operating_score */
+    double recall; /* matched / faces; NaN when faces == 0 */
+} ft_wider_height_bin;
+
+typedef struct ft_wider_result {
+    int n_images;           /* images evaluated */
+    long long n_detections; /* detections given for them */
+    int faces_easy, faces_medium, faces_hard; /* faces that count at each level */
+    double ap_easy, ap_medium, ap_hard;       /* average precision, in [0, 1] */
+    double score_min, score_max; /* the normalisation: s' = (s - min) / (max - min) */
+    double operating_score;      /* as in the params */
+    ft_wider_height_bin height[FT_WIDER_N_HEIGHT_BINS];
+} ft_wider_result;
+
+/* Evaluates detections on the first n_images images of gt (all three index
+** files must have been read). Image i's detections are dets[offsets[i] ..
+** offsets[i + 1]) in any order; offsets has n_images + 1 non-decreasing
+** entries; dets may be NULL when there are none. Pure: no I/O, deterministic.
+** recall_by_height: among hard-level faces, those matched (IoU >= iou_thresh
+** with the +1 convention, greedily by score as the AP protocol matches) by a
+** detection with raw score >= operating_score, binned by face height.
+** Errors: FT_EINVAL (bad arguments, a non-finite box or score, an index file
+** not read; message in err), FT_ENOMEM. */
+int ft_wider_evaluate(const ft_wider_gt *gt, int n_images, const ft_wider_det *dets,
+                      const size_t *offsets, const ft_wider_params *params,
+                      ft_wider_result *out /* OUT */, char *err, size_t err_len);
+
+/* Detections read from a JSON Lines file in the format of the reference peer's
+** faceapi-detect.mjs: per image {"file": PATH, "faces": [{"box": [x, y, w, h],
+** "score": s}, ...]} (other members ignored; "ms_detect" summed when present). */
+typedef struct ft_wider_preds {
+    ft_wider_det *dets; /* (offsets[n_images]) detections, image by image in gt order */
+    size_t *offsets;    /* (n_images + 1) */
+    unsigned char *listed; /* (n_images) 1 if the image had a line */
+    int n_images;       /* the ground truth's image count */
+    int n_listed;       /* ground-truth images that had a line */
+    int n_unknown;      /* lines whose file is not in the ground truth (skipped) */
+    int n_timed;        /* lines with "ms_detect" */
+    double ms_detect_sum;
+} ft_wider_preds;
+
+/* Reads path (files matched with ft_wider_gt_find) into *out, which the caller
+** frees with ft_wider_preds_fini. Images without a line get no detections. A
+** line {"file": F, "error": ...} (a failed image) is an error unless a later
+** line gives F's detections; two detection lines for one image are an error.
+** Errors: FT_EIO, FT_ETOOBIG, FT_ENOMEM, FT_EFORMAT ("FILE:LINE: reason"). */
+int ft_wider_preds_read(const char *path, const ft_wider_gt *gt, ft_wider_preds *out /* OUT */,
+                        char *err, size_t err_len);
+void ft_wider_preds_fini(ft_wider_preds *p);
 
 #ifdef __cplusplus
 }

@@ -46,7 +46,7 @@ struct ft__landmark_net {
     ft__pool pool;
     ft__fc fc;
     ft__ws ws;
-    float input[LM_SIZE * LM_SIZE * 3];
+    float input[LM_SIZE * LM_SIZE * 3 + FT__XNN_SLACK];
 };
 
 static const float mean_rgb[3] = { 122.782f, 117.001f, 104.298f };
@@ -229,7 +229,7 @@ int ft__landmark_run(const ft__nn_ctx *ctx, ft__landmark_net *net, const ft_imag
         x = keep;
     }
     ft__tensor pooled;
-    float buf[256];
+    float buf[256 + FT__XNN_SLACK];
     ft__pool_out_shape(&net->pool, &x, &pooled);
     if (pooled.h != 1 || pooled.w != 1 || pooled.c > 256) return FT_EBACKEND;
     pooled.data = buf;

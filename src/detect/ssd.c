@@ -175,7 +175,7 @@ int ft__ssd_open(const char *model_dir, ft__ssd **out, char *err, size_t errlen)
         int pshape[3] = { 1, SSD_ANCHORS, 4 };
         const float *p = ft__model_get(m, "Output/extra_dim", 3, pshape, err, errlen);
         net->priors = ft__malloc(SSD_ANCHORS * 4 * sizeof(float));
-        net->input = ft__malloc((size_t)SSD_SIZE * SSD_SIZE * 3 * sizeof(float));
+        net->input = ft__malloc(((size_t)SSD_SIZE * SSD_SIZE * 3 + FT__XNN_SLACK) * sizeof(float));
         net->codes = ft__malloc(SSD_ANCHORS * 4 * sizeof(float));
         net->logits = ft__malloc(SSD_ANCHORS * 3 * sizeof(float));
         net->boxes = ft__malloc(SSD_ANCHORS * 4 * sizeof(float));

@@ -136,7 +136,7 @@ int ft__tiny_detect(const ft__nn_ctx *ctx, ft__tiny *net, const ft_image *img, i
     int S = input_size;
     size_t n_in = (size_t)S * S * 3;
     if ((size_t)net->input_cap < n_in) {
-        float *p = ft__realloc(net->input, n_in * sizeof(float));
+        float *p = ft__realloc(net->input, (n_in + FT__XNN_SLACK) * sizeof(float));
         if (!p) return FT_ENOMEM;
         net->input = p;
         net->input_cap = (int)n_in;

@@ -49,7 +49,7 @@ struct ft__recog_net {
     ft__add add_relu;
     ft__fc fc;
     ft__ws ws;
-    float input[CHIP * CHIP * 3];
+    float input[CHIP * CHIP * 3 + FT__XNN_SLACK];
 };
 
 static const float mean_rgb[3] = { 122.782f, 117.001f, 104.298f };
@@ -213,7 +213,7 @@ int ft__recog_run_chip(const ft__nn_ctx *ctx, ft__recog_net *net, const float *c
         cur_slot = next_slot;
     }
     /* global mean over the cells, then fc */
-    float mean[256];
+    float mean[256 + FT__XNN_SLACK];
     if (cur.c != 256) return FT_EBACKEND;
     int cells = cur.h * cur.w;
     for (int c = 0; c < 256; c++) {

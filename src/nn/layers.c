@@ -309,7 +309,7 @@ int ft__ws_tensor(ft__ws *ws, int slot, int h, int w, int c, ft__tensor *t)
     FT_ASSERT(slot >= 0 && slot < FT__WS_SLOTS && h > 0 && w > 0 && c > 0);
     size_t need = (size_t)h * w * c;
     if (ws->cap[slot] < need) {
-        float *p = ft__realloc(ws->buf[slot], need * sizeof(float));
+        float *p = ft__realloc(ws->buf[slot], (need + FT__XNN_SLACK) * sizeof(float));
         if (!p) return FT_ENOMEM;
         ws->buf[slot] = p;
         ws->cap[slot] = need;

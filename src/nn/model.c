@@ -61,7 +61,12 @@ static void decode(float *dst, const unsigned char *src, size_t count, int is_in
         for (size_t i = 0; i < count; i++) {
             unsigned q = wide ? (unsigned)(src[2 * i] | (src[2 * i + 1] << 8)) : src[i];
             double v = (double)q * scale + min;
-            dst[i] = is_int ? (float)floor(v + 0.5) : (float)v;
+            if (is_int) { /* JavaScript's Math.round: halves up, no v + 0.5 rounding */
+                double f = floor(v);
+                dst[i] = (float)(v - f >= 0.5 ? f + 1 : f);
+            } else {
+                dst[i] = (float)v;
+            }
         }
         return;
     }
@@ -89,7 +94,7 @@ static int read_shards(const char *dir, json_t *paths, unsigned char **out, size
     size_t np = json_array_size(paths);
     for (size_t i = 0; i < np; i++) {
         const char *p = json_string_value(json_array_get(paths, i));
-        if (!p || !*p || strstr(p, "..") || p[0] == '/') {
+        if (!p || !*p || strchr(p, '/') || strcmp(p, "..") == 0 || strcmp(p, ".") == 0) {
             ft__free(all);
             return ft__errf(err, errlen, FT_EMODEL, "manifest: bad shard path");
         }
@@ -100,10 +105,11 @@ static int read_shards(const char *dir, json_t *paths, unsigned char **out, size
         }
         unsigned char *buf;
         size_t len;
-        int rc = ft__read_file(path, MAX_SHARD_BYTES, &buf, &len, err, errlen);
+        char why[512];
+        int rc = ft__read_file(path, MAX_SHARD_BYTES, &buf, &len, why, sizeof why);
         if (rc != FT_OK) {
             ft__free(all);
-            return rc == FT_ENOMEM ? rc : ft__errf(err, errlen, FT_EMODEL, "missing shard %s", path);
+            return ft__errf(err, errlen, rc == FT_ENOMEM ? rc : FT_EMODEL, "model shard: %s", why);
         }
         unsigned char *grown = ft__realloc(all, total + len + 1);
         if (!grown) {
@@ -184,8 +190,11 @@ int ft__model_load(const char *dir, const char *name, ft__model **out, char *err
         return ft__errf(err, errlen, FT_EINVAL, "model path too long");
     unsigned char *text = NULL, *data = NULL;
     size_t text_len;
-    int rc = ft__read_file(path, MAX_MANIFEST_BYTES, &text, &text_len, err, errlen);
-    if (rc != FT_OK) return rc == FT_ENOMEM ? rc : ft__errf(err, errlen, FT_EMODEL, "missing model manifest %s (run 'make models')", path);
+    char why[512];
+    int rc = ft__read_file(path, MAX_MANIFEST_BYTES, &text, &text_len, why, sizeof why);
+    if (rc != FT_OK)
+        return ft__errf(err, errlen, rc == FT_ENOMEM ? rc : FT_EMODEL,
+                        "model manifest: %s (fetch the models with 'make models')", why);
 
     json_error_t jerr;
     json_t *root = json_loadb((const char *)text, text_len, JSON_REJECT_DUPLICATES, &jerr);

@@ -15,7 +15,8 @@
 **
 ** INVARIANTS  (1) a layer's weights are copied at init; the model may be freed.
 **             (2) run functions never allocate; the caller sizes out->data
-**                 (ft__conv_out_dim etc. give the shapes).
+**                 (ft__conv_out_shape etc. give the shapes), and every input
+**                 buffer has FT__XNN_SLACK floats of slack after its data.
 **             (3) every XNNPACK failure is FT_EBACKEND, never an abort.
 ** THREADS     A layer is used by one thread at a time; ctx->pool holds the
 **             worker threads (NULL: run on the calling thread).
@@ -38,6 +39,10 @@ static inline size_t ft__tensor_count(const ft__tensor *t)
 {
     return (size_t)t->h * (size_t)t->w * (size_t)t->c;
 }
+
+/* Floats of slack after every buffer XNNPACK reads: its kernels may read up
+** to XNN_EXTRA_BYTES past the end of an input (never using the values). */
+#define FT__XNN_SLACK ((XNN_EXTRA_BYTES + sizeof(float) - 1) / sizeof(float))
 
 /* Execution context of one net run. */
 typedef struct ft__nn_ctx {

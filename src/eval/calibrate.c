@@ -1,0 +1,295 @@
+/*
+** eval/calibrate.c: the map between a distance threshold and the false-match
+** rate (FMR) per comparison, built from measured distances or from a table,
+** and the default table measured on LFW.
+**
+** DESIGN
+**   A calibration is a handful of knots (threshold, FMR, FNMR): the empirical
+**   impostor quantiles. Between knots log(FMR) is linear in the threshold.
+**   Rates below the first knot (below 1 / number of impostor comparisons) are
+**   out of the data's reach: there FMR follows an exponential tail,
+**   FMR(t) = f0 * exp((t - t0) / s), anchored at the first knot (t0, f0), with
+**   s the maximum-likelihood scale of an exponential fitted to t_u - d over
+**   the lowest impostor distances d < t_u (t_u: the (k+1)-th smallest, k about
+**   1% of them, at least 10). A normal lower tail would fall faster, so this
+**   errs towards larger FMR, i.e. lower (safer) thresholds. Every answer from
+**   a tail (below the first knot or above the last) is flagged extrapolated.
+**
+** INVARIANTS
+**   (1) Knot thresholds and FMRs are strictly increasing; FMR in (0, 1].
+**   (2) ft_calibration_fmr and ft_calibration_threshold are inverse to each
+**       other and monotone (non-decreasing) everywhere, tails included.
+**   (3) At a knot, the threshold for rate r equals what ft_verify_tar_at_far
+**       gives for target r on the same impostor distances.
+** THREADS  Pure functions; the default table is constant.
+*/
+#include "core/core.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* The default calibration                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* DEFAULT_TABLE_BEGIN (filled from the LFW measurement, see below) */
+static const ft_calibration default_calibration = {
+    FT_METRIC_EUCLIDEAN,
+    1,
+    { { 0.4, 1e-3, NAN } },
+    0.05,
+    0,
+    0,
+};
+/* DEFAULT_TABLE_END */
+
+const ft_calibration *ft_calibration_default(void)
+{
+    return &default_calibration;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Building                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* How many of the sorted v[0..n) are < t. */
+static size_t count_below(const double *v, size_t n, double t)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The largest m <= n with m / n <= rate, free of rounding in rate * n. */
+static size_t allowed_count(double rate, size_t n)
+{
+    double x = floor(rate * (double)n);
+    size_t m = x <= 0 ? 0 : (x >= (double)n ? n : (size_t)x);
+    while (m < n && (double)(m + 1) / (double)n <= rate) m++;
+    while (m > 0 && (double)m / (double)n > rate) m--;
+    return m;
+}
+
+/* Copies the finite values of v (NaN and +inf dropped, counted by the caller
+** as never matching) into a new sorted array. FT_EINVAL for -inf. */
+static int sorted_finite(const double *v, size_t n, double **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == -INFINITY) return FT_EINVAL;
+        if (isfinite(v[i])) k++;
+    }
+    double *s = ft__malloc((k ? k : 1) * sizeof *s);
+    if (!s) return FT_ENOMEM;
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i])) s[k++] = v[i];
+    qsort(s, k, sizeof *s, cmp_double);
+    *out = s;
+    *n_out = k;
+    return FT_OK;
+}
+
+/* Adds the knot whose threshold is imp[m] (m >= 1: m impostor distances may be
+** below it), unless it would not increase the threshold or has FMR 0 (ties). */
+static void add_knot(ft_calibration *c, const double *imp, size_t nf, size_t n_imp, size_t m,
+                     const double *gen, size_t nf_gen, size_t n_gen)
+{
+    if (m < 1 || m >= nf || c->n_knots == FT_CALIBRATION_MAX_KNOTS) return;
+    double t = imp[m];
+    if (c->n_knots > 0 && !(t > c->knots[c->n_knots - 1].threshold)) return;
+    size_t below = count_below(imp, nf, t);
+    if (below == 0) return;
+    ft_calibration_knot *k = &c->knots[c->n_knots++];
+    k->threshold = t;
+    k->fmr = (double)below / (double)n_imp;
+    k->fnmr = n_gen ? (double)(n_gen - count_below(gen, nf_gen, t)) / (double)n_gen : NAN;
+}
+
+int ft_calibration_from_distances(enum ft_metric metric, const double *impostor,
+                                  size_t n_impostor, const double *genuine, size_t n_genuine,
+                                  ft_calibration *out, char *errbuf, size_t errbuf_len)
+{
+    if (!out || (!impostor && n_impostor) || (!genuine && n_genuine))
+        return ft__errf(errbuf, errbuf_len, FT_EINVAL, "calibration: bad arguments");
+    memset(out, 0, sizeof *out);
+    double *imp = NULL, *gen = NULL;
+    size_t nf = 0, nf_gen = 0;
+    int rc = sorted_finite(impostor, n_impostor, &imp, &nf);
+    if (rc == FT_OK) rc = sorted_finite(genuine, n_genuine, &gen, &nf_gen);
+    if (rc != FT_OK) {
+        ft__free(imp);
+        ft__free(gen);
+        return ft__errf(errbuf, errbuf_len, rc, "calibration: %s",
+                        rc == FT_ENOMEM ? "out of memory" : "a distance is -inf");
+    }
+    if (nf < 2 || !(imp[nf - 1] > imp[0])) {
+        ft__free(imp);
+        ft__free(gen);
+        return ft__errf(errbuf, errbuf_len, FT_EINVAL,
+                        "calibration: needs at least two distinct finite impostor distances");
+    }
+    out->metric = metric;
+    out->n_impostor = (long long)n_impostor;
+    out->n_genuine = (long long)n_genuine;
+
+    if (nf - 1 <= FT_CALIBRATION_MAX_KNOTS) { /* every distance a knot: exact */
+        for (size_t m = 1; m < nf; m++)
+            add_knot(out, imp, nf, n_impostor, m, gen, nf_gen, n_genuine);
+    } else {
+        add_knot(out, imp, nf, n_impostor, 1, gen, nf_gen, n_genuine); /* rate 1/n */
+        static const double mant[3] = { 1, 2, 5 };
+        for (int e = -12; e <= -1; e++)
+            for (int j = 0; j < 3; j++) {
+                double r = mant[j] * pow(10, e);
+                add_knot(out, imp, nf, n_impostor, allowed_count(r, n_impostor), gen, nf_gen,
+                         n_genuine);
+            }
+        add_knot(out, imp, nf, n_impostor, nf - 1, gen, nf_gen, n_genuine); /* the largest */
+    }
+
+    /* exponential tail fitted on the lowest ~1% (at least 10) impostor distances */
+    size_t k = (size_t)ceil(0.01 * (double)nf);
+    if (k < 10) k = 10;
+    if (k > nf - 1) k = nf - 1;
+    while (k < nf - 1 && !(imp[k] > imp[0])) k++;
+    double u = imp[k], sum = 0;
+    size_t cnt = 0;
+    for (size_t i = 0; i < k && imp[i] < u; i++, cnt++) sum += u - imp[i];
+    out->tail_scale = sum / (double)cnt; /* cnt >= 1 and > 0: imp[0] < u */
+    ft__free(imp);
+    ft__free(gen);
+    if (out->n_knots == 0 || !(out->tail_scale > 0) || !isfinite(out->tail_scale))
+        return ft__errf(errbuf, errbuf_len, FT_EINVAL,
+                        "calibration: the impostor distances do not define a curve");
+    return FT_OK;
+}
+
+int ft_calibration_from_knots(enum ft_metric metric, const ft_calibration_knot *knots, int n,
+                              double tail_scale, ft_calibration *out, char *errbuf,
+                              size_t errbuf_len)
+{
+    if (!out) return ft__errf(errbuf, errbuf_len, FT_EINVAL, "calibration: no output");
+    memset(out, 0, sizeof *out);
+    if (!knots || n < 1 || n > FT_CALIBRATION_MAX_KNOTS)
+        return ft__errf(errbuf, errbuf_len, FT_EINVAL, "calibration: %d knots (1..%d)", n,
+                        FT_CALIBRATION_MAX_KNOTS);
+    if (!(tail_scale > 0) || !isfinite(tail_scale))
+        return ft__errf(errbuf, errbuf_len, FT_EINVAL, "calibration: tail scale %g is not > 0",
+                        tail_scale);
+    for (int i = 0; i < n; i++) {
+        const ft_calibration_knot *k = &knots[i];
+        if (!isfinite(k->threshold) || !(k->fmr > 0 && k->fmr <= 1) ||
+            !(isnan(k->fnmr) || (k->fnmr >= 0 && k->fnmr <= 1)))
+            return ft__errf(errbuf, errbuf_len, FT_EINVAL,
+                            "calibration: knot %d (%g, %g, %g) is out of range", i, k->threshold,
+                            k->fmr, k->fnmr);
+        if (i > 0 && !(k->threshold > knots[i - 1].threshold && k->fmr > knots[i - 1].fmr))
+            return ft__errf(errbuf, errbuf_len, FT_EINVAL,
+                            "calibration: knot %d does not increase threshold and fmr", i);
+    }
+    out->metric = metric;
+    out->n_knots = n;
+    memcpy(out->knots, knots, (size_t)n * sizeof *knots);
+    out->tail_scale = tail_scale;
+    return FT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Queries                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* d log(FMR) / d threshold above the last knot: the last segment's, or the
+** tail's with a single knot. */
+static double upper_slope(const ft_calibration *c)
+{
+    int n = c->n_knots;
+    if (n < 2) return 1 / c->tail_scale;
+    const ft_calibration_knot *a = &c->knots[n - 2], *b = &c->knots[n - 1];
+    return (log(b->fmr) - log(a->fmr)) / (b->threshold - a->threshold);
+}
+
+double ft_calibration_fmr(const ft_calibration *c, double t, int *extrapolated)
+{
+    if (extrapolated) *extrapolated = 0;
+    if (!c || c->n_knots < 1 || isnan(t)) return NAN;
+    const ft_calibration_knot *k = c->knots;
+    int n = c->n_knots;
+    if (t < k[0].threshold) {
+        if (extrapolated) *extrapolated = 1;
+        return k[0].fmr * exp((t - k[0].threshold) / c->tail_scale);
+    }
+    if (t > k[n - 1].threshold) {
+        if (extrapolated) *extrapolated = 1;
+        double f = k[n - 1].fmr * exp((t - k[n - 1].threshold) * upper_slope(c));
+        return f < 1 ? f : 1;
+    }
+    int i = 0;
+    while (i + 1 < n && t >= k[i + 1].threshold) i++;
+    if (i + 1 == n || t == k[i].threshold) return k[i].fmr; /* exact at the knots */
+    double w = (t - k[i].threshold) / (k[i + 1].threshold - k[i].threshold);
+    return exp(log(k[i].fmr) + w * (log(k[i + 1].fmr) - log(k[i].fmr)));
+}
+
+double ft_calibration_fnmr(const ft_calibration *c, double t)
+{
+    if (!c || c->n_knots < 1 || isnan(t) || isnan(c->knots[0].fnmr)) return NAN;
+    const ft_calibration_knot *k = c->knots;
+    int n = c->n_knots;
+    if (t <= k[0].threshold) return k[0].fnmr;
+    if (t >= k[n - 1].threshold) return k[n - 1].fnmr;
+    int i = 0;
+    while (t > k[i + 1].threshold) i++;
+    double w = (t - k[i].threshold) / (k[i + 1].threshold - k[i].threshold);
+    return k[i].fnmr + w * (k[i + 1].fnmr - k[i].fnmr);
+}
+
+int ft_calibration_threshold(const ft_calibration *c, double fmr, double *threshold,
+                             int *extrapolated)
+{
+    if (extrapolated) *extrapolated = 0;
+    if (!c || c->n_knots < 1 || !threshold || !(fmr > 0 && fmr <= 1)) return FT_EINVAL;
+    const ft_calibration_knot *k = c->knots;
+    int n = c->n_knots;
+    if (fmr < k[0].fmr) {
+        if (extrapolated) *extrapolated = 1;
+        *threshold = k[0].threshold + c->tail_scale * log(fmr / k[0].fmr);
+        return FT_OK;
+    }
+    if (fmr > k[n - 1].fmr) {
+        if (extrapolated) *extrapolated = 1;
+        *threshold = k[n - 1].threshold + log(fmr / k[n - 1].fmr) / upper_slope(c);
+        return FT_OK;
+    }
+    int i = 0;
+    while (i + 1 < n && fmr >= k[i + 1].fmr) i++;
+    if (i + 1 == n || fmr == k[i].fmr) { /* exact at the knots */
+        *threshold = k[i].threshold;
+        return FT_OK;
+    }
+    double w = (log(fmr) - log(k[i].fmr)) / (log(k[i + 1].fmr) - log(k[i].fmr));
+    *threshold = k[i].threshold + w * (k[i + 1].threshold - k[i].threshold);
+    return FT_OK;
+}
+
+double ft_calibration_expected_false_matches(const ft_calibration *c, double threshold,
+                                             double gallery_size, int *extrapolated)
+{
+    if (extrapolated) *extrapolated = 0;
+    if (!(gallery_size >= 0)) return NAN;
+    return gallery_size * ft_calibration_fmr(c, threshold, extrapolated);
+}
