@@ -169,6 +169,12 @@ typedef struct ft_detect_params {
     enum ft_align_kind align;       /* descriptor chip; default FT_ALIGN_FACEAPI */
     int mirror;                     /* 1: average the descriptors of the chip and of
                                        its mirror image; default 0 */
+    int tile_px;      /* small-face mode: besides the whole image, run the detector
+                         on overlapping square tiles of this many image pixels
+                         (each resized to the detector input, so small faces are
+                         enlarged) and merge; 0 = off (default) */
+    float tile_overlap; /* fraction of a tile shared with its neighbour; default 0.25 */
+    int min_face_px;  /* drop faces whose box height is below this; default 0 */
 } ft_detect_params;
 
 ft_detect_params ft_detect_default_params(void);

@@ -559,3 +559,48 @@ int default_threads(void)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > 8 ? 8 : (int)n;
 }
+
+int opts_pipeline(struct opts *o, ft_detect_params *dp)
+{
+    long long n;
+    double x;
+    if (opts_is(o, "--align")) {
+        const char *v = opts_value(o);
+        if (!v) return -1;
+        if (!strcmp(v, "faceapi"))
+            dp->align = FT_ALIGN_FACEAPI;
+        else if (!strcmp(v, "dlib"))
+            dp->align = FT_ALIGN_DLIB;
+        else
+        {
+            opts_bad(o, "faceapi or dlib");
+            return -1;
+        }
+        return 1;
+    }
+    if (opts_is(o, "--mirror")) {
+        if (opts_flag(o)) return -1;
+        dp->mirror = 1;
+        return 1;
+    }
+    if (opts_is(o, "--tile")) {
+        if (opts_int(o, 0, 65536, "0 (off) or a tile size in pixels, at least 32", &n)) return -1;
+        if (n != 0 && n < 32) {
+            opts_bad(o, "0 (off) or a tile size in pixels, at least 32");
+            return -1;
+        }
+        dp->tile_px = (int)n;
+        return 1;
+    }
+    if (opts_is(o, "--tile-overlap")) {
+        if (opts_double(o, 0, 0.75, 0, "a fraction in [0, 0.75]", &x)) return -1;
+        dp->tile_overlap = (float)x;
+        return 1;
+    }
+    if (opts_is(o, "--min-face")) {
+        if (opts_int(o, 0, 100000, "a face height in pixels", &n)) return -1;
+        dp->min_face_px = (int)n;
+        return 1;
+    }
+    return 0;
+}

@@ -71,6 +71,18 @@ int opts_flag(const struct opts *o);
 int opts_int(struct opts *o, long long lo, long long hi, const char *what, long long *out);
 int opts_double(struct opts *o, double lo, double hi, int open, const char *what, double *out);
 int opts_engine(struct opts *o, ft_engine_params *ep);
+/* Pipeline options shared by detect, compare and the evaluations: --align
+** faceapi|dlib, --mirror, --tile N, --tile-overlap X, --min-face N. Returns 1
+** when it consumed the option, 0 when it is not one of these, -1 on a usage
+** error (already printed). */
+int opts_pipeline(struct opts *o, ft_detect_params *dp);
+/* Help lines for opts_pipeline's options. */
+#define PIPELINE_OPTIONS_HELP                                                                \
+    "  --align faceapi|dlib  descriptor chip: face-api's crop (default) or dlib's aligned chip\n" \
+    "  --mirror              average the descriptors of the chip and its mirror image\n"      \
+    "  --tile N              small-face mode: also detect on overlapping N-pixel tiles\n"     \
+    "  --tile-overlap X      fraction of a tile shared with its neighbour (default 0.25)\n"   \
+    "  --min-face N          drop faces shorter than N pixels\n"
 int opts_detector(struct opts *o, enum ft_detector_kind *out);
 void jw_init(struct jw *w, FILE *f, int pretty);
 void jw_newline(struct jw *w, int indent_levels);

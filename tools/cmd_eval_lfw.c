@@ -535,7 +535,7 @@ static int load_distances(const char *cmd, const char *path, int limit, ft_verif
     }
     free(line);
     fclose(f);
-    if (status == CLI_OK && n == 0) status = load_error(cmd, path, ln, "no pairs");
+    if (status == CLI_OK && n == 0) status = load_error(cmd, path, ln ? ln : 1, "no pairs");
     if (status != CLI_OK) {
         free(v);
         return status;
@@ -858,6 +858,7 @@ static int parse_options(int argc, char **argv, struct config *c, struct opts *o
     long long n;
     double x;
     opts_init(o, argc, argv);
+    o->cmd = "eval lfw";
     while (opts_next(o)) {
         int r = opts_engine(o, &c->ep);
         if (r < 0) return CLI_ERROR;

@@ -312,7 +312,7 @@ static void write_json(const struct run *r, const ft_wider_result *res, const ft
         jw_key(&w, "input_size");
         jw_int(&w, r->dp.detector == FT_DETECTOR_TINY ? r->dp.input_size : 512);
         jw_key(&w, "min_score");
-        jw_double(&w, r->dp.min_score);
+        jw_float(&w, r->dp.min_score);
         if (r->dp.detector == FT_DETECTOR_SSD) {
             jw_key(&w, "max_results");
             jw_int(&w, r->dp.max_results);

@@ -53,6 +53,7 @@ static const char detect_usage[] =
     "  --no-landmarks        no landmarks (and so no descriptors)\n"
     "  --no-descriptor       no descriptors\n"
     "  --tiny-landmarks      use the tiny 68-point landmark net\n"
+    PIPELINE_OPTIONS_HELP
     "  --max-pixels N        refuse images of more than N pixels (default 67108864)\n"
     "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
     "  --threads N           worker threads (default: the number of CPUs, at most 8)\n"
@@ -102,6 +103,7 @@ static int cmd_detect(int argc, char **argv)
     opts_init(&o, argc, argv);
     while (opts_next(&o)) {
         int r = opts_engine(&o, &ep);
+        if (r == 0) r = opts_pipeline(&o, &dp);
         if (r < 0) return CLI_ERROR;
         if (r > 0) continue;
         if (opts_is_help(&o)) {

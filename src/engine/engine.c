@@ -47,7 +47,7 @@ ft_engine_params ft_engine_default_params(void)
 
 ft_detect_params ft_detect_default_params(void)
 {
-    ft_detect_params p = { FT_DETECTOR_SSD, 416, 0.5f, 100, 1, 1, 0, FT_ALIGN_FACEAPI, 0 };
+    ft_detect_params p = { FT_DETECTOR_SSD, 416, 0.5f, 100, 1, 1, 0, FT_ALIGN_FACEAPI, 0, 0, 0.25f, 0 };
     return p;
 }
 
@@ -126,6 +126,14 @@ static int check_params(ft_engine *eng, const ft_detect_params *p)
     if (p->align != FT_ALIGN_FACEAPI && p->align != FT_ALIGN_DLIB)
         return ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL, "unknown alignment %d",
                         (int)p->align);
+    if (p->tile_px < 0 || (p->tile_px > 0 && p->tile_px < 32) || p->tile_px > 65536)
+        return ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL,
+                        "tile size %d is not 0 (off) or in 32..65536", p->tile_px);
+    if (!(p->tile_overlap >= 0.0f && p->tile_overlap <= 0.75f))
+        return ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL,
+                        "tile overlap %g is not in [0, 0.75]", (double)p->tile_overlap);
+    if (p->min_face_px < 0)
+        return ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL, "negative minimum face size");
     if (p->with_descriptor && !p->with_landmarks)
         return ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL,
                         "descriptors need landmarks (the crop comes from them)");
@@ -242,6 +250,88 @@ static int analyse_face(ft_engine *eng, const ft__nn_ctx *ctx, const ft_image *i
     return FT_OK;
 }
 
+/* Runs the chosen detector on the whole of img, appending to out. */
+static int run_detector(ft_engine *eng, const ft__nn_ctx *ctx, const ft_image *img,
+                        const ft_detect_params *p, ft__detections *out)
+{
+    if (p->detector == FT_DETECTOR_SSD)
+        return ft__ssd_detect(ctx, eng->ssd, img, p->min_score,
+                              p->max_results > 0 ? p->max_results : 100, out);
+    return ft__tiny_detect(ctx, eng->tiny, img, p->input_size, p->min_score, out);
+}
+
+/* Small-face mode: the detector on overlapping tiles, merged with the
+** whole-image detections (already in eng->dets). A tile detection touching an
+** inner tile border is cut off by it: the overlap shows that face whole in a
+** neighbouring tile, so the cut one is dropped. The union is reduced by NMS
+** (IoU 0.5), best score first. */
+static int run_tiles(ft_engine *eng, const ft__nn_ctx *ctx, const ft_image *img,
+                     const ft_detect_params *p)
+{
+    int T = p->tile_px;
+    if (T >= img->width && T >= img->height) return FT_OK; /* one tile = the image */
+    int step = (int)(T * (1.0f - p->tile_overlap));
+    if (step < 16) step = 16;
+    ft_image *tile = NULL;
+    int rc = ft_image_create(T, T, &tile);
+    if (rc != FT_OK) return rc;
+    ft__detections td = { 0 };
+    for (int y0 = 0; rc == FT_OK; y0 += step) {
+        if (y0 + T > img->height) y0 = img->height > T ? img->height - T : 0;
+        for (int x0 = 0; rc == FT_OK; x0 += step) {
+            if (x0 + T > img->width) x0 = img->width > T ? img->width - T : 0;
+            int tw = T < img->width ? T : img->width, th = T < img->height ? T : img->height;
+            tile->width = tw, tile->height = th;
+            for (int y = 0; y < th; y++)
+                memcpy(tile->rgb + (size_t)y * tw * 3,
+                       img->rgb + ((size_t)(y0 + y) * img->width + x0) * 3, (size_t)tw * 3);
+            td.n = 0;
+            rc = run_detector(eng, ctx, tile, p, &td);
+            for (int i = 0; rc == FT_OK && i < td.n; i++) {
+                ft__detection d = td.v[i];
+                const double edge = 2.0;
+                if ((x0 > 0 && d.x < edge) || (y0 > 0 && d.y < edge) ||
+                    (x0 + tw < img->width && d.x + d.w > tw - edge) ||
+                    (y0 + th < img->height && d.y + d.h > th - edge))
+                    continue;
+                d.x += x0, d.y += y0;
+                rc = ft__detections_push(&eng->dets, d);
+            }
+            if (x0 + tw >= img->width) break;
+        }
+        if (y0 + T >= img->height) break;
+    }
+    tile->width = tile->height = T;
+    ft_image_destroy(tile);
+    ft__detections_free(&td);
+    if (rc != FT_OK) return rc;
+    /* merge: NMS over the union, best score first */
+    int n = eng->dets.n;
+    double(*boxes)[4] = ft__malloc((size_t)(n ? n : 1) * sizeof *boxes);
+    double *scores = ft__malloc((size_t)(n ? n : 1) * sizeof *scores);
+    int *keep = ft__malloc((size_t)(n ? n : 1) * sizeof *keep);
+    ft__detection *copy = ft__malloc((size_t)(n ? n : 1) * sizeof *copy);
+    if (!boxes || !scores || !keep || !copy) {
+        rc = FT_ENOMEM;
+    } else {
+        for (int i = 0; i < n; i++) {
+            const ft__detection *d = &eng->dets.v[i];
+            boxes[i][0] = d->x, boxes[i][1] = d->y, boxes[i][2] = d->w, boxes[i][3] = d->h;
+            scores[i] = d->score;
+            copy[i] = *d;
+        }
+        int k = ft__nms_boxes((const double(*)[4])boxes, scores, n, 0.5, keep);
+        if (k < 0) rc = FT_ENOMEM;
+        for (int i = 0; i < k; i++) eng->dets.v[i] = copy[keep[i]];
+        if (k >= 0) eng->dets.n = k;
+    }
+    ft__free(boxes);
+    ft__free(scores);
+    ft__free(keep);
+    ft__free(copy);
+    return rc;
+}
+
 int ft_engine_detect(ft_engine *eng, const ft_image *img, const ft_detect_params *p,
                      ft_face *faces, int cap, int *n_out)
 {
@@ -253,12 +343,15 @@ int ft_engine_detect(ft_engine *eng, const ft_image *img, const ft_detect_params
     if (rc != FT_OK) return rc;
     ft__nn_ctx ctx = { eng->pool, 0, NULL };
     eng->dets.n = 0;
-    if (p->detector == FT_DETECTOR_SSD)
-        rc = ft__ssd_detect(&ctx, eng->ssd, img, p->min_score,
-                            p->max_results > 0 ? p->max_results : 100, &eng->dets);
-    else
-        rc = ft__tiny_detect(&ctx, eng->tiny, img, p->input_size, p->min_score, &eng->dets);
+    rc = run_detector(eng, &ctx, img, p, &eng->dets);
+    if (rc == FT_OK && p->tile_px > 0) rc = run_tiles(eng, &ctx, img, p);
     if (rc != FT_OK) return fail(eng, rc, "detector");
+    if (p->min_face_px > 0) {
+        int m = 0;
+        for (int i = 0; i < eng->dets.n; i++)
+            if (eng->dets.v[i].h >= p->min_face_px) eng->dets.v[m++] = eng->dets.v[i];
+        eng->dets.n = m;
+    }
     *n_out = eng->dets.n;
     int n = eng->dets.n < cap ? eng->dets.n : cap;
     for (int i = 0; i < n; i++) {

@@ -551,7 +551,7 @@ int ft_verify_evaluate(const ft_verify_item *items, int n, int n_folds, ft_verif
     if (!items || n <= 0) return ft__errf(errbuf, errbuf_len, FT_EINVAL, "no pairs to evaluate");
     if (n_folds < 2 || n_folds > FT_VERIFY_MAX_FOLDS)
         return ft__errf(errbuf, errbuf_len, FT_EINVAL,
-                        "%d folds: cross-validation needs 2..%d folds", n_folds,
+                        "%d fold(s): cross-validation needs 2..%d folds", n_folds,
                         FT_VERIFY_MAX_FOLDS);
     out->n_folds = n_folds;
     out->n_pairs = n;

@@ -181,6 +181,23 @@ static void test_tar_at_far(void)
     ASSERT_NEAR(r.far, 0.29, 0);
 }
 
+/* A test pair exactly at the chosen threshold is "different" (strict <).
+** Fold 0: S 0.3, D 0.7; fold 1: S 0.2, D 0.5.
+** Testing fold 1, train on fold 0: threshold (0.3 + 0.7) / 2 = 0.5; fold 1:
+** S 0.2 accepted (right), D 0.5 is not < 0.5, rejected (right): 1.0.
+** Testing fold 0, train on fold 1: (0.2 + 0.5) / 2 = 0.35; fold 0: 1.0. */
+static void test_test_pair_at_threshold(void)
+{
+    const ft_verify_item it[] = { { 0, S, 0.3 }, { 0, D, 0.7 }, { 1, S, 0.2 }, { 1, D, 0.5 } };
+    ft_verify_result r;
+    char err[256] = "";
+    ASSERT_OK(ft_verify_evaluate(it, 4, 2, &r, err, sizeof err));
+    ASSERT_NEAR(r.fold_threshold[1], 0.5, 0);
+    ASSERT_NEAR(r.fold_accuracy[1], 1.0, 0);
+    ASSERT_NEAR(r.fold_threshold[0], 0.35, 1e-12);
+    ASSERT_NEAR(r.fold_accuracy[0], 1.0, 0);
+}
+
 /* Unknown distances (NaN or +inf) are "different" at every threshold.
 ** Fold 0: S 0.2, S NaN, D 0.8, D +inf. Fold 1: S 0.3, S 0.35, D 0.7, D NaN.
 ** Unknown: 3 pairs (1 same, 2 different).
@@ -693,7 +710,8 @@ static void test_calibration_default(void)
 }
 
 FT_TESTS(FT_TEST(test_two_folds_obvious), FT_TEST(test_misclassified_test_fold),
-         FT_TEST(test_ties), FT_TEST(test_tar_at_far), FT_TEST(test_unknown_distances),
+         FT_TEST(test_ties), FT_TEST(test_tar_at_far), FT_TEST(test_test_pair_at_threshold),
+         FT_TEST(test_unknown_distances),
          FT_TEST(test_evaluate_errors), FT_TEST(test_metrics), FT_TEST(test_pairs_file),
          FT_TEST(test_pairs_layout_variants), FT_TEST(test_pairs_malformed),
          FT_TEST(test_pairs_out_of_memory), FT_TEST(test_calibration_hand),

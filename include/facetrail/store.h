@@ -1,0 +1,264 @@
+/*
+** facetrail/store.h: the event store: one SQLite database file per event,
+** holding cameras, ingests (one per video) and their sightings (face tracks
+** with a best shot, a JPEG thumbnail and up to three 128-d descriptors).
+** Included by facetrail.h; may also be included on its own.
+**
+** OVERVIEW
+**     ft_store *st;
+**     if (ft_store_open("race.ftdb", FT_STORE_CREATE, &st) != FT_OK)
+**         fprintf(stderr, "%s\n", ft_store_errmsg(NULL));   // why open failed
+**     ft_camera c = { .id = "km05-north", .name = "km 5, north side", .km = 5.0 };
+**     ft_store_camera_add(st, &c);
+**     int64_t ing, resume;
+**     ft_store_ingest_begin(st, "km05-north", "cam5.mp4", start_us, 5.0, &ing, &resume);
+**     // ... decode from resume (or 0 when resume is -1), track faces, then per batch:
+**     ft_store_ingest_commit(st, ing, sightings, n, checkpoint_us, frames, faces);
+**     ft_store_ingest_finish(st, ing, FT_INGEST_DONE, NULL);
+**     ft_store_close(st);
+**
+** DURABILITY
+**   The database runs in WAL mode with synchronous=NORMAL. A function that
+**   returned FT_OK has committed its transaction: the WAL frames, commit frame
+**   included, are in the file (the OS page cache), so they survive the process
+**   being killed at any later moment (SIGKILL, OOM killer, crash). A power cut
+**   or kernel crash may lose the transactions committed since the last WAL
+**   checkpoint (SQLite syncs at each checkpoint, not at each commit); the file
+**   stays consistent either way (WAL frames carry checksums, and a transaction
+**   without its commit frame is ignored). FT_STORE_DURABLE (synchronous=FULL)
+**   syncs the WAL at every commit instead, at a cost in commit rate.
+**   A failing call changes nothing: every write is one transaction, rolled
+**   back on any error.
+**
+** TIMES
+**   Wall-clock times (*_us) are microseconds since the Unix epoch, UTC.
+**   checkpoint_us is a position in the video stream (pts, microseconds from
+**   the video's start), not a wall-clock time.
+**
+** ERRORS
+**   Functions return FT_OK or a negative enum ft_status; the text is
+**   ft_store_errmsg(st). FT_EFORMAT: not a facetrail database, a schema newer
+**   than this build, or a corrupt file. FT_EIO: file system errors, and a
+**   database that another writer kept locked for longer than the 5 s busy
+**   timeout (the message says "database is locked").
+**
+** THREADS
+**   One thread at a time per ft_store. Several handles (threads or processes)
+**   may open the same file: WAL lets readers run beside the one writer.
+*/
+#ifndef FACETRAIL_STORE_H
+#define FACETRAIL_STORE_H
+
+#include "facetrail.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The schema version this build writes (PRAGMA user_version). */
+#define FT_STORE_SCHEMA_VERSION 1
+
+typedef struct ft_store ft_store;
+
+enum ft_store_open_flags {
+    FT_STORE_CREATE = 1,   /* create the file if missing (and an empty file's schema) */
+    FT_STORE_READONLY = 2, /* no writes; the schema must be current already */
+    FT_STORE_DURABLE = 4,  /* synchronous=FULL: commits survive power loss too */
+};
+
+/* Opens (or, with FT_STORE_CREATE, creates) the database at path and brings
+** an older schema up to FT_STORE_SCHEMA_VERSION, one transaction per step.
+** Errors: FT_EINVAL (bad flags: CREATE with READONLY, unknown bits; empty
+** path), FT_ENOTFOUND (no file and no FT_STORE_CREATE), FT_EFORMAT (not a
+** SQLite file, a SQLite file that is not facetrail's, a schema newer than this
+** build, an older schema opened read-only, corruption), FT_EIO, FT_ENOMEM.
+** On error *out is NULL and ft_store_errmsg(NULL) gives the reason (per
+** thread, until this thread's next failing open). */
+int ft_store_open(const char *path, int flags, ft_store **out /* OUT */);
+/* Closes the database (a WAL checkpoint runs if this is the last handle). */
+void ft_store_close(ft_store *st);
+
+/* Message for the last failure on st; "" after a successful call. Borrowed:
+** valid until the next call on st. ft_store_errmsg(NULL): why this thread's
+** last failing ft_store_open failed. Never NULL. */
+const char *ft_store_errmsg(const ft_store *st);
+
+/* Frees memory the store handed out (ft_store_cameras' array, a thumbnail
+** from ft_store_sighting_get, ft_image_encode_jpeg's output). NULL is a no-op. */
+void ft_store_free(void *p);
+
+/* PRAGMA quick_check: FT_OK, or FT_EFORMAT with the first problem in the
+** message. Reads the whole file (seconds for gigabytes). */
+int ft_store_check(ft_store *st);
+
+/* ------------------------------------------------------------------------ */
+/* Cameras                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define FT_CAMERA_ID_MAX   64  /* bytes, NUL included */
+#define FT_CAMERA_NAME_MAX 128 /* bytes, NUL included */
+
+typedef struct ft_camera {
+    char id[FT_CAMERA_ID_MAX];     /* 1..63 printable ASCII bytes, no blanks: "km05-north" */
+    char name[FT_CAMERA_NAME_MAX]; /* free text (UTF-8), may be empty */
+    double km;                     /* position along the course, finite */
+    double lat, lon;               /* WGS84 degrees; used only when has_latlon */
+    int has_latlon;
+} ft_camera;
+
+/* Adds a camera. FT_EINVAL: a bad id (empty, too long, not NUL-terminated,
+** blanks or non-ASCII), a name not NUL-terminated, non-finite km, lat outside
+** [-90, 90] or lon outside [-180, 180] (or non-finite), or "camera X exists". */
+int ft_store_camera_add(ft_store *st, const ft_camera *c);
+/* FT_ENOTFOUND if there is no camera id. */
+int ft_store_camera_get(ft_store *st, const char *id, ft_camera *out /* OUT */);
+/* All cameras ordered by km, then id. *out (NULL when *n is 0) is freed with
+** ft_store_free. */
+int ft_store_cameras(ft_store *st, ft_camera **out /* OUT */, int *n /* OUT */);
+
+/* ------------------------------------------------------------------------ */
+/* Ingests and sightings                                                    */
+/* ------------------------------------------------------------------------ */
+
+enum ft_ingest_status {
+    FT_INGEST_RUNNING = 0,
+    FT_INGEST_DONE = 1,
+    FT_INGEST_FAILED = 2,
+};
+
+enum ft_ingest_flags {
+    FT_INGEST_FORCE = 1, /* start over: delete the earlier run's sightings (any status) */
+};
+
+#define FT_STORE_SOURCE_MAX  1024 /* bytes of an ingest's source, NUL included */
+#define FT_SIGHTING_MAX_DESC 3
+#define FT_STORE_THUMB_MAX   (1u << 20) /* largest thumbnail accepted, bytes */
+
+/* One face track seen by one camera in one ingest. */
+typedef struct ft_sighting {
+    int64_t id;        /* OUT on read; ignored on write */
+    int64_t ingest_id; /* on write: 0 or the ingest committed to */
+    char camera_id[FT_CAMERA_ID_MAX]; /* on write: "" or the ingest's camera */
+    int64_t track_key; /* caller's key, deterministic per ingest (unique in it) */
+    int64_t first_us, last_us, best_us; /* wall clock; first <= best <= last */
+    float box[4];      /* best shot x, y, w, h in image pixels (w, h >= 0) */
+    float face_px;     /* face height in pixels, >= 0 */
+    float det_score;   /* detector score of the best shot */
+    float quality;     /* caller's quality score of the best shot */
+    int n_frames;      /* frames in the track, >= 0 */
+    const unsigned char *thumbnail; /* JPEG (starts FF D8 FF) or NULL */
+    size_t thumbnail_len;           /* 0 .. FT_STORE_THUMB_MAX; on read: stored length */
+    int n_desc;                     /* 0 .. FT_SIGHTING_MAX_DESC */
+    float desc[FT_SIGHTING_MAX_DESC][FT_DESCRIPTOR_DIM]; /* finite values */
+    float desc_quality[FT_SIGHTING_MAX_DESC];
+} ft_sighting;
+
+/* Starts, or resumes, the ingest of one video: source as given (a path),
+** start_us the wall-clock time of the video's pts 0, sample_fps the rate at
+** which frames are analysed (finite, >= 0; 0: every frame).
+**   - no earlier run of (camera_id, source, start_us): a new ingest,
+**     *resume_from_us = -1;
+**   - an earlier run that is 'running' (its process died) or 'failed': it is
+**     resumed: status back to 'running', *resume_from_us = its checkpoint
+**     (-1 if nothing was committed). Its sample_fps must be the same
+**     (FT_EINVAL otherwise: different sampling gives different tracks);
+**   - an earlier run that is 'done': FT_EINVAL "already ingested".
+** ft_store_ingest_begin_ex with FT_INGEST_FORCE instead deletes the earlier
+** run's sightings (descriptors, thumbnails) and counters and starts afresh
+** under the same id (*resume_from_us = -1).
+** Errors: FT_EINVAL (bad arguments, see above), FT_ENOTFOUND (no such camera). */
+int ft_store_ingest_begin(ft_store *st, const char *camera_id, const char *source,
+                          int64_t start_us, double sample_fps, int64_t *ingest_id /* OUT */,
+                          int64_t *resume_from_us /* OUT */);
+int ft_store_ingest_begin_ex(ft_store *st, const char *camera_id, const char *source,
+                             int64_t start_us, double sample_fps, int flags,
+                             int64_t *ingest_id /* OUT */, int64_t *resume_from_us /* OUT */);
+
+/* In ONE transaction: inserts n sightings with their descriptors and
+** thumbnails, advances the ingest's checkpoint to checkpoint_us (>= 0; it
+** never moves back) and adds frames and faces (counts since the last commit,
+** >= 0) to its counters. A sighting whose track_key the ingest already has is
+** skipped whole (the stored one wins), so a resumed ingest that repeats
+** tracks never duplicates them. Every sighting is checked first; one bad
+** sighting rejects the batch (FT_EINVAL, the message names it).
+** Errors: FT_EINVAL, FT_ETOOBIG (thumbnail), FT_ENOTFOUND (no such ingest),
+** FT_EINVAL "not running" (finished ingest), FT_EIO, FT_ENOMEM. */
+int ft_store_ingest_commit(ft_store *st, int64_t ingest_id, const ft_sighting *s, int n,
+                           int64_t checkpoint_us, int64_t frames, int64_t faces);
+
+/* Marks a running ingest FT_INGEST_DONE or FT_INGEST_FAILED with an optional
+** error text (kept up to 4000 bytes). FT_EINVAL for another status or an
+** ingest that is not running, FT_ENOTFOUND. */
+int ft_store_ingest_finish(ft_store *st, int64_t ingest_id, int status, const char *error_text);
+
+typedef struct ft_ingest {
+    int64_t id;
+    char camera_id[FT_CAMERA_ID_MAX];
+    char source[FT_STORE_SOURCE_MAX];
+    int64_t start_us;
+    double sample_fps;
+    int status;            /* enum ft_ingest_status */
+    int64_t checkpoint_us; /* -1: nothing committed */
+    int64_t frames, faces; /* counters summed over commits */
+    int64_t n_sightings;   /* stored sightings of this ingest */
+    int64_t started_us;    /* wall clock of the last (re)start */
+    int64_t finished_us;   /* -1 while running */
+    char error[256];       /* "" if none (longer texts are cut here) */
+} ft_ingest;
+
+/* FT_ENOTFOUND if there is no ingest id. */
+int ft_store_ingest_get(ft_store *st, int64_t ingest_id, ft_ingest *out /* OUT */);
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Callbacks return 0 to go on; any other value stops the walk and is
+** returned by the walking function as is (so return a negative ft_status, or
+** a positive code of your own). A callback may call the other reading
+** functions on st, but neither a walk nor a write (FT_EINVAL). */
+typedef int (*ft_store_descriptor_fn)(int64_t sighting_id, int n, const float *vec, void *ctx);
+typedef int (*ft_store_sighting_fn)(const ft_sighting *s, void *ctx);
+
+/* Every stored descriptor (128 floats, valid during the call), in storage
+** order: for loading the in-memory index at start-up. A stored vector that is
+** not 512 bytes stops the walk with FT_EFORMAT. */
+int ft_store_foreach_descriptor(ft_store *st, ft_store_descriptor_fn fn, void *ctx);
+
+/* Sighting id with its descriptors. thumb NULL: out->thumbnail is NULL and
+** out->thumbnail_len the stored length. thumb given: *thumb is a copy of the
+** JPEG (NULL if none; free with ft_store_free), also set as out->thumbnail.
+** FT_ENOTFOUND if there is no sighting id. */
+int ft_store_sighting_get(ft_store *st, int64_t id, ft_sighting *out /* OUT */,
+                          unsigned char **thumb /* OUT, optional */);
+
+/* Sightings whose best_us is in [from_us, to_us), of one camera (or all when
+** camera_id is NULL), ordered by best_us then id, each with its descriptors
+** but without thumbnail bytes (thumbnail NULL, thumbnail_len stored length). */
+int ft_store_sightings_between(ft_store *st, int64_t from_us, int64_t to_us,
+                               const char *camera_id, ft_store_sighting_fn fn, void *ctx);
+
+/* Counts, and the time span of the sightings: min_us the earliest first_us,
+** max_us the latest last_us (search's "now"); both 0 when there are no
+** sightings. Every pointer may be NULL. One consistent snapshot. */
+int ft_store_stats(ft_store *st, int64_t *n_cameras, int64_t *n_sightings,
+                   int64_t *n_descriptors, int64_t *min_us, int64_t *max_us);
+
+/* ------------------------------------------------------------------------ */
+/* JPEG encoding (thumbnails)                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Encodes img as a baseline JPEG (libjpeg-turbo, YCbCr 4:2:0) at quality
+** 1..100. *out (freed with ft_store_free) holds *out_len bytes.
+** Errors: FT_EINVAL (bad image or quality), FT_ENOMEM, FT_EBACKEND (libjpeg
+** failed); message in err. On error *out is NULL and *out_len 0. */
+int ft_image_encode_jpeg(const ft_image *img, int quality, unsigned char **out /* OUT */,
+                         size_t *out_len /* OUT */, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FACETRAIL_STORE_H */

@@ -1,0 +1,114 @@
+/*
+** store/schema.c: the database schema, as the table of migration steps that
+** builds it. This file is the one place where the schema is written down.
+**
+** DESIGN
+**   PRAGMA user_version holds the schema version; PRAGMA application_id marks
+**   the file as facetrail's. Opening a database at version v < current runs
+**   steps v+1 .. current, each in its own transaction together with the new
+**   user_version, so a crash or an error mid-upgrade leaves the file at the
+**   last completed version (store.c, migrate). Steps run with foreign_keys
+**   OFF (so a later step may rebuild a table with SQLite's 12-step ALTER
+**   procedure) and PRAGMA foreign_key_check must come back empty before the
+**   step commits.
+**
+**   MIGRATION TABLE
+**     version  what
+**     -------  ----------------------------------------------------------------
+**        1     cameras, ingests, sightings, thumbnails, descriptors + indexes
+**     (later: audit and watchlist tables)
+**
+**   Conventions of the schema:
+**     - times: INTEGER microseconds since the Unix epoch, UTC (*_us), except
+**       ingests.checkpoint_us, a video stream position (pts in microseconds);
+**     - image geometry: REAL pixels of the analysed frame;
+**     - descriptors: BLOB of 128 float32 little-endian (512 bytes);
+**     - thumbnails: BLOB of a JPEG, in their own table (one row per sighting
+**       that has one) so that sighting rows stay ~150 bytes: a range scan or
+**       COUNT over sightings then reads ~25 rows per page instead of ~2
+**       (a 6 KB blob inline would take the rest of the page and overflow).
+**
+** INVARIANTS  (1) a step, once released, is never edited: a change is a new
+**                 step at the end (databases in the field ran the old text).
+**             (2) versions are 1, 2, 3, ... in order, without gaps.
+**             (3) every CHECK here is also checked in C before writing, with
+**                 a better message; the CHECKs keep other writers honest.
+*/
+#include "store/store.h"
+
+/* clang-format off */
+static const char schema_v1[] =
+    /* A camera at a fixed place on the course. */
+    "CREATE TABLE cameras (\n"
+    "    id          TEXT PRIMARY KEY NOT NULL,     -- user-given, e.g. 'km05-north'\n"
+    "    name        TEXT NOT NULL DEFAULT '',\n"
+    "    km          REAL NOT NULL,                 -- position along the course\n"
+    "    lat         REAL CHECK (lat BETWEEN -90 AND 90),    -- WGS84, NULL if unknown\n"
+    "    lon         REAL CHECK (lon BETWEEN -180 AND 180),\n"
+    "    created_us  INTEGER NOT NULL\n"
+    ");\n"
+    /* One video of one camera. (camera_id, source, start_us) names a run, so
+    ** that a crashed or failed ingest is found again and resumed. */
+    "CREATE TABLE ingests (\n"
+    "    id            INTEGER PRIMARY KEY,\n"
+    "    camera_id     TEXT NOT NULL REFERENCES cameras(id),\n"
+    "    source        TEXT NOT NULL,               -- the video path as given\n"
+    "    start_us      INTEGER NOT NULL,            -- wall clock of the video's pts 0\n"
+    "    sample_fps    REAL NOT NULL,               -- analysed frames per second, 0: all\n"
+    "    status        TEXT NOT NULL DEFAULT 'running'\n"
+    "                  CHECK (status IN ('running', 'done', 'failed')),\n"
+    "    checkpoint_us INTEGER,                     -- stream pts up to which all is committed;\n"
+    "                                               -- NULL: nothing committed yet\n"
+    "    frames        INTEGER NOT NULL DEFAULT 0,  -- frames analysed (committed)\n"
+    "    faces         INTEGER NOT NULL DEFAULT 0,  -- faces detected in them\n"
+    "    error         TEXT,                        -- why it failed\n"
+    "    started_us    INTEGER NOT NULL,            -- wall clock of the last (re)start\n"
+    "    finished_us   INTEGER,                     -- NULL while running\n"
+    "    UNIQUE (camera_id, source, start_us)\n"
+    ");\n"
+    /* One face track: a person passing one camera. camera_id repeats the
+    ** ingest's so that per-camera time queries need no join. */
+    "CREATE TABLE sightings (\n"
+    "    id          INTEGER PRIMARY KEY,\n"
+    "    ingest_id   INTEGER NOT NULL REFERENCES ingests(id),\n"
+    "    camera_id   TEXT NOT NULL REFERENCES cameras(id),\n"
+    "    track_key   INTEGER NOT NULL,   -- the ingest's own key, deterministic per ingest\n"
+    "    first_us    INTEGER NOT NULL,   -- wall clock of the track's first frame\n"
+    "    last_us     INTEGER NOT NULL,   -- ... of its last frame\n"
+    "    best_us     INTEGER NOT NULL,   -- ... of the best shot\n"
+    "    box_x       REAL NOT NULL,      -- best shot's face box, image pixels\n"
+    "    box_y       REAL NOT NULL,\n"
+    "    box_w       REAL NOT NULL,\n"
+    "    box_h       REAL NOT NULL,\n"
+    "    face_px     REAL NOT NULL,      -- face height in pixels\n"
+    "    det_score   REAL NOT NULL,      -- detector score of the best shot\n"
+    "    quality     REAL NOT NULL,      -- quality score of the best shot\n"
+    "    n_frames    INTEGER NOT NULL,   -- frames in the track\n"
+    "    UNIQUE (ingest_id, track_key),\n"
+    "    CHECK (first_us <= best_us AND best_us <= last_us)\n"
+    ");\n"
+    "CREATE INDEX sightings_by_camera_time ON sightings(camera_id, best_us);\n"
+    "CREATE INDEX sightings_by_time ON sightings(best_us);\n"
+    "CREATE INDEX sightings_by_first ON sightings(first_us);  -- ft_store_stats min_us\n"
+    "CREATE INDEX sightings_by_last ON sightings(last_us);    -- ft_store_stats max_us\n"
+    /* The best shot's JPEG, at most one per sighting. */
+    "CREATE TABLE thumbnails (\n"
+    "    sighting_id INTEGER PRIMARY KEY REFERENCES sightings(id) ON DELETE CASCADE,\n"
+    "    jpeg        BLOB NOT NULL\n"
+    ");\n"
+    /* Up to three 128-d descriptors per sighting (n = 0, 1, 2). */
+    "CREATE TABLE descriptors (\n"
+    "    sighting_id INTEGER NOT NULL REFERENCES sightings(id) ON DELETE CASCADE,\n"
+    "    n           INTEGER NOT NULL CHECK (n BETWEEN 0 AND 2),\n"
+    "    quality     REAL,\n"
+    "    vec         BLOB NOT NULL CHECK (length(vec) = 512),  -- 128 float32 LE\n"
+    "    PRIMARY KEY (sighting_id, n)\n"
+    ");\n";
+/* clang-format on */
+
+const ft__store_migration ft__store_migrations[] = {
+    { 1, "cameras, ingests, sightings, thumbnails, descriptors", schema_v1 },
+};
+
+const int ft__store_n_migrations =
+    (int)(sizeof ft__store_migrations / sizeof ft__store_migrations[0]);

@@ -1,0 +1,601 @@
+/*
+** video/reader.c: ft_video: frames of a video file as packed RGB, with
+** timestamps, sampling and seeking (libavformat + libavcodec + libswscale).
+**
+** DESIGN
+**   open:  stat (missing / directory / empty file) -> avformat_open_input on
+**          "file:PATH" with a protocol whitelist of "file" and a format
+**          whitelist (no playlist, concat or image demuxer ever parses the
+**          file) -> stream sizes from the headers checked against max_pixels
+**          -> avformat_find_stream_info (its decoders capped at max_pixels
+**          too) -> best video stream, the others discarded -> decoder with
+**          max_pixels and the thread count.
+**   read:  receive a frame; when the decoder wants input, demux the next
+**          packet of our stream and send it; at the end of the file send
+**          the flush packet and drain. Each decoded frame gets a timestamp
+**          (best effort, in microseconds from the stream's start time); the
+**          frames before a pending seek target and the frames too close to
+**          the last returned one (sampling) are dropped here, before any
+**          colour conversion. Only a returned frame goes through sws_scale
+**          (YUV -> RGB24 into the one ft_image the handle owns, reallocated
+**          only when the frame size changes).
+**   end:   a demuxer error other than EOF (a cut MP4 says "partial file") or
+**          an index that points past the end of the file means the file was
+**          cut or damaged: the decodable frames come out first, then
+**          FT_EFORMAT. A plain EOF is the end (0). The end status is sticky
+**          until a seek.
+**   seek:  av_seek_frame BACKWARD to the keyframe at or before the target
+**          (falling back to the start of the file), flush the decoder, and
+**          let the next read drop frames before the target.
+**   Colours: the frame's matrix (BT.601 / 709 / 2020 ...) and range; an
+**   untagged stream is BT.709 from 1280x720 up, BT.601 below (players do the
+**   same; the writer tags accordingly). Rotation metadata is ignored.
+**
+** INVARIANTS  (1) no loop waits on FFmpeg without progress: each pass of
+**                 decode_next either gets a frame, consumes a packet of a
+**                 finite file, or ends; EAGAIN from the demuxer and decode
+**                 failures in a row are capped (MAX_RETRIES, MAX_DECODE_ERRORS).
+**             (2) v->img is NULL or holds the last returned frame; it is
+**                 reallocated only after the new size passed max_pixels.
+**             (3) once finished, reads return final_status without touching
+**                 FFmpeg until ft_video_seek clears it.
+** OWNERSHIP   The handle owns every FFmpeg context, the packet, the frame,
+**             the sws context and the image; frames handed out are borrowed.
+** THREADS     One thread at a time per handle; libavcodec's own threads run
+**             only inside calls.
+*/
+#include "video/video.h"
+
+#include "core/core.h"
+#include "image/decode.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+#define MAX_DECODE_ERRORS 100 /* consecutive failed packets / frames before giving up */
+#define MAX_RETRIES       100 /* consecutive EAGAIN from the demuxer */
+#define MAX_THREADS       64
+/* Unscaled YUV -> RGB: exact rounding and full chroma interpolation (see the
+** speed notes in the report / design: the fast path is ~1 grey level off). */
+#define SWS_FLAGS (SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT)
+
+struct ft_video {
+    char *path; /* for messages */
+    AVFormatContext *fc;
+    AVCodecContext *dec;
+    AVStream *st;
+    int sidx;
+    AVPacket *pkt;
+    AVFrame *frame;
+    struct SwsContext *sws;
+    int sws_key[5]; /* width, height, format, colorspace, full range of sws */
+    ft_image *img;
+    size_t max_pixels;
+    int64_t file_size; /* -1 if not a regular file */
+    ft_video_info info;
+    int64_t start_ts; /* stream time base; AV_NOPTS_VALUE until known */
+    int64_t frame_us; /* nominal frame duration, for frames without a timestamp */
+    int64_t prev_us;  /* timestamp of the last decoded frame */
+    int have_prev;
+    int64_t last_out_us; /* timestamp of the last returned frame */
+    int have_out;
+    int64_t seek_us; /* frames before this are dropped while seeking */
+    int seeking;
+    int flushed;      /* the flush packet was sent */
+    int end_status;   /* 0, or the damage seen by the demuxer, reported after draining */
+    int finished;     /* reads return final_status */
+    int final_status; /* 0 end of stream, < 0 error */
+    int dec_errors;   /* consecutive decode failures */
+    char errmsg[512];
+};
+
+static int fail(ft_video *v, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(ft_video *v, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->errmsg, sizeof v->errmsg, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+ft_video_params ft_video_default_params(void)
+{
+    ft_video_params p = { 0, 0, NULL };
+    return p;
+}
+
+/* Name of the format libavformat would guess for path ("" if none), for the
+** message when the format whitelist refuses a file. */
+static void probe_format_name(const char *path, char *name, size_t len)
+{
+    name[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    unsigned char buf[4096 + AVPROBE_PADDING_SIZE];
+    memset(buf, 0, sizeof buf);
+    size_t n = fread(buf, 1, 4096, f);
+    fclose(f);
+    AVProbeData pd = { .filename = path, .buf = buf, .buf_size = (int)n };
+    const AVInputFormat *fmt = av_probe_input_format(&pd, 1);
+    if (fmt) snprintf(name, len, "%s", fmt->name);
+}
+
+/* First name of a comma-separated demuxer name list. */
+static void first_name(const char *names, char *out, size_t len)
+{
+    size_t n = strcspn(names, ",");
+    if (n >= len) n = len - 1;
+    memcpy(out, names, n);
+    out[n] = '\0';
+}
+
+static int open_input(ft_video *v, const char *formats, char *err, size_t errlen)
+{
+    char *url = ft__video_url(v->path);
+    if (!url) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
+    AVDictionary *opts = NULL;
+    int r = av_dict_set(&opts, "protocol_whitelist", "file", 0);
+    if (r >= 0) r = av_dict_set(&opts, "format_whitelist", formats, 0);
+    if (r >= 0) r = avformat_open_input(&v->fc, url, NULL, &opts);
+    av_dict_free(&opts);
+    ft__free(url);
+    if (r >= 0) return FT_OK;
+    char ebuf[128];
+    ft__video_averr(r, ebuf, sizeof ebuf);
+    int status = ft__video_status(r);
+    if (status == FT_EIO) return ft__errf(err, errlen, FT_EIO, "%s: cannot open: %s", v->path, ebuf);
+    if (status == FT_ENOMEM) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
+    if (r == AVERROR(EINVAL)) {
+        /* The usual cause: the detected format is not on the whitelist. */
+        char name[64];
+        probe_format_name(v->path, name, sizeof name);
+        if (name[0] && av_match_list(name, formats, ',') <= 0)
+            return ft__errf(err, errlen, FT_EFORMAT,
+                            "%s: not a video container accepted here (looks like %s)", v->path,
+                            name);
+    }
+    return ft__errf(err, errlen, FT_EFORMAT, "%s: not a readable video file (%s)", v->path, ebuf);
+}
+
+/* Any video stream whose header size is over the limit: refuse before
+** avformat_find_stream_info decodes anything. */
+static int check_header_sizes(ft_video *v, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < v->fc->nb_streams; i++) {
+        const AVCodecParameters *cp = v->fc->streams[i]->codecpar;
+        if (cp->codec_type != AVMEDIA_TYPE_VIDEO || cp->width <= 0 || cp->height <= 0) continue;
+        int r = ft__image_check_size((uint64_t)cp->width, (uint64_t)cp->height, v->max_pixels,
+                                     v->path, err, errlen);
+        if (r < 0) return r;
+    }
+    return FT_OK;
+}
+
+static int find_stream_info(ft_video *v, char *err, size_t errlen)
+{
+    unsigned n = v->fc->nb_streams;
+    AVDictionary **opts = NULL;
+    char cap[32];
+    snprintf(cap, sizeof cap, "%llu", (unsigned long long)v->max_pixels);
+    if (n) {
+        opts = ft__calloc(n, sizeof *opts);
+        if (!opts) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
+        for (unsigned i = 0; i < n; i++) {
+            if (av_dict_set(&opts[i], "max_pixels", cap, 0) < 0 ||
+                av_dict_set(&opts[i], "threads", "1", 0) < 0) {
+                for (unsigned j = 0; j <= i; j++) av_dict_free(&opts[j]);
+                ft__free(opts);
+                return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
+            }
+        }
+    }
+    int r = avformat_find_stream_info(v->fc, opts);
+    for (unsigned i = 0; i < n; i++) av_dict_free(&opts[i]);
+    ft__free(opts);
+    if (r < 0) {
+        char ebuf[128];
+        int status = ft__video_status(r);
+        return ft__errf(err, errlen, status, "%s: cannot read the stream parameters: %s", v->path,
+                        ft__video_averr(r, ebuf, sizeof ebuf));
+    }
+    return FT_OK;
+}
+
+static void fill_info(ft_video *v)
+{
+    ft_video_info *in = &v->info;
+    const AVStream *st = v->st;
+    in->width = st->codecpar->width;
+    in->height = st->codecpar->height;
+    AVRational fr = st->avg_frame_rate;
+    if (fr.num <= 0 || fr.den <= 0) fr = st->r_frame_rate;
+    in->fps = (fr.num > 0 && fr.den > 0) ? av_q2d(fr) : 0.0;
+    in->duration_us = -1;
+    if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+        in->duration_us = av_rescale_q(st->duration, st->time_base, AV_TIME_BASE_Q);
+    else if (v->fc->duration != AV_NOPTS_VALUE && v->fc->duration > 0)
+        in->duration_us = v->fc->duration;
+    if (in->duration_us < 0) in->duration_us = -1;
+    in->n_frames = -1;
+    if (st->nb_frames > 0)
+        in->n_frames = st->nb_frames;
+    else if (in->duration_us > 0 && in->fps > 0)
+        in->n_frames = llround((double)in->duration_us * in->fps / 1e6);
+    snprintf(in->codec, sizeof in->codec, "%s", avcodec_get_name(st->codecpar->codec_id));
+    first_name(v->fc->iformat->name, in->format, sizeof in->format);
+    v->frame_us = (in->fps > 0.5 && in->fps < 1000) ? llround(1e6 / in->fps) : 40000;
+}
+
+static int open_decoder(ft_video *v, int threads, char *err, size_t errlen)
+{
+    const AVCodec *codec = NULL;
+    int idx = av_find_best_stream(v->fc, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (idx == AVERROR_STREAM_NOT_FOUND)
+        return ft__errf(err, errlen, FT_EFORMAT, "%s: no video stream", v->path);
+    if (idx == AVERROR_DECODER_NOT_FOUND || (idx >= 0 && !codec)) {
+        int vi = av_find_best_stream(v->fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+        const char *name =
+            vi >= 0 ? avcodec_get_name(v->fc->streams[vi]->codecpar->codec_id) : "unknown";
+        return ft__errf(err, errlen, FT_EFORMAT, "%s: no decoder for the video codec %s", v->path,
+                        name);
+    }
+    if (idx < 0) {
+        char ebuf[128];
+        return ft__errf(err, errlen, ft__video_status(idx), "%s: no usable video stream: %s",
+                        v->path, ft__video_averr(idx, ebuf, sizeof ebuf));
+    }
+    v->sidx = idx;
+    v->st = v->fc->streams[idx];
+    for (unsigned i = 0; i < v->fc->nb_streams; i++)
+        if ((int)i != idx) v->fc->streams[i]->discard = AVDISCARD_ALL;
+    const AVCodecParameters *cp = v->st->codecpar;
+    if (cp->width <= 0 || cp->height <= 0)
+        return ft__errf(err, errlen, FT_EFORMAT, "%s: the video stream has no frame size (%dx%d)",
+                        v->path, cp->width, cp->height);
+    int r = ft__image_check_size((uint64_t)cp->width, (uint64_t)cp->height, v->max_pixels,
+                                 v->path, err, errlen);
+    if (r < 0) return r;
+
+    v->dec = avcodec_alloc_context3(codec);
+    if (!v->dec) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
+    r = avcodec_parameters_to_context(v->dec, cp);
+    if (r >= 0) {
+        v->dec->pkt_timebase = v->st->time_base;
+        v->dec->thread_count = threads;
+        v->dec->max_pixels = v->max_pixels > (size_t)INT64_MAX ? INT64_MAX
+                                                               : (int64_t)v->max_pixels;
+        r = avcodec_open2(v->dec, codec, NULL);
+    }
+    if (r < 0) {
+        char ebuf[128];
+        return ft__errf(err, errlen, ft__video_status(r), "%s: cannot open the %s decoder: %s",
+                        v->path, codec->name, ft__video_averr(r, ebuf, sizeof ebuf));
+    }
+    v->pkt = av_packet_alloc();
+    v->frame = av_frame_alloc();
+    if (!v->pkt || !v->frame) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
+    return FT_OK;
+}
+
+int ft_video_open(const char *path, const ft_video_params *p, ft_video **out, char *err,
+                  size_t errlen)
+{
+    if (err && errlen) err[0] = '\0';
+    if (!out) return ft__errf(err, errlen, FT_EINVAL, "ft_video_open: no output handle");
+    *out = NULL;
+    if (!path || !*path) return ft__errf(err, errlen, FT_EINVAL, "ft_video_open: no path");
+    ft_video_params prm = p ? *p : ft_video_default_params();
+    if (prm.max_pixels == 0) prm.max_pixels = FT_IMAGE_DEFAULT_MAX_PIXELS;
+    if (prm.threads == 0) prm.threads = 1;
+    if (prm.threads < 0 || prm.threads > MAX_THREADS)
+        return ft__errf(err, errlen, FT_EINVAL, "%s: threads %d not in 0..%d", path, prm.threads,
+                        MAX_THREADS);
+    const char *formats = prm.formats && *prm.formats ? prm.formats : FT_VIDEO_DEFAULT_FORMATS;
+
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return ft__errf(err, errlen, FT_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return ft__errf(err, errlen, FT_EIO, "%s: cannot open: is a directory", path);
+    if (S_ISREG(sb.st_mode) && sb.st_size == 0)
+        return ft__errf(err, errlen, FT_EFORMAT, "%s: empty file, not a video", path);
+
+    ft_video *v = ft__calloc(1, sizeof *v);
+    if (!v) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", path);
+    v->path = ft__strdup(path);
+    if (!v->path) {
+        ft__free(v);
+        return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", path);
+    }
+    v->max_pixels = prm.max_pixels;
+    v->file_size = S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : -1;
+    v->start_ts = AV_NOPTS_VALUE;
+    v->sws_key[0] = -1;
+
+    int r = open_input(v, formats, err, errlen);
+    if (r == FT_OK) r = check_header_sizes(v, err, errlen);
+    if (r == FT_OK) r = find_stream_info(v, err, errlen);
+    if (r == FT_OK) r = open_decoder(v, prm.threads, err, errlen);
+    if (r != FT_OK) {
+        ft_video_close(v);
+        return r;
+    }
+    fill_info(v);
+    if (v->st->start_time != AV_NOPTS_VALUE) v->start_ts = v->st->start_time;
+    *out = v;
+    return FT_OK;
+}
+
+void ft_video_close(ft_video *v)
+{
+    if (!v) return;
+    sws_freeContext(v->sws);
+    av_frame_free(&v->frame);
+    av_packet_free(&v->pkt);
+    avcodec_free_context(&v->dec);
+    avformat_close_input(&v->fc);
+    ft_image_destroy(v->img);
+    ft__free(v->path);
+    ft__free(v);
+}
+
+int ft_video_get_info(const ft_video *v, ft_video_info *out)
+{
+    if (!v || !out) return FT_EINVAL;
+    *out = v->info;
+    return FT_OK;
+}
+
+const char *ft_video_errmsg(const ft_video *v)
+{
+    return v ? v->errmsg : "";
+}
+
+/* Timestamp of v->frame in microseconds from the stream start. */
+static int64_t frame_time(ft_video *v)
+{
+    int64_t ts = v->frame->best_effort_timestamp;
+    if (ts == AV_NOPTS_VALUE) ts = v->frame->pts;
+    int64_t us = AV_NOPTS_VALUE, d;
+    if (ts != AV_NOPTS_VALUE) {
+        if (v->start_ts == AV_NOPTS_VALUE) v->start_ts = ts;
+        if (!__builtin_sub_overflow(ts, v->start_ts, &d))
+            us = av_rescale_q(d, v->st->time_base, AV_TIME_BASE_Q);
+    }
+    if (us == AV_NOPTS_VALUE) { /* none, or not representable: previous + one frame */
+        if (!v->have_prev || __builtin_add_overflow(v->prev_us, v->frame_us, &us))
+            us = v->have_prev ? v->prev_us : 0;
+    }
+    v->prev_us = us;
+    v->have_prev = 1;
+    return us;
+}
+
+/* At EOF: does the stream's index point past the end of the file (an MP4
+** or AVI cut after its index was written)? */
+static int index_past_eof(const ft_video *v)
+{
+    if (v->file_size < 0) return 0;
+    int n = avformat_index_get_entries_count(v->st);
+    if (n <= 0) return 0;
+    const AVIndexEntry *e = avformat_index_get_entry(v->st, n - 1);
+    return e && e->pos >= 0 && e->pos + (int64_t)e->size > v->file_size;
+}
+
+/* Demuxer end: note the damage (if any) and start draining the decoder. */
+static void end_of_input(ft_video *v, int averr)
+{
+    double at = v->have_prev ? (double)v->prev_us / 1e6 : 0.0;
+    if (averr == AVERROR_EOF && index_past_eof(v)) {
+        v->end_status = fail(v, FT_EFORMAT,
+                             "%s: truncated: the index lists data past the end of the file "
+                             "(%lld bytes); decoded up to %.3f s",
+                             v->path, (long long)v->file_size, at);
+    } else if (averr != AVERROR_EOF) {
+        char ebuf[128];
+        ft__video_averr(averr, ebuf, sizeof ebuf);
+        int status = ft__video_status(averr);
+        if (status == FT_EIO)
+            v->end_status = fail(v, FT_EIO, "%s: read error after %.3f s: %s", v->path, at, ebuf);
+        else if (status == FT_ENOMEM)
+            v->end_status = fail(v, FT_ENOMEM, "%s: out of memory", v->path);
+        else
+            v->end_status = fail(v, FT_EFORMAT, "%s: truncated or corrupt data after %.3f s (%s)",
+                                 v->path, at, ebuf);
+    }
+    avcodec_send_packet(v->dec, NULL); /* enter draining; cannot fail but for a bug */
+    v->flushed = 1;
+}
+
+static int decode_failure(ft_video *v, int averr)
+{
+    if (averr == AVERROR(ENOMEM)) return fail(v, FT_ENOMEM, "%s: out of memory", v->path);
+    if (++v->dec_errors <= MAX_DECODE_ERRORS) return FT_OK;
+    char ebuf[128];
+    return fail(v, FT_EFORMAT, "%s: %d undecodable packets in a row after %.3f s (%s)", v->path,
+                v->dec_errors, v->have_prev ? (double)v->prev_us / 1e6 : 0.0,
+                ft__video_averr(averr, ebuf, sizeof ebuf));
+}
+
+/* Next decoded frame into v->frame: 1 (and *us), 0 at the end, < 0 error. */
+static int decode_next(ft_video *v, int64_t *us)
+{
+    int retries = 0;
+    for (;;) {
+        int r = avcodec_receive_frame(v->dec, v->frame);
+        if (r >= 0) {
+            v->dec_errors = 0;
+            *us = frame_time(v);
+            return 1;
+        }
+        if (r == AVERROR_EOF) return 0;
+        if (r != AVERROR(EAGAIN)) {
+            int s = decode_failure(v, r);
+            if (s < 0) return s;
+            continue;
+        }
+        if (v->flushed) return 0; /* draining never asks for input: defensive */
+        r = av_read_frame(v->fc, v->pkt);
+        if (r == AVERROR(EAGAIN) && ++retries <= MAX_RETRIES) continue;
+        if (r < 0) {
+            end_of_input(v, r);
+            continue;
+        }
+        retries = 0;
+        if (v->pkt->stream_index != v->sidx) {
+            av_packet_unref(v->pkt);
+            continue;
+        }
+        r = avcodec_send_packet(v->dec, v->pkt);
+        av_packet_unref(v->pkt);
+        if (r < 0 && r != AVERROR(EAGAIN)) {
+            int s = decode_failure(v, r);
+            if (s < 0) return s;
+        }
+    }
+}
+
+static int is_full_range(const AVFrame *f)
+{
+    switch (f->format) {
+    case AV_PIX_FMT_YUVJ420P:
+    case AV_PIX_FMT_YUVJ422P:
+    case AV_PIX_FMT_YUVJ444P:
+    case AV_PIX_FMT_YUVJ440P:
+    case AV_PIX_FMT_YUVJ411P: return 1;
+    default: return f->color_range == AVCOL_RANGE_JPEG;
+    }
+}
+
+/* v->frame -> v->img (packed RGB24). */
+static int convert(ft_video *v)
+{
+    const AVFrame *f = v->frame;
+    int w = f->width, h = f->height;
+    int r = ft__image_check_size(w > 0 ? (uint64_t)w : 0, h > 0 ? (uint64_t)h : 0, v->max_pixels,
+                                 v->path, v->errmsg, sizeof v->errmsg);
+    if (r < 0) return r;
+    const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get((enum AVPixelFormat)f->format);
+    if (!desc || (desc->flags & AV_PIX_FMT_FLAG_HWACCEL) ||
+        !sws_isSupportedInput((enum AVPixelFormat)f->format))
+        return fail(v, FT_EFORMAT, "%s: unsupported pixel format %s", v->path,
+                    desc ? desc->name : "(none)");
+    if (!v->img || v->img->width != w || v->img->height != h) {
+        ft_image_destroy(v->img);
+        v->img = NULL;
+        if (ft__image_alloc(w, h, &v->img) < 0)
+            return fail(v, FT_ENOMEM, "%s: out of memory for a %dx%d frame", v->path, w, h);
+    }
+    int yuv = !(desc->flags & AV_PIX_FMT_FLAG_RGB) && desc->nb_components >= 3;
+    int cs = f->colorspace;
+    if (cs == AVCOL_SPC_UNSPECIFIED || cs == AVCOL_SPC_RGB || cs == AVCOL_SPC_RESERVED ||
+        cs >= AVCOL_SPC_NB)
+        cs = ft__video_default_colorspace(w, h);
+    int full = is_full_range(f);
+    int key[5] = { w, h, f->format, yuv ? cs : -1, yuv ? full : -1 };
+    v->sws = sws_getCachedContext(v->sws, w, h, (enum AVPixelFormat)f->format, w, h,
+                                  AV_PIX_FMT_RGB24, SWS_FLAGS, NULL, NULL, NULL);
+    if (!v->sws) {
+        v->sws_key[0] = -1;
+        return fail(v, FT_EFORMAT, "%s: cannot convert %s frames to RGB", v->path, desc->name);
+    }
+    if (memcmp(key, v->sws_key, sizeof key) != 0) {
+        if (yuv) {
+            const int *coef = sws_getCoefficients(cs);
+            sws_setColorspaceDetails(v->sws, coef, full, coef, 1, 0, 1 << 16, 1 << 16);
+        }
+        memcpy(v->sws_key, key, sizeof key);
+    }
+    uint8_t *dst[4] = { v->img->rgb, NULL, NULL, NULL };
+    int dst_stride[4] = { 3 * w, 0, 0, 0 };
+    if (sws_scale(v->sws, (const uint8_t *const *)f->data, f->linesize, 0, h, dst, dst_stride) !=
+        h)
+        return fail(v, FT_EFORMAT, "%s: colour conversion of a %dx%d %s frame failed", v->path, w,
+                    h, desc->name);
+    return FT_OK;
+}
+
+static int finish(ft_video *v, int status)
+{
+    v->finished = 1;
+    v->final_status = status < 0 ? status : v->end_status;
+    if (v->final_status == 0) v->errmsg[0] = '\0';
+    return v->final_status;
+}
+
+int ft_video_read(ft_video *v, double sample_fps, const ft_image **frame, int64_t *pts_us)
+{
+    if (frame) *frame = NULL;
+    if (pts_us) *pts_us = 0;
+    if (!v) return FT_EINVAL;
+    if (!frame || !pts_us) return fail(v, FT_EINVAL, "%s: ft_video_read: no output", v->path);
+    if (!(sample_fps >= 0) || !isfinite(sample_fps))
+        return fail(v, FT_EINVAL, "%s: sample_fps %g is not a finite rate >= 0", v->path,
+                    sample_fps);
+    if (v->finished) return v->final_status;
+    double period = sample_fps > 0 ? 1e6 / sample_fps : 0.0;
+    double need = period > 0 ? period - (period * 1e-3 + 1.0) : 0.0;
+    for (;;) {
+        int64_t us;
+        int r = decode_next(v, &us);
+        if (r <= 0) return finish(v, r);
+        if (v->seeking) {
+            if (us < v->seek_us) continue;
+            v->seeking = 0;
+            v->have_out = 0;
+        }
+        /* A backward jump (us < last) restarts the spacing. */
+        if (v->have_out && need > 0 && us >= v->last_out_us &&
+            (double)us - (double)v->last_out_us < need)
+            continue;
+        r = convert(v);
+        if (r < 0) return finish(v, r);
+        v->last_out_us = us;
+        v->have_out = 1;
+        *frame = v->img;
+        *pts_us = us;
+        return 1;
+    }
+}
+
+int ft_video_seek(ft_video *v, int64_t pts_us)
+{
+    if (!v) return FT_EINVAL;
+    if (pts_us < 0) pts_us = 0;
+    int64_t start = v->start_ts != AV_NOPTS_VALUE ? v->start_ts : 0;
+    int64_t rel = av_rescale_q_rnd(pts_us, AV_TIME_BASE_Q, v->st->time_base, AV_ROUND_DOWN);
+    int64_t ts;
+    if (rel == AV_NOPTS_VALUE || __builtin_add_overflow(start, rel, &ts)) ts = INT64_MAX / 2;
+    int r = av_seek_frame(v->fc, v->sidx, ts, AVSEEK_FLAG_BACKWARD);
+    if (r < 0) /* before the first keyframe, or no index: from the start */
+        r = av_seek_frame(v->fc, v->sidx, start, AVSEEK_FLAG_BACKWARD);
+    if (r < 0) r = av_seek_frame(v->fc, -1, 0, AVSEEK_FLAG_BYTE);
+    if (r < 0) {
+        char ebuf[128];
+        return fail(v, FT_EIO, "%s: cannot seek to %.3f s: %s", v->path, (double)pts_us / 1e6,
+                    ft__video_averr(r, ebuf, sizeof ebuf));
+    }
+    avcodec_flush_buffers(v->dec);
+    v->flushed = 0;
+    v->finished = 0;
+    v->final_status = 0;
+    v->end_status = 0;
+    v->dec_errors = 0;
+    v->have_prev = 0;
+    v->have_out = 0;
+    v->seeking = 1;
+    v->seek_us = pts_us;
+    v->errmsg[0] = '\0';
+    return FT_OK;
+}
