@@ -1,0 +1,169 @@
+/*
+** tests/unit/test_track.c: the face tracker and the shot quality score, on
+** hand-made detection sequences whose right answer is obvious.
+*/
+#include "harness/test.h"
+#include "track/track.h"
+
+static ft__track_det det(double x, double y, double h)
+{
+    ft__track_det d;
+    memset(&d, 0, sizeof d);
+    d.box[0] = x, d.box[1] = y, d.box[2] = h * 0.8, d.box[3] = h;
+    d.score = 0.9;
+    d.quality = 0.5f;
+    return d;
+}
+
+/* One face moving 30 px per frame for 6 frames, then gone: one confirmed track
+** that finishes after max_misses empty frames, with every frame counted. */
+static void test_track_single_face(void)
+{
+    ft__tracker *tr;
+    ASSERT_OK(ft__tracker_create(NULL, &tr));
+    int assign[4];
+    for (int f = 0; f < 6; f++) {
+        ft__track_det d = det(100 + 30 * f, 200, 60);
+        ASSERT_OK(ft__tracker_update(tr, f * 200000, &d, 1, assign));
+        ASSERT_EQ(assign[0], 0);
+    }
+    int n_live, n_done;
+    ft__tracker_live(tr, &n_live);
+    ASSERT_EQ(n_live, 1);
+    for (int f = 6; f < 6 + 4; f++) ASSERT_OK(ft__tracker_update(tr, f * 200000, NULL, 0, assign));
+    ft__tracker_live(tr, &n_live);
+    ft__track *done = ft__tracker_finished(tr, &n_done);
+    ASSERT_EQ(n_live, 0);
+    ASSERT_EQ(n_done, 1);
+    ASSERT_EQ(done[0].n_frames, 6);
+    ASSERT_EQ(done[0].first_us, 0);
+    ASSERT_EQ(done[0].last_us, 5 * 200000);
+    ASSERT_EQ(done[0].key, 0 * 256 + 0);
+    ft__tracker_destroy(tr);
+}
+
+/* A detection seen once is a blip: dropped, never finished. */
+static void test_track_blip_dropped(void)
+{
+    ft__tracker *tr;
+    ASSERT_OK(ft__tracker_create(NULL, &tr));
+    int assign[1];
+    ft__track_det d = det(10, 10, 40);
+    ASSERT_OK(ft__tracker_update(tr, 0, &d, 1, assign));
+    ASSERT_OK(ft__tracker_update(tr, 200000, NULL, 0, assign));
+    int n;
+    ft__tracker_finished(tr, &n);
+    ASSERT_EQ(n, 0);
+    ft__tracker_live(tr, &n);
+    ASSERT_EQ(n, 0);
+    ft__tracker_destroy(tr);
+}
+
+/* Two faces crossing: left one moves right, right one moves left, both fast
+** (no overlap between frames, so the centre gate and velocity do the work).
+** Descriptors distinguish them at the crossing. Each track must keep its
+** own face: the track started at x=100 ends on the right. */
+static void test_track_crossing_with_descriptors(void)
+{
+    ft__tracker *tr;
+    ASSERT_OK(ft__tracker_create(NULL, &tr));
+    float da[128], db[128];
+    for (int i = 0; i < 128; i++) da[i] = (i % 2) ? 0.1f : -0.1f, db[i] = -da[i];
+    int assign[2];
+    for (int f = 0; f < 8; f++) {
+        ft__track_det d[2] = { det(100 + 40 * f, 100, 50), det(380 - 40 * f, 104, 50) };
+        d[0].desc = da;
+        d[1].desc = db;
+        ASSERT_OK(ft__tracker_update(tr, f * 200000, d, 2, assign));
+        ASSERT(assign[0] >= 0 && assign[1] >= 0 && assign[0] != assign[1]);
+    }
+    ft__tracker_flush(tr);
+    int n;
+    ft__track *done = ft__tracker_finished(tr, &n);
+    ASSERT_EQ(n, 2);
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(done[i].n_frames, 8);
+        /* the track that started left (key index 0) ends right, and vice versa */
+        double end_x = done[i].box[0];
+        if (done[i].key % 256 == 0)
+            ASSERT_NEAR(end_x, 100 + 40 * 7, 1e-9);
+        else
+            ASSERT_NEAR(end_x, 380 - 40 * 7, 1e-9);
+    }
+    ft__tracker_destroy(tr);
+}
+
+/* A face that jumps far away is a new track, not a continuation. */
+static void test_track_gate(void)
+{
+    ft__tracker *tr;
+    ASSERT_OK(ft__tracker_create(NULL, &tr));
+    int assign[1];
+    ft__track_det a = det(100, 100, 50), b = det(600, 400, 50);
+    ASSERT_OK(ft__tracker_update(tr, 0, &a, 1, assign));
+    ASSERT_OK(ft__tracker_update(tr, 1, &a, 1, assign));
+    ASSERT_OK(ft__tracker_update(tr, 2, &b, 1, assign));
+    int n;
+    ft__track *live = ft__tracker_live(tr, &n);
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(live[assign[0]].first_us, 2);
+    ft__tracker_destroy(tr);
+}
+
+/* Best shots: kept sorted by quality, the worst replaced, worse ones refused. */
+static void test_track_shots(void)
+{
+    ft__track t;
+    memset(&t, 0, sizeof t);
+    double box[4] = { 0, 0, 10, 10 };
+    ASSERT_EQ(ft__track_offer(&t, 0.5f, 1, box, 0.9), 0);
+    ASSERT_EQ(ft__track_offer(&t, 0.7f, 2, box, 0.9), 0);
+    ASSERT_EQ(ft__track_offer(&t, 0.6f, 3, box, 0.9), 1);
+    ASSERT_EQ(t.n_shots, 3);
+    ASSERT_EQ(ft__track_offer(&t, 0.4f, 4, box, 0.9), -1);
+    ASSERT_EQ(ft__track_offer(&t, 0.65f, 5, box, 0.9), 1);
+    ASSERT_NEAR(t.shots[0].quality, 0.7, 1e-6);
+    ASSERT_NEAR(t.shots[1].quality, 0.65, 1e-6);
+    ASSERT_NEAR(t.shots[2].quality, 0.6, 1e-6);
+    ASSERT_EQ(t.shots[2].pts_us, 3);
+    ft__track_fini(&t);
+}
+
+/* Quality: a sharp frontal large face beats the same face blurred, and a
+** face turned (nose far from the eyes' midpoint) scores lower. */
+static void test_quality_terms(void)
+{
+    ft_image *img;
+    ASSERT_OK(ft_image_create(200, 200, &img));
+    for (int y = 0; y < 200; y++)
+        for (int x = 0; x < 200; x++)
+            for (int c = 0; c < 3; c++)
+                img->rgb[((size_t)y * 200 + x) * 3 + c] = ((x / 4 + y / 4) % 2) ? 220 : 30;
+    ft_image *blur;
+    ASSERT_OK(ft_image_create(200, 200, &blur));
+    for (size_t i = 0; i < 200 * 200 * 3; i++) blur->rgb[i] = 125;
+    double pts[68][2];
+    memset(pts, 0, sizeof pts);
+    for (int i = 36; i < 42; i++) pts[i][0] = 70, pts[i][1] = 80;
+    for (int i = 42; i < 48; i++) pts[i][0] = 130, pts[i][1] = 80;
+    pts[30][0] = 100, pts[30][1] = 110;
+    double box[4] = { 40, 40, 120, 120 };
+    float sharp = ft__shot_quality(img, box, 0.9, (const double(*)[2])pts);
+    float flat = ft__shot_quality(blur, box, 0.9, (const double(*)[2])pts);
+    pts[30][0] = 125; /* nose near the right eye: yaw 0.42 */
+    float turned = ft__shot_quality(img, box, 0.9, (const double(*)[2])pts);
+    double small_box[4] = { 40, 40, 20, 24 };
+    pts[30][0] = 100;
+    float small = ft__shot_quality(img, small_box, 0.9, (const double(*)[2])pts);
+    printf("# quality sharp %.3f flat %.3f turned %.3f small %.3f\n", sharp, flat, turned, small);
+    ASSERT(sharp > 0.8f && sharp <= 0.9f); /* every term near 1, times the score */
+    ASSERT(flat < sharp * 0.5f);           /* no texture: the sharp term is 0.3 */
+    ASSERT(turned < sharp * 0.6f);
+    ASSERT(small < sharp * 0.4f);
+    ft_image_destroy(img);
+    ft_image_destroy(blur);
+}
+
+FT_TESTS(FT_TEST(test_track_single_face), FT_TEST(test_track_blip_dropped),
+         FT_TEST(test_track_crossing_with_descriptors), FT_TEST(test_track_gate),
+         FT_TEST(test_track_shots), FT_TEST(test_quality_terms))
