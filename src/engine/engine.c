@@ -208,6 +208,36 @@ static int describe_chip(ft_engine *eng, const ft__nn_ctx *ctx, int mirror, floa
     return FT_OK;
 }
 
+/* Descriptor of face f (landmarks set) as p says. */
+static int describe_face(ft_engine *eng, const ft__nn_ctx *ctx, const ft_image *img,
+                         const ft_detect_params *p, ft_face *f)
+{
+    int rc;
+    f->has_descriptor = 0;
+    if (p->align == FT_ALIGN_DLIB) {
+        double m[6];
+        ft__chip_transform((const double(*)[2])f->landmarks, CHIP, 0.25, m);
+        ft__warp_chip(img, m, CHIP, eng->chip);
+        chip_bounds(m, img, f->align_rect, f->descriptor_crop);
+    } else {
+        double rect[4];
+        ft__align_dlib((const double(*)[2])f->landmarks, f->landmark_crop[2],
+                       f->landmark_crop[3], rect);
+        for (int k = 0; k < 4; k++) f->align_rect[k] = (int)rect[k];
+        if (!ft__clip_box(rect[0], rect[1], rect[2], rect[3], img->width, img->height,
+                          f->descriptor_crop))
+            return FT_OK;
+        rc = ft__net_input(img, f->descriptor_crop[0], f->descriptor_crop[1],
+                           f->descriptor_crop[2], f->descriptor_crop[3], FT__SQUARE_CENTRED, CHIP,
+                           eng->chip);
+        if (rc != FT_OK) return fail(eng, rc, "descriptor");
+    }
+    rc = describe_chip(eng, ctx, p->mirror, f->descriptor);
+    if (rc != FT_OK) return fail(eng, rc, "descriptor");
+    f->has_descriptor = 1;
+    return FT_OK;
+}
+
 /* Landmarks and descriptor of one face (box already set). */
 static int analyse_face(ft_engine *eng, const ft__nn_ctx *ctx, const ft_image *img,
                         const ft_detect_params *p, ft_face *f)
@@ -226,28 +256,24 @@ static int analyse_face(ft_engine *eng, const ft__nn_ctx *ctx, const ft_image *i
         f->landmarks[i][1] = (rel[i][1] / ch) * ch + f->box[1];
     }
     f->has_landmarks = 1;
-    if (!p->with_descriptor) return FT_OK;
-    if (p->align == FT_ALIGN_DLIB) {
-        double m[6];
-        ft__chip_transform((const double(*)[2])f->landmarks, CHIP, 0.25, m);
-        ft__warp_chip(img, m, CHIP, eng->chip);
-        chip_bounds(m, img, f->align_rect, f->descriptor_crop);
-    } else {
-        double rect[4];
-        ft__align_dlib((const double(*)[2])f->landmarks, cw, ch, rect);
-        for (int k = 0; k < 4; k++) f->align_rect[k] = (int)rect[k];
-        if (!ft__clip_box(rect[0], rect[1], rect[2], rect[3], img->width, img->height,
-                          f->descriptor_crop))
-            return FT_OK;
-        rc = ft__net_input(img, f->descriptor_crop[0], f->descriptor_crop[1],
-                           f->descriptor_crop[2], f->descriptor_crop[3], FT__SQUARE_CENTRED, CHIP,
-                           eng->chip);
-        if (rc != FT_OK) return fail(eng, rc, "descriptor");
-    }
-    rc = describe_chip(eng, ctx, p->mirror, f->descriptor);
-    if (rc != FT_OK) return fail(eng, rc, "descriptor");
-    f->has_descriptor = 1;
-    return FT_OK;
+    return p->with_descriptor ? describe_face(eng, ctx, img, p, f) : FT_OK;
+}
+
+int ft_engine_describe(ft_engine *eng, const ft_image *img, const ft_detect_params *p,
+                       ft_face *face)
+{
+    eng->errmsg[0] = 0;
+    ft_detect_params q = *p;
+    q.with_landmarks = q.with_descriptor = 1;
+    int rc = check_params(eng, &q);
+    if (rc == FT_OK) rc = check_image(eng, img);
+    if (rc == FT_OK && !face->has_landmarks)
+        rc = ft__errf(eng->errmsg, sizeof eng->errmsg, FT_EINVAL, "the face has no landmarks");
+    if (rc == FT_OK && !eng->recog)
+        rc = ft__recog_open(eng->model_dir, &eng->recog, eng->errmsg, sizeof eng->errmsg);
+    if (rc != FT_OK) return rc;
+    ft__nn_ctx ctx = { eng->pool, 0, NULL };
+    return describe_face(eng, &ctx, img, &q, face);
 }
 
 /* Runs the chosen detector on the whole of img, appending to out. */
