@@ -27,7 +27,8 @@ typedef struct ft__shot {
     double score;
     int has_desc;
     float desc[128];
-    ft_image *thumb; /* owned; the face with a margin, NULL until set */
+    unsigned char *thumb; /* owned JPEG of the face with a margin, NULL until set */
+    size_t thumb_len;
 } ft__shot;
 
 enum ft__track_state {
@@ -95,6 +96,14 @@ int ft__track_offer(ft__track *t, float quality, int64_t pts_us, const double bo
 
 /* Frees a track's thumbnails. */
 void ft__track_fini(ft__track *t);
+
+/* The live tracks as a byte string (versioned, little-endian), so that an
+** interrupted ingest can resume exactly where its last commit left it.
+** *out is allocated with ft__malloc. */
+int ft__tracker_save(const ft__tracker *tr, unsigned char **out, size_t *out_len);
+/* Replaces the live tracks with those of a saved state. A malformed state is
+** FT_EFORMAT and leaves the tracker empty. */
+int ft__tracker_load(ft__tracker *tr, const unsigned char *buf, size_t len);
 
 /* ---- quality.c ----------------------------------------------------------- */
 

@@ -59,8 +59,9 @@ int ft__tracker_create(const ft__tracker_params *p, ft__tracker **out)
 void ft__track_fini(ft__track *t)
 {
     for (int i = 0; i < t->n_shots; i++) {
-        ft_image_destroy(t->shots[i].thumb);
+        ft__free(t->shots[i].thumb);
         t->shots[i].thumb = NULL;
+        t->shots[i].thumb_len = 0;
     }
     t->n_shots = 0;
 }
@@ -318,7 +319,7 @@ int ft__track_offer(ft__track *t, float quality, int64_t pts_us, const double bo
     if (slot == FT__TRACK_SHOTS) {
         if (quality <= t->shots[FT__TRACK_SHOTS - 1].quality) return -1;
         slot = FT__TRACK_SHOTS - 1;
-        ft_image_destroy(t->shots[slot].thumb);
+        ft__free(t->shots[slot].thumb);
     } else {
         t->n_shots++;
     }
@@ -334,4 +335,180 @@ int ft__track_offer(ft__track *t, float quality, int64_t pts_us, const double bo
     memcpy(s->box, box, sizeof s->box);
     s->score = score;
     return slot;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Saved state                                                              */
+/* ------------------------------------------------------------------------ */
+
+#define STATE_MAGIC   0x53545446u /* "FTTS" */
+#define STATE_VERSION 1u
+
+typedef struct wbuf {
+    unsigned char *p;
+    size_t n, cap;
+    int err;
+} wbuf;
+
+static void put(wbuf *b, const void *v, size_t n)
+{
+    if (b->err) return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->n + n) cap *= 2;
+        unsigned char *g = ft__realloc(b->p, cap);
+        if (!g) {
+            b->err = 1;
+            return;
+        }
+        b->p = g;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, v, n); /* the host is little-endian (x86-64, arm64) */
+    b->n += n;
+}
+
+#define PUT(b, v) put(b, &(v), sizeof(v))
+
+int ft__tracker_save(const ft__tracker *tr, unsigned char **out, size_t *out_len)
+{
+    wbuf b = { 0 };
+    uint32_t magic = STATE_MAGIC, version = STATE_VERSION, n = (uint32_t)tr->n_live;
+    PUT(&b, magic);
+    PUT(&b, version);
+    PUT(&b, n);
+    for (int i = 0; i < tr->n_live; i++) {
+        const ft__track *t = &tr->live[i];
+        int32_t st = t->state, ns = t->n_shots, hd = t->has_last_desc;
+        PUT(&b, t->key);
+        PUT(&b, st);
+        PUT(&b, t->hits);
+        PUT(&b, t->misses);
+        PUT(&b, t->n_frames);
+        put(&b, t->box, sizeof t->box);
+        put(&b, t->vel, sizeof t->vel);
+        PUT(&b, t->first_us);
+        PUT(&b, t->last_us);
+        PUT(&b, hd);
+        put(&b, t->last_desc, sizeof t->last_desc);
+        PUT(&b, ns);
+        for (int k = 0; k < t->n_shots; k++) {
+            const ft__shot *s = &t->shots[k];
+            int32_t has = s->has_desc;
+            uint32_t tl = (uint32_t)s->thumb_len;
+            PUT(&b, s->quality);
+            PUT(&b, s->pts_us);
+            put(&b, s->box, sizeof s->box);
+            PUT(&b, s->score);
+            PUT(&b, has);
+            put(&b, s->desc, sizeof s->desc);
+            PUT(&b, tl);
+            if (tl) put(&b, s->thumb, tl);
+        }
+    }
+    if (b.err) {
+        ft__free(b.p);
+        return FT_ENOMEM;
+    }
+    *out = b.p;
+    *out_len = b.n;
+    return FT_OK;
+}
+
+typedef struct rbuf {
+    const unsigned char *p;
+    size_t n, at;
+    int err;
+} rbuf;
+
+static void get(rbuf *b, void *v, size_t n)
+{
+    if (b->err || b->n - b->at < n) {
+        b->err = 1;
+        memset(v, 0, n);
+        return;
+    }
+    memcpy(v, b->p + b->at, n);
+    b->at += n;
+}
+
+#define GET(b, v) get(b, &(v), sizeof(v))
+
+static void clear_live(ft__tracker *tr)
+{
+    for (int i = 0; i < tr->n_live; i++) ft__track_fini(&tr->live[i]);
+    tr->n_live = 0;
+}
+
+int ft__tracker_load(ft__tracker *tr, const unsigned char *buf, size_t len)
+{
+    clear_live(tr);
+    rbuf b = { buf, len, 0, 0 };
+    uint32_t magic, version, n;
+    GET(&b, magic);
+    GET(&b, version);
+    GET(&b, n);
+    if (b.err || magic != STATE_MAGIC || version != STATE_VERSION || n > len / 64)
+        return FT_EFORMAT;
+    for (uint32_t i = 0; i < n; i++) {
+        ft__track t;
+        memset(&t, 0, sizeof t);
+        int32_t st, ns, hd;
+        GET(&b, t.key);
+        GET(&b, st);
+        GET(&b, t.hits);
+        GET(&b, t.misses);
+        GET(&b, t.n_frames);
+        get(&b, t.box, sizeof t.box);
+        get(&b, t.vel, sizeof t.vel);
+        GET(&b, t.first_us);
+        GET(&b, t.last_us);
+        GET(&b, hd);
+        get(&b, t.last_desc, sizeof t.last_desc);
+        GET(&b, ns);
+        if (b.err || st < FT__TRACK_TENTATIVE || st > FT__TRACK_CONFIRMED || ns < 0 ||
+            ns > FT__TRACK_SHOTS)
+            goto bad;
+        t.state = (enum ft__track_state)st;
+        t.has_last_desc = hd != 0;
+        for (int k = 0; k < ns; k++) {
+            ft__shot *s = &t.shots[k];
+            int32_t has;
+            uint32_t tl;
+            GET(&b, s->quality);
+            GET(&b, s->pts_us);
+            get(&b, s->box, sizeof s->box);
+            GET(&b, s->score);
+            GET(&b, has);
+            get(&b, s->desc, sizeof s->desc);
+            GET(&b, tl);
+            s->has_desc = has != 0;
+            t.n_shots = k + 1;
+            if (b.err || tl > len - b.at) goto bad_track;
+            if (tl) {
+                s->thumb = ft__malloc(tl);
+                if (!s->thumb) {
+                    ft__track_fini(&t);
+                    clear_live(tr);
+                    return FT_ENOMEM;
+                }
+                get(&b, s->thumb, tl);
+                s->thumb_len = tl;
+            }
+        }
+        if (push_track(&tr->live, &tr->n_live, &tr->cap_live, &t) != FT_OK) {
+            ft__track_fini(&t);
+            clear_live(tr);
+            return FT_ENOMEM;
+        }
+        continue;
+    bad_track:
+        ft__track_fini(&t);
+        goto bad;
+    }
+    if (b.at != len) goto bad;
+    return FT_OK;
+bad:
+    clear_live(tr);
+    return FT_EFORMAT;
 }

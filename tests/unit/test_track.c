@@ -164,6 +164,62 @@ static void test_quality_terms(void)
     ft_image_destroy(blur);
 }
 
-FT_TESTS(FT_TEST(test_track_single_face), FT_TEST(test_track_blip_dropped),
+/* Saved state: a tracker restored from its saved live tracks continues
+** exactly as the original (same assignments, same finished tracks), and
+** every truncation of the state is rejected. */
+static void test_track_save_load(void)
+{
+    ft__tracker *a, *b;
+    ASSERT_OK(ft__tracker_create(NULL, &a));
+    ASSERT_OK(ft__tracker_create(NULL, &b));
+    int assign[2], assign_b[2];
+    for (int f = 0; f < 3; f++) {
+        ft__track_det d[2] = { det(100 + 20 * f, 100, 50), det(400, 300 - 10 * f, 70) };
+        ASSERT_OK(ft__tracker_update(a, f * 200000, d, 2, assign));
+    }
+    int n;
+    ft__track *live = ft__tracker_live(a, &n);
+    ASSERT_EQ(n, 2);
+    double box[4] = { 1, 2, 3, 4 };
+    int slot = ft__track_offer(&live[0], 0.8f, 5, box, 0.9);
+    ASSERT_EQ(slot, 0);
+    live[0].shots[0].thumb = ft__malloc(5);
+    memcpy(live[0].shots[0].thumb, "\xff\xd8\xff\x00\x01", 5);
+    live[0].shots[0].thumb_len = 5;
+    unsigned char *buf;
+    size_t len;
+    ASSERT_OK(ft__tracker_save(a, &buf, &len));
+    ASSERT_OK(ft__tracker_load(b, buf, len));
+    for (int f = 3; f < 10; f++) {
+        ft__track_det d[2] = { det(100 + 20 * f, 100, 50), det(400, 300 - 10 * f, 70) };
+        int nd = f < 6 ? 2 : 0;
+        ASSERT_OK(ft__tracker_update(a, f * 200000, d, nd, assign));
+        ASSERT_OK(ft__tracker_update(b, f * 200000, d, nd, assign_b));
+        for (int i = 0; i < nd; i++) ASSERT_EQ(assign[i], assign_b[i]);
+    }
+    int na, nb;
+    ft__track *fa = ft__tracker_finished(a, &na), *fb = ft__tracker_finished(b, &nb);
+    ASSERT_EQ(na, 2);
+    ASSERT_EQ(nb, 2);
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(fa[i].key, fb[i].key);
+        ASSERT_EQ(fa[i].n_frames, fb[i].n_frames);
+        ASSERT_EQ(fa[i].n_shots, fb[i].n_shots);
+        ASSERT_EQ(fa[i].first_us, fb[i].first_us);
+        ASSERT_EQ(fa[i].last_us, fb[i].last_us);
+    }
+    ASSERT_EQ(fb[0].shots[0].thumb_len + fb[1].shots[0].thumb_len, 5);
+    for (size_t cut = 0; cut < len; cut += (cut < 64 ? 1 : 97))
+        ASSERT_EQ(ft__tracker_load(b, buf, cut), FT_EFORMAT);
+    buf[0] ^= 1;
+    ASSERT_EQ(ft__tracker_load(b, buf, len), FT_EFORMAT);
+    ft__tracker_live(b, &n);
+    ASSERT_EQ(n, 0);
+    ft__free(buf);
+    ft__tracker_destroy(a);
+    ft__tracker_destroy(b);
+}
+
+FT_TESTS(FT_TEST(test_track_single_face), FT_TEST(test_track_save_load), FT_TEST(test_track_blip_dropped),
          FT_TEST(test_track_crossing_with_descriptors), FT_TEST(test_track_gate),
          FT_TEST(test_track_shots), FT_TEST(test_quality_terms))
