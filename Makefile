@@ -12,7 +12,7 @@
 # Variants: SANITIZE=address,undefined selects build/asan; DEBUG=1 build/debug.
 
 CC      ?= cc
-PKGS    := libjpeg libpng jansson
+PKGS    := libjpeg libpng jansson libavformat libavcodec libavutil libswscale sqlite3
 NN_LIBS := -lXNNPACK -lpthreadpool
 
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \

@@ -200,6 +200,14 @@ typedef struct ft_face {
 int ft_engine_detect(ft_engine *eng, const ft_image *img, const ft_detect_params *params,
                      ft_face *faces /* OUT */, int cap, int *n_out /* OUT */);
 
+/* Descriptor of one face found by ft_engine_detect (with landmarks) in img,
+** cut as params->align and params->mirror say: for callers that detect with
+** with_descriptor = 0 and describe only the faces they keep. Fills
+** face->descriptor, descriptor_crop, align_rect and has_descriptor.
+** FT_EINVAL if the face has no landmarks. */
+int ft_engine_describe(ft_engine *eng, const ft_image *img, const ft_detect_params *params,
+                       ft_face *face);
+
 /* Descriptor of a ready face chip (normally 150x150 RGB). Other sizes are
 ** padded to a square (centred, zeros) and resized to 150x150 as face-api does. */
 int ft_engine_embed_chip(ft_engine *eng, const ft_image *chip,
@@ -449,8 +457,8 @@ enum ft_wider_level {
 
 /* One ground-truth face: a line of wider_face_val_bbx_gt.txt. */
 typedef struct ft_wider_face {
-    double box[4]; /* x1, y1, w, h in image pixels, as in the file */
-    int attr[6];   /* blur, expression, illumination, invalid, occlusion, pose */
+    double box[4];   /* x1, y1, w, h in image pixels, as in the file */
+    int attr[6];     /* blur, expression, illumination, invalid, occlusion, pose */
     unsigned levels; /* bit (1u << level) set when the face counts at that level
                         (its index is listed in that level's index file) */
 } ft_wider_face;
@@ -471,8 +479,7 @@ typedef struct ft_wider_gt ft_wider_gt;
 ** skipped). No face counts at any level until the index files are read.
 ** Errors: FT_EIO, FT_ETOOBIG, FT_ENOMEM, FT_EFORMAT (with the line number).
 ** On error *out is NULL. */
-int ft_wider_gt_read(const char *gt_path, ft_wider_gt **out /* OUT */, char *err,
-                     size_t err_len);
+int ft_wider_gt_read(const char *gt_path, ft_wider_gt **out /* OUT */, char *err, size_t err_len);
 
 /* Reads one level's index file (wider_val_{easy,medium,hard}_gt_index.txt):
 ** '#' comment lines, then per image "FILE<TAB>i j k ...", the 1-based indices
@@ -524,12 +531,12 @@ typedef struct ft_wider_height_bin {
 } ft_wider_height_bin;
 
 typedef struct ft_wider_result {
-    int n_images;           /* images evaluated */
-    long long n_detections; /* detections given for them */
+    int n_images;                             /* images evaluated */
+    long long n_detections;                   /* detections given for them */
     int faces_easy, faces_medium, faces_hard; /* faces that count at each level */
     double ap_easy, ap_medium, ap_hard;       /* average precision, in [0, 1] */
-    double score_min, score_max; /* the normalisation: s' = (s - min) / (max - min) */
-    double operating_score;      /* as in the params */
+    double score_min, score_max;              /* the normalisation: s' = (s - min) / (max - min) */
+    double operating_score;                   /* as in the params */
     ft_wider_height_bin height[FT_WIDER_N_HEIGHT_BINS];
 } ft_wider_result;
 
@@ -550,13 +557,13 @@ int ft_wider_evaluate(const ft_wider_gt *gt, int n_images, const ft_wider_det *d
 ** faceapi-detect.mjs: per image {"file": PATH, "faces": [{"box": [x, y, w, h],
 ** "score": s}, ...]} (other members ignored; "ms_detect" summed when present). */
 typedef struct ft_wider_preds {
-    ft_wider_det *dets; /* (offsets[n_images]) detections, image by image in gt order */
-    size_t *offsets;    /* (n_images + 1) */
+    ft_wider_det *dets;    /* (offsets[n_images]) detections, image by image in gt order */
+    size_t *offsets;       /* (n_images + 1) */
     unsigned char *listed; /* (n_images) 1 if the image had a line */
-    int n_images;       /* the ground truth's image count */
-    int n_listed;       /* ground-truth images that had a line */
-    int n_unknown;      /* lines whose file is not in the ground truth (skipped) */
-    int n_timed;        /* lines with "ms_detect" */
+    int n_images;          /* the ground truth's image count */
+    int n_listed;          /* ground-truth images that had a line */
+    int n_unknown;         /* lines whose file is not in the ground truth (skipped) */
+    int n_timed;           /* lines with "ms_detect" */
     double ms_detect_sum;
 } ft_wider_preds;
 
@@ -568,6 +575,10 @@ typedef struct ft_wider_preds {
 int ft_wider_preds_read(const char *path, const ft_wider_gt *gt, ft_wider_preds *out /* OUT */,
                         char *err, size_t err_len);
 void ft_wider_preds_fini(ft_wider_preds *p);
+
+#include "facetrail/index.h"
+#include "facetrail/store.h"
+#include "facetrail/video.h"
 
 #ifdef __cplusplus
 }

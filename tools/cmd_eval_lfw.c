@@ -85,12 +85,12 @@ static const char lfw_usage[] =
     "  --print-calibration FILE  write the calibration as a C table (for\n"
     "                           src/eval/calibrate.c)\n"
     "  --json                   one JSON object instead of the readable summary\n"
-    "  --models DIR             model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR
-    ")\n"
+    "  --models DIR             model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
     "  --threads N              worker threads (default: online CPUs, at most 8)\n"
     "  -h, --help               this text\n"
     "\n"
-    "JSON: {\"pairs\",\"folds\",\"accuracy\",\"std\",\"sem\",\"fold_accuracy\",\"fold_threshold\",\n"
+    "JSON: "
+    "{\"pairs\",\"folds\",\"accuracy\",\"std\",\"sem\",\"fold_accuracy\",\"fold_threshold\",\n"
     "\"threshold\",\"tar_at_far_1e-3\",\"tar_at_far_1e-2\",\"unknown_pairs\",\"images\",\n"
     "\"no_face\",\"fallbacks\":{..},\"config\":{..},\"ms_per_image\",\"calibration\":{..}}\n"
     "\n"
@@ -116,14 +116,14 @@ static const float retry_scores[MAX_RETRIES] = { 0.2f, 0.05f };
 
 /* How an image got its descriptor. */
 enum method { M_UNREADABLE, M_DETECT, M_RETRY_1, M_RETRY_2, M_CENTRAL, M_NONE, M_COUNT };
-static const char *const method_names[M_COUNT] = { "unreadable", "detect",     "score_0.2",
+static const char *const method_names[M_COUNT] = { "unreadable", "detect",      "score_0.2",
                                                    "score_0.05", "central_box", "none" };
 
 struct image_rec {
     float d[FT_DESCRIPTOR_DIM];
-    signed char done;     /* 1 once computed or loaded */
-    signed char method;   /* enum method; M_UNREADABLE and M_NONE have no descriptor */
-    signed char no_face;  /* the detector found nothing at any score */
+    signed char done;    /* 1 once computed or loaded */
+    signed char method;  /* enum method; M_UNREADABLE and M_NONE have no descriptor */
+    signed char no_face; /* the detector found nothing at any score */
 };
 
 struct config {
@@ -155,9 +155,9 @@ static void config_line(const struct config *c, char *buf, size_t len)
              "detector=%s input_size=%d min_score=%.9g tiny_landmarks=%d align=%s mirror=%d "
              "fallback=%d",
              c->dp.detector == FT_DETECTOR_TINY ? "tiny" : "ssd",
-             c->dp.detector == FT_DETECTOR_TINY ? c->dp.input_size : 512,
-             (double)c->dp.min_score, c->dp.tiny_landmarks ? 1 : 0, align_name(c->dp.align),
-             c->dp.mirror ? 1 : 0, c->fallback);
+             c->dp.detector == FT_DETECTOR_TINY ? c->dp.input_size : 512, (double)c->dp.min_score,
+             c->dp.tiny_landmarks ? 1 : 0, align_name(c->dp.align), c->dp.mirror ? 1 : 0,
+             c->fallback);
 }
 
 static double now_s(void)
@@ -324,8 +324,7 @@ static const ft_lfw_pairs *sort_pairs_ctx;
 
 static int cmp_image_index(const void *a, const void *b)
 {
-    return strcmp(sort_pairs_ctx->images[*(const int *)a],
-                  sort_pairs_ctx->images[*(const int *)b]);
+    return strcmp(sort_pairs_ctx->images[*(const int *)a], sort_pairs_ctx->images[*(const int *)b]);
 }
 
 static int find_image(const ft_lfw_pairs *p, const int *sorted, const char *path)
@@ -364,7 +363,8 @@ static int load_descriptors(const char *cmd, const char *path, const struct conf
         fclose(f);
         return CLI_ERROR;
     }
-    for (int i = 0; i < p->n_images; i++) sorted[i] = i;
+    for (int i = 0; i < p->n_images; i++)
+        sorted[i] = i;
     sort_pairs_ctx = p;
     qsort(sorted, (size_t)p->n_images, sizeof *sorted, cmp_image_index);
 
@@ -377,7 +377,8 @@ static int load_descriptors(const char *cmd, const char *path, const struct conf
     int status = CLI_OK, saw_config = 0;
     while (status == CLI_OK && (len = getline(&line, &cap, f)) >= 0) {
         ln++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
         if (ln == 1) {
             if (strcmp(line, desc_magic) != 0)
                 status = load_error(cmd, path, ln, "not a facetrail eval lfw descriptor file");
@@ -422,7 +423,8 @@ static int load_descriptors(const char *cmd, const char *path, const struct conf
                 r.d[k] = (float)v;
                 s = end;
             }
-            while (s && (*s == ' ' || *s == '\t')) s++;
+            while (s && (*s == ' ' || *s == '\t'))
+                s++;
             if (k != FT_DESCRIPTOR_DIM || !s || *s) {
                 status = load_error(cmd, path, ln, "expected 128 finite numbers");
                 break;
@@ -488,7 +490,8 @@ static int load_distances(const char *cmd, const char *path, int limit, ft_verif
     while ((len = getline(&line, &cap, f)) >= 0) {
         ln++;
         char *s = line;
-        while (*s == ' ' || *s == '\t') s++;
+        while (*s == ' ' || *s == '\t')
+            s++;
         if (strncmp(s, dist_magic, sizeof dist_magic - 1) == 0) { /* the metric it used */
             const char *m = s + sizeof dist_magic - 1;
             if (strncmp(m, "cosine ", 7) == 0) *metric = FT_METRIC_COSINE;
@@ -510,8 +513,8 @@ static int load_distances(const char *cmd, const char *path, int limit, ft_verif
         if (ok) {
             s = end;
             d = strtod(s, &end);
-            ok = end != s && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r' ||
-                              *end == 0) &&
+            ok = end != s &&
+                 (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r' || *end == 0) &&
                  d != -INFINITY;
         }
         if (!ok) {
@@ -559,12 +562,13 @@ static size_t identity_len(const char *path)
 /* Distances of every pair of images with a descriptor: impostor (different
 ** identities) and genuine (same identity). desc holds the descriptors the
 ** metric compares (already normalised for cosine). */
-static int all_pair_distances(const char *cmd, const ft_lfw_pairs *p,
-                              const struct image_rec *recs, const float (*desc)[FT_DESCRIPTOR_DIM],
-                              double **imp, size_t *n_imp, double **gen, size_t *n_gen)
+static int all_pair_distances(const char *cmd, const ft_lfw_pairs *p, const struct image_rec *recs,
+                              const float (*desc)[FT_DESCRIPTOR_DIM], double **imp, size_t *n_imp,
+                              double **gen, size_t *n_gen)
 {
     size_t k = 0;
-    for (int i = 0; i < p->n_images; i++) k += has_descriptor(&recs[i]);
+    for (int i = 0; i < p->n_images; i++)
+        k += has_descriptor(&recs[i]);
     size_t total = k * (k - (k > 0)) / 2;
     size_t n_same = 0;
     for (int i = 0; i < p->n_images; i++) {
@@ -606,8 +610,9 @@ static int write_calibration_table(const char *cmd, const char *path, const ft_c
     }
     char cfg[256];
     config_line(c, cfg, sizeof cfg);
-    fprintf(f, "/* measured by facetrail eval lfw: metric=%s %s\n** %s: %lld impostor and %lld "
-               "genuine comparisons */\n",
+    fprintf(f,
+            "/* measured by facetrail eval lfw: metric=%s %s\n** %s: %lld impostor and %lld "
+            "genuine comparisons */\n",
             ft_metric_name(c->metric), cfg, source, cal->n_impostor, cal->n_genuine);
     fprintf(f, "static const ft_calibration default_calibration = {\n    %s,\n    %d,\n    {\n",
             c->metric == FT_METRIC_COSINE ? "FT_METRIC_COSINE" : "FT_METRIC_EUCLIDEAN",
@@ -630,21 +635,21 @@ static int write_calibration_table(const char *cmd, const char *path, const ft_c
 /* ------------------------------------------------------------------------ */
 
 static const double cal_rates[] = { 1e-2, 1e-3, 1e-4, 1e-5, 1e-6 };
-#define N_CAL_RATES (int)(sizeof cal_rates / sizeof cal_rates[0])
+#define N_CAL_RATES     (int)(sizeof cal_rates / sizeof cal_rates[0])
 #define GALLERY_EXAMPLE 10000.0
 
 struct report {
     const struct config *c;
     ft_verify_result r;
-    int have_images;           /* 0 when evaluating saved distances */
+    int have_images; /* 0 when evaluating saved distances */
     int n_images, n_computed, n_loaded;
     int count[M_COUNT];
     int no_face;
-    double seconds;             /* computing descriptors */
+    double seconds; /* computing descriptors */
     int have_cal;
     const char *cal_source;
     ft_calibration cal;
-    int options_effective;      /* -1 not checked, 0 the engine ignored --align/--mirror */
+    int options_effective; /* -1 not checked, 0 the engine ignored --align/--mirror */
 };
 
 static void json_rate(struct jw *w, const char *key, const ft_verify_rate *r)
@@ -796,8 +801,8 @@ static void write_text(const struct report *rp)
     if (rp->have_images)
         printf("LFW verification: %d folds, %d pairs; %s detector, %s chip%s, %s distance%s\n",
                r->n_folds, r->n_pairs, c->dp.detector == FT_DETECTOR_TINY ? "tiny" : "ssd",
-               align_name(c->dp.align), c->dp.mirror ? " + mirror" : "",
-               ft_metric_name(c->metric), c->fallback ? "" : ", no fallbacks");
+               align_name(c->dp.align), c->dp.mirror ? " + mirror" : "", ft_metric_name(c->metric),
+               c->fallback ? "" : ", no fallbacks");
     else
         printf("LFW verification: %d folds, %d pairs (saved %s distances)\n", r->n_folds,
                r->n_pairs, ft_metric_name(c->metric));
@@ -810,9 +815,8 @@ static void write_text(const struct report *rp)
            100 * r->threshold_accuracy);
     const ft_verify_rate *rates[2] = { &r->at_far_1e3, &r->at_far_1e2 };
     for (int i = 0; i < 2; i++)
-        printf("  TAR@FAR=%-5g %.2f%% (threshold %.4f, FAR reached %.4f%%)\n",
-               rates[i]->target_far, 100 * rates[i]->tar, rates[i]->threshold,
-               100 * rates[i]->far);
+        printf("  TAR@FAR=%-5g %.2f%% (threshold %.4f, FAR reached %.4f%%)\n", rates[i]->target_far,
+               100 * rates[i]->tar, rates[i]->threshold, 100 * rates[i]->far);
     printf("  unknown pairs %d (%d same-person), counted as \"different\"\n", r->n_unknown,
            r->n_unknown_same);
     if (rp->have_images) {
@@ -948,13 +952,16 @@ static int parse_options(int argc, char **argv, struct config *c, struct opts *o
     return CLI_OK;
 }
 
-static void progress(int done, int total, int computed, double elapsed, int final)
+#define LOG_EVERY 500 /* images between progress lines when stderr is not a terminal */
+
+/* "\reval lfw: DONE/TOTAL images, RATE/s, ETA" on stderr; final ends the line. */
+static void progress(int done, int total, int computed, double elapsed, int final, int tty)
 {
     double rate = elapsed > 0 ? computed / elapsed : 0;
     int left = total - done;
     double eta = rate > 0 ? left / rate : 0;
-    fprintf(stderr, "\reval lfw: %d/%d images, %.1f/s, ETA %dm%02ds   ", done, total, rate,
-            (int)(eta / 60), (int)fmod(eta, 60));
+    fprintf(stderr, "%seval lfw: %d/%d images, %.1f/s, ETA %dm%02ds ", tty ? "\r" : "", done, total,
+            rate, (int)(eta / 60), (int)fmod(eta, 60));
     if (final) fputc('\n', stderr);
     fflush(stderr);
 }
@@ -964,7 +971,8 @@ static int compute_descriptors(const char *cmd, const struct config *c, const ft
                                struct image_rec *recs, struct report *rp)
 {
     int todo = 0;
-    for (int i = 0; i < p->n_images; i++) todo += !recs[i].done;
+    for (int i = 0; i < p->n_images; i++)
+        todo += !recs[i].done;
     if (todo == 0) return CLI_OK;
     ft_engine *eng = NULL;
     if (start_engine(cmd, &c->ep, &c->dp, &eng) != CLI_OK) return CLI_ERROR;
@@ -1015,8 +1023,9 @@ static int compute_descriptors(const char *cmd, const struct config *c, const ft
                     probed = 1;
                     rp->options_effective = memcmp(r0.d, recs[i].d, sizeof r0.d) != 0;
                     if (!rp->options_effective)
-                        fprintf(stderr, "facetrail %s: warning: --align/--mirror gave the same "
-                                        "descriptor as the default pipeline\n",
+                        fprintf(stderr,
+                                "facetrail %s: warning: --align/--mirror gave the same "
+                                "descriptor as the default pipeline\n",
                                 cmd);
                 }
             }
@@ -1026,8 +1035,10 @@ static int compute_descriptors(const char *cmd, const struct config *c, const ft
         rp->n_computed++;
         double t = now_s() - t0;
         if (tty && (t - last >= 0.5 || done == p->n_images)) {
-            progress(done, p->n_images, rp->n_computed, t, done == p->n_images);
+            progress(done, p->n_images, rp->n_computed, t, done == p->n_images, 1);
             last = t;
+        } else if (!tty && rp->n_computed % LOG_EVERY == 0) { /* a log, not a terminal */
+            progress(done, p->n_images, rp->n_computed, t, 1, 0);
         }
     }
     rp->seconds = now_s() - t0;
@@ -1112,11 +1123,11 @@ int cmd_eval_lfw(int argc, char **argv)
     float(*desc)[FT_DESCRIPTOR_DIM] = xcalloc((size_t)p->n_images, sizeof *desc, cmd);
     ft_verify_item *items = xcalloc((size_t)p->n_pairs, sizeof *items, cmd);
     double *imp = NULL, *gen = NULL;
-    struct report rp = { .c = &c, .have_images = 1, .n_images = p->n_images,
-                         .options_effective = -1 };
+    struct report rp = {
+        .c = &c, .have_images = 1, .n_images = p->n_images, .options_effective = -1
+    };
     if (!recs || !desc || !items) goto done;
-    if (c.load_desc &&
-        load_descriptors(cmd, c.load_desc, &c, p, recs, &rp.n_loaded) != CLI_OK)
+    if (c.load_desc && load_descriptors(cmd, c.load_desc, &c, p, recs, &rp.n_loaded) != CLI_OK)
         goto done;
     if (compute_descriptors(cmd, &c, p, recs, &rp) != CLI_OK) goto done;
     if (c.save_desc && save_descriptors(cmd, c.save_desc, &c, p, recs) != CLI_OK) goto done;
@@ -1150,8 +1161,8 @@ int cmd_eval_lfw(int argc, char **argv)
     }
 
     size_t ni = 0, ng = 0;
-    if (all_pair_distances(cmd, p, recs, (const float(*)[FT_DESCRIPTOR_DIM])desc, &imp, &ni,
-                           &gen, &ng) != CLI_OK)
+    if (all_pair_distances(cmd, p, recs, (const float(*)[FT_DESCRIPTOR_DIM])desc, &imp, &ni, &gen,
+                           &ng) != CLI_OK)
         goto done;
     rc = ft_calibration_from_distances(c.metric, imp, ni, gen, ng, &rp.cal, err, sizeof err);
     if (rc == FT_OK) {
@@ -1164,8 +1175,9 @@ int cmd_eval_lfw(int argc, char **argv)
         write_calibration_table(cmd, c.print_cal, &rp.cal, &c, rp.cal_source) != CLI_OK)
         goto done;
     if (rp.count[M_UNREADABLE])
-        fprintf(stderr, "facetrail %s: warning: %d images could not be read; their pairs count "
-                        "as unknown\n",
+        fprintf(stderr,
+                "facetrail %s: warning: %d images could not be read; their pairs count "
+                "as unknown\n",
                 cmd, rp.count[M_UNREADABLE]);
     if (c.json)
         write_json(&rp);

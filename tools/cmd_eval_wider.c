@@ -61,15 +61,15 @@ static const char wider_usage[] =
     "                          needs the low-score detections)\n"
     "  --max-results N         most faces the ssd detector keeps (default 1000, as the peer)\n"
     "  --models DIR            model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
-    "  --threads N             worker threads (default 1)\n"
+    "  --threads N             worker threads (default: the number of CPUs, at most 8)\n"
     "  -h, --help              this text\n"
     "\n"
     "JSON: {\"images\":..,\"faces\":{\"easy\":..,\"medium\":..,\"hard\":..},\"ap_easy\":..,\n"
     "\"ap_medium\":..,\"ap_hard\":..,\"recall_by_height\":[{\"min\":0,\"max\":16,\"faces\":..,\n"
-    "\"matched\":..,\"recall\":..},..],\"operating_threshold\":..,\"detector\":..,\"input_size\":..,\n"
-    "\"min_score\":..,\"detections\":..,\"ms_per_image\":..,..}. ms_per_image is the\n"
-    "detector's time per image (without decoding; from the file's \"ms_detect\" with\n"
-    "--predictions).\n"
+    "\"matched\":..,\"recall\":..},..],\"operating_threshold\":..,\"detector\":..,\n"
+    "\"input_size\":..,\"min_score\":..,\"detections\":..,\"ms_per_image\":..,..}.\n"
+    "ms_per_image is the detector's time per image (without decoding; from the\n"
+    "file's \"ms_detect\" with --predictions).\n"
     "\n"
     "exit status: 0 done, 2 a usage error or a file, image or model that cannot be used\n";
 
@@ -165,8 +165,8 @@ static int detect_all(const char *cmd, struct run *r, const ft_wider_gt *gt, int
         }
         FILE *f = fopen(path, "rb");
         if (!f) {
-            fprintf(stderr, "facetrail %s: %s: %s (is --images the folder with the events?)\n",
-                    cmd, path, strerror(errno));
+            fprintf(stderr, "facetrail %s: %s: %s (is --images the folder with the events?)\n", cmd,
+                    path, strerror(errno));
             free(path);
             return CLI_ERROR;
         }
@@ -244,8 +244,9 @@ static int read_predictions(const char *cmd, struct run *r, const ft_wider_gt *g
                 "scored as without detections\n",
                 cmd, missing, n, first_missing, r->predictions);
     if (p->n_unknown)
-        fprintf(stderr, "facetrail %s: note: %d lines of %s name images not in the ground truth "
-                        "(skipped)\n",
+        fprintf(stderr,
+                "facetrail %s: note: %d lines of %s name images not in the ground truth "
+                "(skipped)\n",
                 cmd, p->n_unknown, r->predictions);
     return CLI_OK;
 }
@@ -379,7 +380,7 @@ int cmd_eval_wider(int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.ep = ft_engine_default_params();
     r.ep.model_dir = default_model_dir();
-    r.ep.n_threads = 1;
+    r.ep.n_threads = default_threads();
     r.dp = ft_detect_default_params();
     r.dp.with_landmarks = 0;
     r.dp.with_descriptor = 0;

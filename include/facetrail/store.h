@@ -59,7 +59,7 @@ extern "C" {
 #endif
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define FT_STORE_SCHEMA_VERSION 1
+#define FT_STORE_SCHEMA_VERSION 2
 
 typedef struct ft_store ft_store;
 
@@ -76,7 +76,7 @@ enum ft_store_open_flags {
 ** SQLite file, a SQLite file that is not facetrail's, a schema newer than this
 ** build, an older schema opened read-only, corruption), FT_EIO, FT_ENOMEM.
 ** On error *out is NULL and ft_store_errmsg(NULL) gives the reason (per
-** thread, until this thread's next failing open). */
+** thread, until this thread's next ft_store_open). */
 int ft_store_open(const char *path, int flags, ft_store **out /* OUT */);
 /* Closes the database (a WAL checkpoint runs if this is the last handle). */
 void ft_store_close(ft_store *st);
@@ -139,19 +139,19 @@ enum ft_ingest_flags {
 
 /* One face track seen by one camera in one ingest. */
 typedef struct ft_sighting {
-    int64_t id;        /* OUT on read; ignored on write */
-    int64_t ingest_id; /* on write: 0 or the ingest committed to */
-    char camera_id[FT_CAMERA_ID_MAX]; /* on write: "" or the ingest's camera */
-    int64_t track_key; /* caller's key, deterministic per ingest (unique in it) */
+    int64_t id;                         /* OUT on read; ignored on write */
+    int64_t ingest_id;                  /* on write: 0 or the ingest committed to */
+    char camera_id[FT_CAMERA_ID_MAX];   /* on write: "" or the ingest's camera */
+    int64_t track_key;                  /* caller's key, deterministic per ingest (unique in it) */
     int64_t first_us, last_us, best_us; /* wall clock; first <= best <= last */
-    float box[4];      /* best shot x, y, w, h in image pixels (w, h >= 0) */
-    float face_px;     /* face height in pixels, >= 0 */
-    float det_score;   /* detector score of the best shot */
-    float quality;     /* caller's quality score of the best shot */
-    int n_frames;      /* frames in the track, >= 0 */
-    const unsigned char *thumbnail; /* JPEG (starts FF D8 FF) or NULL */
-    size_t thumbnail_len;           /* 0 .. FT_STORE_THUMB_MAX; on read: stored length */
-    int n_desc;                     /* 0 .. FT_SIGHTING_MAX_DESC */
+    float box[4];                       /* best shot x, y, w, h in image pixels (w, h >= 0) */
+    float face_px;                      /* face height in pixels, >= 0 */
+    float det_score;                    /* detector score of the best shot */
+    float quality;                      /* caller's quality score of the best shot */
+    int n_frames;                       /* frames in the track, >= 0 */
+    const unsigned char *thumbnail;     /* JPEG (starts FF D8 FF) or NULL */
+    size_t thumbnail_len;               /* 0 .. FT_STORE_THUMB_MAX; on read: stored length */
+    int n_desc;                         /* 0 .. FT_SIGHTING_MAX_DESC */
     float desc[FT_SIGHTING_MAX_DESC][FT_DESCRIPTOR_DIM]; /* finite values */
     float desc_quality[FT_SIGHTING_MAX_DESC];
 } ft_sighting;
@@ -170,8 +170,8 @@ typedef struct ft_sighting {
 ** run's sightings (descriptors, thumbnails) and counters and starts afresh
 ** under the same id (*resume_from_us = -1).
 ** Errors: FT_EINVAL (bad arguments, see above), FT_ENOTFOUND (no such camera). */
-int ft_store_ingest_begin(ft_store *st, const char *camera_id, const char *source,
-                          int64_t start_us, double sample_fps, int64_t *ingest_id /* OUT */,
+int ft_store_ingest_begin(ft_store *st, const char *camera_id, const char *source, int64_t start_us,
+                          double sample_fps, int64_t *ingest_id /* OUT */,
                           int64_t *resume_from_us /* OUT */);
 int ft_store_ingest_begin_ex(ft_store *st, const char *camera_id, const char *source,
                              int64_t start_us, double sample_fps, int flags,
@@ -192,6 +192,19 @@ int ft_store_ingest_commit(ft_store *st, int64_t ingest_id, const ft_sighting *s
 /* Marks a running ingest FT_INGEST_DONE or FT_INGEST_FAILED with an optional
 ** error text (kept up to 4000 bytes). FT_EINVAL for another status or an
 ** ingest that is not running, FT_ENOTFOUND. */
+/* As ft_store_ingest_commit, and in the same transaction stores state (an
+** opaque blob of the caller's, e.g. its live tracks at the checkpoint; NULL
+** or 0 bytes clears it), which ft_store_ingest_state returns after a crash. */
+int ft_store_ingest_commit_state(ft_store *st, int64_t ingest_id, const ft_sighting *s, int n,
+                                 int64_t checkpoint_us, int64_t frames, int64_t faces,
+                                 const void *state, size_t state_len);
+
+/* The state saved by the last ft_store_ingest_commit_state of the ingest:
+** *out (free with ft_store_free) and its length, or NULL and 0 if none.
+** FT_ENOTFOUND for an unknown ingest. */
+int ft_store_ingest_state(ft_store *st, int64_t ingest_id, unsigned char **out /* OUT */,
+                          size_t *out_len /* OUT */);
+
 int ft_store_ingest_finish(ft_store *st, int64_t ingest_id, int status, const char *error_text);
 
 typedef struct ft_ingest {
@@ -238,14 +251,14 @@ int ft_store_sighting_get(ft_store *st, int64_t id, ft_sighting *out /* OUT */,
 /* Sightings whose best_us is in [from_us, to_us), of one camera (or all when
 ** camera_id is NULL), ordered by best_us then id, each with its descriptors
 ** but without thumbnail bytes (thumbnail NULL, thumbnail_len stored length). */
-int ft_store_sightings_between(ft_store *st, int64_t from_us, int64_t to_us,
-                               const char *camera_id, ft_store_sighting_fn fn, void *ctx);
+int ft_store_sightings_between(ft_store *st, int64_t from_us, int64_t to_us, const char *camera_id,
+                               ft_store_sighting_fn fn, void *ctx);
 
 /* Counts, and the time span of the sightings: min_us the earliest first_us,
 ** max_us the latest last_us (search's "now"); both 0 when there are no
 ** sightings. Every pointer may be NULL. One consistent snapshot. */
-int ft_store_stats(ft_store *st, int64_t *n_cameras, int64_t *n_sightings,
-                   int64_t *n_descriptors, int64_t *min_us, int64_t *max_us);
+int ft_store_stats(ft_store *st, int64_t *n_cameras, int64_t *n_sightings, int64_t *n_descriptors,
+                   int64_t *min_us, int64_t *max_us);
 
 /* ------------------------------------------------------------------------ */
 /* JPEG encoding (thumbnails)                                               */

@@ -33,6 +33,7 @@
 /* ------------------------------------------------------------------------ */
 
 /* DEFAULT_TABLE_BEGIN (filled from the LFW measurement, see below) */
+/* clang-format off */
 static const ft_calibration default_calibration = {
     FT_METRIC_EUCLIDEAN,
     1,
@@ -41,6 +42,7 @@ static const ft_calibration default_calibration = {
     0,
     0,
 };
+/* clang-format on */
 /* DEFAULT_TABLE_END */
 
 const ft_calibration *ft_calibration_default(void)
@@ -77,8 +79,10 @@ static size_t allowed_count(double rate, size_t n)
 {
     double x = floor(rate * (double)n);
     size_t m = x <= 0 ? 0 : (x >= (double)n ? n : (size_t)x);
-    while (m < n && (double)(m + 1) / (double)n <= rate) m++;
-    while (m > 0 && (double)m / (double)n > rate) m--;
+    while (m < n && (double)(m + 1) / (double)n <= rate)
+        m++;
+    while (m > 0 && (double)m / (double)n > rate)
+        m--;
     return m;
 }
 
@@ -120,9 +124,9 @@ static void add_knot(ft_calibration *c, const double *imp, size_t nf, size_t n_i
     k->fnmr = n_gen ? (double)(n_gen - count_below(gen, nf_gen, t)) / (double)n_gen : NAN;
 }
 
-int ft_calibration_from_distances(enum ft_metric metric, const double *impostor,
-                                  size_t n_impostor, const double *genuine, size_t n_genuine,
-                                  ft_calibration *out, char *errbuf, size_t errbuf_len)
+int ft_calibration_from_distances(enum ft_metric metric, const double *impostor, size_t n_impostor,
+                                  const double *genuine, size_t n_genuine, ft_calibration *out,
+                                  char *errbuf, size_t errbuf_len)
 {
     if (!out || (!impostor && n_impostor) || (!genuine && n_genuine))
         return ft__errf(errbuf, errbuf_len, FT_EINVAL, "calibration: bad arguments");
@@ -166,10 +170,12 @@ int ft_calibration_from_distances(enum ft_metric metric, const double *impostor,
     size_t k = (size_t)ceil(0.01 * (double)nf);
     if (k < 10) k = 10;
     if (k > nf - 1) k = nf - 1;
-    while (k < nf - 1 && !(imp[k] > imp[0])) k++;
+    while (k < nf - 1 && !(imp[k] > imp[0]))
+        k++;
     double u = imp[k], sum = 0;
     size_t cnt = 0;
-    for (size_t i = 0; i < k && imp[i] < u; i++, cnt++) sum += u - imp[i];
+    for (size_t i = 0; i < k && imp[i] < u; i++, cnt++)
+        sum += u - imp[i];
     out->tail_scale = sum / (double)cnt; /* cnt >= 1 and > 0: imp[0] < u */
     ft__free(imp);
     ft__free(gen);
@@ -239,7 +245,8 @@ double ft_calibration_fmr(const ft_calibration *c, double t, int *extrapolated)
         return f < 1 ? f : 1;
     }
     int i = 0;
-    while (i + 1 < n && t >= k[i + 1].threshold) i++;
+    while (i + 1 < n && t >= k[i + 1].threshold)
+        i++;
     if (i + 1 == n || t == k[i].threshold) return k[i].fmr; /* exact at the knots */
     double w = (t - k[i].threshold) / (k[i + 1].threshold - k[i].threshold);
     return exp(log(k[i].fmr) + w * (log(k[i + 1].fmr) - log(k[i].fmr)));
@@ -253,7 +260,8 @@ double ft_calibration_fnmr(const ft_calibration *c, double t)
     if (t <= k[0].threshold) return k[0].fnmr;
     if (t >= k[n - 1].threshold) return k[n - 1].fnmr;
     int i = 0;
-    while (t > k[i + 1].threshold) i++;
+    while (t > k[i + 1].threshold)
+        i++;
     double w = (t - k[i].threshold) / (k[i + 1].threshold - k[i].threshold);
     return k[i].fnmr + w * (k[i + 1].fnmr - k[i].fnmr);
 }
@@ -276,7 +284,8 @@ int ft_calibration_threshold(const ft_calibration *c, double fmr, double *thresh
         return FT_OK;
     }
     int i = 0;
-    while (i + 1 < n && fmr >= k[i + 1].fmr) i++;
+    while (i + 1 < n && fmr >= k[i + 1].fmr)
+        i++;
     if (i + 1 == n || fmr == k[i].fmr) { /* exact at the knots */
         *threshold = k[i].threshold;
         return FT_OK;

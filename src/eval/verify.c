@@ -70,16 +70,17 @@ struct field {
 
 /* Interned image paths: open addressing, capacity a power of two. */
 struct intern {
-    char **paths;   /* paths[0..n) in order of first use */
+    char **paths; /* paths[0..n) in order of first use */
     int n;
-    int *slots;     /* index into paths, or -1 */
+    int *slots; /* index into paths, or -1 */
     size_t mask;
 };
 
 static uint64_t hash_str(const char *s)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
     return h;
 }
 
@@ -102,7 +103,8 @@ void ft_lfw_pairs_free(ft_lfw_pairs *p)
 {
     if (!p) return;
     if (p->images)
-        for (int i = 0; i < p->n_images; i++) ft__free(p->images[i]);
+        for (int i = 0; i < p->n_images; i++)
+            ft__free(p->images[i]);
     ft__free(p->images);
     ft__free(p->pairs);
     ft__free(p);
@@ -114,10 +116,12 @@ static int split_fields(const char *s, const char *end, struct field *f, int max
 {
     int n = 0;
     while (s < end) {
-        while (s < end && (*s == ' ' || *s == '\t')) s++;
+        while (s < end && (*s == ' ' || *s == '\t'))
+            s++;
         if (s == end) break;
         const char *b = s;
-        while (s < end && *s != ' ' && *s != '\t') s++;
+        while (s < end && *s != ' ' && *s != '\t')
+            s++;
         if (n == max) return max + 1;
         f[n].s = b;
         f[n].len = (size_t)(s - b);
@@ -161,7 +165,8 @@ struct parser {
     int line;
 };
 
-static int perr(const struct parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int perr(const struct parser *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int perr(const struct parser *ps, const char *fmt, ...)
 {
@@ -192,8 +197,8 @@ static int parse_pair(const struct parser *ps, struct intern *t, const struct fi
         return perr(ps, "expected a same-person pair 'name i j', got %d field%s", nf,
                     nf == 1 ? "" : "s");
     if (!want_same && nf != 4)
-        return perr(ps, "expected a different-person pair 'name1 i name2 j', got %d field%s",
-                    nf, nf == 1 ? "" : "s");
+        return perr(ps, "expected a different-person pair 'name1 i name2 j', got %d field%s", nf,
+                    nf == 1 ? "" : "s");
     const struct field *name[2] = { &f[0], want_same ? &f[0] : &f[2] };
     const struct field *num[2] = { &f[1], want_same ? &f[2] : &f[3] };
     long idx[2];
@@ -260,8 +265,10 @@ int ft_lfw_pairs_parse(const char *text, size_t len, const char *name, int max_f
             ** header cannot make us allocate more than the file's size */
             if ((double)folds * 2.0 * (double)n * MIN_PAIR_LINE_LEN > (double)len ||
                 (double)folds * 2.0 * (double)n > INT_MAX / 4) {
-                rc = perr(&ps, "the header promises %ld folds of %ld pairs, more than this "
-                               "%zu-byte file can hold", k, 2 * n, len);
+                rc = perr(&ps,
+                          "the header promises %ld folds of %ld pairs, more than this "
+                          "%zu-byte file can hold",
+                          k, 2 * n, len);
                 goto fail;
             }
             have_header = 1;
@@ -273,7 +280,8 @@ int ft_lfw_pairs_parse(const char *text, size_t len, const char *name, int max_f
             want = p->n_folds * 2 * p->n_per_fold;
             p->pairs = ft__calloc((size_t)want, sizeof *p->pairs);
             size_t cap = 4;
-            while (cap < 2 * (size_t)want * 2) cap <<= 1; /* 2 images per pair, load <= 1/2 */
+            while (cap < 2 * (size_t)want * 2)
+                cap <<= 1; /* 2 images per pair, load <= 1/2 */
             t.paths = ft__malloc(2 * (size_t)want * sizeof *t.paths);
             t.slots = ft__malloc(cap * sizeof *t.slots);
             if (!p->pairs || !t.paths || !t.slots) goto nomem;
@@ -325,7 +333,8 @@ int ft_lfw_pairs_parse(const char *text, size_t len, const char *name, int max_f
 nomem:
     rc = ft__errf(errbuf, errbuf_len, FT_ENOMEM, "%s: out of memory", name);
 fail:
-    for (int i = 0; i < t.n; i++) ft__free(t.paths[i]);
+    for (int i = 0; i < t.n; i++)
+        ft__free(t.paths[i]);
     ft__free(t.paths);
     ft__free(t.slots);
     ft_lfw_pairs_free(p);
@@ -432,7 +441,8 @@ static double sweep(const struct known *v, int n, int exclude_fold, long *best_c
             if (v[i].fold != exclude_fold) correct += v[i].same ? 1 : -1;
             i++;
         }
-        while (i < n && v[i].fold == exclude_fold) i++;
+        while (i < n && v[i].fold == exclude_fold)
+            i++;
         double t = INFINITY;
         if (i < n) t = midpoint(g, v[i].d);
         if (correct > best) { /* strict: ties keep the smaller threshold */
@@ -486,8 +496,10 @@ static size_t allowed_count(double rate, size_t n)
 {
     double x = floor(rate * (double)n);
     size_t m = x <= 0 ? 0 : (x >= (double)n ? n : (size_t)x);
-    while (m < n && (double)(m + 1) / (double)n <= rate) m++;
-    while (m > 0 && (double)m / (double)n > rate) m--;
+    while (m < n && (double)(m + 1) / (double)n <= rate)
+        m++;
+    while (m > 0 && (double)m / (double)n > rate)
+        m--;
     return m;
 }
 
@@ -526,8 +538,7 @@ static int split_sorted(const ft_verify_item *items, int n, int same, double **o
     return FT_OK;
 }
 
-int ft_verify_tar_at_far(const ft_verify_item *items, int n, double target_far,
-                         ft_verify_rate *out)
+int ft_verify_tar_at_far(const ft_verify_item *items, int n, double target_far, ft_verify_rate *out)
 {
     if (!items || n <= 0 || !out || !(target_far > 0 && target_far <= 1)) return FT_EINVAL;
     for (int i = 0; i < n; i++)

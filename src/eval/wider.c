@@ -59,8 +59,8 @@
 #include "eval/wider.h"
 
 #include <jansson.h>
-#include <math.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -79,9 +79,9 @@ struct ft_wider_gt {
     ft_wider_image *images; /* (n_images) */
     ft_wider_face *faces;   /* all faces, image by image */
     size_t n_faces;
-    int *line;          /* (n_images) line of each file name in the gt file */
-    name_ref *by_name;  /* (n_images) sorted by name */
-    unsigned char *text; /* the gt file, cut into NUL-terminated lines */
+    int *line;            /* (n_images) line of each file name in the gt file */
+    name_ref *by_name;    /* (n_images) sorted by name */
+    unsigned char *text;  /* the gt file, cut into NUL-terminated lines */
     unsigned levels_read; /* bit per level whose index file was read */
 };
 
@@ -246,7 +246,8 @@ static int parse_gt(ft_wider_gt *gt, size_t text_len, const char *path, char *er
     int r;
     *first_out = NULL;
 #define GT_FAIL(...) return (*first_out = first, ft__errf(err, len, FT_EFORMAT, __VA_ARGS__))
-#define GT_NOMEM() return (*first_out = first, ft__errf(err, len, FT_ENOMEM, "%s: out of memory", path))
+#define GT_NOMEM() \
+    return (*first_out = first, ft__errf(err, len, FT_ENOMEM, "%s: out of memory", path))
     for (;;) {
         /* the file line (blank lines between images are allowed) */
         while ((r = next_line(&c, &s)) == 1 && !*s)
@@ -278,13 +279,14 @@ static int parse_gt(ft_wider_gt *gt, size_t text_len, const char *path, char *er
         r = next_line(&c, &s);
         if (r < 0) GT_FAIL("%s:%d: NUL byte in the line", path, c.line);
         if (r == 0)
-            GT_FAIL("%s:%d: file ends after the image name '%s' (no face count)", path,
-                    file_line, gt->images[i].file);
+            GT_FAIL("%s:%d: file ends after the image name '%s' (no face count)", path, file_line,
+                    gt->images[i].file);
         long n;
         const char *q = s;
         if (read_int(&q, 0, MAX_FACES_IMAGE, &n) || *skip_blanks(q))
-            GT_FAIL("%s:%d: expected the face count of '%s' (an integer in [0, %d]), got '%.40s'",
-                    path, c.line, gt->images[i].file, MAX_FACES_IMAGE, s);
+            GT_FAIL(
+                "%s:%d: expected the face count of '%.100s' (an integer in [0, %d]), got '%.40s'",
+                path, c.line, gt->images[i].file, MAX_FACES_IMAGE, s);
 
         if (n == 0) {
             /* the placeholder line of numbers after a count of 0, if present */
@@ -363,8 +365,9 @@ int ft_wider_gt_read(const char *gt_path, ft_wider_gt **out, char *err, size_t e
         qsort(gt->by_name, (size_t)gt->n_images, sizeof *gt->by_name, cmp_name);
         for (int i = 1; i < gt->n_images; i++) {
             if (strcmp(gt->by_name[i - 1].name, gt->by_name[i].name) == 0) {
-                rc = ft__errf(err, err_len, FT_EFORMAT, "%s:%d: image '%s' already listed at line %d",
-                              gt_path, gt->line[gt->by_name[i].index], gt->by_name[i].name,
+                rc = ft__errf(err, err_len, FT_EFORMAT,
+                              "%s:%d: image '%s' already listed at line %d", gt_path,
+                              gt->line[gt->by_name[i].index], gt->by_name[i].name,
                               gt->line[gt->by_name[i - 1].index]);
                 break;
             }
@@ -642,8 +645,9 @@ int ft_wider_evaluate(const ft_wider_gt *gt, int n_images, const ft_wider_det *d
         return ft__errf(err, err_len, FT_EINVAL, "ft_wider_evaluate: n_images %d not in [0, %d]",
                         n_images, gt->n_images);
     if (gt->levels_read != (1u << FT_WIDER_N_LEVELS) - 1)
-        return ft__errf(err, err_len, FT_EINVAL,
-                        "ft_wider_evaluate: the index files of all three levels must be read first");
+        return ft__errf(
+            err, err_len, FT_EINVAL,
+            "ft_wider_evaluate: the index files of all three levels must be read first");
     if (!(params->iou_thresh > 0 && params->iou_thresh <= 1) || params->thresh_num < 1 ||
         params->thresh_num > 1000000 || !isfinite(params->operating_score))
         return ft__errf(err, err_len, FT_EINVAL,
@@ -839,7 +843,8 @@ int ft_wider_preds_read(const char *path, const ft_wider_gt *gt, ft_wider_preds 
 {
     if (!out) return ft__errf(err, err_len, FT_EINVAL, "ft_wider_preds_read: out is NULL");
     memset(out, 0, sizeof *out);
-    if (!path || !gt) return ft__errf(err, err_len, FT_EINVAL, "ft_wider_preds_read: NULL argument");
+    if (!path || !gt)
+        return ft__errf(err, err_len, FT_EINVAL, "ft_wider_preds_read: NULL argument");
     unsigned char *text;
     size_t text_len;
     int rc = ft__read_file(path, MAX_TEXT_BYTES, &text, &text_len, err, err_len);
@@ -869,22 +874,21 @@ int ft_wider_preds_read(const char *path, const ft_wider_gt *gt, ft_wider_preds 
         json_error_t jerr;
         root = json_loads(s, 0, &jerr);
         if (!root) {
-            rc = ft__errf(err, err_len, FT_EFORMAT, "%s:%d: bad JSON: %s", path, c.line,
-                          jerr.text);
+            rc = ft__errf(err, err_len, FT_EFORMAT, "%s:%d: bad JSON: %s", path, c.line, jerr.text);
             goto fail;
         }
         json_t *file = json_object_get(root, "file");
         if (!json_is_object(root) || !json_is_string(file)) {
-            rc = ft__errf(err, err_len, FT_EFORMAT, "%s:%d: expected an object with \"file\"",
-                          path, c.line);
+            rc = ft__errf(err, err_len, FT_EFORMAT, "%s:%d: expected an object with \"file\"", path,
+                          c.line);
             goto fail;
         }
         const char *name = json_string_value(file);
         json_t *faces = json_object_get(root, "faces");
         json_t *error = json_object_get(root, "error");
         if (!error && !json_is_array(faces)) {
-            rc = ft__errf(err, err_len, FT_EFORMAT, "%s:%d: '%.200s' has no \"faces\" array",
-                          path, c.line, name);
+            rc = ft__errf(err, err_len, FT_EFORMAT, "%s:%d: '%.200s' has no \"faces\" array", path,
+                          c.line, name);
             goto fail;
         }
         int i = ft_wider_gt_find(gt, name);
@@ -905,8 +909,8 @@ int ft_wider_preds_read(const char *path, const ft_wider_gt *gt, ft_wider_preds 
         }
         if (seen[i] == SEEN_OK) {
             rc = ft__errf(err, err_len, FT_EFORMAT,
-                          "%s:%d: second detection line for '%s' (first at line %d)", path,
-                          c.line, gt->images[i].file, seen_line[i]);
+                          "%s:%d: second detection line for '%s' (first at line %d)", path, c.line,
+                          gt->images[i].file, seen_line[i]);
             goto fail;
         }
         size_t nf = json_array_size(faces);

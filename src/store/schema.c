@@ -16,6 +16,7 @@
 **     version  what
 **     -------  ----------------------------------------------------------------
 **        1     cameras, ingests, sightings, thumbnails, descriptors + indexes
+**        2     ingests.resume_state: the tracker's live tracks at the checkpoint
 **     (later: audit and watchlist tables)
 **
 **   Conventions of the schema:
@@ -104,10 +105,17 @@ static const char schema_v1[] =
     "    vec         BLOB NOT NULL CHECK (length(vec) = 512),  -- 128 float32 LE\n"
     "    PRIMARY KEY (sighting_id, n)\n"
     ");\n";
+
+/* The ingest pipeline's live tracks at the checkpoint (an opaque, versioned
+** blob of the tracker), written in the same transaction as the checkpoint, so
+** that a resumed ingest continues exactly where the commit left it. */
+static const char schema_v2[] =
+    "ALTER TABLE ingests ADD COLUMN resume_state BLOB;  -- NULL: no live tracks saved\n";
 /* clang-format on */
 
 const ft__store_migration ft__store_migrations[] = {
     { 1, "cameras, ingests, sightings, thumbnails, descriptors", schema_v1 },
+    { 2, "ingests.resume_state", schema_v2 },
 };
 
 const int ft__store_n_migrations =

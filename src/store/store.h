@@ -49,6 +49,8 @@ enum ft__stmt_id {
     FT__STMT_INGEST_ADVANCE,
     FT__STMT_INGEST_FINISH,
     FT__STMT_INGEST_GET,
+    FT__STMT_INGEST_SAVE_STATE,
+    FT__STMT_INGEST_LOAD_STATE,
     FT__STMT_SIGHTING_INSERT,
     FT__STMT_DESCRIPTOR_INSERT,
     FT__STMT_THUMBNAIL_INSERT,
@@ -124,7 +126,8 @@ void ft__store_desc_to_le(const float *src, unsigned char dst[FT__DESC_BYTES]);
 void ft__store_desc_from_le(const unsigned char *src, float dst[FT_DESCRIPTOR_DIM]);
 
 /* Test hook: when set, called at named points inside write transactions
-** ("commit:inserted": all rows of a batch written, COMMIT not yet run). */
-extern void (*ft__store_test_hook)(const char *where);
+** ("commit:inserted": all rows of a batch written, COMMIT not yet run). A
+** non-zero return fails the call with that status (and rolls it back). */
+extern int (*ft__store_test_hook)(const char *where);
 
 #endif

@@ -7,9 +7,10 @@
 **          "file:PATH" with a protocol whitelist of "file" and a format
 **          whitelist (no playlist, concat or image demuxer ever parses the
 **          file) -> stream sizes from the headers checked against max_pixels
-**          -> avformat_find_stream_info (its decoders capped at max_pixels
-**          too) -> best video stream, the others discarded -> decoder with
-**          max_pixels and the thread count.
+**          -> avformat_find_stream_info (its decoders refuse buffers over
+**          decoder_cap(max_pixels)) -> best video stream, the others
+**          discarded, its size checked -> decoder with the same cap and the
+**          thread count.
 **   read:  receive a frame; when the decoder wants input, demux the next
 **          packet of our stream and send it; at the end of the file send
 **          the flush packet and drain. Each decoded frame gets a timestamp
@@ -22,8 +23,9 @@
 **   end:   a demuxer error other than EOF (a cut MP4 says "partial file") or
 **          an index that points past the end of the file means the file was
 **          cut or damaged: the decodable frames come out first, then
-**          FT_EFORMAT. A plain EOF is the end (0). The end status is sticky
-**          until a seek.
+**          FT_EFORMAT. A plain EOF is the end (0), unless packets failed to
+**          decode and not one frame came out (FT_EFORMAT). The end status is
+**          sticky until a seek.
 **   seek:  av_seek_frame BACKWARD to the keyframe at or before the target
 **          (falling back to the start of the file), flush the decoder, and
 **          let the next read drop frames before the target.
@@ -58,15 +60,18 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
 #define MAX_DECODE_ERRORS 100 /* consecutive failed packets / frames before giving up */
 #define MAX_RETRIES       100 /* consecutive EAGAIN from the demuxer */
 #define MAX_THREADS       64
-/* Unscaled YUV -> RGB: exact rounding and full chroma interpolation (see the
-** speed notes in the report / design: the fast path is ~1 grey level off). */
-#define SWS_FLAGS (SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT)
+/* YUV -> RGB at the same size. Exact: accurate rounding and interpolated
+** chroma (libswscale's generic path, ~9 ms per 1080p frame on one core).
+** Fast: the SIMD converter (~1 ms), chroma repeated, not interpolated. */
+#define SWS_FLAGS_EXACT (SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT)
+#define SWS_FLAGS_FAST  SWS_BILINEAR
 
 struct ft_video {
     char *path; /* for messages */
@@ -77,6 +82,7 @@ struct ft_video {
     AVPacket *pkt;
     AVFrame *frame;
     struct SwsContext *sws;
+    int sws_flags;
     int sws_key[5]; /* width, height, format, colorspace, full range of sws */
     ft_image *img;
     size_t max_pixels;
@@ -90,15 +96,18 @@ struct ft_video {
     int have_out;
     int64_t seek_us; /* frames before this are dropped while seeking */
     int seeking;
-    int flushed;      /* the flush packet was sent */
-    int end_status;   /* 0, or the damage seen by the demuxer, reported after draining */
-    int finished;     /* reads return final_status */
-    int final_status; /* 0 end of stream, < 0 error */
-    int dec_errors;   /* consecutive decode failures */
+    int flushed;       /* the flush packet was sent */
+    int end_status;    /* 0, or the damage seen by the demuxer, reported after draining */
+    int finished;      /* reads return final_status */
+    int final_status;  /* 0 end of stream, < 0 error */
+    int dec_errors;    /* consecutive decode failures */
+    int last_averr;    /* the last decode failure, 0 if none since open / seek */
+    int64_t n_decoded; /* frames decoded since open / seek */
     char errmsg[512];
 };
 
-static int fail(ft_video *v, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(ft_video *v, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(ft_video *v, int status, const char *fmt, ...)
 {
@@ -111,7 +120,7 @@ static int fail(ft_video *v, int status, const char *fmt, ...)
 
 ft_video_params ft_video_default_params(void)
 {
-    ft_video_params p = { 0, 0, NULL };
+    ft_video_params p = { 0, 0, NULL, 0 };
     return p;
 }
 
@@ -154,7 +163,8 @@ static int open_input(ft_video *v, const char *formats, char *err, size_t errlen
     char ebuf[128];
     ft__video_averr(r, ebuf, sizeof ebuf);
     int status = ft__video_status(r);
-    if (status == FT_EIO) return ft__errf(err, errlen, FT_EIO, "%s: cannot open: %s", v->path, ebuf);
+    if (status == FT_EIO)
+        return ft__errf(err, errlen, FT_EIO, "%s: cannot open: %s", v->path, ebuf);
     if (status == FT_ENOMEM) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
     if (r == AVERROR(EINVAL)) {
         /* The usual cause: the detected format is not on the whitelist. */
@@ -182,26 +192,40 @@ static int check_header_sizes(ft_video *v, char *err, size_t errlen)
     return FT_OK;
 }
 
+/* FFmpeg's decoders (those of the probe and ours) refuse any buffer over
+** this many pixels, so no frame much over max_pixels is ever allocated; the
+** exact limit is ours, checked on the stream and on every frame. Twice the
+** limit, and not less than 4 Mpx: decoders check their scratch buffers
+** against it too (a 64x48 MPEG-4 frame needs a 192x280 one). */
+static int64_t decoder_cap(size_t max_pixels)
+{
+    uint64_t cap = (uint64_t)max_pixels * 2;
+    if (cap / 2 != (uint64_t)max_pixels || cap > (uint64_t)INT64_MAX) return INT64_MAX;
+    return cap < (1u << 22) ? (int64_t)1 << 22 : (int64_t)cap;
+}
+
 static int find_stream_info(ft_video *v, char *err, size_t errlen)
 {
     unsigned n = v->fc->nb_streams;
     AVDictionary **opts = NULL;
     char cap[32];
-    snprintf(cap, sizeof cap, "%llu", (unsigned long long)v->max_pixels);
+    snprintf(cap, sizeof cap, "%lld", (long long)decoder_cap(v->max_pixels));
     if (n) {
         opts = ft__calloc(n, sizeof *opts);
         if (!opts) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
         for (unsigned i = 0; i < n; i++) {
             if (av_dict_set(&opts[i], "max_pixels", cap, 0) < 0 ||
                 av_dict_set(&opts[i], "threads", "1", 0) < 0) {
-                for (unsigned j = 0; j <= i; j++) av_dict_free(&opts[j]);
+                for (unsigned j = 0; j <= i; j++)
+                    av_dict_free(&opts[j]);
                 ft__free(opts);
                 return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
             }
         }
     }
     int r = avformat_find_stream_info(v->fc, opts);
-    for (unsigned i = 0; i < n; i++) av_dict_free(&opts[i]);
+    for (unsigned i = 0; i < n; i++)
+        av_dict_free(&opts[i]);
     ft__free(opts);
     if (r < 0) {
         char ebuf[128];
@@ -237,7 +261,8 @@ static void fill_info(ft_video *v)
     v->frame_us = (in->fps > 0.5 && in->fps < 1000) ? llround(1e6 / in->fps) : 40000;
 }
 
-static int open_decoder(ft_video *v, int threads, char *err, size_t errlen)
+/* The best video stream and its decoder into v->sidx, v->st, *codec. */
+static int select_stream(ft_video *v, const AVCodec **codec_out, char *err, size_t errlen)
 {
     const AVCodec *codec = NULL;
     int idx = av_find_best_stream(v->fc, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
@@ -259,22 +284,42 @@ static int open_decoder(ft_video *v, int threads, char *err, size_t errlen)
     v->st = v->fc->streams[idx];
     for (unsigned i = 0; i < v->fc->nb_streams; i++)
         if ((int)i != idx) v->fc->streams[i]->discard = AVDISCARD_ALL;
-    const AVCodecParameters *cp = v->st->codecpar;
-    if (cp->width <= 0 || cp->height <= 0)
-        return ft__errf(err, errlen, FT_EFORMAT, "%s: the video stream has no frame size (%dx%d)",
-                        v->path, cp->width, cp->height);
-    int r = ft__image_check_size((uint64_t)cp->width, (uint64_t)cp->height, v->max_pixels,
-                                 v->path, err, errlen);
-    if (r < 0) return r;
+    *codec_out = codec;
+    return FT_OK;
+}
 
+/* Container, stream parameters, stream, and its size within the limit. */
+static int probe(ft_video *v, const char *formats, const AVCodec **codec, char *err, size_t errlen)
+{
+    int r = open_input(v, formats, err, errlen);
+    if (r == FT_OK) r = check_header_sizes(v, err, errlen);
+    if (r == FT_OK) r = find_stream_info(v, err, errlen);
+    if (r == FT_OK) r = select_stream(v, codec, err, errlen);
+    if (r != FT_OK) return r;
+    const AVCodecParameters *cp = v->st->codecpar;
+    if (cp->width > 0 && cp->height > 0)
+        return ft__image_check_size((uint64_t)cp->width, (uint64_t)cp->height, v->max_pixels,
+                                    v->path, err, errlen);
+    /* Only decoding could tell, and it failed: damage, or a size over the
+    ** decoder cap (MPEG-4 part 2 in MP4 and header-less streams have their
+    ** size in the bitstream only). */
+    return ft__errf(err, errlen, FT_EFORMAT,
+                    "%s: cannot find the frame size of the video stream (corrupt, or over %lld "
+                    "pixels)",
+                    v->path, (long long)decoder_cap(v->max_pixels));
+}
+
+static int open_decoder(ft_video *v, const AVCodec *codec, int threads, char *err, size_t errlen)
+{
+    const AVCodecParameters *cp = v->st->codecpar;
+    int r;
     v->dec = avcodec_alloc_context3(codec);
     if (!v->dec) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
     r = avcodec_parameters_to_context(v->dec, cp);
     if (r >= 0) {
         v->dec->pkt_timebase = v->st->time_base;
         v->dec->thread_count = threads;
-        v->dec->max_pixels = v->max_pixels > (size_t)INT64_MAX ? INT64_MAX
-                                                               : (int64_t)v->max_pixels;
+        v->dec->max_pixels = decoder_cap(v->max_pixels);
         r = avcodec_open2(v->dec, codec, NULL);
     }
     if (r < 0) {
@@ -319,14 +364,14 @@ int ft_video_open(const char *path, const ft_video_params *p, ft_video **out, ch
         return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", path);
     }
     v->max_pixels = prm.max_pixels;
+    v->sws_flags = prm.fast_colour ? SWS_FLAGS_FAST : SWS_FLAGS_EXACT;
     v->file_size = S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : -1;
     v->start_ts = AV_NOPTS_VALUE;
     v->sws_key[0] = -1;
 
-    int r = open_input(v, formats, err, errlen);
-    if (r == FT_OK) r = check_header_sizes(v, err, errlen);
-    if (r == FT_OK) r = find_stream_info(v, err, errlen);
-    if (r == FT_OK) r = open_decoder(v, prm.threads, err, errlen);
+    const AVCodec *codec = NULL;
+    int r = probe(v, formats, &codec, err, errlen);
+    if (r == FT_OK) r = open_decoder(v, codec, prm.threads, err, errlen);
     if (r != FT_OK) {
         ft_video_close(v);
         return r;
@@ -421,6 +466,7 @@ static void end_of_input(ft_video *v, int averr)
 static int decode_failure(ft_video *v, int averr)
 {
     if (averr == AVERROR(ENOMEM)) return fail(v, FT_ENOMEM, "%s: out of memory", v->path);
+    v->last_averr = averr;
     if (++v->dec_errors <= MAX_DECODE_ERRORS) return FT_OK;
     char ebuf[128];
     return fail(v, FT_EFORMAT, "%s: %d undecodable packets in a row after %.3f s (%s)", v->path,
@@ -436,6 +482,7 @@ static int decode_next(ft_video *v, int64_t *us)
         int r = avcodec_receive_frame(v->dec, v->frame);
         if (r >= 0) {
             v->dec_errors = 0;
+            v->n_decoded++;
             *us = frame_time(v);
             return 1;
         }
@@ -505,7 +552,7 @@ static int convert(ft_video *v)
     int full = is_full_range(f);
     int key[5] = { w, h, f->format, yuv ? cs : -1, yuv ? full : -1 };
     v->sws = sws_getCachedContext(v->sws, w, h, (enum AVPixelFormat)f->format, w, h,
-                                  AV_PIX_FMT_RGB24, SWS_FLAGS, NULL, NULL, NULL);
+                                  AV_PIX_FMT_RGB24, v->sws_flags, NULL, NULL, NULL);
     if (!v->sws) {
         v->sws_key[0] = -1;
         return fail(v, FT_EFORMAT, "%s: cannot convert %s frames to RGB", v->path, desc->name);
@@ -519,16 +566,30 @@ static int convert(ft_video *v)
     }
     uint8_t *dst[4] = { v->img->rgb, NULL, NULL, NULL };
     int dst_stride[4] = { 3 * w, 0, 0, 0 };
-    if (sws_scale(v->sws, (const uint8_t *const *)f->data, f->linesize, 0, h, dst, dst_stride) !=
-        h)
+    if (sws_scale(v->sws, (const uint8_t *const *)f->data, f->linesize, 0, h, dst, dst_stride) != h)
         return fail(v, FT_EFORMAT, "%s: colour conversion of a %dx%d %s frame failed", v->path, w,
                     h, desc->name);
     return FT_OK;
 }
 
+int64_t ft_video_sample_next_us(int64_t last_pts_us, double sample_fps)
+{
+    if (!(sample_fps > 0) || !isfinite(sample_fps)) return last_pts_us;
+    double period = 1e6 / sample_fps;
+    double need = ceil(period - period * 1e-3 - 1.0);
+    if (!(need > 0)) return last_pts_us;
+    if (need >= 9.2e18 || (double)last_pts_us + need >= 9.2e18) return INT64_MAX;
+    return last_pts_us + (int64_t)need;
+}
+
 static int finish(ft_video *v, int status)
 {
     v->finished = 1;
+    if (status == 0 && v->end_status == 0 && v->n_decoded == 0 && v->last_averr) {
+        char ebuf[128];
+        v->end_status = fail(v, FT_EFORMAT, "%s: not one frame could be decoded (%s)", v->path,
+                             ft__video_averr(v->last_averr, ebuf, sizeof ebuf));
+    }
     v->final_status = status < 0 ? status : v->end_status;
     if (v->final_status == 0) v->errmsg[0] = '\0';
     return v->final_status;
@@ -544,8 +605,6 @@ int ft_video_read(ft_video *v, double sample_fps, const ft_image **frame, int64_
         return fail(v, FT_EINVAL, "%s: sample_fps %g is not a finite rate >= 0", v->path,
                     sample_fps);
     if (v->finished) return v->final_status;
-    double period = sample_fps > 0 ? 1e6 / sample_fps : 0.0;
-    double need = period > 0 ? period - (period * 1e-3 + 1.0) : 0.0;
     for (;;) {
         int64_t us;
         int r = decode_next(v, &us);
@@ -556,8 +615,8 @@ int ft_video_read(ft_video *v, double sample_fps, const ft_image **frame, int64_
             v->have_out = 0;
         }
         /* A backward jump (us < last) restarts the spacing. */
-        if (v->have_out && need > 0 && us >= v->last_out_us &&
-            (double)us - (double)v->last_out_us < need)
+        if (v->have_out && sample_fps > 0 && us >= v->last_out_us &&
+            us < ft_video_sample_next_us(v->last_out_us, sample_fps))
             continue;
         r = convert(v);
         if (r < 0) return finish(v, r);
@@ -592,6 +651,8 @@ int ft_video_seek(ft_video *v, int64_t pts_us)
     v->final_status = 0;
     v->end_status = 0;
     v->dec_errors = 0;
+    v->last_averr = 0;
+    v->n_decoded = 0;
     v->have_prev = 0;
     v->have_out = 0;
     v->seeking = 1;

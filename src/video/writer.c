@@ -97,8 +97,8 @@ static const char *muxer_for(const char *path)
     const char *slash = strrchr(path, '/');
     if (!dot || (slash && dot < slash)) return NULL;
     static const char *const map[][2] = {
-        { ".mp4", "mp4" }, { ".m4v", "mp4" }, { ".mov", "mov" }, { ".mkv", "matroska" },
-        { ".avi", "avi" },
+        { ".mp4", "mp4" },      { ".m4v", "mp4" }, { ".mov", "mov" },
+        { ".mkv", "matroska" }, { ".avi", "avi" },
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcasecmp(dot, map[i][0]) == 0) return map[i][1];
@@ -184,7 +184,8 @@ static int setup_encoder(ft_video_writer *w, const AVCodec *codec, double fps,
         c->flags |= AV_CODEC_FLAG_QSCALE;
         c->global_quality = FF_QP2LAMBDA * q;
     }
-    if (r >= 0 && x264) r = av_opt_set(c->priv_data, "preset", p->preset ? p->preset : "veryfast", 0);
+    if (r >= 0 && x264)
+        r = av_opt_set(c->priv_data, "preset", p->preset ? p->preset : "veryfast", 0);
     if (r < 0) return wfail_av(w, r, "bad encoder option");
     r = avcodec_open2(c, codec, NULL);
     if (r < 0) {
@@ -204,8 +205,21 @@ static int writer_setup(ft_video_writer *w, double fps, const ft_video_writer_pa
         return wfail(w, FT_ENOTFOUND, "%s: no video encoder named %s in this libavcodec", w->path,
                      cname);
     const char *mux = muxer_for(w->path);
-    int r = avformat_alloc_output_context2(&w->oc, NULL, mux, NULL);
-    if (r < 0 || !w->oc) return wfail_av(w, r < 0 ? r : AVERROR(ENOMEM), "no muxer");
+    char *url = ft__video_url(w->path);
+    if (!url) return wfail(w, FT_ENOMEM, "%s: out of memory", w->path);
+    /* The URL is kept in oc->url: faststart reopens the file by it at the end. */
+    int r = avformat_alloc_output_context2(&w->oc, NULL, mux, url);
+    if (r < 0 || !w->oc) {
+        ft__free(url);
+        return wfail_av(w, r < 0 ? r : AVERROR(ENOMEM), "no muxer");
+    }
+    r = avio_open(&w->oc->pb, url, AVIO_FLAG_WRITE);
+    ft__free(url);
+    if (r < 0) {
+        char ebuf[128];
+        return wfail(w, r == AVERROR(ENOMEM) ? FT_ENOMEM : FT_EIO, "%s: cannot create: %s", w->path,
+                     ft__video_averr(r, ebuf, sizeof ebuf));
+    }
     if (avformat_query_codec(w->oc->oformat, codec->id, FF_COMPLIANCE_NORMAL) == 0)
         return wfail(w, FT_EINVAL, "%s: the %s container cannot hold %s video", w->path, mux,
                      codec->name);
@@ -227,22 +241,13 @@ static int writer_setup(ft_video_writer *w, double fps, const ft_video_writer_pa
     w->frame->height = w->height;
     r = av_frame_get_buffer(w->frame, 0);
     if (r < 0) return wfail_av(w, r, "frame buffer");
-    w->sws = sws_getContext(w->width, w->height, AV_PIX_FMT_RGB24, w->width, w->height,
-                            w->enc->pix_fmt, SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP,
-                            NULL, NULL, NULL);
+    w->sws =
+        sws_getContext(w->width, w->height, AV_PIX_FMT_RGB24, w->width, w->height, w->enc->pix_fmt,
+                       SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, NULL, NULL, NULL);
     if (!w->sws) return wfail(w, FT_ENOMEM, "%s: cannot set up the colour conversion", w->path);
     const int *coef = sws_getCoefficients(w->enc->colorspace);
     sws_setColorspaceDetails(w->sws, coef, 1, coef, 0, 0, 1 << 16, 1 << 16);
 
-    char *url = ft__video_url(w->path);
-    if (!url) return wfail(w, FT_ENOMEM, "%s: out of memory", w->path);
-    r = avio_open(&w->oc->pb, url, AVIO_FLAG_WRITE);
-    ft__free(url);
-    if (r < 0) {
-        char ebuf[128];
-        return wfail(w, r == AVERROR(ENOMEM) ? FT_ENOMEM : FT_EIO, "%s: cannot create: %s",
-                     w->path, ft__video_averr(r, ebuf, sizeof ebuf));
-    }
     AVDictionary *opts = NULL;
     if (strcmp(mux, "mp4") == 0 || strcmp(mux, "mov") == 0)
         av_dict_set(&opts, "movflags", "+faststart", 0);

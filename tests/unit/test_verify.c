@@ -149,9 +149,11 @@ static void test_ties(void)
 static void test_tar_at_far(void)
 {
     ft_verify_item it[14];
-    for (int i = 0; i < 10; i++) it[i] = (ft_verify_item){ 0, D, 0.5 + 0.05 * i };
+    for (int i = 0; i < 10; i++)
+        it[i] = (ft_verify_item){ 0, D, 0.5 + 0.05 * i };
     const double gen[4] = { 0.2, 0.45, 0.55, 0.7 };
-    for (int i = 0; i < 4; i++) it[10 + i] = (ft_verify_item){ 0, S, gen[i] };
+    for (int i = 0; i < 4; i++)
+        it[10 + i] = (ft_verify_item){ 0, S, gen[i] };
     ft_verify_rate r;
     ASSERT_OK(ft_verify_tar_at_far(it, 14, 0.1, &r));
     ASSERT_NEAR(r.threshold, 0.55, 1e-12);
@@ -174,7 +176,8 @@ static void test_tar_at_far(void)
     ASSERT_EQ(ft_verify_tar_at_far(it, 10, 0.1, &r), FT_EINVAL); /* no genuine pair */
 
     ft_verify_item hundred[101];
-    for (int i = 0; i < 100; i++) hundred[i] = (ft_verify_item){ 0, D, (50 + i) / 100.0 };
+    for (int i = 0; i < 100; i++)
+        hundred[i] = (ft_verify_item){ 0, D, (50 + i) / 100.0 };
     hundred[100] = (ft_verify_item){ 0, S, 0.1 };
     ASSERT_OK(ft_verify_tar_at_far(hundred, 101, 0.29, &r));
     ASSERT_NEAR(r.threshold, 0.79, 0);
@@ -465,8 +468,8 @@ static void test_pairs_out_of_memory(void)
         ft_lfw_pairs *p = NULL;
         char err[256] = "";
         ft__alloc_fail_after(n);
-        int rc = ft_lfw_pairs_parse(real_pairs, sizeof real_pairs - 1, "oom", 0, &p, err,
-                                    sizeof err);
+        int rc =
+            ft_lfw_pairs_parse(real_pairs, sizeof real_pairs - 1, "oom", 0, &p, err, sizeof err);
         ft__alloc_fail_after(-1);
         if (rc == FT_OK) {
             check_real_pairs(p);
@@ -503,8 +506,8 @@ static void test_calibration_hand(void)
     const double gen[2] = { 0.65, 0.3 };
     ft_calibration c;
     char err[256] = "";
-    ASSERT_OK(ft_calibration_from_distances(FT_METRIC_EUCLIDEAN, imp, 5, gen, 2, &c, err,
-                                            sizeof err));
+    ASSERT_OK(
+        ft_calibration_from_distances(FT_METRIC_EUCLIDEAN, imp, 5, gen, 2, &c, err, sizeof err));
     ASSERT_EQ(c.n_knots, 4);
     ASSERT_EQ(c.n_impostor, 5);
     ASSERT_EQ(c.n_genuine, 2);
@@ -546,7 +549,8 @@ static void test_calibration_hand(void)
 
     /* the quantile rule agrees with TAR@FAR's threshold on the same impostors */
     ft_verify_item it[7];
-    for (int i = 0; i < 5; i++) it[i] = (ft_verify_item){ 0, D, imp[i] };
+    for (int i = 0; i < 5; i++)
+        it[i] = (ft_verify_item){ 0, D, imp[i] };
     it[5] = (ft_verify_item){ 0, S, gen[0] };
     it[6] = (ft_verify_item){ 0, S, gen[1] };
     ft_verify_rate r;
@@ -554,8 +558,8 @@ static void test_calibration_hand(void)
     ASSERT_NEAR(r.threshold, 0.7, 0);
 
     /* no genuine list: FNMR unknown */
-    ASSERT_OK(ft_calibration_from_distances(FT_METRIC_COSINE, imp, 5, NULL, 0, &c, err,
-                                            sizeof err));
+    ASSERT_OK(
+        ft_calibration_from_distances(FT_METRIC_COSINE, imp, 5, NULL, 0, &c, err, sizeof err));
     ASSERT(isnan(c.knots[0].fnmr));
     ASSERT(isnan(ft_calibration_fnmr(&c, 0.7)));
     ASSERT_EQ(c.metric, FT_METRIC_COSINE);
@@ -568,25 +572,25 @@ static void test_calibration_unknown_and_errors(void)
     const double imp[5] = { 0.5, 0.6, 0.7, INFINITY, NAN };
     ft_calibration c;
     char err[256] = "";
-    ASSERT_OK(ft_calibration_from_distances(FT_METRIC_EUCLIDEAN, imp, 5, NULL, 0, &c, err,
-                                            sizeof err));
+    ASSERT_OK(
+        ft_calibration_from_distances(FT_METRIC_EUCLIDEAN, imp, 5, NULL, 0, &c, err, sizeof err));
     ASSERT_EQ(c.n_knots, 2);
     ASSERT_NEAR(c.knots[1].threshold, 0.7, 0);
     ASSERT_NEAR(c.knots[1].fmr, 0.4, 0);
 
     const double same[3] = { 0.5, 0.5, 0.5 };
-    ASSERT_EQ(ft_calibration_from_distances(FT_METRIC_EUCLIDEAN, same, 3, NULL, 0, &c, err,
-                                            sizeof err),
-              FT_EINVAL);
+    ASSERT_EQ(
+        ft_calibration_from_distances(FT_METRIC_EUCLIDEAN, same, 3, NULL, 0, &c, err, sizeof err),
+        FT_EINVAL);
     ASSERT_STR_CONTAINS(err, "two distinct");
     const double minus[2] = { 0.5, -INFINITY };
-    ASSERT_EQ(ft_calibration_from_distances(FT_METRIC_EUCLIDEAN, minus, 2, NULL, 0, &c, err,
-                                            sizeof err),
-              FT_EINVAL);
+    ASSERT_EQ(
+        ft_calibration_from_distances(FT_METRIC_EUCLIDEAN, minus, 2, NULL, 0, &c, err, sizeof err),
+        FT_EINVAL);
     /* tied lowest distances: knots skip FMR 0, the tail still fits */
     const double ties[6] = { 0.4, 0.4, 0.4, 0.6, 0.7, 0.8 };
-    ASSERT_OK(ft_calibration_from_distances(FT_METRIC_EUCLIDEAN, ties, 6, NULL, 0, &c, err,
-                                            sizeof err));
+    ASSERT_OK(
+        ft_calibration_from_distances(FT_METRIC_EUCLIDEAN, ties, 6, NULL, 0, &c, err, sizeof err));
     ASSERT_NEAR(c.knots[0].threshold, 0.6, 0); /* imp[1] = imp[2] = 0.4 have FMR 0 */
     ASSERT_NEAR(c.knots[0].fmr, 0.5, 0);
     ASSERT(c.tail_scale > 0);
@@ -640,8 +644,8 @@ static void test_calibration_monotone(void)
     it[N] = (ft_verify_item){ 0, S, 0.3 };
     ft_calibration c;
     char err[256] = "";
-    ASSERT_OK(ft_calibration_from_distances(FT_METRIC_EUCLIDEAN, imp, N, NULL, 0, &c, err,
-                                            sizeof err));
+    ASSERT_OK(
+        ft_calibration_from_distances(FT_METRIC_EUCLIDEAN, imp, N, NULL, 0, &c, err, sizeof err));
     ASSERT(c.n_knots >= 10 && c.n_knots <= FT_CALIBRATION_MAX_KNOTS);
     ASSERT_NEAR(c.knots[0].fmr, 1.0 / N, 1e-15);
     double lo = c.knots[0].threshold, hi = c.knots[c.n_knots - 1].threshold;
@@ -709,11 +713,10 @@ static void test_calibration_default(void)
     ASSERT(ft_calibration_expected_false_matches(d, FT_MATCH_THRESHOLD, 1e4, NULL) > 1);
 }
 
-FT_TESTS(FT_TEST(test_two_folds_obvious), FT_TEST(test_misclassified_test_fold),
-         FT_TEST(test_ties), FT_TEST(test_tar_at_far), FT_TEST(test_test_pair_at_threshold),
-         FT_TEST(test_unknown_distances),
-         FT_TEST(test_evaluate_errors), FT_TEST(test_metrics), FT_TEST(test_pairs_file),
-         FT_TEST(test_pairs_layout_variants), FT_TEST(test_pairs_malformed),
-         FT_TEST(test_pairs_out_of_memory), FT_TEST(test_calibration_hand),
-         FT_TEST(test_calibration_unknown_and_errors), FT_TEST(test_calibration_monotone),
-         FT_TEST(test_calibration_default));
+FT_TESTS(FT_TEST(test_two_folds_obvious), FT_TEST(test_misclassified_test_fold), FT_TEST(test_ties),
+         FT_TEST(test_tar_at_far), FT_TEST(test_test_pair_at_threshold),
+         FT_TEST(test_unknown_distances), FT_TEST(test_evaluate_errors), FT_TEST(test_metrics),
+         FT_TEST(test_pairs_file), FT_TEST(test_pairs_layout_variants),
+         FT_TEST(test_pairs_malformed), FT_TEST(test_pairs_out_of_memory),
+         FT_TEST(test_calibration_hand), FT_TEST(test_calibration_unknown_and_errors),
+         FT_TEST(test_calibration_monotone), FT_TEST(test_calibration_default));

@@ -268,14 +268,14 @@ static void test_images_without_gt_or_detections(void)
     tmp_open(&t);
     char err[256] = "";
     ft_wider_gt *gt = NULL;
-    int rc = load_gt(&t,
-                     "e/a.jpg\n1\n10 10 30 30 0 0 0 0 0 0 \n"
-                     "e/empty.jpg\n0\n0 0 0 0 0 0 0 0 0 0 \n"
-                     "e/missed.jpg\n1\n10 10 30 30 0 0 0 0 0 0 \n",
-                     IDX_HEADER "e/a.jpg\t1\ne/empty.jpg\t\ne/missed.jpg\t1\n",
-                     IDX_HEADER "e/a.jpg\t1\ne/empty.jpg\t\ne/missed.jpg\t1\n",
-                     IDX_HEADER "e/a.jpg\t1\ne/empty.jpg\t\ne/missed.jpg\t1\n", &gt, err,
-                     sizeof err);
+    int rc =
+        load_gt(&t,
+                "e/a.jpg\n1\n10 10 30 30 0 0 0 0 0 0 \n"
+                "e/empty.jpg\n0\n0 0 0 0 0 0 0 0 0 0 \n"
+                "e/missed.jpg\n1\n10 10 30 30 0 0 0 0 0 0 \n",
+                IDX_HEADER "e/a.jpg\t1\ne/empty.jpg\t\ne/missed.jpg\t1\n",
+                IDX_HEADER "e/a.jpg\t1\ne/empty.jpg\t\ne/missed.jpg\t1\n",
+                IDX_HEADER "e/a.jpg\t1\ne/empty.jpg\t\ne/missed.jpg\t1\n", &gt, err, sizeof err);
     if (rc) ft_test_fail(__FILE__, __LINE__, "load: %s", err);
     ASSERT_EQ(ft_wider_gt_n_images(gt), 3);
     ASSERT_EQ(ft_wider_gt_image(gt, 1)->n_faces, 0);
@@ -390,9 +390,8 @@ static void test_recall_by_height(void)
                      IDX_HEADER "e/h.jpg\t1 2 3 4 6\n", &gt, err, sizeof err);
     if (rc) ft_test_fail(__FILE__, __LINE__, "load: %s", err);
     ft_wider_det d[5] = {
-        { { 0, 0, 10, 10 }, 0.9 },      { { 100, 0, 20, 20 }, 0.4 },
-        { { 300, 0, 100, 100 }, 0.6 },  { { 600, 0, 32, 32 }, 0.5 },
-        { { 500, 0, 16, 16 }, 0.95 },
+        { { 0, 0, 10, 10 }, 0.9 },   { { 100, 0, 20, 20 }, 0.4 },  { { 300, 0, 100, 100 }, 0.6 },
+        { { 600, 0, 32, 32 }, 0.5 }, { { 500, 0, 16, 16 }, 0.95 },
     };
     int per[1] = { 5 };
     ft_wider_result r = run_eval(gt, d, per);
@@ -588,13 +587,13 @@ static void test_gt_malformed(void)
         { "e/a.jpg\n99999999999999999999\n", ":2:" },
         { "e/a.jpg\n1\n", "0 of 1 face lines" },
         { "e/a.jpg\n2\n1 2 3 4 0 0 0 0 0 0\n", "1 of 2 face lines" },
-        { "e/a.jpg\n1\n1 2 3 4 0 0 0 0 0\n", ":3:" },         /* 9 numbers */
-        { "e/a.jpg\n1\n1 2 3 4 0 0 0 0 0 0 0\n", ":3:" },     /* 11 numbers */
-        { "e/a.jpg\n1\n1 2 3 x 0 0 0 0 0 0\n", ":3:" },       /* garbage */
+        { "e/a.jpg\n1\n1 2 3 4 0 0 0 0 0\n", ":3:" },     /* 9 numbers */
+        { "e/a.jpg\n1\n1 2 3 4 0 0 0 0 0 0 0\n", ":3:" }, /* 11 numbers */
+        { "e/a.jpg\n1\n1 2 3 x 0 0 0 0 0 0\n", ":3:" },   /* garbage */
         { "e/a.jpg\n1\n1 2 3 nan 0 0 0 0 0 0\n", ":3:" },
         { "e/a.jpg\n1\n1 2 -3 4 0 0 0 0 0 0\n", "negative" },
         { "e/a.jpg\n1\n1 2 3 4 0.5 0 0 0 0 0\n", "attribute" },
-        { "e/a.jpg\n1\n\n", ":3:" },                          /* blank inside a record */
+        { "e/a.jpg\n1\n\n", ":3:" }, /* blank inside a record */
         { "e/a.jpg\n1\n1 2 3 4 0 0 0 0 0 0\n5 6 7 8 0 0 0 0 0 0\n", ":4:" }, /* extra face */
         { "e/a.jpg\n0\ne/a.jpg\n0\n", "already listed at line 1" },
         { " e/a.jpg\n0\n", ":1:" },
@@ -665,8 +664,7 @@ static void test_index_malformed(void)
     for (int i = 0; i < ft_wider_gt_n_images(gt); i++)
         for (int k = 0; k < ft_wider_gt_image(gt, i)->n_faces; k++)
             ASSERT_EQ(ft_wider_gt_image(gt, i)->faces[k].levels, 0);
-    ASSERT_EQ(ft_wider_gt_read_index(gt, FT_WIDER_HARD, "/nonexistent", err, sizeof err),
-              FT_EIO);
+    ASSERT_EQ(ft_wider_gt_read_index(gt, FT_WIDER_HARD, "/nonexistent", err, sizeof err), FT_EIO);
     ft_wider_gt_destroy(gt);
     tmp_close(&t);
     no_leaks();
@@ -851,8 +849,7 @@ static void test_alloc_failures(void)
         if (rc == FT_OK) {
             rc = ft_wider_preds_read(t.preds, gt, &p, err, sizeof err);
             if (rc == FT_OK) {
-                rc = ft_wider_evaluate(gt, p.n_images, p.dets, p.offsets, &wp, &r, err,
-                                       sizeof err);
+                rc = ft_wider_evaluate(gt, p.n_images, p.dets, p.offsets, &wp, &r, err, sizeof err);
                 ft_wider_preds_fini(&p);
             }
         }
@@ -872,9 +869,9 @@ static void test_alloc_failures(void)
 
 FT_TESTS(FT_TEST(test_iou_plus_one), FT_TEST(test_voc_ap),
          FT_TEST(test_ap_levels_ignored_false_positive), FT_TEST(test_duplicate_is_false_positive),
-         FT_TEST(test_images_without_gt_or_detections),
-         FT_TEST(test_normalisation_spreads_scores), FT_TEST(test_iou_convention_decides_match),
-         FT_TEST(test_recall_by_height), FT_TEST(test_evaluate_bad_arguments),
-         FT_TEST(test_parse_real_format), FT_TEST(test_gt_malformed), FT_TEST(test_index_malformed),
+         FT_TEST(test_images_without_gt_or_detections), FT_TEST(test_normalisation_spreads_scores),
+         FT_TEST(test_iou_convention_decides_match), FT_TEST(test_recall_by_height),
+         FT_TEST(test_evaluate_bad_arguments), FT_TEST(test_parse_real_format),
+         FT_TEST(test_gt_malformed), FT_TEST(test_index_malformed),
          FT_TEST(test_truncations_and_garbage), FT_TEST(test_predictions),
          FT_TEST(test_alloc_failures))

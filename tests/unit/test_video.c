@@ -1,0 +1,780 @@
+/*
+** tests/unit/test_video.c: the video reader and writer on synthetic clips.
+**
+** DESIGN
+**   Each clip is written here by ft_video_writer: 64x48 frames whose eight
+**   16x24 blocks spell the frame index in binary (bright block = 1), big
+**   enough to survive lossy coding, so every decoded frame says which frame
+**   it is. Reading back checks counts, timestamps, order, sampling, seeking
+**   and the info fields; damaged copies (cut, overwritten, bit-flipped) and
+**   non-videos must end with a clean status, never a crash or a hang (the
+**   harness's timeout catches hangs). Files live in a fresh folder under
+**   /tmp, removed at the end of each test.
+**
+** INVARIANTS  Deterministic: fixed clips, fixed damage (no clock, fixed seed).
+** THREADS     One per test (the harness forks each test).
+*/
+#include "../harness/test.h"
+
+#include "facetrail.h"
+
+#include "core/core.h"
+
+#include <dirent.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define W        64
+#define H        48
+#define FPS      25
+#define N        50
+#define FRAME_US 40000
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static char g_dir[64];
+
+static void make_dir(void)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/ft_video_XXXXXX");
+    ASSERT(mkdtemp(g_dir) != NULL);
+    ft_video_set_ffmpeg_log_level(0); /* damaged inputs make FFmpeg chatty */
+}
+
+static void remove_dir(void)
+{
+    DIR *d = opendir(g_dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(g_dir);
+}
+
+static const char *tmp_path(const char *name)
+{
+    static char p[32][256];
+    static int k;
+    k = (k + 1) % 32;
+    snprintf(p[k], sizeof p[k], "%s/%s", g_dir, name);
+    return p[k];
+}
+
+/* Frame i: block b (column b % 4, row b / 4) bright iff bit b of i is set. */
+static void draw(ft_image *img, int i)
+{
+    for (int y = 0; y < img->height; y++)
+        for (int x = 0; x < img->width; x++) {
+            int b = (y / 24) * 4 + x / 16;
+            uint8_t *px = img->rgb + ((size_t)y * img->width + x) * 3;
+            if ((i >> b) & 1) {
+                px[0] = 230, px[1] = 210, px[2] = 60;
+            } else {
+                px[0] = 20, px[1] = 40, px[2] = 110;
+            }
+        }
+}
+
+/* Index spelled by a decoded frame (block interiors only); -1 if a block is
+** neither clearly bright nor clearly dark. */
+static int decode_index(const ft_image *img)
+{
+    if (img->width != W || img->height != H) return -1;
+    int v = 0;
+    for (int b = 0; b < 8; b++) {
+        int x0 = (b % 4) * 16, y0 = (b / 4) * 24;
+        long sum = 0, n = 0;
+        for (int y = y0 + 4; y < y0 + 20; y++)
+            for (int x = x0 + 4; x < x0 + 12; x++) {
+                const uint8_t *px = img->rgb + ((size_t)y * W + x) * 3;
+                sum += (px[0] * 299 + px[1] * 587 + px[2] * 114) / 1000;
+                n++;
+            }
+        long mean = sum / n;
+        if (mean > 150)
+            v |= 1 << b;
+        else if (mean > 80)
+            return -1;
+    }
+    return v;
+}
+
+/* Checks the colours too: a bright block decodes near (230, 210, 60). */
+static void check_colours(const ft_image *img)
+{
+    const uint8_t *px = img->rgb + ((size_t)10 * W + 8) * 3; /* block 0 */
+    int bright = px[1] > 120;
+    int want[3] = { bright ? 230 : 20, bright ? 210 : 40, bright ? 60 : 110 };
+    for (int c = 0; c < 3; c++)
+        ASSERT_NEAR(px[c], want[c], 12);
+}
+
+static const char *write_clip(const char *name, const ft_video_writer_params *p, int n)
+{
+    const char *path = tmp_path(name);
+    ft_video_writer *w;
+    char err[512];
+    int r = ft_video_writer_open(path, W, H, FPS, p, &w, err, sizeof err);
+    if (r != FT_OK) ft_test_fail(__FILE__, __LINE__, "writer_open %s: %d %s", path, r, err);
+    ft_image *img;
+    ASSERT_OK(ft_image_create(W, H, &img));
+    for (int i = 0; i < n; i++) {
+        draw(img, i);
+        r = ft_video_writer_write(w, img);
+        if (r != FT_OK)
+            ft_test_fail(__FILE__, __LINE__, "write %d: %d %s", i, r, ft_video_writer_errmsg(w));
+    }
+    ft_image_destroy(img);
+    r = ft_video_writer_close(w, err, sizeof err);
+    if (r != FT_OK) ft_test_fail(__FILE__, __LINE__, "writer_close: %d %s", r, err);
+    return path;
+}
+
+static ft_video *open_ok(const char *path)
+{
+    ft_video *v;
+    char err[512];
+    int r = ft_video_open(path, NULL, &v, err, sizeof err);
+    if (r != FT_OK) ft_test_fail(__FILE__, __LINE__, "open %s: %d %s", path, r, err);
+    return v;
+}
+
+/* Reads everything at sample_fps; indices and pts into the arrays (cap n).
+** Returns the number of frames; *end gets the final status. */
+static int read_all(ft_video *v, double sample_fps, int *idx, int64_t *pts, int cap, int *end)
+{
+    int n = 0, r;
+    const ft_image *img;
+    int64_t t;
+    while ((r = ft_video_read(v, sample_fps, &img, &t)) == 1) {
+        ASSERT(img != NULL);
+        if (n < cap) {
+            idx[n] = decode_index(img);
+            pts[n] = t;
+        }
+        n++;
+        ASSERT(n < 10000);
+    }
+    *end = r;
+    return n;
+}
+
+static size_t file_size(const char *path)
+{
+    struct stat st;
+    ASSERT(stat(path, &st) == 0);
+    return (size_t)st.st_size;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    unsigned char *buf;
+    char err[256];
+    ASSERT_OK(ft__read_file(path, (size_t)1 << 30, &buf, len, err, sizeof err));
+    return buf;
+}
+
+static void spit(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ASSERT(f != NULL);
+    if (len) ASSERT(fwrite(data, 1, len, f) == len);
+    ASSERT(fclose(f) == 0);
+}
+
+/* Full read of a clip of N frames: every frame, in order, at k * 40 ms. */
+static void check_full_clip(const char *path)
+{
+    ft_video *v = open_ok(path);
+    int idx[N + 8], end;
+    int64_t pts[N + 8];
+    int n = read_all(v, 0, idx, pts, N + 8, &end);
+    ASSERT_EQ(end, 0);
+    ASSERT_EQ(n, N);
+    for (int i = 0; i < N; i++) {
+        if (idx[i] != i || pts[i] != (int64_t)i * FRAME_US)
+            ft_test_fail(__FILE__, __LINE__, "%s frame %d: index %d pts %lld", path, i, idx[i],
+                         (long long)pts[i]);
+    }
+    /* end is sticky */
+    const ft_image *img;
+    int64_t t;
+    ASSERT_EQ(ft_video_read(v, 0, &img, &t), 0);
+    ASSERT(img == NULL);
+    ft_video_close(v);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_roundtrip_mp4(void)
+{
+    make_dir();
+    const char *path = write_clip("clip.mp4", NULL, N);
+    check_full_clip(path);
+
+    ft_video *v = open_ok(path);
+    ft_video_info in;
+    ASSERT_OK(ft_video_get_info(v, &in));
+    ASSERT_EQ(in.width, W);
+    ASSERT_EQ(in.height, H);
+    ASSERT_NEAR(in.fps, 25.0, 1e-9);
+    ASSERT_NEAR(in.duration_us, 2000000, FRAME_US);
+    ASSERT_EQ(in.n_frames, N);
+    ASSERT(strcmp(in.codec, "mpeg4") == 0);
+    ASSERT(strcmp(in.format, "mov") == 0);
+    const ft_image *img;
+    int64_t t;
+    ASSERT_EQ(ft_video_read(v, 0, &img, &t), 1);
+    check_colours(img);
+    for (int i = 0; i < 19; i++)
+        ASSERT_EQ(ft_video_read(v, 0, &img, &t), 1);
+    ASSERT_EQ(decode_index(img), 19); /* frame 19: bits 0, 1, 4 bright */
+    check_colours(img);
+    ft_video_close(v);
+
+    /* the fast colour path: same frames, colours within a few levels */
+    ft_video_params vp = ft_video_default_params();
+    vp.fast_colour = 1;
+    char err[512];
+    ASSERT_OK(ft_video_open(path, &vp, &v, err, sizeof err));
+    for (int i = 0; i < N; i++) {
+        ASSERT_EQ(ft_video_read(v, 0, &img, &t), 1);
+        ASSERT_EQ(decode_index(img), i);
+        check_colours(img);
+    }
+    ft_video_close(v);
+    ASSERT_EQ(ft_video_get_info(NULL, &in), FT_EINVAL);
+    ft_video_close(NULL);
+    remove_dir();
+}
+
+static void test_roundtrip_containers(void)
+{
+    make_dir();
+    ft_video_writer_params p = ft_video_writer_default_params();
+    check_full_clip(write_clip("clip.mkv", &p, N));
+    check_full_clip(write_clip("clip.avi", &p, N));
+    check_full_clip(write_clip("clip.mov", &p, N));
+    /* B-frames: decode order differs from presentation order */
+    p.max_b_frames = 2;
+    check_full_clip(write_clip("clip_b.mp4", &p, N));
+    check_full_clip(write_clip("clip_b.mkv", &p, N));
+    remove_dir();
+}
+
+static void test_roundtrip_x264(void)
+{
+    if (!ft_video_encoder_available("libx264")) FT_SKIP("libavcodec without libx264");
+    make_dir();
+    ft_video_writer_params p = ft_video_writer_default_params();
+    p.codec = "libx264";
+    p.max_b_frames = -1; /* the preset's B-frames */
+    const char *path = write_clip("x264.mp4", &p, N);
+    check_full_clip(path);
+    ft_video *v = open_ok(path);
+    ft_video_info in;
+    ASSERT_OK(ft_video_get_info(v, &in));
+    ASSERT(strcmp(in.codec, "h264") == 0);
+    ft_video_close(v);
+    check_full_clip(write_clip("x264.mkv", &p, N));
+    remove_dir();
+}
+
+static void test_sampling(void)
+{
+    make_dir();
+    const char *path = write_clip("clip.mp4", NULL, N);
+    int idx[N], end;
+    int64_t pts[N];
+
+    /* 5 fps from 25: every 5th frame */
+    ft_video *v = open_ok(path);
+    int n = read_all(v, 5.0, idx, pts, N, &end);
+    ASSERT_EQ(end, 0);
+    ASSERT_EQ(n, 10);
+    for (int i = 0; i < n; i++) {
+        ASSERT_EQ(idx[i], 5 * i);
+        ASSERT_EQ(pts[i], (int64_t)i * 200000);
+    }
+    ft_video_close(v);
+
+    /* 7 fps: at least 1/7 s apart, so every 4th frame (160 ms) */
+    v = open_ok(path);
+    n = read_all(v, 7.0, idx, pts, N, &end);
+    ASSERT_EQ(n, 13);
+    for (int i = 0; i < n; i++)
+        ASSERT_EQ(idx[i], 4 * i);
+    ft_video_close(v);
+
+    /* faster than the stream: every frame; 1 fps: 0, 25 */
+    v = open_ok(path);
+    ASSERT_EQ(read_all(v, 100.0, idx, pts, N, &end), N);
+    ft_video_close(v);
+    v = open_ok(path);
+    n = read_all(v, 1.0, idx, pts, N, &end);
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(idx[1], 25);
+    ASSERT_EQ(pts[1], 1000000);
+
+    /* bad rates */
+    ASSERT_OK(ft_video_seek(v, 0));
+    const ft_image *img;
+    int64_t t;
+    ASSERT_EQ(ft_video_read(v, -1.0, &img, &t), FT_EINVAL);
+    ASSERT_EQ(ft_video_read(v, NAN, &img, &t), FT_EINVAL);
+    ASSERT_EQ(ft_video_read(v, INFINITY, &img, &t), FT_EINVAL);
+    ASSERT_STR_CONTAINS(ft_video_errmsg(v), "sample_fps");
+    ASSERT_EQ(ft_video_read(v, 0, NULL, &t), FT_EINVAL);
+    ASSERT_EQ(ft_video_read(NULL, 0, &img, &t), FT_EINVAL);
+    /* the rate may change between calls */
+    ASSERT_EQ(ft_video_read(v, 0, &img, &t), 1);
+    ASSERT_EQ(decode_index(img), 0);
+    ASSERT_EQ(ft_video_read(v, 0, &img, &t), 1);
+    ASSERT_EQ(decode_index(img), 1);
+    ASSERT_EQ(ft_video_read(v, 2.5, &img, &t), 1);
+    ASSERT_EQ(decode_index(img), 11);
+    ASSERT_EQ(t, 440000);
+    ft_video_close(v);
+    remove_dir();
+}
+
+static void seek_expect(ft_video *v, int64_t target, int want_index)
+{
+    ASSERT_OK(ft_video_seek(v, target));
+    const ft_image *img;
+    int64_t t;
+    int r = ft_video_read(v, 0, &img, &t);
+    if (want_index < 0) {
+        ASSERT_EQ(r, 0);
+        return;
+    }
+    ASSERT_EQ(r, 1);
+    if (decode_index(img) != want_index || t != (int64_t)want_index * FRAME_US)
+        ft_test_fail(__FILE__, __LINE__, "seek %lld: frame %d at %lld, want %d", (long long)target,
+                     decode_index(img), (long long)t, want_index);
+}
+
+static void test_seek(void)
+{
+    make_dir();
+    ft_video_writer_params p = ft_video_writer_default_params();
+    const char *mp4 = write_clip("clip.mp4", &p, N);
+    p.max_b_frames = 2;
+    p.gop = 10;
+    const char *mkv = write_clip("clip.mkv", &p, N);
+    const char *paths[2] = { mp4, mkv };
+    for (int k = 0; k < 2; k++) {
+        ft_video *v = open_ok(paths[k]);
+        seek_expect(v, 1000000, 25); /* the middle, between keyframes */
+        seek_expect(v, 1000001, 26); /* just after a frame: the next one */
+        seek_expect(v, 1039999, 26);
+        seek_expect(v, 0, 0);
+        seek_expect(v, -5, 0);
+        seek_expect(v, 1960000, 49);
+        seek_expect(v, 1960001, -1); /* past the last frame */
+        seek_expect(v, 99000000, -1);
+        seek_expect(v, 480000, 12); /* after the end, back again */
+        /* the rest after a seek continues in order */
+        const ft_image *img;
+        int64_t t;
+        for (int i = 13; i < N; i++) {
+            ASSERT_EQ(ft_video_read(v, 0, &img, &t), 1);
+            ASSERT_EQ(decode_index(img), i);
+        }
+        ASSERT_EQ(ft_video_read(v, 0, &img, &t), 0);
+        ft_video_close(v);
+    }
+    ASSERT_EQ(ft_video_seek(NULL, 0), FT_EINVAL);
+    remove_dir();
+}
+
+/* An ingest cut after 4 sampled frames and resumed (new handle, seek to
+** the last pts + 1/sample_fps) returns what an uninterrupted one would. */
+static void test_resume(void)
+{
+    make_dir();
+    ft_video_writer_params p = ft_video_writer_default_params();
+    p.max_b_frames = 2;
+    const char *path = write_clip("clip.mp4", &p, N);
+    int idx[N], end;
+    int64_t pts[N];
+    ft_video *v = open_ok(path);
+    int n = read_all(v, 3.0, idx, pts, N, &end);
+    ft_video_close(v);
+    ASSERT(n > 5);
+
+    v = open_ok(path);
+    const ft_image *img;
+    int64_t t = 0;
+    for (int i = 0; i < 4; i++)
+        ASSERT_EQ(ft_video_read(v, 3.0, &img, &t), 1);
+    ft_video_close(v);
+    v = open_ok(path);
+    ASSERT_OK(ft_video_seek(v, ft_video_sample_next_us(t, 3.0)));
+    int idx2[N], end2;
+    int64_t pts2[N];
+    int n2 = read_all(v, 3.0, idx2, pts2, N, &end2);
+    ft_video_close(v);
+    ASSERT_EQ(n2, n - 4);
+    for (int i = 0; i < n2; i++) {
+        ASSERT_EQ(idx2[i], idx[i + 4]);
+        ASSERT_EQ(pts2[i], pts[i + 4]);
+    }
+    remove_dir();
+}
+
+/* A copy cut at `frac` of the file: some frames, in order, then 0 or
+** FT_EFORMAT naming the file. Returns the frames read. */
+static int read_cut(const char *path, const char *cut_name, double frac, int expect_open)
+{
+    size_t len;
+    unsigned char *data = slurp(path, &len);
+    const char *cut = tmp_path(cut_name);
+    spit(cut, data, (size_t)((double)len * frac));
+    ft__free(data);
+    ft_video *v;
+    char err[512];
+    int r = ft_video_open(cut, NULL, &v, err, sizeof err);
+    if (r != FT_OK) {
+        if (expect_open) ft_test_fail(__FILE__, __LINE__, "open %s: %d %s", cut, r, err);
+        ASSERT_EQ(r, FT_EFORMAT);
+        ASSERT_STR_CONTAINS(err, cut);
+        return 0;
+    }
+    int idx[N + 8], end;
+    int64_t pts[N + 8];
+    int n = read_all(v, 0, idx, pts, N + 8, &end);
+    ASSERT(n <= N);
+    for (int i = 0; i < n && i < N; i++) {
+        /* the last frame may be concealed garbage from a cut packet */
+        if (i < n - 1) ASSERT_EQ(idx[i], i);
+        ASSERT_EQ(pts[i], (int64_t)i * FRAME_US);
+    }
+    ASSERT(end == 0 || end == FT_EFORMAT);
+    if (end) ASSERT_STR_CONTAINS(ft_video_errmsg(v), cut);
+    if (end) ASSERT_STR_CONTAINS(ft_video_errmsg(v), "truncated");
+    /* sticky */
+    const ft_image *img;
+    int64_t t;
+    ASSERT_EQ(ft_video_read(v, 0, &img, &t), end);
+    ft_video_close(v);
+    return n;
+}
+
+static void test_truncated(void)
+{
+    make_dir();
+    char mp4[256];
+    snprintf(mp4, sizeof mp4, "%s", write_clip("clip.mp4", NULL, N));
+    int n = read_cut(mp4, "cut60.mp4", 0.6, 1);
+    printf("# mp4 cut at 60%%: %d frames\n", n);
+    ASSERT(n >= N / 3 && n < N);
+    /* and the end status says so: MP4 knows its length */
+    ft_video *v = open_ok(tmp_path("cut60.mp4"));
+    int idx[N], end;
+    int64_t pts[N];
+    read_all(v, 0, idx, pts, N, &end);
+    ASSERT_EQ(end, FT_EFORMAT);
+    printf("# %s\n", ft_video_errmsg(v));
+    ft_video_close(v);
+
+    const char *mkv = write_clip("clip.mkv", NULL, N);
+    n = read_cut(mkv, "cut60.mkv", 0.6, 1);
+    printf("# mkv cut at 60%%: %d frames\n", n);
+    ASSERT(n >= N / 3 && n < N);
+    const char *avi = write_clip("clip.avi", NULL, N);
+    n = read_cut(avi, "cut60.avi", 0.6, 0);
+    printf("# avi cut at 60%%: %d frames\n", n);
+
+    /* every cut point of the mp4 header region and a spread over the file */
+    size_t len = file_size(mp4);
+    for (size_t cut = 1; cut < len; cut += cut < 200 ? 7 : len / 23) {
+        char name[32];
+        snprintf(name, sizeof name, "cut_%zu.mp4", cut);
+        read_cut(mp4, name, (double)cut / (double)len, 0);
+        unlink(tmp_path(name));
+    }
+    remove_dir();
+}
+
+static void test_damaged(void)
+{
+    make_dir();
+    ft_video_writer_params p = ft_video_writer_default_params();
+    p.max_b_frames = 2;
+    const char *paths[3] = { write_clip("clip.mp4", &p, N), write_clip("clip.mkv", &p, N),
+                             write_clip("clip.avi", &p, N) };
+    uint32_t seed = 12345;
+    for (int k = 0; k < 3; k++) {
+        size_t len;
+        unsigned char *orig = slurp(paths[k], &len);
+        unsigned char *data = ft__malloc(len);
+        ASSERT(data);
+        for (int trial = 0; trial < 12; trial++) {
+            memcpy(data, orig, len);
+            if (trial == 0) { /* a 1 KB hole of garbage in the middle */
+                for (size_t i = len / 2; i < len / 2 + 1024 && i < len; i++) {
+                    seed = seed * 1664525u + 1013904223u;
+                    data[i] = (unsigned char)(seed >> 24);
+                }
+            } else { /* bit flips anywhere, the header included */
+                for (int f = 0; f < 4 * trial; f++) {
+                    seed = seed * 1664525u + 1013904223u;
+                    data[(seed >> 8) % len] ^= (unsigned char)(1u << (seed & 7));
+                }
+            }
+            const char *bad = tmp_path("bad.bin");
+            spit(bad, data, len);
+            ft_video *v;
+            char err[512];
+            int r = ft_video_open(bad, NULL, &v, err, sizeof err);
+            if (r != FT_OK) {
+                ASSERT(r == FT_EFORMAT || r == FT_ETOOBIG);
+                ASSERT_STR_CONTAINS(err, bad);
+                continue;
+            }
+            int idx[64], end;
+            int64_t pts[64];
+            int n = read_all(v, trial % 2 ? 0 : 5.0, idx, pts, 64, &end);
+            ASSERT(end <= 0);
+            if (end) ASSERT_STR_CONTAINS(ft_video_errmsg(v), bad);
+            (void)n;
+            /* seeking in a damaged file must not hang either */
+            ft_video_seek(v, 1000000);
+            read_all(v, 0, idx, pts, 64, &end);
+            ft_video_close(v);
+        }
+        ft__free(data);
+        ft__free(orig);
+    }
+    remove_dir();
+}
+
+static void expect_open_error(const char *path, int status, const char *words)
+{
+    ft_video *v = (ft_video *)1;
+    char err[512];
+    int r = ft_video_open(path, NULL, &v, err, sizeof err);
+    if (r != status)
+        ft_test_fail(__FILE__, __LINE__, "open %s: %d (%s), want %d", path, r, err, status);
+    ASSERT(v == NULL);
+    ASSERT_STR_CONTAINS(err, path);
+    if (words) ASSERT_STR_CONTAINS(err, words);
+    printf("# %s\n", err);
+}
+
+static void test_not_videos(void)
+{
+    make_dir();
+    const char *empty = tmp_path("empty.mp4");
+    spit(empty, "", 0);
+    expect_open_error(empty, FT_EFORMAT, "empty");
+
+    unsigned char junk[8192];
+    uint32_t seed = 7;
+    for (size_t i = 0; i < sizeof junk; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        junk[i] = (unsigned char)(seed >> 24);
+    }
+    const char *rnd = tmp_path("random.mp4");
+    spit(rnd, junk, sizeof junk);
+    expect_open_error(rnd, FT_EFORMAT, NULL);
+    const char *rnd2 = tmp_path("random.bin");
+    spit(rnd2, junk, sizeof junk);
+    expect_open_error(rnd2, FT_EFORMAT, NULL);
+
+    const char *txt = tmp_path("notes.txt");
+    const char *text = "Lap times, race 3\nbib 117: 4:31.2\nbib 204: 4:35.9\n";
+    spit(txt, text, strlen(text));
+    expect_open_error(txt, FT_EFORMAT, NULL);
+    const char *txt2 = tmp_path("notes.mkv");
+    spit(txt2, text, strlen(text));
+    expect_open_error(txt2, FT_EFORMAT, NULL);
+
+    expect_open_error(tmp_path("missing.mp4"), FT_EIO, "No such file");
+    expect_open_error(g_dir, FT_EIO, "directory");
+    /* a playlist naming another file is not followed */
+    const char *m3u = tmp_path("list.m3u8");
+    const char *pl = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nclip.mp4\n#EXT-X-ENDLIST\n";
+    spit(m3u, pl, strlen(pl));
+    write_clip("clip.mp4", NULL, 5);
+    expect_open_error(m3u, FT_EFORMAT, NULL);
+
+    /* A PNG is an image, not a video: refused with FT_EFORMAT (documented). */
+    ft_image *img;
+    ASSERT_OK(ft_image_create(W, H, &img));
+    draw(img, 5);
+    const char *png = tmp_path("still.png");
+    char err[512];
+    ASSERT_OK(ft_image_save_png(img, png, err, sizeof err));
+    ft_image_destroy(img);
+    expect_open_error(png, FT_EFORMAT, "png");
+
+    /* bad arguments */
+    ft_video *v;
+    ASSERT_EQ(ft_video_open(NULL, NULL, &v, err, sizeof err), FT_EINVAL);
+    ASSERT_EQ(ft_video_open(png, NULL, NULL, err, sizeof err), FT_EINVAL);
+    ft_video_params vp = ft_video_default_params();
+    vp.threads = -1;
+    ASSERT_EQ(ft_video_open(png, &vp, &v, err, sizeof err), FT_EINVAL);
+    ASSERT(ft_video_errmsg(NULL) != NULL);
+    remove_dir();
+}
+
+static void test_max_pixels(void)
+{
+    make_dir();
+    const char *mp4 = write_clip("clip.mp4", NULL, 5);
+    const char *mkv = write_clip("clip.mkv", NULL, 5);
+    ft_video_params vp = ft_video_default_params();
+    const char *paths[2] = { mp4, mkv };
+    for (int k = 0; k < 2; k++) {
+        ft_video *v;
+        char err[512];
+        vp.max_pixels = W * H - 1;
+        int r = ft_video_open(paths[k], &vp, &v, err, sizeof err);
+        printf("# %s\n", err);
+        ASSERT_EQ(r, FT_ETOOBIG);
+        ASSERT(v == NULL);
+        ASSERT_STR_CONTAINS(err, paths[k]);
+        ASSERT_STR_CONTAINS(err, "64x48");
+        vp.max_pixels = W * H;
+        ASSERT_OK(ft_video_open(paths[k], &vp, &v, err, sizeof err));
+        const ft_image *img;
+        int64_t t;
+        ASSERT_EQ(ft_video_read(v, 0, &img, &t), 1);
+        ft_video_close(v);
+    }
+    remove_dir();
+}
+
+static void test_threads(void)
+{
+    make_dir();
+    ft_video_writer_params p = ft_video_writer_default_params();
+    p.max_b_frames = 2;
+    p.threads = 2;
+    const char *path = write_clip("clip.mp4", &p, N);
+    ft_video_params vp = ft_video_default_params();
+    vp.threads = 3;
+    ft_video *v;
+    char err[512];
+    ASSERT_OK(ft_video_open(path, &vp, &v, err, sizeof err));
+    int idx[N], end;
+    int64_t pts[N];
+    ASSERT_EQ(read_all(v, 0, idx, pts, N, &end), N);
+    for (int i = 0; i < N; i++)
+        ASSERT_EQ(idx[i], i);
+    seek_expect(v, 1000000, 25);
+    ft_video_close(v);
+    remove_dir();
+}
+
+static void test_writer_errors(void)
+{
+    make_dir();
+    ft_video_writer *w = (ft_video_writer *)1;
+    char err[512];
+    ASSERT_EQ(ft_video_writer_open(tmp_path("a.xyz"), W, H, FPS, NULL, &w, err, sizeof err),
+              FT_EINVAL);
+    ASSERT(w == NULL);
+    ASSERT_STR_CONTAINS(err, "a.xyz");
+    ASSERT_EQ(ft_video_writer_open(tmp_path("a.mp4"), 0, H, FPS, NULL, &w, err, sizeof err),
+              FT_EINVAL);
+    ASSERT_EQ(ft_video_writer_open(tmp_path("a.mp4"), 63, H, FPS, NULL, &w, err, sizeof err),
+              FT_EINVAL);
+    ASSERT_EQ(ft_video_writer_open(tmp_path("a.mp4"), W, H, 0, NULL, &w, err, sizeof err),
+              FT_EINVAL);
+    ASSERT_EQ(ft_video_writer_open(tmp_path("a.mp4"), W, H, NAN, NULL, &w, err, sizeof err),
+              FT_EINVAL);
+    ft_video_writer_params p = ft_video_writer_default_params();
+    p.codec = "no-such-codec";
+    ASSERT_EQ(ft_video_writer_open(tmp_path("a.mp4"), W, H, FPS, &p, &w, err, sizeof err),
+              FT_ENOTFOUND);
+    ASSERT_STR_CONTAINS(err, "no-such-codec");
+    p.codec = "aac"; /* an audio encoder */
+    ASSERT_EQ(ft_video_writer_open(tmp_path("a.mp4"), W, H, FPS, &p, &w, err, sizeof err),
+              FT_ENOTFOUND);
+    ASSERT_EQ(ft_video_writer_open("/nonexistent-dir/a.mp4", W, H, FPS, NULL, &w, err, sizeof err),
+              FT_EIO);
+    ASSERT_STR_CONTAINS(err, "/nonexistent-dir/a.mp4");
+    ASSERT_EQ(ft_video_encoder_available("mpeg4"), 1);
+    ASSERT_EQ(ft_video_encoder_available("nope"), 0);
+    ASSERT_EQ(ft_video_encoder_available(NULL), 0);
+
+    /* wrong frame size: refused, the writer is then spent */
+    ASSERT_OK(ft_video_writer_open(tmp_path("a.mkv"), W, H, 29.97, NULL, &w, err, sizeof err));
+    ft_image *img;
+    ASSERT_OK(ft_image_create(W, H + 2, &img));
+    ASSERT_EQ(ft_video_writer_write(w, img), FT_EINVAL);
+    ASSERT_STR_CONTAINS(ft_video_writer_errmsg(w), "64x50");
+    ASSERT_EQ(ft_video_writer_write(w, NULL), FT_EINVAL);
+    ASSERT_EQ(ft_video_writer_close(w, err, sizeof err), FT_EINVAL);
+    ASSERT_STR_CONTAINS(err, "a.mkv");
+    ft_image_destroy(img);
+    ASSERT_EQ(ft_video_writer_close(NULL, err, sizeof err), FT_OK);
+
+    /* 29.97 fps round trip: the rate survives */
+    ASSERT_OK(
+        ft_video_writer_open(tmp_path("b.mkv"), W, H, 30000.0 / 1001, NULL, &w, err, sizeof err));
+    ASSERT_OK(ft_image_create(W, H, &img));
+    for (int i = 0; i < 6; i++) {
+        draw(img, i);
+        ASSERT_OK(ft_video_writer_write(w, img));
+    }
+    ft_image_destroy(img);
+    ASSERT_OK(ft_video_writer_close(w, err, sizeof err));
+    ft_video *v = open_ok(tmp_path("b.mkv"));
+    ft_video_info in;
+    ASSERT_OK(ft_video_get_info(v, &in));
+    ASSERT_NEAR(in.fps, 29.97, 0.01);
+    const ft_image *fr;
+    int64_t t = 0;
+    for (int i = 0; i < 6; i++) {
+        ASSERT_EQ(ft_video_read(v, 0, &fr, &t), 1);
+        ASSERT_EQ(decode_index(fr), i);
+        ASSERT_NEAR(t, i * 1001e6 / 30000, 1000); /* Matroska keeps milliseconds */
+    }
+    ft_video_close(v);
+    remove_dir();
+}
+
+/* Our own allocations failing, one after the other: a clean FT_ENOMEM and
+** nothing leaked (LeakSanitizer under make check). */
+static void test_alloc_failures(void)
+{
+    make_dir();
+    const char *path = write_clip("clip.mp4", NULL, 5);
+    int ok = 0;
+    for (long k = 0; k < 16 && !ok; k++) {
+        ft__alloc_fail_after(k);
+        ft_video *v;
+        char err[512];
+        int r = ft_video_open(path, NULL, &v, err, sizeof err);
+        if (r == FT_OK) {
+            const ft_image *img;
+            int64_t t;
+            r = ft_video_read(v, 0, &img, &t);
+            ok = r == 1;
+            if (!ok) ASSERT_EQ(r, FT_ENOMEM);
+            ft_video_close(v);
+        } else {
+            ASSERT_EQ(r, FT_ENOMEM);
+        }
+        ft__alloc_fail_after(-1);
+    }
+    ASSERT(ok);
+    remove_dir();
+}
+
+FT_TESTS(FT_TEST(test_roundtrip_mp4), FT_TEST(test_roundtrip_containers),
+         FT_TEST(test_roundtrip_x264), FT_TEST(test_sampling), FT_TEST(test_seek),
+         FT_TEST(test_resume), FT_TEST(test_truncated), FT_TEST(test_damaged),
+         FT_TEST(test_not_videos), FT_TEST(test_max_pixels), FT_TEST(test_threads),
+         FT_TEST(test_writer_errors), FT_TEST(test_alloc_failures));
