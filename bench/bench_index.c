@@ -98,7 +98,8 @@ static faces faces_make(uint64_t seed, size_t n_ids)
         spread[i] = (float)(0.45 * sqrt(1.0 / (1.0 + i / 8.0) / w));
     }
     for (size_t c = 0; c < n_ids; c++)
-        for (int i = 0; i < DIM; i++) f.centre[c * DIM + i] = mean[i] + spread[i] * gauss(&r);
+        for (int i = 0; i < DIM; i++)
+            f.centre[c * DIM + i] = mean[i] + spread[i] * gauss(&r);
     return f;
 }
 
@@ -106,14 +107,16 @@ static size_t sighting(const faces *f, rng *r, float *out)
 {
     size_t who = (size_t)(next(r) % f->n_ids);
     const float s = (float)(0.28 / sqrt((double)DIM));
-    for (int i = 0; i < DIM; i++) out[i] = f->centre[who * DIM + i] + s * gauss(r);
+    for (int i = 0; i < DIM; i++)
+        out[i] = f->centre[who * DIM + i] + s * gauss(r);
     return who;
 }
 
 static double dist(const float *a, const float *b)
 {
     double s = 0;
-    for (int i = 0; i < DIM; i++) s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    for (int i = 0; i < DIM; i++)
+        s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
     return sqrt(s);
 }
 
@@ -130,19 +133,23 @@ static void data_stats(const faces *f)
         who[i] = i % 2 ? who[i - 1] : sighting(f, &r, v[i]);
         if (i % 2) {
             const float s = (float)(0.28 / sqrt((double)DIM));
-            for (int d = 0; d < DIM; d++) v[i][d] = f->centre[who[i] * DIM + d] + s * gauss(&r);
+            for (int d = 0; d < DIM; d++)
+                v[i][d] = f->centre[who[i] * DIM + d] + s * gauss(&r);
         }
         double n2 = 0;
-        for (int d = 0; d < DIM; d++) n2 += (double)v[i][d] * v[i][d];
+        for (int d = 0; d < DIM; d++)
+            n2 += (double)v[i][d] * v[i][d];
         norm += sqrt(n2);
     }
     for (int i = 0; i < N; i++)
         for (int j = i + 1; j < N; j++) {
-            if (who[i] == who[j]) same += dist(v[i], v[j]), ns++;
-            else diff += dist(v[i], v[j]), nd++;
+            if (who[i] == who[j])
+                same += dist(v[i], v[j]), ns++;
+            else
+                diff += dist(v[i], v[j]), nd++;
         }
-    printf("data: mean norm %.3f, same identity %.3f apart (%d pairs), different %.3f\n",
-           norm / N, same / ns, ns, diff / nd);
+    printf("data: mean norm %.3f, same identity %.3f apart (%d pairs), different %.3f\n", norm / N,
+           same / ns, ns, diff / nd);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -286,7 +293,8 @@ static void bench_n(size_t n, int do_f32, int do_i8, const params *p)
     int *nt = calloc((size_t)p->queries, sizeof *nt), *ng = calloc((size_t)p->queries, sizeof *ng);
     if (!q || !truth || !got || !nt || !ng) die("queries", FT_ENOMEM);
     rng r = { p->seed * 0x9E3779B97F4A7C15ULL + 11 };
-    for (int i = 0; i < p->queries; i++) sighting(&f, &r, q + (size_t)i * DIM);
+    for (int i = 0; i < p->queries; i++)
+        sighting(&f, &r, q + (size_t)i * DIM);
 
     double bs;
     int have_truth = 0;
@@ -336,13 +344,20 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) goto usage;
-        if (!strcmp(a, "--n") && n_ns < 8) ns[n_ns++] = (size_t)strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--queries")) p.queries = atoi(v);
-        else if (!strcmp(a, "--k")) p.k = atoi(v);
-        else if (!strcmp(a, "--warmup")) p.warmup = atoi(v);
-        else if (!strcmp(a, "--c1")) p.c1 = atoi(v);
-        else if (!strcmp(a, "--seed")) p.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--per")) p.per = (size_t)strtoull(v, NULL, 10);
+        if (!strcmp(a, "--n") && n_ns < 8)
+            ns[n_ns++] = (size_t)strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--queries"))
+            p.queries = atoi(v);
+        else if (!strcmp(a, "--k"))
+            p.k = atoi(v);
+        else if (!strcmp(a, "--warmup"))
+            p.warmup = atoi(v);
+        else if (!strcmp(a, "--c1"))
+            p.c1 = atoi(v);
+        else if (!strcmp(a, "--seed"))
+            p.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--per"))
+            p.per = (size_t)strtoull(v, NULL, 10);
         else if (!strcmp(a, "--kind")) {
             do_f32 = !strcmp(v, "f32") || !strcmp(v, "both");
             do_i8 = !strcmp(v, "i8") || !strcmp(v, "both");
@@ -368,7 +383,8 @@ int main(int argc, char **argv)
            "thread, which leaves out time the scheduler gave to other jobs)\n");
     printf("%9s  %-12s %6s %7s %9s %8s %8s %8s %9s  %s\n", "n", "kind", "B/vec", "build_s",
            "median_ms", "p90_ms", "min_ms", "cpu_ms", "recall@k", "notes");
-    for (int i = 0; i < n_ns; i++) bench_n(ns[i], do_f32, do_i8, &p);
+    for (int i = 0; i < n_ns; i++)
+        bench_n(ns[i], do_f32, do_i8, &p);
     return 0;
 usage:
     fprintf(stderr, "usage: bench_index [--n N]... [--queries Q] [--kind f32|i8|both] [--k K]\n"

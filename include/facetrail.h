@@ -208,6 +208,11 @@ int ft_engine_detect(ft_engine *eng, const ft_image *img, const ft_detect_params
 int ft_engine_describe(ft_engine *eng, const ft_image *img, const ft_detect_params *params,
                        ft_face *face);
 
+/* How good a detected face (with landmarks) is for recognition, in [0, 1]:
+** detector score x size x frontal pose x sharpness (src/track/quality.c).
+** 0 for a face without landmarks. */
+float ft_face_quality(const ft_image *img, const ft_face *face);
+
 /* Descriptor of a ready face chip (normally 150x150 RGB). Other sizes are
 ** padded to a square (centred, zeros) and resized to 150x150 as face-api does. */
 int ft_engine_embed_chip(ft_engine *eng, const ft_image *chip,
@@ -578,6 +583,8 @@ void ft_wider_preds_fini(ft_wider_preds *p);
 
 #include "facetrail/index.h"
 #include "facetrail/store.h"
+#include "facetrail/ingest.h"
+#include "facetrail/search.h"
 #include "facetrail/video.h"
 
 #ifdef __cplusplus

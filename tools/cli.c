@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 /* ------------------------------------------------------------------------ */
 /* Messages                                                                 */
@@ -603,4 +604,64 @@ int opts_pipeline(struct opts *o, ft_detect_params *dp)
         return 1;
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Times                                                                    */
+/* ------------------------------------------------------------------------ */
+
+int parse_time(const char *s, int64_t *out_us)
+{
+    int Y, M, D, h = 0, m = 0, n = 0;
+    double sec = 0;
+    if (sscanf(s, "%4d-%2d-%2d%n", &Y, &M, &D, &n) != 3 || n != 10) return -1;
+    const char *p = s + 10;
+    if (*p == 'T' || *p == ' ') {
+        int k = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &h, &m, &k) != 2 || k != 5) return -1;
+        p += 1 + k;
+        if (*p == ':') {
+            char *end;
+            sec = strtod(p + 1, &end);
+            if (end == p + 1 || !(sec >= 0 && sec < 61)) return -1;
+            p = end;
+        }
+    }
+    int off_min = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om = 0, k = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) == 2 && k == 5) {
+            off_min = oh * 60 + om;
+            k += 1;
+        } else if (sscanf(p + 1, "%2d%n", &oh, &k) == 1 && k == 2) {
+            off_min = oh * 60;
+            k += 1;
+        } else {
+            return -1;
+        }
+        if (*p == '-') off_min = -off_min;
+        p += k;
+    }
+    if (*p) return -1;
+    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || Y < 1970 || Y > 9999) return -1;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = Y - 1900, tm.tm_mon = M - 1, tm.tm_mday = D;
+    tm.tm_hour = h, tm.tm_min = m;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1) return -1;
+    *out_us = ((int64_t)t - (int64_t)off_min * 60) * 1000000 + (int64_t)llround(sec * 1e6);
+    return 0;
+}
+
+void format_time(int64_t us, char buf[40])
+{
+    time_t t = (time_t)(us >= 0 ? us / 1000000 : (us - 999999) / 1000000);
+    int64_t frac = us - (int64_t)t * 1000000;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, 40 - n, ".%03dZ", (int)(frac / 1000));
 }

@@ -110,10 +110,21 @@ int start_engine(const char *cmd, const ft_engine_params *ep, const ft_detect_pa
 int default_threads(void);
 int load_image(const char *cmd, const char *path, size_t max_pixels, ft_image **img, char *err, size_t err_len);
 
+/* ISO 8601 date-time ("2026-04-12T09:30:00Z", "2026-04-12T11:30:00.5+02:00",
+** "2026-04-12 09:30"; no zone means UTC) to microseconds since the epoch.
+** 0, or -1 if malformed. */
+int parse_time(const char *s, int64_t *out_us);
+/* Microseconds since the epoch as "2026-04-12T09:30:00.000Z". */
+void format_time(int64_t us, char buf[40]);
+
 /* Commands defined outside tools/facetrail.c. */
 extern const char eval_usage[];
 int cmd_eval(int argc, char **argv);
 int cmd_eval_lfw(int argc, char **argv);   /* argv[0] = "lfw" */
 int cmd_eval_wider(int argc, char **argv); /* argv[0] = "wider" */
+extern const char camera_usage[], ingest_usage[], search_usage[];
+int cmd_camera(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_search(int argc, char **argv);
 
 #endif

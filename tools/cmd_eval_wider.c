@@ -57,6 +57,7 @@ static const char wider_usage[] =
     "detector options (with --images):\n"
     "  --detector ssd|tiny     face detector (default ssd)\n"
     "  --input-size N          tiny detector input size, a multiple of 32 (default 416)\n"
+    PIPELINE_OPTIONS_HELP
     "  --min-score X           lowest score kept, in (0, 1) (default 0.05: the PR curve\n"
     "                          needs the low-score detections)\n"
     "  --max-results N         most faces the ssd detector keeps (default 1000, as the peer)\n"
@@ -395,6 +396,7 @@ int cmd_eval_wider(int argc, char **argv)
     o.cmd = cmd;
     while (opts_next(&o)) {
         int e = opts_engine(&o, &r.ep);
+        if (e == 0) e = opts_pipeline(&o, &r.dp);
         if (e < 0) return CLI_ERROR;
         if (e > 0) continue;
         if (opts_is_help(&o)) {

@@ -450,6 +450,9 @@ static const char main_usage[] =
     "  detect    faces, landmarks and descriptors in images, as JSON lines\n"
     "  embed     the descriptor of a ready face chip\n"
     "  compare   whether the largest faces of two images are the same person\n"
+    "  camera    add or list the cameras of an event (--db DB)\n"
+    "  ingest    a camera's video into sightings (--db DB --camera ID --start TIME)\n"
+    "  search    where was the person in a photo seen, and where now? (--db DB)\n"
     "  eval      accuracy on labelled data (LFW verification, WIDER FACE detection)\n"
     "  version   print the version\n"
     "  help      this text; 'facetrail help COMMAND' for a command's options\n"
@@ -466,6 +469,8 @@ static const struct command {
 } commands[] = {
     { "detect", cmd_detect, detect_usage },    { "embed", cmd_embed, embed_usage },
     { "compare", cmd_compare, compare_usage }, { "eval", cmd_eval, eval_usage },
+    { "camera", cmd_camera, camera_usage },    { "ingest", cmd_ingest, ingest_usage },
+    { "search", cmd_search, search_usage },
     { "version", cmd_version, version_usage },
     { "help", cmd_help, main_usage },
 };

@@ -97,10 +97,10 @@ typedef struct ft_index_filter {
 int ft_index_create(int dim, enum ft_index_kind kind, ft_index **out /* OUT */);
 void ft_index_destroy(ft_index *idx);
 
-int ft_index_dim(const ft_index *idx);              /* 0 for NULL */
+int ft_index_dim(const ft_index *idx); /* 0 for NULL */
 enum ft_index_kind ft_index_kind_of(const ft_index *idx);
-size_t ft_index_count(const ft_index *idx);         /* live vectors; 0 for NULL */
-size_t ft_index_memory(const ft_index *idx);        /* bytes held (capacity included) */
+size_t ft_index_count(const ft_index *idx);  /* live vectors; 0 for NULL */
+size_t ft_index_memory(const ft_index *idx); /* bytes held (capacity included) */
 
 /* Makes room for n vectors in all (so that adding up to n allocates nothing).
 ** FT_ENOMEM, FT_ETOOBIG (past FT_INDEX_MAX_COUNT). */
@@ -123,9 +123,8 @@ int ft_index_remove(ft_index *idx, int64_t id);
 ** hits has room for k (may be NULL when k == 0).
 ** FT_EINVAL (NULL, k < 0, non-finite or too large query component),
 ** FT_ENOMEM (scratch memory). */
-int ft_index_search(const ft_index *idx, const float *query, int k,
-                    const ft_index_filter *filter, ft_index_hit *hits /* OUT */,
-                    int *n_out /* OUT */);
+int ft_index_search(const ft_index *idx, const float *query, int k, const ft_index_filter *filter,
+                    ft_index_hit *hits /* OUT */, int *n_out /* OUT */);
 
 /* Writes the live vectors to path (through path.tmp, then renamed), as a
 ** versioned little-endian file with a checksum: header (magic "FTINDEX\0",

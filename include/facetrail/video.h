@@ -172,11 +172,15 @@ int ft_video_encoder_available(const char *name);
 
 /* Creates path (replacing it) for width x height frames at fps frames/s.
 ** The container comes from the extension: .mp4, .m4v, .mov (index moved to
-** the front, "faststart", so that a cut copy stays readable), .mkv, .avi.
+** the front, "faststart", so that a cut copy stays readable), .mkv, .avi,
+** .ts (MPEG-TS: no index, starts at 1.4 s, as broadcast and some cameras).
+** AVI has no presentation timestamps: B-frames are refused there (they
+** would read back one frame late, as any AVI with B-frames does).
 ** Colours: BT.601 limited range below 1280x720 and BT.709 from there, tagged
 ** in the stream, which is what ft_video_read assumes for untagged streams too.
 ** Errors (*out NULL, err names the file): FT_EINVAL (size not positive,
-** odd size for 4:2:0, fps not in (0, 1000], unknown extension, bad params),
+** odd size for 4:2:0, fps not in (0, 1000], unknown extension, B-frames in
+** AVI, bad params),
 ** FT_ENOTFOUND (no such encoder), FT_EIO (cannot create the file),
 ** FT_EFORMAT (the encoder or muxer refuses the settings), FT_ENOMEM. */
 int ft_video_writer_open(const char *path, int width, int height, double fps,

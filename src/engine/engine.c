@@ -20,6 +20,7 @@
 #include "detect/detect.h"
 #include "embed/embed.h"
 #include "image/netinput.h"
+#include "track/track.h"
 
 #include <math.h>
 #include <string.h>
@@ -408,4 +409,10 @@ int ft_engine_embed_chip(ft_engine *eng, const ft_image *chip, float descriptor[
 int ft_face_chip(const ft_image *img, const int crop[4], float chip[CHIP * CHIP * 3])
 {
     return ft__net_input(img, crop[0], crop[1], crop[2], crop[3], FT__SQUARE_CENTRED, CHIP, chip);
+}
+
+float ft_face_quality(const ft_image *img, const ft_face *face)
+{
+    if (!img || !face || !face->has_landmarks) return 0.0f;
+    return ft__shot_quality(img, face->box, face->score, (const double(*)[2])face->landmarks);
 }

@@ -6,8 +6,9 @@
 **   Storage, per slot s (slots are dense; removal marks them dead):
 **     ids[s], dead[s]
 **     rows   float[dpf] row-major, dpf = round_up(dim, 16), zero padded.
-**   FT_INDEX_I8 adds the int8 codes c = round(x / scale), scale = max|x|/127,
-**   split as c + 128 = 16 * hi + lo (hi, lo in 0..15), over dpc =
+**   FT_INDEX_I8 adds the int8 codes c = round((x - centre) / scale), scale =
+**   max|x - centre| / 127 (norms below are of x - centre too), split as
+**   c + 128 = 16 * hi + lo (hi, lo in 0..15), over dpc =
 **   round_up(dim, 64) dims (padding codes are 0):
 **     blocks  16 slots per block, for the streaming first pass: for each group
 **             g of 8 dims, 64 bytes = 16 slots x 4 bytes; byte b of slot v
@@ -17,7 +18,8 @@
 **     lo      dpc / 2 bytes per slot, for random access in the second pass:
 **             per 128 dims (64 bytes), byte j holds lo(j) | lo(64 + j) << 4;
 **             a final 64-dim half chunk (32 bytes) holds lo(j) | lo(32 + j) << 4.
-**     meta    {scale, norm2, err} per slot; err = ||x - scale * c|| rounded up.
+**     meta    {scale, norm2, err} per slot; err = ||(x - centre) - scale * c||,
+**             rounded up.
 **
 **   Canonical float distance (every path computes exactly this, so results
 **   are bit-identical across ISAs): 16 lanes, lane j sums (x[i] - q[i])^2 over
@@ -80,7 +82,7 @@ typedef struct ft__index_kernels {
 
 extern const ft__index_kernels ft__index_kernels_scalar;
 #if defined(__x86_64__) || defined(__i386__)
-# define FT__INDEX_X86 1
+#    define FT__INDEX_X86 1
 extern const ft__index_kernels ft__index_kernels_avx2;
 extern const ft__index_kernels ft__index_kernels_avx512;
 extern const ft__index_kernels ft__index_kernels_vnni;
@@ -100,7 +102,7 @@ struct ft_index {
     int64_t *ids;
     unsigned char *dead;
     ft__abuf rows, blocks, lo;
-    float *meta; /* 4 floats per slot: scale, norm2, err, 0 */
+    float *meta;         /* 4 floats per slot: scale, norm2, err, 0 */
     float *centre;       /* I8: dim floats, the mean the codes are taken around */
     uint64_t next_train; /* I8: n at which the centre is recomputed; UINT64_MAX: fixed */
     const ft__index_kernels *k;
@@ -123,7 +125,7 @@ typedef struct ft__search_opts {
                      floats would (distances are the int8 estimates) */
     int c1;       /* I8: first-pass candidates; 0: ft__index_default_c1(k) */
     /* OUT statistics (may be left 0) */
-    size_t n_pass1; /* candidates after the first pass */
+    size_t n_pass1;  /* candidates after the first pass */
     size_t n_rerank; /* exact float distances computed in the last pass */
 } ft__search_opts;
 

@@ -35,7 +35,7 @@
 #include <sys/stat.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-# error "index files are little-endian: add byte swapping for this target"
+#    error "index files are little-endian: add byte swapping for this target"
 #endif
 
 #define HEADER_BYTES 48
@@ -87,12 +87,14 @@ static void hash_init(hasher *h)
 
 static void hash_stripe(hasher *h, const unsigned char *p)
 {
-    for (int i = 0; i < 4; i++) h->v[i] = round64(h->v[i], rd64(p + 8 * i));
+    for (int i = 0; i < 4; i++)
+        h->v[i] = round64(h->v[i], rd64(p + 8 * i));
 }
 
 static void hash_update(hasher *h, const void *data, size_t len)
 {
     const unsigned char *p = data;
+    if (len == 0) return; /* data may be NULL then */
     h->total += len;
     if (h->nbuf) {
         size_t take = 32 - h->nbuf < len ? 32 - h->nbuf : len;
@@ -104,7 +106,8 @@ static void hash_update(hasher *h, const void *data, size_t len)
         hash_stripe(h, h->buf);
         h->nbuf = 0;
     }
-    for (; len >= 32; p += 32, len -= 32) hash_stripe(h, p);
+    for (; len >= 32; p += 32, len -= 32)
+        hash_stripe(h, p);
     memcpy(h->buf, p, len);
     h->nbuf = len;
 }
@@ -112,9 +115,11 @@ static void hash_update(hasher *h, const void *data, size_t len)
 static uint64_t hash_final(const hasher *h)
 {
     uint64_t r = rotl(h->v[0], 1) + rotl(h->v[1], 7) + rotl(h->v[2], 12) + rotl(h->v[3], 18);
-    for (int i = 0; i < 4; i++) r = (r ^ round64(0, h->v[i])) * P1 + P4;
+    for (int i = 0; i < 4; i++)
+        r = (r ^ round64(0, h->v[i])) * P1 + P4;
     r += h->total;
-    for (size_t i = 0; i < h->nbuf; i++) r = rotl(r ^ (h->buf[i] * P5), 11) * P1;
+    for (size_t i = 0; i < h->nbuf; i++)
+        r = rotl(r ^ (h->buf[i] * P5), 11) * P1;
     r ^= r >> 33;
     r *= P2;
     r ^= r >> 29;
@@ -153,7 +158,8 @@ static int put(FILE *f, hasher *h, const void *p, size_t n)
 
 int ft_index_save(const ft_index *idx, const char *path, char *err, size_t err_len)
 {
-    if (!idx || !path || !*path) return ft__errf(err, err_len, FT_EINVAL, "index save: bad arguments");
+    if (!idx || !path || !*path)
+        return ft__errf(err, err_len, FT_EINVAL, "index save: bad arguments");
     size_t plen = strlen(path);
     char *tmp = ft__malloc(plen + 5);
     if (!tmp) return ft__errf(err, err_len, FT_ENOMEM, "%s: out of memory", path);
@@ -190,8 +196,7 @@ int ft_index_save(const ft_index *idx, const char *path, char *err, size_t err_l
     if (!bad) bad = put(f, &h, ids, nb * sizeof ids[0]);
     const float *rows = (const float *)idx->rows.p;
     for (size_t s = 0; s < idx->n && !bad; s++)
-        if (!idx->dead[s])
-            bad = put(f, &h, rows + s * idx->dpf, (size_t)idx->dim * sizeof(float));
+        if (!idx->dead[s]) bad = put(f, &h, rows + s * idx->dpf, (size_t)idx->dim * sizeof(float));
     if (!bad) {
         unsigned char sum[8];
         put64(sum, hash_final(&h));

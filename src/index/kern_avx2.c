@@ -16,10 +16,10 @@
 
 #ifdef FT__INDEX_X86
 
-# include <immintrin.h>
+#    include <immintrin.h>
 
-# define T2  __attribute__((target("avx2")))
-# define INL static inline __attribute__((always_inline))
+#    define T2  __attribute__((target("avx2")))
+#    define INL static inline __attribute__((always_inline))
 
 T2 INL float fold8x2(__m256 lo, __m256 hi)
 {
@@ -33,7 +33,7 @@ T2 INL float fold8x2(__m256 lo, __m256 hi)
 T2 INL float dist2_body(const float *x, const float *q, size_t dpf)
 {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-# pragma GCC unroll 8
+#    pragma GCC unroll 8
     for (size_t c = 0; c < dpf; c += 16) {
         __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(x + c), _mm256_loadu_ps(q + c));
         __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(x + c + 8), _mm256_loadu_ps(q + c + 8));
@@ -102,9 +102,9 @@ T2 INL size_t emit8(__m256i p1, const float *scale, const float *norm2, const ft
 T2 INL __m256i dot8(__m256i z, __m256i ql, __m256i qh)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-    __m256i s = _mm256_add_epi16(
-        _mm256_maddubs_epi16(_mm256_and_si256(z, m4), ql),
-        _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(z, 4), m4), qh));
+    __m256i s =
+        _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(z, m4), ql),
+                         _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(z, 4), m4), qh));
     return _mm256_madd_epi16(s, ones);
 }
 
@@ -116,11 +116,11 @@ T2 INL size_t scan_hi_body(const uint8_t *blocks, size_t nblocks, size_t groups,
     for (size_t b = 0; b < nblocks; b++) {
         const uint8_t *blk = blocks + b * bb;
         __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
-# pragma GCC unroll 16
+#    pragma GCC unroll 16
         for (size_t g = 0; g < groups; g++) {
             __m256i ql = _mm256_set1_epi32(q->ql[g]), qh = _mm256_set1_epi32(q->qh[g]);
-            a0 = _mm256_add_epi32(a0, dot8(_mm256_loadu_si256((const __m256i *)(blk + g * 64)),
-                                           ql, qh));
+            a0 = _mm256_add_epi32(
+                a0, dot8(_mm256_loadu_si256((const __m256i *)(blk + g * 64)), ql, qh));
             a1 = _mm256_add_epi32(
                 a1, dot8(_mm256_loadu_si256((const __m256i *)(blk + g * 64 + 32)), ql, qh));
         }
@@ -132,8 +132,8 @@ T2 INL size_t scan_hi_body(const uint8_t *blocks, size_t nblocks, size_t groups,
     return m;
 }
 
-T2 static size_t scan_hi(const uint8_t *blocks, size_t nblocks, size_t groups,
-                         const ft__i8query *q, float thr, uint32_t slot0, ft__cand *out)
+T2 static size_t scan_hi(const uint8_t *blocks, size_t nblocks, size_t groups, const ft__i8query *q,
+                         float thr, uint32_t slot0, ft__cand *out)
 {
     if (groups == 16) return scan_hi_body(blocks, nblocks, 16, q, thr, slot0, out);
     return scan_hi_body(blocks, nblocks, groups, q, thr, slot0, out);

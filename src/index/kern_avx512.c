@@ -21,11 +21,11 @@
 
 #ifdef FT__INDEX_X86
 
-# include <immintrin.h>
+#    include <immintrin.h>
 
-# define T512  __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512dq")))
-# define TVNNI __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
-# define INL   static inline __attribute__((always_inline))
+#    define T512  __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512dq")))
+#    define TVNNI __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#    define INL   static inline __attribute__((always_inline))
 
 /* ------------------------------------------------------------------------ */
 /* float32                                                                  */
@@ -45,7 +45,7 @@ T512 INL float fold16(__m512 acc)
 T512 INL float dist2_body(const float *x, const float *q, size_t dpf)
 {
     __m512 acc = _mm512_setzero_ps();
-# pragma GCC unroll 8
+#    pragma GCC unroll 8
     for (size_t c = 0; c < dpf; c += 16) {
         __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + c), _mm512_loadu_ps(q + c));
         acc = _mm512_add_ps(acc, _mm512_mul_ps(d, d));
@@ -119,7 +119,7 @@ T512 INL __m512i block_p1_bw(const uint8_t *blk, size_t groups, const ft__i8quer
 {
     const __m512i m4 = _mm512_set1_epi8(0x0f), ones = _mm512_set1_epi16(1);
     __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
-# pragma GCC unroll 16
+#    pragma GCC unroll 16
     for (size_t g = 0; g < groups; g += 2) {
         __m512i z0 = _mm512_loadu_si512(blk + g * 64);
         __m512i z1 = _mm512_loadu_si512(blk + g * 64 + 64);
@@ -143,7 +143,7 @@ TVNNI INL __m512i block_p1_vnni(const uint8_t *blk, size_t groups, const ft__i8q
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
     __m512i a2 = _mm512_setzero_si512(), a3 = _mm512_setzero_si512();
-# pragma GCC unroll 16
+#    pragma GCC unroll 16
     for (size_t g = 0; g < groups; g += 2) {
         __m512i z0 = _mm512_loadu_si512(blk + g * 64);
         __m512i z1 = _mm512_loadu_si512(blk + g * 64 + 64);
@@ -158,17 +158,17 @@ TVNNI INL __m512i block_p1_vnni(const uint8_t *blk, size_t groups, const ft__i8q
 }
 
 /* G is the literal 16 for 128-dim vectors (fully unrolled) or the variable. */
-# define SCAN_HI_BODY(P1FN, G)                                                          \
-    do {                                                                                \
-        size_t bb = (G) * 64 + 128, m = 0;                                              \
-        __m512 vthr = _mm512_set1_ps(thr);                                              \
-        for (size_t b = 0; b < nblocks; b++) {                                          \
-            const uint8_t *blk = blocks + b * bb;                                       \
-            __m512i p1 = P1FN(blk, (G), q);                                             \
-            m += emit16(p1, blk + (G) * 64, q, vthr, slot0 + (uint32_t)(b * 16), out + m); \
-        }                                                                               \
-        return m;                                                                       \
-    } while (0)
+#    define SCAN_HI_BODY(P1FN, G)                                                            \
+        do {                                                                                 \
+            size_t bb = (G)*64 + 128, m = 0;                                                 \
+            __m512 vthr = _mm512_set1_ps(thr);                                               \
+            for (size_t b = 0; b < nblocks; b++) {                                           \
+                const uint8_t *blk = blocks + b * bb;                                        \
+                __m512i p1 = P1FN(blk, (G), q);                                              \
+                m += emit16(p1, blk + (G)*64, q, vthr, slot0 + (uint32_t)(b * 16), out + m); \
+            }                                                                                \
+            return m;                                                                        \
+        } while (0)
 
 T512 static size_t scan_hi_bw(const uint8_t *blocks, size_t nblocks, size_t groups,
                               const ft__i8query *q, float thr, uint32_t slot0, ft__cand *out)

@@ -21,9 +21,12 @@ static float dist2(const float *x, const float *q, size_t dpf)
             acc[j] = acc[j] + p;
         }
     float r8[8], r4[4], r2[2];
-    for (int j = 0; j < 8; j++) r8[j] = acc[j] + acc[j + 8];
-    for (int j = 0; j < 4; j++) r4[j] = r8[j] + r8[j + 4];
-    for (int j = 0; j < 2; j++) r2[j] = r4[j] + r4[j + 2];
+    for (int j = 0; j < 8; j++)
+        r8[j] = acc[j] + acc[j + 8];
+    for (int j = 0; j < 4; j++)
+        r4[j] = r8[j] + r8[j + 4];
+    for (int j = 0; j < 2; j++)
+        r2[j] = r4[j] + r4[j + 2];
     return r2[0] + r2[1];
 }
 

@@ -28,7 +28,13 @@
 **          sticky until a seek.
 **   seek:  av_seek_frame BACKWARD to the keyframe at or before the target
 **          (falling back to the start of the file), flush the decoder, and
-**          let the next read drop frames before the target.
+**          let the next read drop frames before the target. Packets before
+**          the first keyframe after the seek point are not decoded (MPEG-TS
+**          has no index and lands between keyframes; some decoders would
+**          output garbage from there). If the first frame decoded is already
+**          past the target, or none comes out, seek again 1, 2, 4 ... s
+**          earlier, at worst from the start: exact, and bounded (the step
+**          doubles until it reaches the start).
 **   Colours: the frame's matrix (BT.601 / 709 / 2020 ...) and range; an
 **   untagged stream is BT.709 from 1280x720 up, BT.601 below (players do the
 **   same; the writer tags accordingly). Rotation metadata is ignored.
@@ -96,13 +102,18 @@ struct ft_video {
     int have_out;
     int64_t seek_us; /* frames before this are dropped while seeking */
     int seeking;
-    int flushed;       /* the flush packet was sent */
-    int end_status;    /* 0, or the damage seen by the demuxer, reported after draining */
-    int finished;      /* reads return final_status */
-    int final_status;  /* 0 end of stream, < 0 error */
-    int dec_errors;    /* consecutive decode failures */
-    int last_averr;    /* the last decode failure, 0 if none since open / seek */
-    int64_t n_decoded; /* frames decoded since open / seek */
+    int64_t seek_from_us; /* where the demuxer was sent (0: the start) */
+    int64_t seek_step_us; /* last step back (0: none yet) */
+    int seek_got_frame;   /* a frame was decoded since the demuxer seek */
+    int seek_need_key;    /* drop packets up to the first keyframe (after a seek
+                             that is not to the start) */
+    int flushed;          /* the flush packet was sent */
+    int end_status;       /* 0, or the damage seen by the demuxer, reported after draining */
+    int finished;         /* reads return final_status */
+    int final_status;     /* 0 end of stream, < 0 error */
+    int dec_errors;       /* consecutive decode failures */
+    int last_averr;       /* the last decode failure, 0 if none since open / seek */
+    int64_t n_decoded;    /* frames decoded since open / seek */
     char errmsg[512];
 };
 
@@ -500,10 +511,12 @@ static int decode_next(ft_video *v, int64_t *us)
             continue;
         }
         retries = 0;
-        if (v->pkt->stream_index != v->sidx) {
+        if (v->pkt->stream_index != v->sidx ||
+            (v->seek_need_key && !(v->pkt->flags & AV_PKT_FLAG_KEY))) {
             av_packet_unref(v->pkt);
             continue;
         }
+        v->seek_need_key = 0;
         r = avcodec_send_packet(v->dec, v->pkt);
         av_packet_unref(v->pkt);
         if (r < 0 && r != AVERROR(EAGAIN)) {
@@ -513,15 +526,18 @@ static int decode_next(ft_video *v, int64_t *us)
     }
 }
 
-static int is_full_range(const AVFrame *f)
+/* The deprecated full-range "J" formats as their plain twin (the range is
+** passed explicitly): libswscale would otherwise swap the format inside its
+** context, log a warning and rebuild the context on every frame. */
+static enum AVPixelFormat plain_format(enum AVPixelFormat fmt, int *full)
 {
-    switch (f->format) {
-    case AV_PIX_FMT_YUVJ420P:
-    case AV_PIX_FMT_YUVJ422P:
-    case AV_PIX_FMT_YUVJ444P:
-    case AV_PIX_FMT_YUVJ440P:
-    case AV_PIX_FMT_YUVJ411P: return 1;
-    default: return f->color_range == AVCOL_RANGE_JPEG;
+    switch (fmt) {
+    case AV_PIX_FMT_YUVJ420P: *full = 1; return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P: *full = 1; return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P: *full = 1; return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P: *full = 1; return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P: *full = 1; return AV_PIX_FMT_YUV411P;
+    default: return fmt;
     }
 }
 
@@ -549,15 +565,15 @@ static int convert(ft_video *v)
     if (cs == AVCOL_SPC_UNSPECIFIED || cs == AVCOL_SPC_RGB || cs == AVCOL_SPC_RESERVED ||
         cs >= AVCOL_SPC_NB)
         cs = ft__video_default_colorspace(w, h);
-    int full = is_full_range(f);
-    int key[5] = { w, h, f->format, yuv ? cs : -1, yuv ? full : -1 };
-    v->sws = sws_getCachedContext(v->sws, w, h, (enum AVPixelFormat)f->format, w, h,
-                                  AV_PIX_FMT_RGB24, v->sws_flags, NULL, NULL, NULL);
-    if (!v->sws) {
+    int full = f->color_range == AVCOL_RANGE_JPEG;
+    enum AVPixelFormat fmt = plain_format((enum AVPixelFormat)f->format, &full);
+    int key[5] = { w, h, (int)fmt, yuv ? cs : -1, yuv ? full : -1 };
+    if (!v->sws || memcmp(key, v->sws_key, sizeof key) != 0) {
+        sws_freeContext(v->sws);
         v->sws_key[0] = -1;
-        return fail(v, FT_EFORMAT, "%s: cannot convert %s frames to RGB", v->path, desc->name);
-    }
-    if (memcmp(key, v->sws_key, sizeof key) != 0) {
+        v->sws = sws_getContext(w, h, fmt, w, h, AV_PIX_FMT_RGB24, v->sws_flags, NULL, NULL, NULL);
+        if (!v->sws)
+            return fail(v, FT_EFORMAT, "%s: cannot convert %s frames to RGB", v->path, desc->name);
         if (yuv) {
             const int *coef = sws_getCoefficients(cs);
             sws_setColorspaceDetails(v->sws, coef, full, coef, 1, 0, 1 << 16, 1 << 16);
@@ -595,6 +611,8 @@ static int finish(ft_video *v, int status)
     return v->final_status;
 }
 
+static int seek_back(ft_video *v);
+
 int ft_video_read(ft_video *v, double sample_fps, const ft_image **frame, int64_t *pts_us)
 {
     if (frame) *frame = NULL;
@@ -608,8 +626,21 @@ int ft_video_read(ft_video *v, double sample_fps, const ft_image **frame, int64_
     for (;;) {
         int64_t us;
         int r = decode_next(v, &us);
+        if (r == 0 && v->seeking && !v->seek_got_frame && v->seek_from_us > 0) {
+            r = seek_back(v);
+            if (r < 0) return r;
+            continue;
+        }
         if (r <= 0) return finish(v, r);
         if (v->seeking) {
+            if (!v->seek_got_frame) {
+                v->seek_got_frame = 1;
+                if (us > v->seek_us && v->seek_from_us > 0) {
+                    r = seek_back(v);
+                    if (r < 0) return r;
+                    continue;
+                }
+            }
             if (us < v->seek_us) continue;
             v->seeking = 0;
             v->have_out = 0;
@@ -628,22 +659,39 @@ int ft_video_read(ft_video *v, double sample_fps, const ft_image **frame, int64_
     }
 }
 
-int ft_video_seek(ft_video *v, int64_t pts_us)
+/* Positions the demuxer at the keyframe at or before from_us (<= 0: the
+** start of the stream) and resets the decoding state; the seek target
+** (seek_us) is kept. */
+static int seek_from(ft_video *v, int64_t from_us)
 {
-    if (!v) return FT_EINVAL;
-    if (pts_us < 0) pts_us = 0;
     int64_t start = v->start_ts != AV_NOPTS_VALUE ? v->start_ts : 0;
-    int64_t rel = av_rescale_q_rnd(pts_us, AV_TIME_BASE_Q, v->st->time_base, AV_ROUND_DOWN);
-    int64_t ts;
-    if (rel == AV_NOPTS_VALUE || __builtin_add_overflow(start, rel, &ts)) ts = INT64_MAX / 2;
-    int r = av_seek_frame(v->fc, v->sidx, ts, AVSEEK_FLAG_BACKWARD);
-    if (r < 0) /* before the first keyframe, or no index: from the start */
-        r = av_seek_frame(v->fc, v->sidx, start, AVSEEK_FLAG_BACKWARD);
-    if (r < 0) r = av_seek_frame(v->fc, -1, 0, AVSEEK_FLAG_BYTE);
+    int r = -1;
+    if (from_us > 0) {
+        int64_t rel = av_rescale_q_rnd(from_us, AV_TIME_BASE_Q, v->st->time_base, AV_ROUND_DOWN);
+        int64_t ts;
+        if (rel == AV_NOPTS_VALUE || __builtin_add_overflow(start, rel, &ts)) ts = INT64_MAX / 2;
+        r = av_seek_frame(v->fc, v->sidx, ts, AVSEEK_FLAG_BACKWARD);
+    }
+    if (r < 0) {
+        /* The start (also when there is no keyframe before from_us). MPEG-TS
+        ** seeks by DTS, which runs ahead of the PTS start time when frames are
+        ** reordered: aim 10 s before it. AVI refuses a time before its first
+        ** frame: the start time itself. Raw streams have no time: byte 0. */
+        from_us = 0;
+        int64_t margin = av_rescale_q(10 * AV_TIME_BASE, AV_TIME_BASE_Q, v->st->time_base);
+        int64_t early;
+        if (margin > 0 && !__builtin_sub_overflow(start, margin, &early))
+            r = av_seek_frame(v->fc, v->sidx, early, AVSEEK_FLAG_BACKWARD);
+        if (r < 0) r = av_seek_frame(v->fc, v->sidx, start, AVSEEK_FLAG_BACKWARD);
+        if (r < 0) r = av_seek_frame(v->fc, -1, 0, AVSEEK_FLAG_BYTE);
+    }
     if (r < 0) {
         char ebuf[128];
-        return fail(v, FT_EIO, "%s: cannot seek to %.3f s: %s", v->path, (double)pts_us / 1e6,
-                    ft__video_averr(r, ebuf, sizeof ebuf));
+        v->seeking = 0;
+        v->finished = 1;
+        v->final_status = fail(v, FT_EIO, "%s: cannot seek to %.3f s: %s", v->path,
+                               (double)v->seek_us / 1e6, ft__video_averr(r, ebuf, sizeof ebuf));
+        return v->final_status;
     }
     avcodec_flush_buffers(v->dec);
     v->flushed = 0;
@@ -656,7 +704,31 @@ int ft_video_seek(ft_video *v, int64_t pts_us)
     v->have_prev = 0;
     v->have_out = 0;
     v->seeking = 1;
-    v->seek_us = pts_us;
+    v->seek_from_us = from_us;
+    v->seek_got_frame = 0;
+    v->seek_need_key = from_us > 0;
     v->errmsg[0] = '\0';
     return FT_OK;
+}
+
+/* The seek landed too late: the first frame decoded after it is past the
+** target, or none came out (a demuxer without an index, MPEG-TS, can land
+** between keyframes; the decoder then drops frames up to the next one).
+** Seek again 1, 2, 4 ... s further back, finally from the start. */
+static int seek_back(ft_video *v)
+{
+    v->seek_step_us = v->seek_step_us ? 2 * v->seek_step_us : 1000000;
+    int64_t from = v->seek_from_us - v->seek_step_us;
+    return seek_from(v, v->seek_step_us > ((int64_t)1 << 50) || from < 0 ? 0 : from);
+}
+
+int ft_video_seek(ft_video *v, int64_t pts_us)
+{
+    if (!v) return FT_EINVAL;
+    if (pts_us < 0) pts_us = 0;
+    v->seek_us = pts_us;
+    v->seek_step_us = 0;
+    int r = seek_from(v, pts_us);
+    if (r < 0) v->seeking = 0;
+    return r;
 }

@@ -3,7 +3,7 @@
 ** (libswscale + libavcodec + libavformat), for tests and the race simulator.
 **
 ** DESIGN
-**   open:  the muxer from the extension (.mp4 .m4v .mov .mkv .avi only), the
+**   open:  the muxer from the extension (.mp4 .m4v .mov .mkv .avi .ts), the
 **          encoder by name ("mpeg4" default, "libx264" where built in), time
 **          base 1/fps as a rational with a denominator <= 65535 (MPEG-4 part
 **          2's limit), YUV 4:2:0 tagged BT.601 or BT.709 by size (the
@@ -98,7 +98,7 @@ static const char *muxer_for(const char *path)
     if (!dot || (slash && dot < slash)) return NULL;
     static const char *const map[][2] = {
         { ".mp4", "mp4" },      { ".m4v", "mp4" }, { ".mov", "mov" },
-        { ".mkv", "matroska" }, { ".avi", "avi" },
+        { ".mkv", "matroska" }, { ".avi", "avi" }, { ".ts", "mpegts" },
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcasecmp(dot, map[i][0]) == 0) return map[i][1];
@@ -139,9 +139,15 @@ static int check_args(const char *path, int width, int height, double fps,
                         "max_b_frames %d, threads %d)",
                         path, (long long)p->bitrate, p->quality, p->gop, p->max_b_frames,
                         p->threads);
+    if (p->max_b_frames != 0 && muxer_for(path) && strcmp(muxer_for(path), "avi") == 0)
+        return ft__errf(err, errlen, FT_EINVAL,
+                        "%s: AVI has no presentation timestamps: B-frames would come back "
+                        "shifted (use max_b_frames 0, or .mkv / .mp4)",
+                        path);
     if (!muxer_for(path))
         return ft__errf(err, errlen, FT_EINVAL,
-                        "%s: unknown video extension (use .mp4, .m4v, .mov, .mkv or .avi)", path);
+                        "%s: unknown video extension (use .mp4, .m4v, .mov, .mkv, .avi or .ts)",
+                        path);
     return FT_OK;
 }
 

@@ -57,7 +57,8 @@ static void unit_vec(rng *r, float *v, int dim)
         v[i] = (float)gauss(r);
         s += (double)v[i] * v[i];
     }
-    for (int i = 0; i < dim; i++) v[i] = (float)(v[i] / sqrt(s));
+    for (int i = 0; i < dim; i++)
+        v[i] = (float)(v[i] / sqrt(s));
 }
 
 /* n vectors (row-major) of random unit vectors. */
@@ -66,7 +67,8 @@ static float *random_unit(uint64_t seed, size_t n, int dim)
     rng r = { seed * 2654435761u + 1 };
     float *v = malloc(n * (size_t)dim * sizeof(float) + 1);
     ASSERT(v);
-    for (size_t i = 0; i < n; i++) unit_vec(&r, v + i * dim, dim);
+    for (size_t i = 0; i < n; i++)
+        unit_vec(&r, v + i * dim, dim);
     return v;
 }
 
@@ -81,13 +83,16 @@ typedef struct faces {
 
 static faces faces_make(uint64_t seed, int dim, int n_ids)
 {
-    faces f = { dim, n_ids, malloc(dim * sizeof(float)), malloc((size_t)n_ids * dim * sizeof(float)) };
+    faces f = { dim, n_ids, malloc(dim * sizeof(float)),
+                malloc((size_t)n_ids * dim * sizeof(float)) };
     ASSERT(f.mean && f.centre);
     rng r = { seed * 0x9E3779B97F4A7C15ULL + 7 };
     unit_vec(&r, f.mean, dim);
-    for (int i = 0; i < dim; i++) f.mean[i] *= 1.3f;
+    for (int i = 0; i < dim; i++)
+        f.mean[i] *= 1.3f;
     double norm = 0;
-    for (int i = 0; i < dim; i++) norm += 1.0 / (1.0 + i / 8.0);
+    for (int i = 0; i < dim; i++)
+        norm += 1.0 / (1.0 + i / 8.0);
     for (int c = 0; c < n_ids; c++)
         for (int i = 0; i < dim; i++)
             f.centre[(size_t)c * dim + i] =
@@ -128,7 +133,8 @@ static ft_index *build(int dim, int kind, const float *v, size_t n)
     ASSERT_OK(ft_index_create(dim, kind, &idx));
     int64_t *ids = malloc(n * sizeof *ids + 1);
     ASSERT(ids);
-    for (size_t i = 0; i < n; i++) ids[i] = (int64_t)i;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int64_t)i;
     ASSERT_OK(ft_index_add_batch(idx, ids, v, n));
     free(ids);
     ASSERT_EQ(ft_index_count(idx), n);
@@ -189,9 +195,9 @@ static void check_naive(const ft_index_hit *hits, int n_out, const ref_hit *ref,
         double own = dist_d(v + hits[r].id * dim, q, dim);
         if (fabs(hits[r].distance - ref[r].d) > tol || fabs(own - ref[r].d) > tol)
             ft_test_fail(__FILE__, __LINE__,
-                         "%s: rank %d: hit id %lld d %.9g (own %.9g), naive id %lld d %.9g",
-                         what, r, (long long)hits[r].id, hits[r].distance, own,
-                         (long long)ref[r].id, ref[r].d);
+                         "%s: rank %d: hit id %lld d %.9g (own %.9g), naive id %lld d %.9g", what,
+                         r, (long long)hits[r].id, hits[r].distance, own, (long long)ref[r].id,
+                         ref[r].d);
         if (r > 0) ASSERT(hits[r - 1].distance <= hits[r].distance);
     }
 }
@@ -202,9 +208,8 @@ static void same_hits(const ft_index_hit *a, int na, const ft_index_hit *b, int 
     if (na != nb) ft_test_fail(__FILE__, __LINE__, "%s: %d vs %d hits", what, na, nb);
     for (int i = 0; i < na; i++)
         if (a[i].id != b[i].id || memcmp(&a[i].distance, &b[i].distance, sizeof(float)) != 0)
-            ft_test_fail(__FILE__, __LINE__, "%s: rank %d: id %lld d %.9g vs id %lld d %.9g",
-                         what, i, (long long)a[i].id, a[i].distance, (long long)b[i].id,
-                         b[i].distance);
+            ft_test_fail(__FILE__, __LINE__, "%s: rank %d: id %lld d %.9g vs id %lld d %.9g", what,
+                         i, (long long)a[i].id, a[i].distance, (long long)b[i].id, b[i].distance);
 }
 
 static double recall(const ft_index_hit *got, int ng, const ft_index_hit *truth, int nt)
@@ -282,7 +287,9 @@ static void test_nonfinite_rejected(void)
         ft_index *idx;
         ASSERT_OK(ft_index_create(3, kind, &idx));
         float good[3] = { 0.1f, 0.2f, 0.3f };
-        float bad[4][3] = { { NAN, 0, 0 }, { 0, INFINITY, 0 }, { 0, 0, -INFINITY }, { 2e15f, 0, 0 } };
+        float bad[4][3] = {
+            { NAN, 0, 0 }, { 0, INFINITY, 0 }, { 0, 0, -INFINITY }, { 2e15f, 0, 0 }
+        };
         for (int i = 0; i < 4; i++) {
             ASSERT_EQ(ft_index_add(idx, i, bad[i]), FT_EINVAL);
             int n = -1;
@@ -372,15 +379,15 @@ static void test_isa_paths_identical(void)
                         ft__search_opts o = { 0 };
                         o.c1 = mode == 2 ? 60 : 0; /* cut the first pass */
                         o.no_float = mode == 1 && qi % 2;
-                        ASSERT_OK(ft__index_search_opts(idx, q + qi * dim, 50,
-                                                        mode ? &flt : NULL, hits, &n_out, &o));
+                        ASSERT_OK(ft__index_search_opts(idx, q + qi * dim, 50, mode ? &flt : NULL,
+                                                        hits, &n_out, &o));
                         if (isa == 0) {
                             memcpy(ref[qi][mode], hits, sizeof hits);
                             nref[qi][mode] = n_out;
                         } else {
                             char what[96];
-                            snprintf(what, sizeof what, "dim %d kind %d isa %s q %d mode %d",
-                                     dim, kind, ft__index_isa_name(isa), qi, mode);
+                            snprintf(what, sizeof what, "dim %d kind %d isa %s q %d mode %d", dim,
+                                     kind, ft__index_isa_name(isa), qi, mode);
                             same_hits(hits, n_out, ref[qi][mode], nref[qi][mode], what);
                         }
                     }
@@ -455,8 +462,8 @@ static void test_i8_equals_f32_small(void)
 }
 
 /* I8 recall against F32 when the first pass is cut (n > c1). */
-static void recall_case(const char *name, const float *v, size_t n, const float *q, int nq,
-                        int dim, int c1, double min_recall, double min_recall_int8)
+static void recall_case(const char *name, const float *v, size_t n, const float *q, int nq, int dim,
+                        int c1, double min_recall, double min_recall_int8)
 {
     ft_index *a = build(dim, FT_INDEX_F32, v, n), *b = build(dim, FT_INDEX_I8, v, n);
     double r_i8 = 0, r_int8 = 0;
@@ -472,6 +479,7 @@ static void recall_case(const char *name, const float *v, size_t n, const float 
         ASSERT_EQ(na, 100);
         ASSERT_EQ(nb, 100);
         ASSERT_EQ(nc, 100);
+        ASSERT_EQ(o.n_pass1, c1 ? (size_t)c1 : (size_t)ft__index_default_c1(100)); /* cut */
         r_i8 += recall(hb, nb, ha, na);
         r_int8 += recall(hc, nc, ha, na);
         /* whatever I8 returns carries exact distances, sorted */
@@ -482,8 +490,8 @@ static void recall_case(const char *name, const float *v, size_t n, const float 
     }
     r_i8 /= nq;
     r_int8 /= nq;
-    printf("# %s: n %zu c1 %d: recall@100 %.4f (int8 ranking without floats: %.4f)\n", name, n,
-           c1, r_i8, r_int8);
+    printf("# %s: n %zu c1 %d: recall@100 %.4f (int8 ranking without floats: %.4f)\n", name, n, c1,
+           r_i8, r_int8);
     ASSERT(r_i8 >= min_recall);
     ASSERT(r_int8 >= min_recall_int8);
     ft_index_destroy(a);
@@ -522,7 +530,8 @@ static void test_filter(void)
             int n_out;
             ft_index_filter flt = { keep_even, NULL };
             ASSERT_OK(ft_index_search(idx, q + qi * dim, 100, &flt, hits, &n_out));
-            for (int i = 0; i < n_out; i++) ASSERT(hits[i].id % 2 == 0);
+            for (int i = 0; i < n_out; i++)
+                ASSERT(hits[i].id % 2 == 0);
             size_t nr;
             ref_hit *ref = naive(v, n, dim, q + qi * dim, keep_even, &nr);
             check_naive(hits, n_out, ref, nr, 100, v, dim, q + qi * dim, "filter");
@@ -582,7 +591,8 @@ static void test_remove(void)
         ASSERT_EQ(h[0].id, 1);
         ASSERT_NEAR(h[0].distance, 0, 0);
         /* removing everything */
-        for (size_t i = 0; i < n; i++) ft_index_remove(idx, (int64_t)i);
+        for (size_t i = 0; i < n; i++)
+            ft_index_remove(idx, (int64_t)i);
         ASSERT_EQ(ft_index_count(idx), 0);
         ASSERT_OK(ft_index_search(idx, q, 10, NULL, h, &n1));
         ASSERT_EQ(n1, 0);
@@ -601,7 +611,8 @@ static void test_ties(void)
         ft_index *idx;
         ASSERT_OK(ft_index_create(dim, kind, &idx));
         const int64_t ids[] = { 50, -3, 7, 1000000000000LL, 8, 2 };
-        for (int i = 0; i < 6; i++) ASSERT_OK(ft_index_add(idx, ids[i], v));
+        for (int i = 0; i < 6; i++)
+            ASSERT_OK(ft_index_add(idx, ids[i], v));
         ft_index_hit h[6];
         int n;
         ASSERT_OK(ft_index_search(idx, q, 4, NULL, h, &n));
@@ -741,7 +752,8 @@ static void test_alloc_failures(void)
     size_t n = 300;
     float *v = random_unit(71, n, dim);
     int64_t ids[300];
-    for (size_t i = 0; i < n; i++) ids[i] = (int64_t)i;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int64_t)i;
     const char *path = tmp_path("alloc");
     char err[256];
     for (int kind = 0; kind < 2; kind++) {
@@ -839,7 +851,8 @@ static void test_concurrent_searches(void)
         for (int t = 0; t < 4; t++) {
             pthread_join(th[t], NULL);
             ASSERT_EQ(jobs[t].rc, 0);
-            for (int i = 0; i < 8; i++) same_hits(got[t][i], ngot[t][i], ref[i], nref[i], "thread");
+            for (int i = 0; i < 8; i++)
+                same_hits(got[t][i], ngot[t][i], ref[i], nref[i], "thread");
         }
         ft_index_destroy(idx);
     }
@@ -873,6 +886,5 @@ static void test_memory(void)
 FT_TESTS(FT_TEST(test_bad_arguments), FT_TEST(test_nonfinite_rejected),
          FT_TEST(test_f32_matches_naive), FT_TEST(test_isa_paths_identical),
          FT_TEST(test_scalar_env), FT_TEST(test_i8_equals_f32_small), FT_TEST(test_i8_recall),
-         FT_TEST(test_filter), FT_TEST(test_remove), FT_TEST(test_ties),
-         FT_TEST(test_save_load), FT_TEST(test_alloc_failures),
-         FT_TEST(test_concurrent_searches), FT_TEST(test_memory));
+         FT_TEST(test_filter), FT_TEST(test_remove), FT_TEST(test_ties), FT_TEST(test_save_load),
+         FT_TEST(test_alloc_failures), FT_TEST(test_concurrent_searches), FT_TEST(test_memory));

@@ -261,6 +261,7 @@ static void test_roundtrip_containers(void)
     check_full_clip(write_clip("clip.mkv", &p, N));
     check_full_clip(write_clip("clip.avi", &p, N));
     check_full_clip(write_clip("clip.mov", &p, N));
+    check_full_clip(write_clip("clip.ts", &p, N));
     /* B-frames: decode order differs from presentation order */
     p.max_b_frames = 2;
     check_full_clip(write_clip("clip_b.mp4", &p, N));
@@ -368,8 +369,17 @@ static void test_seek(void)
     p.max_b_frames = 2;
     p.gop = 10;
     const char *mkv = write_clip("clip.mkv", &p, N);
-    const char *paths[2] = { mp4, mkv };
-    for (int k = 0; k < 2; k++) {
+    /* MPEG-TS: no index, seeks by DTS; one keyframe only, so every seek must
+    ** find its way back to the start */
+    p.gop = 100;
+    const char *ts = write_clip("clip.ts", &p, N);
+    /* ... and with a keyframe every 10 frames: steps back from where it lands */
+    p.gop = 10;
+    const char *ts10 = write_clip("clip10.ts", &p, N);
+    p.max_b_frames = 0;
+    const char *avi = write_clip("clip.avi", &p, N);
+    const char *paths[5] = { mp4, mkv, ts, ts10, avi };
+    for (int k = 0; k < 5; k++) {
         ft_video *v = open_ok(paths[k]);
         seek_expect(v, 1000000, 25); /* the middle, between keyframes */
         seek_expect(v, 1000001, 26); /* just after a frame: the next one */
@@ -396,12 +406,8 @@ static void test_seek(void)
 
 /* An ingest cut after 4 sampled frames and resumed (new handle, seek to
 ** the last pts + 1/sample_fps) returns what an uninterrupted one would. */
-static void test_resume(void)
+static void resume_check(const char *path)
 {
-    make_dir();
-    ft_video_writer_params p = ft_video_writer_default_params();
-    p.max_b_frames = 2;
-    const char *path = write_clip("clip.mp4", &p, N);
     int idx[N], end;
     int64_t pts[N];
     ft_video *v = open_ok(path);
@@ -426,6 +432,16 @@ static void test_resume(void)
         ASSERT_EQ(idx2[i], idx[i + 4]);
         ASSERT_EQ(pts2[i], pts[i + 4]);
     }
+}
+
+static void test_resume(void)
+{
+    make_dir();
+    ft_video_writer_params p = ft_video_writer_default_params();
+    p.max_b_frames = 2;
+    resume_check(write_clip("clip.mp4", &p, N));
+    resume_check(write_clip("clip.mkv", &p, N));
+    resume_check(write_clip("clip.ts", &p, N));
     remove_dir();
 }
 
@@ -491,6 +507,10 @@ static void test_truncated(void)
     const char *avi = write_clip("clip.avi", NULL, N);
     n = read_cut(avi, "cut60.avi", 0.6, 0);
     printf("# avi cut at 60%%: %d frames\n", n);
+    const char *ts = write_clip("clip.ts", NULL, N);
+    n = read_cut(ts, "cut60.ts", 0.6, 1);
+    printf("# ts cut at 60%%: %d frames\n", n);
+    ASSERT(n >= N / 3 && n < N);
 
     /* every cut point of the mp4 header region and a spread over the file */
     size_t len = file_size(mp4);
@@ -508,10 +528,12 @@ static void test_damaged(void)
     make_dir();
     ft_video_writer_params p = ft_video_writer_default_params();
     p.max_b_frames = 2;
-    const char *paths[3] = { write_clip("clip.mp4", &p, N), write_clip("clip.mkv", &p, N),
-                             write_clip("clip.avi", &p, N) };
+    const char *paths[4] = { write_clip("clip.mp4", &p, N), write_clip("clip.mkv", &p, N),
+                             write_clip("clip.ts", &p, N), NULL };
+    p.max_b_frames = 0;
+    paths[3] = write_clip("clip.avi", &p, N);
     uint32_t seed = 12345;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         size_t len;
         unsigned char *orig = slurp(paths[k], &len);
         unsigned char *data = ft__malloc(len);
@@ -691,6 +713,11 @@ static void test_writer_errors(void)
               FT_EINVAL);
     ASSERT_EQ(ft_video_writer_open(tmp_path("a.mp4"), W, H, 0, NULL, &w, err, sizeof err),
               FT_EINVAL);
+    ft_video_writer_params pb = ft_video_writer_default_params();
+    pb.max_b_frames = 2;
+    ASSERT_EQ(ft_video_writer_open(tmp_path("b.avi"), W, H, FPS, &pb, &w, err, sizeof err),
+              FT_EINVAL);
+    ASSERT_STR_CONTAINS(err, "B-frames");
     ASSERT_EQ(ft_video_writer_open(tmp_path("a.mp4"), W, H, NAN, NULL, &w, err, sizeof err),
               FT_EINVAL);
     ft_video_writer_params p = ft_video_writer_default_params();

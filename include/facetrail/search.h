@@ -1,0 +1,112 @@
+/*
+** facetrail/search.h: find a person's sightings from one face descriptor
+** (part of facetrail.h).
+**
+** OVERVIEW
+**   A searcher holds every sighting descriptor of an event in memory (an
+**   ft_index) with the sightings' camera, km and times. A search returns the
+**   person's *appearances*: per camera, neighbouring sightings merged, in time
+**   order, each with an honest score (the number of false matches to expect
+**   at its distance in a gallery of this size, from a calibration of the
+**   descriptor), appearances that would need an impossible speed flagged, and
+**   an estimate of where the person is now.
+**
+**     ft_searcher *s;
+**     ft_searcher_open(store, &s, err, sizeof err);
+**     ft_search_params sp = ft_search_default_params();
+**     ft_search_result r;
+**     ft_searcher_search(s, query_descriptor, &sp, &r);
+**     ... r.appearances[0 .. r.n_appearances) ...
+**     ft_search_result_free(&r);
+**
+** THREADS  A searcher is used by one thread at a time.
+*/
+#ifndef FACETRAIL_SEARCH_H
+#define FACETRAIL_SEARCH_H
+
+#include "facetrail.h"
+#include "facetrail/index.h"
+#include "facetrail/store.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ft_searcher ft_searcher;
+
+/* Loads the store's sightings and descriptors (metric: how descriptors are
+** compared; the calibration must be in the same metric). FT_ENOMEM, store
+** errors; err gets a message. */
+int ft_searcher_open(ft_store *st, enum ft_metric metric, ft_searcher **out /* OUT */, char *err,
+                     size_t errlen);
+void ft_searcher_close(ft_searcher *s);
+/* Sightings and descriptors loaded, and the latest time seen (microseconds). */
+int64_t ft_searcher_sightings(const ft_searcher *s);
+int64_t ft_searcher_descriptors(const ft_searcher *s);
+int64_t ft_searcher_latest_us(const ft_searcher *s);
+
+typedef struct ft_search_params {
+    int top;                   /* nearest descriptors examined; default 300 */
+    int64_t since_us, until_us; /* sightings whose best shot is in [since, until]; default all */
+    const char *camera_id;     /* only this camera; NULL: all */
+    int64_t at_us;             /* "now" for the estimate; 0: the latest time in the store */
+    double max_speed_kmh;      /* faster than this between appearances is implausible; 25 */
+    double merge_gap_s;        /* sightings of one camera closer than this merge; 60 */
+    double max_false_matches;  /* keep matches expecting at most this many false matches in
+                                  this gallery; default 1 */
+    const ft_calibration *cal; /* NULL: ft_calibration_default() (metric must agree) */
+} ft_search_params;
+
+ft_search_params ft_search_default_params(void);
+
+typedef struct ft_appearance {
+    char camera_id[FT_CAMERA_ID_MAX];
+    double km;
+    int64_t first_us, last_us;  /* wall clock */
+    double distance;            /* best descriptor distance of its sightings */
+    double expected_false;      /* false matches to expect at that distance in this gallery */
+    double score;               /* 0..1: 1 - min(1, expected_false); higher is surer */
+    int extrapolated;           /* the calibration extrapolated at this distance */
+    int tracks;                 /* sightings merged */
+    int64_t best_sighting;      /* the closest sighting (its thumbnail is the appearance's) */
+    int plausible;              /* 0: needs an impossible speed given stronger appearances */
+    char why[160];              /* why it is implausible */
+} ft_appearance;
+
+typedef struct ft_estimate {
+    int valid;                  /* 0: no plausible appearance */
+    int64_t at_us;
+    double km;                  /* estimated position at at_us */
+    double pace_kmh;            /* from the appearances; NaN if unknown */
+    int pace_from_fit;          /* 1: fitted on >= 2 appearances; 0: assumed (typical pace) */
+    int has_next;
+    char next_camera[FT_CAMERA_ID_MAX];
+    double next_km;
+    int64_t eta_us;             /* when the person should reach next_camera */
+} ft_estimate;
+
+typedef struct ft_search_result {
+    int n_appearances;          /* plausible ones, in time order: the timeline */
+    ft_appearance *appearances;
+    int n_flagged;              /* implausible ones (left out of the timeline) */
+    ft_appearance *flagged;
+    double threshold;           /* distance below which a match is kept */
+    int threshold_extrapolated;
+    int64_t gallery;            /* descriptors compared */
+    int candidates;             /* sightings within the threshold before merging */
+    ft_estimate estimate;
+} ft_search_result;
+
+/* Searches for the person whose descriptor is query. FT_EINVAL for bad
+** parameters (message via ft_searcher_errmsg). */
+int ft_searcher_search(ft_searcher *s, const float query[FT_DESCRIPTOR_DIM],
+                       const ft_search_params *p, ft_search_result *out /* OUT */);
+const char *ft_searcher_errmsg(const ft_searcher *s);
+void ft_search_result_free(ft_search_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,411 @@
+/*
+** pipeline/ingest.c: a camera video into sightings in the store.
+**
+** DESIGN
+**   Per sampled frame (video/ at sample_fps):
+**     detect   faces with landmarks, no descriptors (engine, small-face mode)
+**     quality  of each face (track/quality.c)
+**     track    ambiguous detections (several candidate tracks) are described
+**              first, so that the tracker can tell crossing runners apart
+**     shots    each track keeps its best FT__TRACK_SHOTS shots by quality;
+**              only a shot that enters that set is described and thumbnailed,
+**              so the descriptor net runs a few times per track, not per frame
+**   Finished tracks become sightings (best shot box, times on the wall clock,
+**   the kept shots' descriptors, the best shot's thumbnail). Every
+**   commit_every_s of stream time, and at the end, the finished sightings,
+**   the checkpoint (pts of the last processed frame) and the tracker's live
+**   tracks go to the store in one transaction.
+**
+**   Resume: the store hands back the checkpoint and the live tracks of the
+**   last commit; the video is seeked to the first frame the sampler would
+**   have taken after the checkpoint, and the tracker continues from the saved
+**   tracks: the result equals an uninterrupted run (keys are deterministic
+**   and the store ignores a sighting it already has).
+**
+** INVARIANTS  (1) a sighting is stored only once its track has finished (or
+**                 the video ended): stored sightings never change.
+**             (2) nothing is committed beyond the last frame fully processed.
+**             (3) on a video error the work before it is committed and the
+**                 ingest is marked failed (resumable: a rerun continues).
+** THREADS     One ingest per engine and store at a time.
+*/
+#include "facetrail/ingest.h"
+#include "facetrail/video.h"
+#include "track/track.h"
+
+#include <math.h>
+#include <string.h>
+
+#define THUMB_PX 96 /* thumbnail side */
+
+ft_ingest_params ft_ingest_default_params(void)
+{
+    ft_ingest_params p;
+    memset(&p, 0, sizeof p);
+    p.sample_fps = 5.0;
+    p.detect = ft_detect_default_params();
+    p.detect.tile_px = 512;
+    p.detect.align = FT_ALIGN_DLIB;
+    p.n_desc = 3;
+    p.commit_every_s = 5.0;
+    p.video_threads = 1;
+    return p;
+}
+
+typedef struct ingest {
+    ft_engine *eng;
+    ft_store *st;
+    const ft_ingest_params *p;
+    ft__tracker *tr;
+    ft_face *faces;
+    int faces_cap;
+    ft__track_det *dets;
+    float (*descs)[128];
+    int *has_desc, *ambiguous, *assign;
+    int dets_cap;
+    ft_sighting *pending;
+    int n_pending, cap_pending;
+    char *err;
+    size_t errlen;
+} ingest;
+
+static int grow(ingest *in, int n)
+{
+    if (n <= in->dets_cap) return FT_OK;
+    int cap = n + 16;
+    ft__track_det *d = ft__realloc(in->dets, (size_t)cap * sizeof *d);
+    if (d) in->dets = d;
+    float(*ds)[128] = ft__realloc(in->descs, (size_t)cap * sizeof *ds);
+    if (ds) in->descs = ds;
+    int *h = ft__realloc(in->has_desc, (size_t)cap * sizeof *h);
+    if (h) in->has_desc = h;
+    int *a = ft__realloc(in->ambiguous, (size_t)cap * sizeof *a);
+    if (a) in->ambiguous = a;
+    int *s = ft__realloc(in->assign, (size_t)cap * sizeof *s);
+    if (s) in->assign = s;
+    if (!d || !ds || !h || !a || !s) return FT_ENOMEM;
+    in->dets_cap = cap;
+    return FT_OK;
+}
+
+/* Detects the faces of frame into in->faces; returns the count or < 0. */
+static int detect(ingest *in, const ft_image *frame, int *n_out)
+{
+    ft_detect_params dp = in->p->detect;
+    dp.with_landmarks = 1;
+    dp.with_descriptor = 0;
+    for (;;) {
+        int n = 0;
+        int rc = ft_engine_detect(in->eng, frame, &dp, in->faces, in->faces_cap, &n);
+        if (rc != FT_OK) {
+            ft__errf(in->err, in->errlen, rc, "%s", ft_engine_errmsg(in->eng));
+            return rc;
+        }
+        if (n <= in->faces_cap) {
+            *n_out = n;
+            return FT_OK;
+        }
+        ft_face *g = ft__realloc(in->faces, (size_t)n * sizeof *g);
+        if (!g) return FT_ENOMEM;
+        in->faces = g;
+        in->faces_cap = n;
+    }
+}
+
+/* Descriptor of face i (once per frame). */
+static int describe(ingest *in, const ft_image *frame, int i)
+{
+    if (in->has_desc[i]) return FT_OK;
+    ft_face *f = &in->faces[i];
+    int rc = ft_engine_describe(in->eng, frame, &in->p->detect, f);
+    if (rc != FT_OK)
+        return ft__errf(in->err, in->errlen, rc, "%s", ft_engine_errmsg(in->eng));
+    if (!f->has_descriptor) return FT_OK; /* empty crop at the border: no descriptor */
+    memcpy(in->descs[i], f->descriptor, sizeof in->descs[i]);
+    in->has_desc[i] = 1;
+    return FT_OK;
+}
+
+/* A square JPEG thumbnail of the face with a margin. */
+static int thumbnail(const ft_image *frame, const double box[4], unsigned char **out,
+                     size_t *out_len)
+{
+    ft_image *t;
+    int rc = ft_image_create(THUMB_PX, THUMB_PX, &t);
+    if (rc != FT_OK) return rc;
+    double side = fmax(box[2], box[3]) * 1.5;
+    double x0 = box[0] + box[2] / 2 - side / 2, y0 = box[1] + box[3] / 2 - side / 2;
+    for (int y = 0; y < THUMB_PX; y++)
+        for (int x = 0; x < THUMB_PX; x++) {
+            double u = x0 + (x + 0.5) * side / THUMB_PX - 0.5;
+            double v = y0 + (y + 0.5) * side / THUMB_PX - 0.5;
+            int iu = (int)floor(u), iv = (int)floor(v);
+            double fu = u - iu, fv = v - iv;
+            for (int c = 0; c < 3; c++) {
+                double acc = 0;
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++) {
+                        int px = iu + dx, py = iv + dy;
+                        px = px < 0 ? 0 : px >= frame->width ? frame->width - 1 : px;
+                        py = py < 0 ? 0 : py >= frame->height ? frame->height - 1 : py;
+                        double w = (dx ? fu : 1 - fu) * (dy ? fv : 1 - fv);
+                        acc += w * frame->rgb[((size_t)py * frame->width + px) * 3 + c];
+                    }
+                t->rgb[((size_t)y * THUMB_PX + x) * 3 + c] = (uint8_t)lrint(acc);
+            }
+        }
+    unsigned char *jpg;
+    size_t len;
+    rc = ft_image_encode_jpeg(t, 85, &jpg, &len, NULL, 0);
+    ft_image_destroy(t);
+    if (rc != FT_OK) return rc;
+    /* keep it in our allocator's memory */
+    *out = ft__malloc(len);
+    if (*out) memcpy(*out, jpg, len), *out_len = len;
+    ft_store_free(jpg);
+    return *out ? FT_OK : FT_ENOMEM;
+}
+
+/* A finished track as a sighting (pointers into the track: commit before
+** the track is dropped). */
+static int to_sighting(ingest *in, const ft__track *t, ft_sighting *s)
+{
+    memset(s, 0, sizeof *s);
+    const ft__shot *best = &t->shots[0];
+    snprintf(s->camera_id, sizeof s->camera_id, "%s", in->p->camera_id);
+    s->track_key = t->key;
+    s->first_us = in->p->start_us + t->first_us;
+    s->last_us = in->p->start_us + t->last_us;
+    s->best_us = in->p->start_us + best->pts_us;
+    for (int k = 0; k < 4; k++) s->box[k] = (float)best->box[k];
+    s->face_px = (float)best->box[3];
+    s->det_score = (float)best->score;
+    s->quality = best->quality;
+    s->n_frames = t->n_frames;
+    s->thumbnail = best->thumb;
+    s->thumbnail_len = best->thumb_len;
+    for (int k = 0; k < t->n_shots && s->n_desc < in->p->n_desc; k++) {
+        if (!t->shots[k].has_desc) continue;
+        memcpy(s->desc[s->n_desc], t->shots[k].desc, sizeof s->desc[0]);
+        s->desc_quality[s->n_desc] = t->shots[k].quality;
+        s->n_desc++;
+    }
+    return s->n_desc > 0; /* a track never described (all crops empty) is not stored */
+}
+
+/* Commits the finished tracks, the checkpoint and the live tracks. */
+static int commit(ingest *in, int64_t ingest_id, int64_t checkpoint_us, int64_t frames,
+                  int64_t faces, int64_t *n_sightings)
+{
+    int n_done;
+    ft__track *done = ft__tracker_finished(in->tr, &n_done);
+    if (n_done > in->cap_pending) {
+        ft_sighting *g = ft__realloc(in->pending, (size_t)n_done * sizeof *g);
+        if (!g) return FT_ENOMEM;
+        in->pending = g;
+        in->cap_pending = n_done;
+    }
+    int n = 0;
+    for (int i = 0; i < n_done; i++) n += to_sighting(in, &done[i], &in->pending[n]);
+    unsigned char *state = NULL;
+    size_t state_len = 0;
+    int rc = ft__tracker_save(in->tr, &state, &state_len);
+    if (rc != FT_OK) return rc;
+    rc = ft_store_ingest_commit_state(in->st, ingest_id, in->pending, n, checkpoint_us, frames,
+                                      faces, state, state_len);
+    ft__free(state);
+    if (rc != FT_OK) return ft__errf(in->err, in->errlen, rc, "%s", ft_store_errmsg(in->st));
+    *n_sightings += n;
+    ft__tracker_drop_finished(in->tr);
+    return FT_OK;
+}
+
+/* One sampled frame through detection, tracking and shot selection. */
+static int process_frame(ingest *in, const ft_image *frame, int64_t pts_us, int64_t *n_faces)
+{
+    int n;
+    int rc = detect(in, frame, &n);
+    if (rc == FT_OK) rc = grow(in, n);
+    if (rc != FT_OK) return rc;
+    *n_faces += n;
+    for (int i = 0; i < n; i++) {
+        ft_face *f = &in->faces[i];
+        ft__track_det *d = &in->dets[i];
+        memcpy(d->box, f->box, sizeof d->box);
+        d->score = f->score;
+        d->quality = f->has_landmarks ? ft__shot_quality(frame, f->box, f->score,
+                                                         (const double(*)[2])f->landmarks)
+                                      : 0.0f;
+        d->desc = NULL;
+        in->has_desc[i] = 0;
+    }
+    ft__tracker_ambiguous(in->tr, in->dets, n, in->ambiguous);
+    for (int i = 0; i < n; i++) {
+        if (!in->ambiguous[i] || !in->faces[i].has_landmarks) continue;
+        if ((rc = describe(in, frame, i)) != FT_OK) return rc;
+        if (in->has_desc[i]) in->dets[i].desc = in->descs[i];
+    }
+    if ((rc = ft__tracker_update(in->tr, pts_us, in->dets, n, in->assign)) != FT_OK) return rc;
+    int n_live;
+    ft__track *live = ft__tracker_live(in->tr, &n_live);
+    for (int i = 0; i < n; i++) {
+        if (in->assign[i] < 0 || !in->faces[i].has_landmarks) continue;
+        ft__track *t = &live[in->assign[i]];
+        int slot = ft__track_offer(t, in->dets[i].quality, pts_us, in->dets[i].box,
+                                   in->dets[i].score);
+        if (slot < 0) continue;
+        if ((rc = describe(in, frame, i)) != FT_OK) return rc;
+        ft__shot *s = &t->shots[slot];
+        if (in->has_desc[i]) {
+            memcpy(s->desc, in->descs[i], sizeof s->desc);
+            s->has_desc = 1;
+            memcpy(t->last_desc, in->descs[i], sizeof t->last_desc);
+            t->has_last_desc = 1;
+        }
+        if (slot == 0 && (rc = thumbnail(frame, in->dets[i].box, &s->thumb, &s->thumb_len)) != FT_OK)
+            return rc;
+    }
+    return FT_OK;
+}
+
+static int check_params(const ft_ingest_params *p, char *err, size_t errlen)
+{
+    if (!p || !p->camera_id || !*p->camera_id || !p->source || !*p->source)
+        return ft__errf(err, errlen, FT_EINVAL, "an ingest needs a camera and a video");
+    if (!(p->sample_fps > 0 && p->sample_fps <= 120))
+        return ft__errf(err, errlen, FT_EINVAL, "sample rate %g is not in (0, 120] frames/s",
+                        p->sample_fps);
+    if (p->n_desc < 1 || p->n_desc > FT_SIGHTING_MAX_DESC)
+        return ft__errf(err, errlen, FT_EINVAL, "descriptors per sighting must be 1..%d",
+                        FT_SIGHTING_MAX_DESC);
+    if (!(p->commit_every_s > 0))
+        return ft__errf(err, errlen, FT_EINVAL, "commit interval must be positive");
+    return FT_OK;
+}
+
+int ft_ingest_run(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_ingest_report *out,
+                  char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->resumed_from_us = -1;
+    if (err && errlen) *err = 0;
+    int rc = check_params(p, err, errlen);
+    if (rc != FT_OK) return rc;
+    ft_camera cam;
+    if ((rc = ft_store_camera_get(st, p->camera_id, &cam)) != FT_OK)
+        return ft__errf(err, errlen, rc == FT_ENOTFOUND ? FT_EINVAL : rc,
+                        "camera %s: %s (add it with 'facetrail camera add')", p->camera_id,
+                        ft_store_errmsg(st));
+
+    /* open the video first: a bad file must not leave a running ingest */
+    ft_video_params vp = ft_video_default_params();
+    vp.threads = p->video_threads;
+    ft_video *v = NULL;
+    if ((rc = ft_video_open(p->source, &vp, &v, err, errlen)) != FT_OK) return rc;
+    ft_video_info info;
+    ft_video_get_info(v, &info);
+
+    ingest in;
+    memset(&in, 0, sizeof in);
+    in.eng = eng, in.st = st, in.p = p, in.err = err, in.errlen = errlen;
+    int64_t ingest_id = 0, resume_us = -1;
+    rc = ft_store_ingest_begin_ex(st, p->camera_id, p->source, p->start_us, p->sample_fps,
+                                  p->force ? FT_INGEST_FORCE : 0, &ingest_id, &resume_us);
+    if (rc != FT_OK) {
+        ft__errf(err, errlen, rc, "%s", ft_store_errmsg(st));
+        ft_video_close(v);
+        return rc;
+    }
+    out->ingest_id = ingest_id;
+    if ((rc = ft__tracker_create(NULL, &in.tr)) != FT_OK) goto fail;
+    if (resume_us >= 0) {
+        unsigned char *state = NULL;
+        size_t state_len = 0;
+        rc = ft_store_ingest_state(st, ingest_id, &state, &state_len);
+        if (rc == FT_OK && state) rc = ft__tracker_load(in.tr, state, state_len);
+        ft_store_free(state);
+        if (rc != FT_OK) {
+            ft__errf(err, errlen, rc, "cannot resume ingest %lld: its saved state is unreadable",
+                     (long long)ingest_id);
+            goto fail;
+        }
+        if ((rc = ft_video_seek(v, ft_video_sample_next_us(resume_us, p->sample_fps))) != FT_OK) {
+            ft__errf(err, errlen, rc, "%s", ft_video_errmsg(v));
+            goto fail;
+        }
+        out->resumed_from_us = resume_us;
+    }
+
+    double t0 = ft__now();
+    int64_t frames = 0, faces = 0, frames_c = 0, faces_c = 0, first_pts = -1, last_pts = -1;
+    int64_t last_commit = resume_us >= 0 ? resume_us : 0;
+    const int64_t every = (int64_t)(p->commit_every_s * 1e6);
+    int read_rc;
+    for (;;) {
+        const ft_image *frame;
+        int64_t pts;
+        read_rc = ft_video_read(v, p->sample_fps, &frame, &pts);
+        if (read_rc <= 0) break;
+        if (first_pts < 0) first_pts = pts;
+        if ((rc = process_frame(&in, frame, pts, &faces)) != FT_OK) goto fail;
+        frames++;
+        last_pts = pts;
+        if (pts - last_commit >= every) {
+            rc = commit(&in, ingest_id, pts, frames - frames_c, faces - faces_c, &out->sightings);
+            if (rc != FT_OK) goto fail;
+            frames_c = frames, faces_c = faces, last_commit = pts;
+        }
+        if (p->progress) {
+            int n_live;
+            ft__tracker_live(in.tr, &n_live);
+            ft_ingest_progress pr = { frames, faces, n_live, out->sightings, pts,
+                                      info.duration_us, ft__now() - t0 };
+            if (p->progress(&pr, p->progress_ctx)) {
+                out->stopped = 1;
+                break;
+            }
+        }
+    }
+    if (out->stopped) {
+        /* stop cleanly: commit what is finished; live tracks stay saved */
+        int64_t cp = last_pts >= 0 ? last_pts : (resume_us >= 0 ? resume_us : 0);
+        rc = commit(&in, ingest_id, cp, frames - frames_c, faces - faces_c, &out->sightings);
+        if (rc != FT_OK) goto fail;
+    } else {
+        /* end of stream (or damage): every track ends here */
+        ft__tracker_flush(in.tr);
+        int64_t cp = last_pts >= 0 ? last_pts : (resume_us >= 0 ? resume_us : 0);
+        rc = commit(&in, ingest_id, cp, frames - frames_c, faces - faces_c, &out->sightings);
+        if (rc != FT_OK) goto fail;
+        if (read_rc < 0) {
+            rc = read_rc;
+            ft__errf(err, errlen, rc, "%s (the %lld sightings before it are stored)",
+                     ft_video_errmsg(v), (long long)out->sightings);
+            ft_store_ingest_finish(st, ingest_id, FT_INGEST_FAILED, err);
+        } else if ((rc = ft_store_ingest_finish(st, ingest_id, FT_INGEST_DONE, NULL)) != FT_OK) {
+            ft__errf(err, errlen, rc, "%s", ft_store_errmsg(st));
+        }
+    }
+    out->frames = frames;
+    out->faces = faces;
+    out->video_us = first_pts >= 0 ? last_pts - first_pts : 0;
+    out->elapsed_s = ft__now() - t0;
+    goto done;
+fail:
+    if (ingest_id) {
+        char why[300];
+        snprintf(why, sizeof why, "%s", err && *err ? err : ft_strerror(rc));
+        ft_store_ingest_finish(st, ingest_id, FT_INGEST_FAILED, why);
+    }
+done:
+    ft__tracker_destroy(in.tr);
+    ft__free(in.faces);
+    ft__free(in.dets);
+    ft__free(in.descs);
+    ft__free(in.has_desc);
+    ft__free(in.ambiguous);
+    ft__free(in.assign);
+    ft__free(in.pending);
+    ft_video_close(v);
+    return rc;
+}

@@ -1,0 +1,152 @@
+/*
+** tools/cmd_camera.c: `facetrail camera add|list`, the cameras of an event.
+*/
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char camera_usage[] =
+    "usage: facetrail camera add --db DB --id ID --km KM [--name NAME] [--lat LAT --lon LON]\n"
+    "       facetrail camera list --db DB [--json]\n"
+    "\n"
+    "Registers the cameras along the course. Their order along the course comes\n"
+    "from the km positions. The database is created if it does not exist.\n"
+    "\n"
+    "  --db DB       the event's database file\n"
+    "  --id ID       camera id: 1-63 letters, digits or punctuation, no blanks\n"
+    "  --km KM       position along the course in kilometres\n"
+    "  --name NAME   free text, e.g. \"Bridge, north side\"\n"
+    "  --lat/--lon   WGS84 position in degrees (both or neither)\n"
+    "  --json        list as JSON lines\n";
+
+static int open_store(const char *cmd, const char *db, int flags, ft_store **st)
+{
+    int rc = ft_store_open(db, flags, st);
+    if (rc != FT_OK) {
+        fprintf(stderr, "facetrail %s: %s\n", cmd, ft_store_errmsg(NULL));
+        return CLI_ERROR;
+    }
+    return CLI_OK;
+}
+
+static int camera_add(int argc, char **argv)
+{
+    const char *db = NULL;
+    ft_camera c;
+    memset(&c, 0, sizeof c);
+    int have_km = 0, have_lat = 0, have_lon = 0;
+    double x;
+    struct opts o;
+    opts_init(&o, argc, argv);
+    o.cmd = "camera add";
+    while (opts_next(&o)) {
+        if (opts_is_help(&o)) return print_help(camera_usage);
+        if (opts_is(&o, "--db")) {
+            if (!(db = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--id")) {
+            const char *v = opts_value(&o);
+            if (!v) return CLI_ERROR;
+            if (strlen(v) >= sizeof c.id) return opts_bad(&o, "at most 63 bytes");
+            snprintf(c.id, sizeof c.id, "%s", v);
+        } else if (opts_is(&o, "--name")) {
+            const char *v = opts_value(&o);
+            if (!v) return CLI_ERROR;
+            if (strlen(v) >= sizeof c.name) return opts_bad(&o, "at most 127 bytes");
+            snprintf(c.name, sizeof c.name, "%s", v);
+        } else if (opts_is(&o, "--km")) {
+            if (opts_double(&o, -1e6, 1e6, 0, "a distance in km", &x)) return CLI_ERROR;
+            c.km = x, have_km = 1;
+        } else if (opts_is(&o, "--lat")) {
+            if (opts_double(&o, -90, 90, 0, "a latitude in [-90, 90]", &x)) return CLI_ERROR;
+            c.lat = x, have_lat = 1;
+        } else if (opts_is(&o, "--lon")) {
+            if (opts_double(&o, -180, 180, 0, "a longitude in [-180, 180]", &x)) return CLI_ERROR;
+            c.lon = x, have_lon = 1;
+        } else {
+            return opts_unknown(&o);
+        }
+    }
+    if (o.n_operands) return usage_error(o.cmd, "unexpected operand '%s'", argv[1]);
+    if (!db) return usage_error(o.cmd, "missing --db DB");
+    if (!c.id[0]) return usage_error(o.cmd, "missing --id ID");
+    if (!have_km) return usage_error(o.cmd, "missing --km KM");
+    if (have_lat != have_lon) return usage_error(o.cmd, "give both --lat and --lon, or neither");
+    c.has_latlon = have_lat;
+    ft_store *st;
+    if (open_store(o.cmd, db, FT_STORE_CREATE, &st) != CLI_OK) return CLI_ERROR;
+    int rc = ft_store_camera_add(st, &c);
+    if (rc != FT_OK) fprintf(stderr, "facetrail camera add: %s\n", ft_store_errmsg(st));
+    else printf("camera %s at km %.3f added\n", c.id, c.km);
+    ft_store_close(st);
+    return rc == FT_OK ? CLI_OK : CLI_ERROR;
+}
+
+static int camera_list(int argc, char **argv)
+{
+    const char *db = NULL;
+    int json = 0;
+    struct opts o;
+    opts_init(&o, argc, argv);
+    o.cmd = "camera list";
+    while (opts_next(&o)) {
+        if (opts_is_help(&o)) return print_help(camera_usage);
+        if (opts_is(&o, "--db")) {
+            if (!(db = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--json")) {
+            if (opts_flag(&o)) return CLI_ERROR;
+            json = 1;
+        } else {
+            return opts_unknown(&o);
+        }
+    }
+    if (o.n_operands) return usage_error(o.cmd, "unexpected operand '%s'", argv[1]);
+    if (!db) return usage_error(o.cmd, "missing --db DB");
+    ft_store *st;
+    if (open_store(o.cmd, db, FT_STORE_READONLY, &st) != CLI_OK) return CLI_ERROR;
+    ft_camera *cams;
+    int n;
+    int rc = ft_store_cameras(st, &cams, &n);
+    if (rc != FT_OK) {
+        fprintf(stderr, "facetrail camera list: %s\n", ft_store_errmsg(st));
+        ft_store_close(st);
+        return CLI_ERROR;
+    }
+    if (!json) printf("%-20s %10s  %s\n", "camera", "km", "name");
+    for (int i = 0; i < n; i++) {
+        if (json) {
+            struct jw w;
+            jw_init(&w, stdout, 0);
+            jw_open(&w, '{');
+            jw_key(&w, "id");
+            jw_str(&w, cams[i].id);
+            jw_key(&w, "km");
+            jw_double(&w, cams[i].km);
+            jw_key(&w, "name");
+            jw_str(&w, cams[i].name);
+            if (cams[i].has_latlon) {
+                jw_key(&w, "lat");
+                jw_double(&w, cams[i].lat);
+                jw_key(&w, "lon");
+                jw_double(&w, cams[i].lon);
+            }
+            jw_close(&w);
+            jw_end_line(&w);
+        } else {
+            printf("%-20s %10.3f  %s\n", cams[i].id, cams[i].km, cams[i].name);
+        }
+    }
+    ft_store_free(cams);
+    ft_store_close(st);
+    return CLI_OK;
+}
+
+int cmd_camera(int argc, char **argv)
+{
+    if (argc < 2) return usage_error("camera", "add or list?");
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return print_help(camera_usage);
+    if (!strcmp(argv[1], "add")) return camera_add(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "list")) return camera_list(argc - 1, argv + 1);
+    return usage_error("camera", "unknown subcommand '%s' (add or list)", argv[1]);
+}

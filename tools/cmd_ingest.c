@@ -1,0 +1,165 @@
+/*
+** tools/cmd_ingest.c: `facetrail ingest`, a camera video into sightings.
+**
+** A progress bar on stderr when it is a terminal (frames, faces, speed as a
+** multiple of real time, ETA); one summary line at the end either way.
+** Ctrl-C stops cleanly: what is done is committed and a rerun resumes.
+*/
+#include "cli.h"
+
+#include "facetrail/ingest.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char ingest_usage[] =
+    "usage: facetrail ingest --db DB --camera ID --start TIME [options] VIDEO\n"
+    "\n"
+    "Finds, tracks and stores every face a camera's video shows: each face\n"
+    "track becomes a sighting (camera, first/last time, best shot, thumbnail,\n"
+    "descriptors). Frame time = TIME + the video's own timestamp.\n"
+    "An interrupted ingest (Ctrl-C, a crash, a power cut) resumes where it\n"
+    "stopped when run again with the same DB, camera, start and video.\n"
+    "\n"
+    "options:\n"
+    "  --db DB               the event database (created if missing)\n"
+    "  --camera ID           the camera that recorded VIDEO ('facetrail camera add')\n"
+    "  --start TIME          wall-clock time of the video's start, ISO 8601\n"
+    "                        (2026-04-12T09:30:00Z or 2026-04-12T11:30:00+02:00)\n"
+    "  --fps N               frames looked at per second of video (default 5)\n"
+    "  --detector ssd|tiny   face detector (default ssd)\n"
+    PIPELINE_OPTIONS_HELP
+    "                        (ingest defaults: --tile 512 --align dlib)\n"
+    "  --force               redo a video that was already ingested\n"
+    "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
+    "  --threads N           worker threads (default: the number of CPUs, at most 8)\n"
+    "  --quiet               no progress bar\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "exit status: 0 done (or stopped cleanly), 2 error\n";
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+typedef struct bar {
+    int tty;
+    double last_draw;
+} bar;
+
+static int progress(const ft_ingest_progress *p, void *ctx)
+{
+    bar *b = ctx;
+    if (b->tty && (p->elapsed_s - b->last_draw >= 0.2 || interrupted)) {
+        b->last_draw = p->elapsed_s;
+        double done = p->duration_us > 0 ? (double)p->pts_us / p->duration_us : 0;
+        if (done > 1) done = 1;
+        double speed = p->elapsed_s > 0 ? p->pts_us / 1e6 / p->elapsed_s : 0;
+        char bars[21];
+        int k = (int)(done * 20);
+        for (int i = 0; i < 20; i++) bars[i] = i < k ? '#' : '.';
+        bars[20] = 0;
+        double eta = speed > 0 && p->duration_us > 0 ? (p->duration_us - p->pts_us) / 1e6 / speed : 0;
+        fprintf(stderr,
+                "\r[%s] %3.0f%%  %lld frames  %lld faces  %lld tracks  %lld sightings  %.2fx "
+                "real time  ETA %d:%02d ",
+                bars, done * 100, (long long)p->frames, (long long)p->faces,
+                (long long)p->tracks_open, (long long)p->sightings, speed, (int)(eta / 60),
+                (int)eta % 60);
+    }
+    return interrupted ? 1 : 0;
+}
+
+int cmd_ingest(int argc, char **argv)
+{
+    ft_engine_params ep = ft_engine_default_params();
+    ep.model_dir = default_model_dir();
+    ep.n_threads = default_threads();
+    ft_ingest_params ip = ft_ingest_default_params();
+    const char *db = NULL, *start = NULL;
+    int quiet = 0;
+    double x;
+    struct opts o;
+    opts_init(&o, argc, argv);
+    while (opts_next(&o)) {
+        int r = opts_engine(&o, &ep);
+        if (r == 0) r = opts_pipeline(&o, &ip.detect);
+        if (r < 0) return CLI_ERROR;
+        if (r > 0) continue;
+        if (opts_is_help(&o)) return print_help(ingest_usage);
+        if (opts_is(&o, "--db")) {
+            if (!(db = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--camera")) {
+            if (!(ip.camera_id = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--start")) {
+            if (!(start = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--fps")) {
+            if (opts_double(&o, 0, 120, 1, "a rate in (0, 120] frames per second", &x))
+                return CLI_ERROR;
+            ip.sample_fps = x;
+        } else if (opts_is(&o, "--detector")) {
+            if (opts_detector(&o, &ip.detect.detector)) return CLI_ERROR;
+        } else if (opts_is(&o, "--force")) {
+            if (opts_flag(&o)) return CLI_ERROR;
+            ip.force = 1;
+        } else if (opts_is(&o, "--quiet")) {
+            if (opts_flag(&o)) return CLI_ERROR;
+            quiet = 1;
+        } else {
+            return opts_unknown(&o);
+        }
+    }
+    if (o.n_operands == 0) return usage_error(o.cmd, "missing VIDEO operand");
+    if (o.n_operands > 1) return usage_error(o.cmd, "one VIDEO at a time (got %d)", o.n_operands);
+    if (!db) return usage_error(o.cmd, "missing --db DB");
+    if (!ip.camera_id) return usage_error(o.cmd, "missing --camera ID");
+    if (!start) return usage_error(o.cmd, "missing --start TIME");
+    if (parse_time(start, &ip.start_us) != 0)
+        return usage_error(o.cmd, "--start '%s' is not an ISO 8601 time such as 2026-04-12T09:30:00Z",
+                           start);
+    ip.source = argv[1];
+
+    ft_store *st;
+    if (ft_store_open(db, FT_STORE_CREATE, &st) != FT_OK) {
+        fprintf(stderr, "facetrail ingest: %s\n", ft_store_errmsg(NULL));
+        return CLI_ERROR;
+    }
+    ft_engine *eng = NULL;
+    if (start_engine(o.cmd, &ep, &ip.detect, &eng) != CLI_OK) {
+        ft_store_close(st);
+        return CLI_ERROR;
+    }
+    bar b = { !quiet && isatty(2), -1 };
+    ip.progress = progress;
+    ip.progress_ctx = &b;
+    signal(SIGINT, on_sigint);
+    signal(SIGTERM, on_sigint);
+    ft_ingest_report rep;
+    char err[600];
+    int rc = ft_ingest_run(eng, st, &ip, &rep, err, sizeof err);
+    if (b.tty) fputc('\n', stderr);
+    if (rc != FT_OK) {
+        fprintf(stderr, "facetrail ingest: %s\n", *err ? err : ft_strerror(rc));
+    }
+    if (rep.ingest_id) {
+        double speed = rep.elapsed_s > 0 ? rep.video_us / 1e6 / rep.elapsed_s : 0;
+        char resumed[80] = "";
+        if (rep.resumed_from_us >= 0)
+            snprintf(resumed, sizeof resumed, ", resumed at %.1f s", rep.resumed_from_us / 1e6);
+        printf("%s %s: %lld frames, %lld faces, %lld sightings stored in %.1f s (%.2fx real "
+               "time%s)%s\n",
+               rc == FT_OK ? (rep.stopped ? "stopped" : "ingested") : "failed", ip.source,
+               (long long)rep.frames, (long long)rep.faces, (long long)rep.sightings,
+               rep.elapsed_s, speed, resumed,
+               rep.stopped ? "; run the same command again to go on" : "");
+    }
+    ft_engine_close(eng);
+    ft_store_close(st);
+    return rc == FT_OK ? CLI_OK : CLI_ERROR;
+}
