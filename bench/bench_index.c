@@ -323,9 +323,9 @@ static void bench_n(size_t n, int do_f32, int do_i8, const params *p)
         row(n, "i8", bytes, bs, t, recall(got, ng, truth, nt, p), note);
         o.no_float = 1;
         t = run(idx, q, p, o, got, ng);
-        /* what an index without floats would hold: codes, scale, norm, id */
-        row(n, "i8 no-float", DIM + 4 + 4 + 8 + 8, bs, t, recall(got, ng, truth, nt, p),
-            "int8 ranking only (bytes: codes + scale + norm + err + id)");
+        /* an index without the floats would hold codes, scale, norm and id */
+        row(n, "i8 no-float", DIM + 4 + 4 + 8, bs, t, recall(got, ng, truth, nt, p),
+            "int8 ranking only, int8 distances (bytes: codes + scale + norm + id)");
         ft_index_destroy(idx);
     }
     free(q);

@@ -36,7 +36,7 @@
 **                 round_up(dim, 64) + 33 bytes per vector (673 B for dim 128).
 **   Both kinds return identical hits (ids and bit-identical distances) when
 **   nothing is lost in the first pass; with fewer vectors than the candidate
-**   budget (4096 or more) nothing can be lost.
+**   budget (2048 or more) nothing can be lost.
 **
 ** INPUT
 **   Vector components must be finite with |x| <= FT_INDEX_MAX_COMPONENT (so

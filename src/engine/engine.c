@@ -19,6 +19,7 @@
 #include "align/align.h"
 #include "detect/detect.h"
 #include "embed/embed.h"
+#include "engine/engine.h"
 #include "image/netinput.h"
 #include "track/track.h"
 
@@ -293,7 +294,7 @@ static int run_detector(ft_engine *eng, const ft__nn_ctx *ctx, const ft_image *i
 ** neighbouring tile, so the cut one is dropped. The union is reduced by NMS
 ** (IoU 0.5), best score first. */
 static int run_tiles(ft_engine *eng, const ft__nn_ctx *ctx, const ft_image *img,
-                     const ft_detect_params *p)
+                     const ft_detect_params *p, const ft__detect_plan *plan)
 {
     int T = p->tile_px;
     if (T >= img->width && T >= img->height) return FT_OK; /* one tile = the image */
@@ -308,6 +309,10 @@ static int run_tiles(ft_engine *eng, const ft__nn_ctx *ctx, const ft_image *img,
         for (int x0 = 0; rc == FT_OK; x0 += step) {
             if (x0 + T > img->width) x0 = img->width > T ? img->width - T : 0;
             int tw = T < img->width ? T : img->width, th = T < img->height ? T : img->height;
+            if (plan && plan->want && !plan->want(x0, y0, tw, th, plan->ctx)) {
+                if (x0 + tw >= img->width) break;
+                continue;
+            }
             tile->width = tw, tile->height = th;
             for (int y = 0; y < th; y++)
                 memcpy(tile->rgb + (size_t)y * tw * 3,
@@ -362,6 +367,12 @@ static int run_tiles(ft_engine *eng, const ft__nn_ctx *ctx, const ft_image *img,
 int ft_engine_detect(ft_engine *eng, const ft_image *img, const ft_detect_params *p,
                      ft_face *faces, int cap, int *n_out)
 {
+    return ft__engine_detect_plan(eng, img, p, NULL, faces, cap, n_out);
+}
+
+int ft__engine_detect_plan(ft_engine *eng, const ft_image *img, const ft_detect_params *p,
+                           const ft__detect_plan *plan, ft_face *faces, int cap, int *n_out)
+{
     *n_out = 0;
     eng->errmsg[0] = 0;
     int rc = check_params(eng, p);
@@ -370,8 +381,8 @@ int ft_engine_detect(ft_engine *eng, const ft_image *img, const ft_detect_params
     if (rc != FT_OK) return rc;
     ft__nn_ctx ctx = { eng->pool, 0, NULL };
     eng->dets.n = 0;
-    rc = run_detector(eng, &ctx, img, p, &eng->dets);
-    if (rc == FT_OK && p->tile_px > 0) rc = run_tiles(eng, &ctx, img, p);
+    if (!plan || plan->full) rc = run_detector(eng, &ctx, img, p, &eng->dets);
+    if (rc == FT_OK && p->tile_px > 0) rc = run_tiles(eng, &ctx, img, p, plan);
     if (rc != FT_OK) return fail(eng, rc, "detector");
     if (p->min_face_px > 0) {
         int m = 0;

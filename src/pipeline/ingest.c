@@ -3,7 +3,11 @@
 **
 ** DESIGN
 **   Per sampled frame (video/ at sample_fps):
-**     detect   faces with landmarks, no descriptors (engine, small-face mode)
+**     detect   faces with landmarks, no descriptors (engine, small-face mode);
+**              the whole frame always, a small-face tile only where the
+**              picture moves (pipeline/motion.c), where a live track is
+**              expected, or on every REFRESH_FRAMES-th frame (people who
+**              stand still): a fixed camera mostly films a still scene
 **     quality  of each face (track/quality.c)
 **     track    ambiguous detections (several candidate tracks) are described
 **              first, so that the tracker can tell crossing runners apart
@@ -30,13 +34,16 @@
 ** THREADS     One ingest per engine and store at a time.
 */
 #include "facetrail/ingest.h"
+#include "engine/engine.h"
 #include "facetrail/video.h"
+#include "pipeline/motion.h"
 #include "track/track.h"
 
 #include <math.h>
 #include <string.h>
 
-#define THUMB_PX 96 /* thumbnail side */
+#define THUMB_PX 96        /* thumbnail side */
+#define REFRESH_FRAMES 10  /* every tile is looked at this often, moving or not */
 
 ft_ingest_params ft_ingest_default_params(void)
 {
@@ -65,6 +72,9 @@ typedef struct ingest {
     int dets_cap;
     ft_sighting *pending;
     int n_pending, cap_pending;
+    ft__motion motion;
+    int64_t frame_no;
+    int tiles_run, tiles_total;
     char *err;
     size_t errlen;
 } ingest;
@@ -88,15 +98,37 @@ static int grow(ingest *in, int n)
     return FT_OK;
 }
 
+/* Whether a small-face tile is worth running on this frame. */
+static int want_tile(int x, int y, int w, int h, void *ctx)
+{
+    ingest *in = ctx;
+    in->tiles_total++;
+    int want = in->frame_no % REFRESH_FRAMES == 0 || ft__motion_count(&in->motion, x, y, w, h) >= 2;
+    if (!want) {
+        int n;
+        ft__track *live = ft__tracker_live(in->tr, &n);
+        for (int i = 0; i < n && !want; i++) {
+            const double *b = live[i].box;
+            double px = b[0] + live[i].vel[0], py = b[1] + live[i].vel[1];
+            want = px < x + w && px + b[2] > x && py < y + h && py + b[3] > y;
+        }
+    }
+    in->tiles_run += want;
+    return want;
+}
+
 /* Detects the faces of frame into in->faces; returns the count or < 0. */
 static int detect(ingest *in, const ft_image *frame, int *n_out)
 {
     ft_detect_params dp = in->p->detect;
     dp.with_landmarks = 1;
     dp.with_descriptor = 0;
+    int rc = ft__motion_update(&in->motion, frame);
+    if (rc != FT_OK) return rc;
+    ft__detect_plan plan = { 1, want_tile, in };
     for (;;) {
         int n = 0;
-        int rc = ft_engine_detect(in->eng, frame, &dp, in->faces, in->faces_cap, &n);
+        rc = ft__engine_detect_plan(in->eng, frame, &dp, &plan, in->faces, in->faces_cap, &n);
         if (rc != FT_OK) {
             ft__errf(in->err, in->errlen, rc, "%s", ft_engine_errmsg(in->eng));
             return rc;
@@ -225,6 +257,7 @@ static int process_frame(ingest *in, const ft_image *frame, int64_t pts_us, int6
 {
     int n;
     int rc = detect(in, frame, &n);
+    in->frame_no++;
     if (rc == FT_OK) rc = grow(in, n);
     if (rc != FT_OK) return rc;
     *n_faces += n;
@@ -406,6 +439,7 @@ done:
     ft__free(in.ambiguous);
     ft__free(in.assign);
     ft__free(in.pending);
+    ft__motion_fini(&in.motion);
     ft_video_close(v);
     return rc;
 }

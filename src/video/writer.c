@@ -31,6 +31,7 @@
 #include <math.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -49,8 +50,8 @@ struct ft_video_writer {
     struct SwsContext *sws;
     int width, height;
     int64_t n_frames;
-    int header_written;
-    int status; /* first failure, 0 if none */
+    int created; /* the file exists (removed again if open fails) */
+    int status;  /* first failure, 0 if none */
     char errmsg[512];
 };
 
@@ -178,6 +179,9 @@ static int setup_encoder(ft_video_writer *w, const AVCodec *codec, double fps,
     if (p->max_b_frames >= 0) c->max_b_frames = p->max_b_frames;
     c->thread_count = p->threads ? p->threads : 1;
     if (w->oc->oformat->flags & AVFMT_GLOBALHEADER) c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    if (p->quality > (x264 ? 51 : 31))
+        return wfail(w, FT_EINVAL, "%s: quality %d over %d for %s", w->path, p->quality,
+                     x264 ? 51 : 31, codec->name);
     int r = 0;
     if (p->bitrate > 0) {
         c->bit_rate = p->bitrate;
@@ -219,26 +223,35 @@ static int writer_setup(ft_video_writer *w, double fps, const ft_video_writer_pa
         ft__free(url);
         return wfail_av(w, r < 0 ? r : AVERROR(ENOMEM), "no muxer");
     }
-    r = avio_open(&w->oc->pb, url, AVIO_FLAG_WRITE);
-    ft__free(url);
-    if (r < 0) {
-        char ebuf[128];
-        return wfail(w, r == AVERROR(ENOMEM) ? FT_ENOMEM : FT_EIO, "%s: cannot create: %s", w->path,
-                     ft__video_averr(r, ebuf, sizeof ebuf));
-    }
-    if (avformat_query_codec(w->oc->oformat, codec->id, FF_COMPLIANCE_NORMAL) == 0)
+    if (avformat_query_codec(w->oc->oformat, codec->id, FF_COMPLIANCE_NORMAL) == 0) {
+        ft__free(url);
         return wfail(w, FT_EINVAL, "%s: the %s container cannot hold %s video", w->path, mux,
                      codec->name);
+    }
     w->st = avformat_new_stream(w->oc, NULL);
     w->enc = avcodec_alloc_context3(codec);
     w->frame = av_frame_alloc();
     w->pkt = av_packet_alloc();
-    if (!w->st || !w->enc || !w->frame || !w->pkt)
+    if (!w->st || !w->enc || !w->frame || !w->pkt) {
+        ft__free(url);
         return wfail(w, FT_ENOMEM, "%s: out of memory", w->path);
+    }
     r = setup_encoder(w, codec, fps, p);
-    if (r < 0) return r;
-    r = avcodec_parameters_from_context(w->st->codecpar, w->enc);
-    if (r < 0) return wfail_av(w, r, "stream parameters");
+    if (r == 0) {
+        r = avcodec_parameters_from_context(w->st->codecpar, w->enc);
+        if (r < 0) wfail_av(w, r, "stream parameters");
+    }
+    if (r == 0) { /* created only once everything was accepted */
+        r = avio_open(&w->oc->pb, url, AVIO_FLAG_WRITE);
+        if (r < 0) {
+            char ebuf[128];
+            wfail(w, r == AVERROR(ENOMEM) ? FT_ENOMEM : FT_EIO, "%s: cannot create: %s", w->path,
+                  ft__video_averr(r, ebuf, sizeof ebuf));
+        }
+        w->created = r == 0;
+    }
+    ft__free(url);
+    if (r < 0) return w->status;
     w->st->time_base = w->enc->time_base;
     w->st->avg_frame_rate = w->enc->framerate;
 
@@ -260,7 +273,6 @@ static int writer_setup(ft_video_writer *w, double fps, const ft_video_writer_pa
     r = avformat_write_header(w->oc, &opts);
     av_dict_free(&opts);
     if (r < 0) return wfail_av(w, r, "cannot write the header");
-    w->header_written = 1;
     return FT_OK;
 }
 
@@ -301,7 +313,9 @@ int ft_video_writer_open(const char *path, int width, int height, double fps,
     r = writer_setup(w, fps, &prm);
     if (r < 0) {
         ft__errf(err, errlen, r, "%s", w->errmsg);
+        int created = w->created;
         writer_free(w);
+        if (created) unlink(path); /* no half-written header left behind */
         return r;
     }
     *out = w;

@@ -432,7 +432,7 @@ static void test_i8_equals_f32_small(void)
 {
     int dim = 128;
     faces f = faces_make(11, dim, 200);
-    const size_t sizes[] = { 1, 17, 100, 999, 4000 };
+    const size_t sizes[] = { 1, 17, 100, 999, 2048 };
     for (size_t si = 0; si < 5; si++) {
         size_t n = sizes[si];
         for (int data = 0; data < 2; data++) {

@@ -621,6 +621,10 @@ static void test_not_videos(void)
 
     expect_open_error(tmp_path("missing.mp4"), FT_EIO, "No such file");
     expect_open_error(g_dir, FT_EIO, "directory");
+    const char *fifo = tmp_path("cam.fifo");
+    ASSERT(mkfifo(fifo, 0600) == 0);
+    expect_open_error(fifo, FT_EIO, "regular"); /* would block forever in FFmpeg */
+    expect_open_error("/dev/zero", FT_EIO, "regular");
     /* a playlist naming another file is not followed */
     const char *m3u = tmp_path("list.m3u8");
     const char *pl = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nclip.mp4\n#EXT-X-ENDLIST\n";
@@ -718,6 +722,11 @@ static void test_writer_errors(void)
     ASSERT_EQ(ft_video_writer_open(tmp_path("b.avi"), W, H, FPS, &pb, &w, err, sizeof err),
               FT_EINVAL);
     ASSERT_STR_CONTAINS(err, "B-frames");
+    pb = ft_video_writer_default_params();
+    pb.quality = 40; /* mpeg4 qscale is 1..31 */
+    ASSERT_EQ(ft_video_writer_open(tmp_path("q.mkv"), W, H, FPS, &pb, &w, err, sizeof err),
+              FT_EINVAL);
+    ASSERT(access(tmp_path("q.mkv"), F_OK) != 0); /* nothing created on failure */
     ASSERT_EQ(ft_video_writer_open(tmp_path("a.mp4"), W, H, NAN, NULL, &w, err, sizeof err),
               FT_EINVAL);
     ft_video_writer_params p = ft_video_writer_default_params();
@@ -795,6 +804,21 @@ static void test_alloc_failures(void)
             ASSERT_EQ(r, FT_ENOMEM);
         }
         ft__alloc_fail_after(-1);
+    }
+    ASSERT(ok);
+    ok = 0;
+    for (long k = 0; k < 8 && !ok; k++) {
+        ft__alloc_fail_after(k);
+        ft_video_writer *w;
+        char err[512];
+        int r = ft_video_writer_open(tmp_path("w.mkv"), W, H, FPS, NULL, &w, err, sizeof err);
+        ft__alloc_fail_after(-1);
+        if (r == FT_OK) {
+            ok = 1;
+            ASSERT_OK(ft_video_writer_close(w, err, sizeof err));
+        } else {
+            ASSERT_EQ(r, FT_ENOMEM);
+        }
     }
     ASSERT(ok);
     remove_dir();
