@@ -1,0 +1,200 @@
+/*
+** tests/unit/test_search.c: the search logic on a hand-made event: which
+** sightings match, how they merge into appearances, which are flagged as
+** impossible, and where the person is estimated to be.
+**
+** The event: cameras A (km 0), B (km 10), C (km 20). The person P has a
+** descriptor p; other people have descriptors far from p. A calibration with
+** known knots makes the threshold exact: FMR 1e-3 at distance 0.4, so with a
+** gallery of 10 descriptors and max_false_matches 0.01 the threshold is 0.4.
+*/
+#include "facetrail.h"
+#include "harness/test.h"
+
+#include <unistd.h>
+
+#define T0 1775986200000000LL /* 2026-04-12T09:30:00Z */
+#define MIN 60000000LL
+
+static ft_store *st;
+static char path[128];
+
+/* A unit-ish vector along axis a, plus offset e along axis a+1. */
+static void vec(float *v, int a, float e)
+{
+    memset(v, 0, FT_DESCRIPTOR_DIM * sizeof *v);
+    v[a] = 1.0f;
+    v[a + 1] = e;
+}
+
+static void add(int64_t ingest, int64_t key, int64_t t_us, int axis, float e)
+{
+    ft_sighting s;
+    memset(&s, 0, sizeof s);
+    s.track_key = key;
+    s.first_us = t_us;
+    s.best_us = t_us + 1000000;
+    s.last_us = t_us + 2000000;
+    s.box[2] = s.box[3] = 80;
+    s.face_px = 80;
+    s.det_score = 0.9f;
+    s.quality = 0.8f;
+    s.n_frames = 10;
+    s.n_desc = 1;
+    vec(s.desc[0], axis, e);
+    ASSERT_OK(ft_store_ingest_commit(st, ingest, &s, 1, key, 1, 1));
+}
+
+static int64_t ingest_of(const char *cam)
+{
+    int64_t id, resume;
+    ASSERT_OK(ft_store_ingest_begin(st, cam, "v.mp4", T0, 5, &id, &resume));
+    return id;
+}
+
+static void make_event(void)
+{
+    snprintf(path, sizeof path, "/tmp/ft_search_%d.ftdb", (int)getpid());
+    unlink(path);
+    ASSERT_OK(ft_store_open(path, FT_STORE_CREATE, &st));
+    const char *ids[3] = { "A", "B", "C" };
+    for (int i = 0; i < 3; i++) {
+        ft_camera c;
+        memset(&c, 0, sizeof c);
+        snprintf(c.id, sizeof c.id, "%s", ids[i]);
+        c.km = 10.0 * i;
+        ASSERT_OK(ft_store_camera_add(st, &c));
+    }
+    int64_t a = ingest_of("A"), b = ingest_of("B"), c = ingest_of("C");
+    /* P at A at 0 and 0.5 min (two tracks: one appearance), at B at 60 min
+    ** (10 km/h), at C at 120 min; a look-alike of P at C at 61 min (would need
+    ** 600 km/h from B: flagged); others far away. */
+    add(a, 1, T0, 0, 0.05f);
+    add(a, 2, T0 + MIN / 2, 0, 0.10f);
+    add(b, 3, T0 + 60 * MIN, 0, 0.02f);
+    add(c, 4, T0 + 120 * MIN, 0, 0.08f);
+    add(c, 5, T0 + 61 * MIN, 0, 0.30f); /* weaker match, impossible timing */
+    add(a, 6, T0 + 5 * MIN, 10, 0);
+    add(b, 7, T0 + 65 * MIN, 20, 0);
+    add(c, 8, T0 + 125 * MIN, 30, 0);
+    add(c, 9, T0 + 126 * MIN, 40, 0);
+    add(b, 10, T0 + 66 * MIN, 50, 0);
+}
+
+static const ft_calibration *calibration(void)
+{
+    static ft_calibration cal;
+    ft_calibration_knot k[2] = { { 0.4, 1e-3, NAN }, { 1.0, 0.5, NAN } };
+    char err[128];
+    ASSERT_OK(ft_calibration_from_knots(FT_METRIC_EUCLIDEAN, k, 2, 0.05, &cal, err, sizeof err));
+    return &cal;
+}
+
+static void test_search_timeline(void)
+{
+    make_event();
+    ft_searcher *s;
+    char err[256];
+    ASSERT_OK(ft_searcher_open(st, FT_METRIC_EUCLIDEAN, &s, err, sizeof err));
+    ASSERT_EQ(ft_searcher_sightings(s), 10);
+    ASSERT_EQ(ft_searcher_descriptors(s), 10);
+    ft_search_params sp = ft_search_default_params();
+    sp.cal = calibration();
+    sp.max_false_matches = 0.01; /* FMR 1e-3 over 10 descriptors: threshold 0.4 */
+    sp.at_us = T0 + 150 * MIN;
+    float q[FT_DESCRIPTOR_DIM];
+    vec(q, 0, 0);
+    ft_search_result r;
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    ASSERT_NEAR(r.threshold, 0.4, 1e-9);
+    ASSERT_EQ(r.candidates, 5);
+    /* timeline: A (2 tracks merged), B, C; the look-alike at C flagged */
+    ASSERT_EQ(r.n_appearances, 3);
+    ASSERT_STR_CONTAINS(r.appearances[0].camera_id, "A");
+    ASSERT_EQ(r.appearances[0].tracks, 2);
+    ASSERT_EQ(r.appearances[0].first_us, T0);
+    ASSERT_EQ(r.appearances[0].last_us, T0 + MIN / 2 + 2000000);
+    ASSERT_NEAR(r.appearances[0].distance, 0.05, 1e-6);
+    ASSERT_STR_CONTAINS(r.appearances[1].camera_id, "B");
+    ASSERT_STR_CONTAINS(r.appearances[2].camera_id, "C");
+    ASSERT_EQ(r.appearances[2].first_us, T0 + 120 * MIN);
+    ASSERT_EQ(r.n_flagged, 1);
+    ASSERT_EQ(r.flagged[0].first_us, T0 + 61 * MIN);
+    ASSERT_STR_CONTAINS(r.flagged[0].why, "km/h");
+    /* honest score: at distance 0.02 the FMR is below the first knot: tiny */
+    ASSERT(r.appearances[1].expected_false < 1e-3);
+    ASSERT(r.appearances[1].score > 0.999);
+    /* where now: pace 10 km/h from a fit through (0, 0), (60 min, 10), (120 min, 20);
+    ** 30 min after C at km 20: km 25 (beyond the last camera: capped at 20) */
+    ASSERT(r.estimate.valid);
+    ASSERT(r.estimate.pace_from_fit);
+    ASSERT_NEAR(r.estimate.pace_kmh, 10.0, 0.05);
+    ASSERT_NEAR(r.estimate.km, 20.0, 1e-9);
+    ASSERT(!r.estimate.has_next);
+    ft_search_result_free(&r);
+
+    /* at 90 min, from A and B only: the fit goes through the appearances' mid
+    ** times, A at 16 s (0 .. 32 s) and B at 3601 s: pace = 10 km / 3585 s =
+    ** 10.0418 km/h; from B's end (3602 s) to 5400 s is 1798 s: km 10 + 10.0418
+    ** x 1798 / 3600 = 15.0153; next camera C */
+    sp.at_us = T0 + 90 * MIN;
+    sp.until_us = T0 + 90 * MIN;
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    ASSERT_EQ(r.n_appearances, 2); /* C's true sighting is after --until */
+    ASSERT_EQ(r.n_flagged, 1);     /* the look-alike at 61 min is not */
+    ASSERT_NEAR(r.estimate.pace_kmh, 10.0 * 3600 / 3585, 1e-6);
+    ASSERT_NEAR(r.estimate.km, 10.0 + 10.0 * 3600 / 3585 * 1798 / 3600, 1e-6);
+    ASSERT(r.estimate.has_next);
+    ASSERT_STR_CONTAINS(r.estimate.next_camera, "C");
+    ft_search_result_free(&r);
+
+    /* one camera only, and a stranger's descriptor finds nothing */
+    sp = ft_search_default_params();
+    sp.cal = calibration();
+    sp.max_false_matches = 0.01;
+    sp.camera_id = "B";
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    ASSERT_EQ(r.n_appearances, 1);
+    ASSERT(!r.estimate.pace_from_fit); /* one appearance: the pace is assumed */
+    ft_search_result_free(&r);
+    sp.camera_id = NULL;
+    vec(q, 100, 0);
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    ASSERT_EQ(r.n_appearances, 0);
+    ASSERT(!r.estimate.valid);
+    ft_search_result_free(&r);
+    /* bad input */
+    sp.camera_id = "nope";
+    ASSERT_EQ(ft_searcher_search(s, q, &sp, &r), FT_EINVAL);
+    sp.camera_id = NULL;
+    q[3] = NAN;
+    ASSERT_EQ(ft_searcher_search(s, q, &sp, &r), FT_EINVAL);
+    ft_searcher_close(s);
+    ft_store_close(st);
+    unlink(path);
+}
+
+/* An empty event answers with nothing, not an error. */
+static void test_search_empty(void)
+{
+    snprintf(path, sizeof path, "/tmp/ft_search_e_%d.ftdb", (int)getpid());
+    unlink(path);
+    ASSERT_OK(ft_store_open(path, FT_STORE_CREATE, &st));
+    ft_searcher *s;
+    char err[256];
+    ASSERT_OK(ft_searcher_open(st, FT_METRIC_EUCLIDEAN, &s, err, sizeof err));
+    float q[FT_DESCRIPTOR_DIM];
+    vec(q, 0, 0);
+    ft_search_params sp = ft_search_default_params();
+    sp.cal = calibration();
+    ft_search_result r;
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    ASSERT_EQ(r.n_appearances, 0);
+    ASSERT_EQ(r.gallery, 0);
+    ft_search_result_free(&r);
+    ft_searcher_close(s);
+    ft_store_close(st);
+    unlink(path);
+}
+
+FT_TESTS(FT_TEST(test_search_timeline), FT_TEST(test_search_empty))
