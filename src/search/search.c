@@ -4,7 +4,8 @@
 **
 ** DESIGN
 **   open    every sighting (camera, km, times) and its descriptors go into
-**           memory: the descriptors into an exact ft_index (ids = sighting
+**           memory: the descriptors into an ft_index (int8 first pass, exact
+**           float re-rank: the same hits as a float scan; ids = sighting
 **           row * 4 + n), the rest into a table indexed by row.
 **   search  1. the `top` nearest descriptors (only sightings passing the
 **              time/camera filter), best distance per sighting;
@@ -113,7 +114,7 @@ int ft_searcher_open(ft_store *st, enum ft_metric metric, ft_searcher **out, cha
     ft_searcher *s = ft__calloc(1, sizeof *s);
     if (!s) return ft__errf(err, errlen, FT_ENOMEM, "out of memory");
     s->metric = metric;
-    int rc = ft_index_create(FT_DESCRIPTOR_DIM, FT_INDEX_F32, &s->index);
+    int rc = ft_index_create(FT_DESCRIPTOR_DIM, FT_INDEX_I8, &s->index);
     if (rc == FT_OK && (rc = ft_store_cameras(st, &s->cams, &s->n_cams)) != FT_OK)
         ft__errf(err, errlen, rc, "%s", ft_store_errmsg(st));
     if (rc == FT_OK) {
