@@ -99,10 +99,10 @@ demo: setup
 	@sh tools/demo.sh $(B)/facetrail
 
 format:
-	clang-format -i $(wildcard include/*.h src/*/*.[ch] src/*/*/*.[ch] tools/*.c tests/*/*.[ch] bench/*.c)
+	clang-format -i $(wildcard include/*.h include/facetrail/*.h src/*/*.[ch] src/*/*/*.[ch] tools/*.c tests/*/*.[ch] bench/*.c)
 
 format-check:
-	clang-format --dry-run -Werror $(wildcard include/*.h src/*/*.[ch] src/*/*/*.[ch] tools/*.c tests/*/*.[ch] bench/*.c)
+	clang-format --dry-run -Werror $(wildcard include/*.h include/facetrail/*.h src/*/*.[ch] src/*/*/*.[ch] tools/*.c tests/*/*.[ch] bench/*.c)
 
 clean:
 	rm -rf build

@@ -133,8 +133,9 @@ int ft_video_read(ft_video *v, double sample_fps, const ft_image **frame /* OUT 
                   int64_t *pts_us /* OUT */);
 
 /* The smallest pts_us that ft_video_read(sample_fps) accepts after returning
-** a frame at last_pts_us: last_pts_us + ceil(P - P / 1000 - 1) with
-** P = 1e6 / sample_fps (saturating; last_pts_us for sample_fps <= 0). */
+** a frame at last_pts_us: last_pts_us + max(1, ceil(P - P / 1000 - 1)) with
+** P = 1e6 / sample_fps; last_pts_us + 1 for sample_fps 0 (saturating). The
+** seek target that resumes an ingest after its last processed frame. */
 int64_t ft_video_sample_next_us(int64_t last_pts_us, double sample_fps);
 
 /* Moves so that the next ft_video_read returns the first frame whose pts_us

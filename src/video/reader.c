@@ -607,10 +607,11 @@ static int convert(ft_video *v)
 
 int64_t ft_video_sample_next_us(int64_t last_pts_us, double sample_fps)
 {
-    if (!(sample_fps > 0) || !isfinite(sample_fps)) return last_pts_us;
-    double period = 1e6 / sample_fps;
-    double need = ceil(period - period * 1e-3 - 1.0);
-    if (!(need > 0)) return last_pts_us;
+    double need = 1.0; /* every frame: the next timestamp */
+    if (sample_fps > 0 && isfinite(sample_fps)) {
+        double period = 1e6 / sample_fps;
+        need = fmax(1.0, ceil(period - period * 1e-3 - 1.0));
+    }
     if (need >= 9.2e18 || (double)last_pts_us + need >= 9.2e18) return INT64_MAX;
     return last_pts_us + (int64_t)need;
 }

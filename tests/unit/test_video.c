@@ -408,6 +408,12 @@ static void test_seek(void)
 ** the last pts + 1/sample_fps) returns what an uninterrupted one would. */
 static void resume_check(const char *path)
 {
+    /* every frame: resume after frame 7 gives frame 8 */
+    ft_video *v0 = open_ok(path);
+    ASSERT_EQ(ft_video_sample_next_us(7 * FRAME_US, 0), 7 * FRAME_US + 1);
+    seek_expect(v0, ft_video_sample_next_us(7 * FRAME_US, 0), 8);
+    ft_video_close(v0);
+
     int idx[N], end;
     int64_t pts[N];
     ft_video *v = open_ok(path);
