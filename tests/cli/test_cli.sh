@@ -339,4 +339,69 @@ if need_samples "$name"; then
         [ "$(grep -c "^{\"file\":\"$DEMO/sample[12].jpg\",\"descriptor\":\[" "$tmp/out")" -eq 2 ]'
 fi
 
+# ------------------------------------------------- event: camera, ingest, search --
+
+db="$tmp/event.ftdb"
+for c in camera ingest search eval; do
+    run "$CLI" $c --help
+    check "$c --help prints its usage" '[ $rc -eq 0 ] && grep -q "usage: facetrail $c" "$tmp/out"'
+done
+run "$CLI" camera add --db "$db" --id km05 --km 5 --name "Bridge north"
+check "camera add" '[ $rc -eq 0 ] && grep -q "km05" "$tmp/out"'
+run "$CLI" camera add --db "$db" --id km02 --km 2.5
+run "$CLI" camera add --db "$db" --id km05 --km 7
+check "camera add: a duplicate id is refused, exit 2" '[ $rc -eq 2 ] && grep -q "km05" "$tmp/err"'
+run "$CLI" camera add --db "$db" --id "bad id" --km 1
+check "camera add: an id with a blank is refused" '[ $rc -eq 2 ] && [ -s "$tmp/err" ]'
+run "$CLI" camera add --db "$db" --id x --km nan
+check "camera add: --km nan is refused" '[ $rc -eq 2 ] && grep -q -- "--km" "$tmp/err"'
+run "$CLI" camera add --db "$db" --id x --km 1 --lat 45
+check "camera add: --lat without --lon is refused" '[ $rc -eq 2 ] && grep -q -- "--lon" "$tmp/err"'
+run "$CLI" camera list --db "$db"
+check "camera list: ordered by km" '[ $rc -eq 0 ] && [ "$(grep -n km02 "$tmp/out" | cut -d: -f1)" -lt "$(grep -n km05 "$tmp/out" | cut -d: -f1)" ]'
+run "$CLI" camera list --db "$db" --json
+check "camera list --json: one object per camera" '[ $rc -eq 0 ] && [ "$(grep -c "^{\"id\":" "$tmp/out")" -eq 2 ]'
+run "$CLI" camera list --db "$tmp/missing.ftdb"
+check "camera list of a missing database: exit 2" '[ $rc -eq 2 ] && [ -s "$tmp/err" ]'
+printf 'not a database at all, just text\n' >"$tmp/text.ftdb"
+run "$CLI" camera list --db "$tmp/text.ftdb"
+check "camera list of a text file: exit 2, file kept" '[ $rc -eq 2 ] && grep -q "just text" "$tmp/text.ftdb"'
+
+run "$CLI" ingest --db "$db" --camera km05 VIDEO
+check "ingest without --start: exit 2" '[ $rc -eq 2 ] && grep -q -- "--start" "$tmp/err"'
+run "$CLI" ingest --db "$db" --camera km05 --start "yesterday" x.mp4
+check "ingest --start yesterday: exit 2" '[ $rc -eq 2 ] && grep -q "ISO 8601" "$tmp/err"'
+run "$CLI" ingest --db "$db" --camera km05 --start 2026-04-12T09:00:00Z --fps 0 x.mp4
+check "ingest --fps 0: exit 2" '[ $rc -eq 2 ] && grep -q -- "--fps" "$tmp/err"'
+head -c 3000 /dev/urandom >"$tmp/noise.mp4"
+name="ingest of a corrupt video: exit 2, named, no ingest left running"
+if need_models "$name"; then
+    run "$CLI" ingest --quiet --db "$db" --camera km05 --start 2026-04-12T09:00:00Z "$tmp/noise.mp4"
+    check "$name" '[ $rc -eq 2 ] && grep -q "noise.mp4" "$tmp/err"'
+fi
+name="ingest with an unknown camera: exit 2"
+if need_models "$name"; then
+    run "$CLI" ingest --quiet --db "$db" --camera nowhere --start 2026-04-12T09:00:00Z "$tmp/noise.mp4"
+    check "$name" '[ $rc -eq 2 ] && [ -s "$tmp/err" ]'
+fi
+run "$CLI" search --db "$db"
+check "search without a photo: exit 2" '[ $rc -eq 2 ] && grep -q PHOTO "$tmp/err"'
+name="search with a photo without a face: exit 2, says so"
+if need_models "$name"; then
+    run "$CLI" search --db "$db" "$tmp/grey.png"
+    check "$name" '[ $rc -eq 2 ] && grep -q "no face" "$tmp/err"'
+fi
+name="search an empty event: answered, no appearance"
+if need_samples "$name"; then
+    run "$CLI" search --db "$db" --json "$DEMO/sample2.jpg"
+    check "$name" '[ $rc -eq 0 ] && grep -q "\"appearances\":\[\]" "$tmp/out" && grep -q "\"estimate\":null" "$tmp/out"'
+fi
+name="search: several faces are reported, --face picks another"
+if need_samples "$name"; then
+    run "$CLI" search --db "$db" --face 2 --json "$DEMO/sample1.jpg"
+    check "$name" '[ $rc -eq 0 ] && grep -q "\"faces\":3,\"face\":2" "$tmp/out"'
+    run "$CLI" search --db "$db" --face 9 "$DEMO/sample1.jpg"
+    check "search --face 9 of a 3-face photo: exit 2" '[ $rc -eq 2 ] && grep -q "3 faces" "$tmp/err"'
+fi
+
 finish
