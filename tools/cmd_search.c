@@ -376,10 +376,10 @@ static int write_html(const char *path, const query *q, const ft_image *photo,
             r->threshold);
     /* course strip */
     fputs("<h2>Course</h2><svg width=\"900\" height=\"110\" viewBox=\"0 0 900 110\">"
-          "<line x1=\"20\" y1=\"55\" x2=\"880\" y2=\"55\" stroke=\"#999\" stroke-width=\"4\"/>",
+          "<line x1=\"60\" y1=\"55\" x2=\"840\" y2=\"55\" stroke=\"#999\" stroke-width=\"4\"/>",
           f);
     for (int i = 0; i < n_cams; i++) {
-        double x = 20 + 860 * cams[i].km / kmax;
+        double x = 60 + 780 * cams[i].km / kmax;
         int seen = 0;
         for (int k = 0; k < r->n_appearances; k++)
             if (!strcmp(r->appearances[k].camera_id, cams[i].id)) seen = 1;
@@ -391,7 +391,7 @@ static int write_html(const char *path, const query *q, const ft_image *photo,
         fprintf(f, " (km %.1f)</text>", cams[i].km);
     }
     if (r->estimate.valid) {
-        double x = 20 + 860 * fmin(r->estimate.km, kmax) / kmax;
+        double x = 60 + 780 * fmin(r->estimate.km, kmax) / kmax;
         fprintf(f, "<polygon points=\"%.1f,70 %.1f,85 %.1f,85\" fill=\"#06c\"/>"
                    "<text x=\"%.1f\" y=\"102\" font-size=\"11\" fill=\"#06c\" "
                    "text-anchor=\"middle\">now?</text>",
