@@ -48,7 +48,7 @@ BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 all: cli
 lib: $(B)/libfacetrail.a
 cli: $(B)/facetrail
-tests: $(TEST_BIN) $(B)/facetrail
+tests: $(TEST_BIN) $(B)/facetrail $(B)/bench/bench_race_sim
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

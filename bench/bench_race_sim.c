@@ -9,11 +9,13 @@
 ** DESIGN  (one section each, in this order)
 **   people  identities. --people DIR: LFW-layout folders, people with >= 2
 **           photos (>= 3 first); one real photo per runner is held out as
-**           its query. --people-from-image: every face facetrail detects in
+**           its query (--check-queries: one in which the detector finds a
+**           face). --people-from-image: every face facetrail detects in
 **           group photos is one person, augmented into several "photos"
-**           (one variant held out). Every photo is, or is made into, LFW
-**           geometry: face box centred at (0.5 w, 0.512 h), 0.468 h tall
-**           (125, 128 and 117 px in a 250x250 LFW photo, measured with SSD).
+**           (one variant, with a face found again, held out). Every photo
+**           is, or is made into, LFW geometry: face box centred at (0.5 w,
+**           0.512 h), 0.468 h tall (125, 128 and 117 px in a 250x250 LFW
+**           photo, measured with SSD).
 **   course  cameras at increasing km; runners in waves (fastest wave first)
 **           with seeded paces and per-segment variation. The natural pass
 **           times at a camera span hours; when they span more than
@@ -38,9 +40,10 @@
 **       comes from a stream seeded by (seed, purpose, index), never from the
 **       clock or from the order of work; the encoder runs one thread.
 **   (2) A runner's query photo is never drawn in a video.
-**   (3) Faces never overlap: lateral lanes are >= 1.3 face-max apart
-**       vertically, and a lane takes its next runner only once the previous
-**       one is LANE_HOLD of its crossing ahead.
+**   (3) Faces do not overlap: lateral lanes are >= 1.3 face-max apart
+**       vertically, approach lanes are the two sides of the frame, and a
+**       lane takes its next runner only once the previous one is LANE_HOLD
+**       through its crossing (40% of the frame ahead).
 **   (4) A runner's passes are in camera order in time (checked; a warning
 **       names any exception, which only very close cameras could cause).
 */
@@ -61,7 +64,7 @@
 #define PROG "bench_race_sim"
 
 /* LFW geometry, as fractions of the photo's width (x) and height (y). */
-#define PHOTO_FACE_CX 0.5   /* face box centre */
+#define PHOTO_FACE_CX 0.5 /* face box centre */
 #define PHOTO_FACE_CY 0.512
 #define PHOTO_FACE_H  0.468 /* face box height (SSD box: 117 px of 250) */
 #define MASK_CY       0.48  /* soft elliptical head mask: centre and semi-axes */
@@ -69,15 +72,15 @@
 #define MASK_AY       0.336
 #define MASK_FEATHER  0.14 /* fraction of the radius over which alpha falls to 0 */
 
-#define AUG_SIZE       250 /* side of an augmented photo (--people-from-image) */
-#define AUG_MIN_FACE   40  /* faces smaller than this in a group photo are skipped */
-#define MAX_PHOTOS     16  /* photos kept per person */
+#define AUG_SIZE        250 /* side of an augmented photo (--people-from-image) */
+#define AUG_MIN_FACE    40  /* faces smaller than this in a group photo are skipped */
+#define MAX_PHOTOS      16  /* photos kept per person */
 #define MAX_IMAGE_FACES 256
 
-#define APPROACH_S0   0.35 /* approach: face scale when the runner appears */
-#define APPROACH_LANES 2   /* approach: runners pass the camera on its left or right */
-#define LANE_HOLD     0.6  /* fraction of a crossing before its lane takes another runner */
-#define CADENCE_HZ    1.4  /* stride cycles per second (2.8 steps) */
+#define APPROACH_S0 0.35 /* approach: face scale when the runner appears */
+#define MAX_LANES   6    /* per camera */
+#define LANE_HOLD   0.6  /* fraction of a crossing before its lane takes another runner */
+#define CADENCE_HZ  1.4  /* stride cycles per second (2.8 steps) */
 
 #define PATH_MAX_SIM 4096
 
@@ -85,8 +88,15 @@ enum motion { MOTION_LATERAL = 0, MOTION_APPROACH = 1, MOTION_MIXED = 2 };
 
 /* Purposes of the random streams (invariant 1). */
 enum stream {
-    RNG_SELECT = 1, RNG_QUERY, RNG_AUGMENT, RNG_COURSE, RNG_RUNNER, RNG_SEGMENT, RNG_PASS,
-    RNG_LANE, RNG_BACKGROUND, RNG_LOOK,
+    RNG_SELECT = 1,
+    RNG_QUERY,
+    RNG_AUGMENT,
+    RNG_COURSE,
+    RNG_RUNNER,
+    RNG_SEGMENT,
+    RNG_PASS,
+    RNG_LANE,
+    RNG_BACKGROUND,
 };
 
 /* ======================================================================== */
@@ -288,9 +298,12 @@ static void json_str(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
     }
     fputc('"', f);
 }
@@ -300,8 +313,10 @@ static void sh_word(FILE *f, const char *s)
 {
     fputc('\'', f);
     for (; *s; s++) {
-        if (*s == '\'') fputs("'\\''", f);
-        else fputc(*s, f);
+        if (*s == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*s, f);
     }
     fputc('\'', f);
 }
@@ -326,6 +341,9 @@ static const char usage[] =
     "  --people-from-image F... each face detected in the group photos F... is a\n"
     "                           person; its photos are augmented variants (weaker)\n"
     "  --variants N             photos made per detected face, query included (6)\n"
+    "  --check-queries          --people: hold out as the query a photo in which the\n"
+    "                           detector finds a face; skip people without one\n"
+    "                           (always on with --people-from-image)\n"
     "  --models DIR             detector models (default $FT_MODEL_DIR, else\n"
     "                           models/face-api/model)\n"
     "\n"
@@ -361,6 +379,7 @@ typedef struct options {
     char **images; /* --people-from-image */
     int n_images;
     int variants;
+    int check_queries; /* the query must show a face the detector finds */
     const char *model_dir;
     const char *out_dir;
     const char *queries_dir; /* NULL: OUT/queries */
@@ -385,7 +404,7 @@ typedef struct options {
 typedef struct args {
     int argc, i;
     char **argv;
-    const char *name;  /* current option, without any "=value" */
+    const char *name; /* current option, without any "=value" */
     size_t name_len;
     const char *value; /* inline value or NULL */
 } args;
@@ -456,8 +475,11 @@ static void parse_options(int argc, char **argv, options *o)
         } else if (arg_is(&a, "--people-from-image")) {
             if (a.value) die("--people-from-image takes files as separate arguments");
             o->images = argv + a.i + 1;
-            while (a.i + 1 < argc && strncmp(argv[a.i + 1], "--", 2) != 0) a.i++, o->n_images++;
+            while (a.i + 1 < argc && strncmp(argv[a.i + 1], "--", 2) != 0)
+                a.i++, o->n_images++;
             if (!o->n_images) die("--people-from-image needs at least one image file");
+        } else if (arg_is(&a, "--check-queries")) {
+            o->check_queries = 1;
         } else if (arg_is(&a, "--variants")) {
             o->variants = arg_int(&a, 2, MAX_PHOTOS);
         } else if (arg_is(&a, "--models")) {
@@ -488,10 +510,14 @@ static void parse_options(int argc, char **argv, options *o)
             o->margin_s = arg_double(&a, 0, 600);
         } else if (arg_is(&a, "--motion")) {
             const char *v = arg_value(&a);
-            if (strcmp(v, "lateral") == 0) o->motion = MOTION_LATERAL;
-            else if (strcmp(v, "approach") == 0) o->motion = MOTION_APPROACH;
-            else if (strcmp(v, "mixed") == 0) o->motion = MOTION_MIXED;
-            else die("--motion '%s': expected lateral, approach or mixed", v);
+            if (strcmp(v, "lateral") == 0)
+                o->motion = MOTION_LATERAL;
+            else if (strcmp(v, "approach") == 0)
+                o->motion = MOTION_APPROACH;
+            else if (strcmp(v, "mixed") == 0)
+                o->motion = MOTION_MIXED;
+            else
+                die("--motion '%s': expected lateral, approach or mixed", v);
         } else if (arg_is(&a, "--width")) {
             o->width = arg_int(&a, 64, 7680);
         } else if (arg_is(&a, "--height")) {
@@ -506,7 +532,8 @@ static void parse_options(int argc, char **argv, options *o)
             o->shutter_s = arg_double(&a, 0, 0.5);
         } else if (arg_is(&a, "--codec")) {
             o->codec = arg_value(&a);
-            if (strcmp(o->codec, "auto") && strcmp(o->codec, "libx264") && strcmp(o->codec, "mpeg4"))
+            if (strcmp(o->codec, "auto") && strcmp(o->codec, "libx264") &&
+                strcmp(o->codec, "mpeg4"))
                 die("--codec '%s': expected auto, libx264 or mpeg4", o->codec);
         } else if (arg_is(&a, "--quality")) {
             o->quality = arg_int(&a, 0, 51);
@@ -519,7 +546,8 @@ static void parse_options(int argc, char **argv, options *o)
     if (!o->people_dir == !o->images) die("give --people DIR or --people-from-image FILE... (one)");
     if (!o->out_dir) die("missing --out DIR");
     if (o->width % 2 || o->height % 2) die("--width and --height must be even (video is 4:2:0)");
-    if (o->face_min > o->face_max) die("--face-min %d is above --face-max %d", o->face_min, o->face_max);
+    if (o->face_min > o->face_max)
+        die("--face-min %d is above --face-max %d", o->face_min, o->face_max);
     if (o->face_max * 2 > o->height)
         die("--face-max %d does not fit a %d-pixel frame (at most half its height)", o->face_max,
             o->height);
@@ -538,9 +566,9 @@ static void parse_options(int argc, char **argv, options *o)
 /* One identity: LFW photos on disk (loaded when a camera needs them) or
 ** augmented variants in memory. */
 typedef struct person {
-    char *name;             /* LFW name, or "sample1.jpg#2" */
+    char *name; /* LFW name, or "sample1.jpg#2" */
     int n_photos;
-    char *label[MAX_PHOTOS]; /* LFW: file path; images: "sample1.jpg#2/v3" */
+    char *label[MAX_PHOTOS];   /* LFW: file path; images: "sample1.jpg#2/v3" */
     ft_image *img[MAX_PHOTOS]; /* loaded or generated photos (NULL: not loaded) */
     int generated;             /* img[] are augmented variants, kept for the whole run */
     int query;                 /* index of the held-out photo */
@@ -596,7 +624,8 @@ static char **list_dir(const char *dir, int dirs_only, int *n_out)
 
 static void free_list(char **v, int n)
 {
-    for (int i = 0; i < n; i++) free(v[i]);
+    for (int i = 0; i < n; i++)
+        free(v[i]);
     free(v);
 }
 
@@ -606,6 +635,45 @@ static void shuffle_ints(int *v, int n, rng *r)
         int j = uniform_int(r, i + 1), t = v[i];
         v[i] = v[j], v[j] = t;
     }
+}
+
+/* Photo i of p, loaded if needed. */
+static const ft_image *person_photo(person *p, int i)
+{
+    if (!p->img[i]) {
+        char err[512];
+        if (ft_image_load(p->label[i], 0, &p->img[i], err, sizeof err) != FT_OK) die("%s", err);
+    }
+    return p->img[i];
+}
+
+/* The engine and settings that check faces: SSD, no landmarks. */
+static ft_engine *open_detector(const options *o, ft_detect_params *dp)
+{
+    char err[512];
+    ft_engine_params ep = ft_engine_default_params();
+    ep.model_dir = o->model_dir;
+    ft_engine *eng;
+    if (ft_engine_open(&ep, &eng, err, sizeof err) != FT_OK) die("%s", err);
+    *dp = ft_detect_default_params();
+    dp->with_landmarks = 0, dp->with_descriptor = 0;
+    return eng;
+}
+
+/* The first photo of p, from `first` on (cyclically), in which the detector
+** finds a face: the query must be searchable (a face seen from the side in
+** a group photo may not be found again once cropped; some LFW photos have no
+** face SSD finds). -1 if none. */
+static int detectable_photo(ft_engine *eng, const ft_detect_params *dp, person *p, int first)
+{
+    ft_face faces[8];
+    for (int k = 0; k < p->n_photos; k++) {
+        int v = (first + k) % p->n_photos, n = 0;
+        if (ft_engine_detect(eng, person_photo(p, v), dp, faces, 8, &n) != FT_OK)
+            die("%s: %s", p->label[v], ft_engine_errmsg(eng));
+        if (n > 0) return v;
+    }
+    return -1;
 }
 
 /* --people DIR: picks `want` people (0: 50 or all), >= 3 photos first. */
@@ -621,11 +689,14 @@ static void people_from_lfw(const options *o, int want, people *out)
         join_path(dir, sizeof dir, o->people_dir, names[i], "");
         char **files = list_dir(dir, 0, &n_photos[i]);
         free_list(files, n_photos[i]);
-        if (n_photos[i] >= 3) rich[n_rich++] = i;
-        else if (n_photos[i] == 2) pair[n_pair++] = i;
+        if (n_photos[i] >= 3)
+            rich[n_rich++] = i;
+        else if (n_photos[i] == 2)
+            pair[n_pair++] = i;
     }
     if (n_rich + n_pair == 0)
-        die("%s: no person folder with at least 2 .jpg photos (LFW layout: DIR/<name>/<name>_0001.jpg)",
+        die("%s: no person folder with at least 2 .jpg photos (LFW layout: "
+            "DIR/<name>/<name>_0001.jpg)",
             o->people_dir);
     if (!want) want = n_rich + n_pair < 50 ? n_rich + n_pair : 50;
     if (want > n_rich + n_pair)
@@ -634,11 +705,13 @@ static void people_from_lfw(const options *o, int want, people *out)
     rng r = rng_for(o->seed, RNG_SELECT, 0);
     shuffle_ints(rich, n_rich, &r);
     shuffle_ints(pair, n_pair, &r);
+    ft_detect_params dp;
+    ft_engine *eng = o->check_queries ? open_detector(o, &dp) : NULL;
     out->v = xcalloc(want, sizeof *out->v);
-    out->n = want;
-    for (int k = 0; k < want; k++) {
+    out->n = 0;
+    for (int k = 0; k < n_rich + n_pair && out->n < want; k++) {
         int i = k < n_rich ? rich[k] : pair[k - n_rich];
-        person *p = &out->v[k];
+        person *p = &out->v[out->n];
         char dir[PATH_MAX_SIM];
         join_path(dir, sizeof dir, o->people_dir, names[i], "");
         int n_files;
@@ -653,7 +726,24 @@ static void people_from_lfw(const options *o, int want, people *out)
         free_list(files, n_files);
         rng q = rng_for(o->seed, RNG_QUERY, (uint64_t)k);
         p->query = uniform_int(&q, p->n_photos);
+        if (eng) {
+            p->query = detectable_photo(eng, &dp, p, p->query);
+            for (int j = 0; j < p->n_photos; j++)
+                ft_image_destroy(p->img[j]), p->img[j] = NULL;
+            if (p->query < 0) {
+                if (!o->quiet)
+                    fprintf(stderr, PROG ": %s: no face found in any photo; not used\n", p->name);
+                person_free(p);
+                continue;
+            }
+        }
+        out->n++;
     }
+    ft_engine_close(eng);
+    if (out->n < want)
+        die("%s has only %d people with at least 2 photos and a query photo with a face: use "
+            "--runners %d or fewer",
+            o->people_dir, out->n, out->n);
     free(rich), free(pair), free(n_photos);
     free_list(names, n_names);
 }
@@ -703,7 +793,8 @@ static ft_image *augment_face(const ft_image *src, const double box[4], rng *r)
                     if (flip) dx = -dx;
                     double u = bcx + (cr * dx + sr * dy) / k, v = bcy + (-sr * dx + cr * dy) / k;
                     sample_bilinear(src, u, v, c);
-                    for (int q = 0; q < 3; q++) acc[q] += c[q];
+                    for (int q = 0; q < 3; q++)
+                        acc[q] += c[q];
                 }
             }
             uint8_t *px = out->rgb + 3 * ((size_t)y * AUG_SIZE + x);
@@ -714,43 +805,21 @@ static ft_image *augment_face(const ft_image *src, const double box[4], rng *r)
     return out;
 }
 
-/* The first photo of p, from `first` on (cyclically), in which the detector
-** finds a face: the query must be searchable (a face seen from the side in
-** the group photo may not be found again once cropped). -1 if none. */
-static int detectable_variant(ft_engine *eng, const ft_detect_params *dp, const person *p,
-                              int first)
-{
-    ft_face faces[8];
-    for (int k = 0; k < p->n_photos; k++) {
-        int v = (first + k) % p->n_photos, n = 0;
-        if (ft_engine_detect(eng, p->img[v], dp, faces, 8, &n) != FT_OK)
-            die("%s: %s", p->label[v], ft_engine_errmsg(eng));
-        if (n > 0) return v;
-    }
-    return -1;
-}
-
 /* --people-from-image: every face (box height >= AUG_MIN_FACE) that
 ** facetrail's detector finds is one person with o->variants photos, one of
 ** which (one in which the face is found again) is the query. */
 static void people_from_images(const options *o, int want, people *out)
 {
     char err[512];
-    ft_engine_params ep = ft_engine_default_params();
-    ep.model_dir = o->model_dir;
-    ft_engine *eng;
-    if (ft_engine_open(&ep, &eng, err, sizeof err) != FT_OK) die("%s", err);
-    ft_detect_params dp = ft_detect_default_params();
-    dp.with_landmarks = 0, dp.with_descriptor = 0;
+    ft_detect_params dp;
+    ft_engine *eng = open_detector(o, &dp);
     ft_face *faces = xcalloc(MAX_IMAGE_FACES, sizeof *faces);
     people all = { NULL, 0 };
     for (int f = 0; f < o->n_images; f++) {
         ft_image *img;
         if (ft_image_load(o->images[f], 0, &img, err, sizeof err) != FT_OK) die("%s", err);
         int n = 0, rc = ft_engine_detect(eng, img, &dp, faces, MAX_IMAGE_FACES, &n);
-        if (rc != FT_OK)
-            die("%s: %s (models from %s; 'make models' fetches them)", o->images[f],
-                ft_engine_errmsg(eng), o->model_dir);
+        if (rc != FT_OK) die("%s: %s", o->images[f], ft_engine_errmsg(eng));
         if (n > MAX_IMAGE_FACES) n = MAX_IMAGE_FACES;
         for (int i = 0; i < n; i++) {
             if (faces[i].box[3] < AUG_MIN_FACE) continue;
@@ -769,11 +838,13 @@ static void people_from_images(const options *o, int want, people *out)
                 p->label[v] = xstrdup(name);
             }
             rng q = rng_for(o->seed, RNG_QUERY, (uint64_t)all.n);
-            p->query = detectable_variant(eng, &dp, p, uniform_int(&q, p->n_photos));
+            p->query = detectable_photo(eng, &dp, p, uniform_int(&q, p->n_photos));
             if (p->query < 0) {
                 if (!o->quiet)
-                    fprintf(stderr, PROG ": %s: no variant in which the face is found again; "
-                            "not used\n", p->name);
+                    fprintf(stderr,
+                            PROG ": %s: no variant in which the face is found again; "
+                                 "not used\n",
+                            p->name);
                 person_free(p);
                 continue;
             }
@@ -789,27 +860,20 @@ static void people_from_images(const options *o, int want, people *out)
         die("the images hold only %d faces of at least %d px: use --runners %d or fewer", all.n,
             AUG_MIN_FACE, all.n);
     int *order = xcalloc(all.n, sizeof *order);
-    for (int i = 0; i < all.n; i++) order[i] = i;
+    for (int i = 0; i < all.n; i++)
+        order[i] = i;
     rng r = rng_for(o->seed, RNG_SELECT, 0);
     shuffle_ints(order, all.n, &r);
     out->v = xcalloc(want, sizeof *out->v);
     out->n = want;
     for (int k = 0; k < all.n; k++) {
-        if (k < want) out->v[k] = all.v[order[k]];
-        else person_free(&all.v[order[k]]);
+        if (k < want)
+            out->v[k] = all.v[order[k]];
+        else
+            person_free(&all.v[order[k]]);
     }
     free(order);
     free(all.v);
-}
-
-/* Photo i of p, loaded if needed. */
-static const ft_image *person_photo(person *p, int i)
-{
-    if (!p->img[i]) {
-        char err[512];
-        if (ft_image_load(p->label[i], 0, &p->img[i], err, sizeof err) != FT_OK) die("%s", err);
-    }
-    return p->img[i];
 }
 
 /* Frees the photos loaded from disk (generated ones stay). */
@@ -818,7 +882,8 @@ static void people_unload(people *pp)
     for (int k = 0; k < pp->n; k++) {
         person *p = &pp->v[k];
         if (p->generated) continue;
-        for (int i = 0; i < p->n_photos; i++) ft_image_destroy(p->img[i]), p->img[i] = NULL;
+        for (int i = 0; i < p->n_photos; i++)
+            ft_image_destroy(p->img[i]), p->img[i] = NULL;
     }
 }
 
@@ -828,19 +893,19 @@ static void people_unload(people *pp)
 
 typedef struct camera {
     char id[32];
-    char video[48];  /* file name in OUT */
+    char video[48]; /* file name in OUT */
     double km;
-    int motion;      /* MOTION_LATERAL or MOTION_APPROACH */
-    int dir;         /* lateral: +1 left to right, -1 right to left */
+    int motion; /* MOTION_LATERAL or MOTION_APPROACH */
+    int dir;    /* lateral: +1 left to right, -1 right to left */
     int lanes;
-    double lane_y[8];     /* lateral: face centre y of each lane */
-    double vp_x, horizon; /* background horizon; approach: vanishing point */
-    double exit_y[APPROACH_LANES];
-    double t0, t1;        /* video span, seconds since the start gun (t0 whole) */
+    double lane_y[MAX_LANES]; /* lateral: face centre y of each lane */
+    double vp_x, horizon;     /* background horizon; approach: vanishing point */
+    double exit_y[MAX_LANES]; /* approach: face centre y at the exit, per lane */
+    double t0, t1;            /* video span, seconds since the start gun (t0 whole) */
     int64_t n_frames;
-    double compression;   /* factor applied to the natural spread (1: none) */
-    double max_delay;     /* longest wait for a free lane, s */
-    uint8_t lut[3][256];  /* tone curve of this camera */
+    double compression;  /* factor applied to the natural spread (1: none) */
+    double max_delay;    /* longest wait for a free lane, s */
+    uint8_t lut[3][256]; /* tone curve of this camera */
 } camera;
 
 typedef struct runner {
@@ -848,22 +913,22 @@ typedef struct runner {
     int bib;
     int person;
     double pace_kmh;
-    double start_s;   /* crossing of the start line, s after the gun */
+    double start_s; /* crossing of the start line, s after the gun */
     uint8_t shirt[3], shorts[3], shoes[3];
     char query[PATH_MAX_SIM];
-    int vid_offset;   /* first video photo */
+    int vid_offset; /* first video photo */
 } runner;
 
 typedef struct pass {
     int runner, camera;
-    double t_nat;     /* natural pass time (s after the gun) */
+    double t_nat;       /* natural pass time (s after the gun) */
     double t_in, t_out; /* face in the frame (s after the gun) */
-    double face_px;   /* face box height (approach: at the exit) */
-    double roll;      /* head roll, radians */
-    double phase;     /* stride phase */
+    double face_px;     /* face box height (approach: at the exit) */
+    double roll;        /* head roll, radians */
+    double phase;       /* stride phase */
     int photo;
     int lane;
-    uint8_t skin[3];  /* mean colour of the photo's cheeks (set when rendering) */
+    uint8_t skin[3]; /* mean colour of the photo's cheeks (set when rendering) */
 } pass;
 
 typedef struct sim {
@@ -881,12 +946,13 @@ static pass *pass_at(sim *S, int c, int r)
 }
 
 static const uint8_t SHIRTS[][3] = {
-    { 220, 40, 40 },  { 30, 90, 200 },  { 250, 200, 30 }, { 40, 170, 80 },  { 240, 120, 20 },
-    { 150, 50, 180 }, { 20, 180, 190 }, { 240, 240, 240 }, { 30, 30, 35 },  { 250, 90, 160 },
-    { 120, 200, 50 }, { 200, 200, 210 }, { 110, 30, 40 },  { 60, 60, 140 },
+    { 220, 40, 40 },  { 30, 90, 200 },   { 250, 200, 30 },  { 40, 170, 80 }, { 240, 120, 20 },
+    { 150, 50, 180 }, { 20, 180, 190 },  { 240, 240, 240 }, { 30, 30, 35 },  { 250, 90, 160 },
+    { 120, 200, 50 }, { 200, 200, 210 }, { 110, 30, 40 },   { 60, 60, 140 },
 };
 static const uint8_t SHORTS[][3] = {
-    { 25, 25, 30 }, { 20, 30, 70 }, { 60, 60, 65 }, { 10, 10, 10 }, { 90, 20, 20 }, { 200, 200, 205 },
+    { 25, 25, 30 }, { 20, 30, 70 }, { 60, 60, 65 },
+    { 10, 10, 10 }, { 90, 20, 20 }, { 200, 200, 205 },
 };
 
 static void make_cameras(sim *S)
@@ -897,20 +963,33 @@ static void make_cameras(sim *S)
     double prev = 0;
     for (int c = 0; c < S->n_cams; c++) {
         camera *cam = &S->cams[c];
-        double km = round(o->course_km * (c + 0.5 + uniform(&r, -0.25, 0.25)) / S->n_cams * 10) / 10;
+        double km =
+            round(o->course_km * (c + 0.5 + uniform(&r, -0.25, 0.25)) / S->n_cams * 10) / 10;
         if (km <= prev) km = prev + 0.1;
         cam->km = prev = km;
         snprintf(cam->id, sizeof cam->id, "km%04.1f", km);
         snprintf(cam->video, sizeof cam->video, "%s.mp4", cam->id);
-        cam->motion = o->motion == MOTION_MIXED ? (c % 2 ? MOTION_APPROACH : MOTION_LATERAL) : o->motion;
+        cam->motion =
+            o->motion == MOTION_MIXED ? (c % 2 ? MOTION_APPROACH : MOTION_LATERAL) : o->motion;
         cam->dir = uniform(&r, 0, 1) < 0.5 ? 1 : -1;
     }
     if (S->cams[S->n_cams - 1].km >= o->course_km)
         die("%d cameras do not fit a %.3f km course at 0.1 km apart", S->n_cams, o->course_km);
 }
 
-/* Lanes: lateral: face centre heights >= 1.3 face-max apart, below the
-** horizon band; approach: the runner passes the camera on its left or right. */
+/* Levels of face centre heights from y0, 1.3 face-max apart, that fit the
+** frame (1 .. max). */
+static int lane_levels(double H, double F, double y0, int max)
+{
+    int n = 1 + (int)floor((H - 0.9 * F - y0) / (1.3 * F));
+    return n < 1 ? 1 : n > max ? max : n;
+}
+
+/* Lanes. Lateral: face centre heights 1.3 face-max apart below the horizon
+** band. Approach: the runner passes the camera on its left (even lanes) or
+** right (odd lanes), its face leaving the frame at one of up to 3 heights
+** 1.3 face-max apart: lanes of one side lie on rays from the vanishing point
+** whose faces stay apart at every scale. */
 static void make_lanes(sim *S, camera *cam, rng *r)
 {
     const options *o = &S->o;
@@ -918,18 +997,30 @@ static void make_lanes(sim *S, camera *cam, rng *r)
     cam->horizon = H * uniform(r, 0.26, 0.36);
     cam->vp_x = o->width * uniform(r, 0.4, 0.6);
     if (cam->motion == MOTION_APPROACH) {
-        cam->lanes = APPROACH_LANES;
-        for (int k = 0; k < APPROACH_LANES; k++) cam->exit_y[k] = H * uniform(r, 0.42, 0.6);
+        double y0 = H * uniform(r, 0.4, 0.48);
+        cam->lanes = 2 * lane_levels(H, F, y0, MAX_LANES / 2);
+        for (int k = 0; k < cam->lanes; k++)
+            cam->exit_y[k] = y0 + (k / 2) * 1.3 * F;
         return;
     }
-    double y0 = fmax(0.22 * H, 0.8 * F), spacing = 1.3 * F;
-    int n = 1 + (int)floor((H - 0.9 * F - y0) / spacing);
-    cam->lanes = n < 1 ? 1 : n > 6 ? 6 : n;
-    for (int k = 0; k < cam->lanes; k++) cam->lane_y[k] = y0 + k * spacing;
+    double y0 = fmax(0.22 * H, 0.8 * F);
+    cam->lanes = lane_levels(H, F, y0, MAX_LANES);
+    for (int k = 0; k < cam->lanes; k++)
+        cam->lane_y[k] = y0 + k * 1.3 * F;
 }
 
-/* Runners: paces N(11, 2) km/h in [8, 18], waves of 60 (fastest first) 3
-** minutes apart, each runner crossing the start within 45 s of its wave. */
+static const runner *g_sort_runners; /* qsort context (single-threaded program) */
+
+static int cmp_runner_pace(const void *a, const void *b)
+{
+    const runner *x = &g_sort_runners[*(const int *)a], *y = &g_sort_runners[*(const int *)b];
+    if (x->pace_kmh != y->pace_kmh) return x->pace_kmh > y->pace_kmh ? -1 : 1;
+    return *(const int *)a - *(const int *)b;
+}
+
+/* Runners: paces N(11, 2) km/h in [8, 18], up to 5 waves of about 60 (fastest
+** first) 3 minutes apart, each runner crossing the start within 45 s of its
+** wave. */
 static void make_runners(sim *S)
 {
     const options *o = &S->o;
@@ -954,16 +1045,12 @@ static void make_runners(sim *S)
         ru->start_s = uniform(&r, 0, 45);
         order[i] = i;
     }
-    /* waves: sort by pace, fastest first (insertion sort: n is small) */
-    for (int i = 1; i < n; i++) {
-        int v = order[i], j = i;
-        while (j > 0 && S->runners[order[j - 1]].pace_kmh < S->runners[v].pace_kmh)
-            order[j] = order[j - 1], j--;
-        order[j] = v;
-    }
+    g_sort_runners = S->runners; /* waves: fastest first */
+    qsort(order, n, sizeof *order, cmp_runner_pace);
     int n_waves = (n + 59) / 60;
     if (n_waves > 5) n_waves = 5;
-    for (int i = 0; i < n; i++) S->runners[order[i]].start_s += (double)(i * n_waves / n) * 180;
+    for (int i = 0; i < n; i++)
+        S->runners[order[i]].start_s += (double)(i * n_waves / n) * 180;
     free(order);
 }
 
@@ -1011,7 +1098,8 @@ static void plan_camera(sim *S, int c)
     rng r = rng_for(o->seed, RNG_LANE, (uint64_t)c);
     make_lanes(S, cam, &r);
     double *t = xcalloc(n, sizeof *t);
-    for (int i = 0; i < n; i++) t[i] = pass_at(S, c, i)->t_nat;
+    for (int i = 0; i < n; i++)
+        t[i] = pass_at(S, c, i)->t_nat;
     qsort(t, n, sizeof *t, cmp_double);
     double med = t[n / 2], span = t[n - 1] - t[0];
     double max_span = o->max_span_s > 0 ? o->max_span_s : fmax(20, 1.0 * n);
@@ -1037,8 +1125,9 @@ static void plan_camera(sim *S, int c)
     }
     g_sort_passes = mine;
     qsort(order, n, sizeof *order, cmp_pass_in);
-    double free_at[8];
-    for (int k = 0; k < cam->lanes; k++) free_at[k] = -1e300;
+    double free_at[MAX_LANES];
+    for (int k = 0; k < cam->lanes; k++)
+        free_at[k] = -1e300;
     cam->max_delay = 0;
     double first = 1e300, last = -1e300;
     for (int j = 0; j < n; j++) {
@@ -1075,12 +1164,14 @@ static void plan_course(sim *S)
     make_runners(S);
     S->passes = xcalloc((size_t)S->n_cams * S->n_runners, sizeof *S->passes);
     natural_times(S);
-    for (int c = 0; c < S->n_cams; c++) plan_camera(S, c);
+    for (int c = 0; c < S->n_cams; c++)
+        plan_camera(S, c);
     for (int i = 0; i < S->n_runners; i++)
         for (int c = 1; c < S->n_cams; c++)
             if (pass_at(S, c, i)->t_in <= pass_at(S, c - 1, i)->t_out)
-                fprintf(stderr, PROG ": warning: runner %s passes %s before leaving %s "
-                        "(cameras too close for --max-span)\n",
+                fprintf(stderr,
+                        PROG ": warning: runner %s passes %s before leaving %s "
+                             "(cameras too close for --max-span)\n",
                         S->runners[i].id, S->cams[c].id, S->cams[c - 1].id);
 }
 
@@ -1106,12 +1197,14 @@ static void tone_curve(camera *cam, rng *r)
 
 static void tone(const camera *cam, const uint8_t in[3], uint8_t out[3])
 {
-    for (int k = 0; k < 3; k++) out[k] = cam->lut[k][in[k]];
+    for (int k = 0; k < 3; k++)
+        out[k] = cam->lut[k][in[k]];
 }
 
 static void blend_px(uint8_t *px, const uint8_t c[3], double a)
 {
-    for (int k = 0; k < 3; k++) px[k] = clamp_u8(px[k] + (c[k] - px[k]) * a);
+    for (int k = 0; k < 3; k++)
+        px[k] = clamp_u8(px[k] + (c[k] - px[k]) * a);
 }
 
 /* Anti-aliased axis-aligned rectangle [x0, x1) x [y0, y1), opacity alpha. */
@@ -1124,7 +1217,8 @@ static void fill_rect(ft_image *im, double x0, double y0, double x1, double y1, 
         double cy = fmin(y + 1, y1) - fmax(y, y0);
         for (int x = ix0; x < ix1; x++) {
             double cx = fmin(x + 1, x1) - fmax(x, x0);
-            if (cx > 0 && cy > 0) blend_px(im->rgb + 3 * ((size_t)y * im->width + x), c, alpha * cx * cy);
+            if (cx > 0 && cy > 0)
+                blend_px(im->rgb + 3 * ((size_t)y * im->width + x), c, alpha * cx * cy);
         }
     }
 }
@@ -1138,8 +1232,10 @@ static void fill_gradient(ft_image *im, int x0, int y0, int x1, int y1, const ui
     for (int y = y0; y < y1; y++) {
         double f = y1 - y0 > 1 ? (double)(y - y0) / (y1 - y0 - 1) : 0;
         uint8_t c[3];
-        for (int k = 0; k < 3; k++) c[k] = clamp_u8(top[k] + (bot[k] - top[k]) * f);
-        for (int x = x0; x < x1; x++) memcpy(im->rgb + 3 * ((size_t)y * im->width + x), c, 3);
+        for (int k = 0; k < 3; k++)
+            c[k] = clamp_u8(top[k] + (bot[k] - top[k]) * f);
+        for (int x = x0; x < x1; x++)
+            memcpy(im->rgb + 3 * ((size_t)y * im->width + x), c, 3);
     }
 }
 
@@ -1169,7 +1265,8 @@ static void add_value_noise(ft_image *im, int cell, double amp, rng *r)
 {
     int gw = im->width / cell + 2, gh = im->height / cell + 2;
     float *g = xcalloc((size_t)gw * gh, sizeof *g);
-    for (int i = 0; i < gw * gh; i++) g[i] = (float)uniform(r, -amp, amp);
+    for (int i = 0; i < gw * gh; i++)
+        g[i] = (float)uniform(r, -amp, amp);
     for (int y = 0; y < im->height; y++) {
         double fy = (double)y / cell;
         int j = (int)fy;
@@ -1184,7 +1281,8 @@ static void add_value_noise(ft_image *im, int cell, double amp, rng *r)
             double c = g[(j + 1) * gw + i], d = g[(j + 1) * gw + i + 1];
             double v = (a + (b - a) * tx) + ((c + (d - c) * tx) - (a + (b - a) * tx)) * ty;
             uint8_t *px = im->rgb + 3 * ((size_t)y * im->width + x);
-            for (int k = 0; k < 3; k++) px[k] = clamp_u8(px[k] + v);
+            for (int k = 0; k < 3; k++)
+                px[k] = clamp_u8(px[k] + v);
         }
     }
     free(g);
@@ -1192,7 +1290,8 @@ static void add_value_noise(ft_image *im, int cell, double amp, rng *r)
 
 static void rand_colour(rng *r, int lo, int hi, uint8_t c[3])
 {
-    for (int k = 0; k < 3; k++) c[k] = (uint8_t)uniform(r, lo, hi);
+    for (int k = 0; k < 3; k++)
+        c[k] = (uint8_t)uniform(r, lo, hi);
 }
 
 static void draw_buildings_and_trees(ft_image *bg, double horizon, rng *r)
@@ -1204,7 +1303,8 @@ static void draw_buildings_and_trees(ft_image *bg, double horizon, rng *r)
         double h = uniform(r, 0.08, 0.26) * H, top = horizon - h;
         uint8_t wall[3], win[3];
         rand_colour(r, 90, 200, wall);
-        for (int k = 0; k < 3; k++) win[k] = (uint8_t)(wall[k] * uniform(r, 0.45, 0.7));
+        for (int k = 0; k < 3; k++)
+            win[k] = (uint8_t)(wall[k] * uniform(r, 0.45, 0.7));
         fill_rect(bg, x0, top, x0 + w, horizon + 1, wall, 1);
         double ws = fmax(6, 0.018 * H); /* window size */
         for (double y = top + ws; y + ws < horizon - ws; y += 2 * ws)
@@ -1234,7 +1334,8 @@ static void draw_lateral_scene(ft_image *bg, double horizon, rng *r)
     fill_rect(bg, 0, horizon, W, horizon + 0.03 * H, kerb, 1);
     double post_h = 0.06 * H, gap = 0.08 * W;
     for (double x = uniform(r, 0, gap); x < W; x += gap)
-        fill_rect(bg, x, horizon - post_h * 0.5, x + fmax(2, 0.004 * W), horizon + post_h * 0.6, post, 1);
+        fill_rect(bg, x, horizon - post_h * 0.5, x + fmax(2, 0.004 * W), horizon + post_h * 0.6,
+                  post, 1);
     for (double x = 0; x < W; x += 0.04 * W)
         fill_rect(bg, x, horizon - post_h * 0.4, x + 0.02 * W, horizon - post_h * 0.4 + 0.012 * H,
                   ((int)(x / (0.04 * W)) % 2) ? white : tape, 1);
@@ -1259,24 +1360,27 @@ static void draw_approach_scene(ft_image *bg, double horizon, double vp_x, rng *
     uint8_t verge_top[3], verge_bot[3];
     verge_top[0] = (uint8_t)uniform(r, 80, 120), verge_top[1] = (uint8_t)uniform(r, 110, 150);
     verge_top[2] = (uint8_t)uniform(r, 60, 90);
-    for (int k = 0; k < 3; k++) verge_bot[k] = (uint8_t)(verge_top[k] * 0.75);
+    for (int k = 0; k < 3; k++)
+        verge_bot[k] = (uint8_t)(verge_top[k] * 0.75);
     fill_gradient(bg, 0, (int)horizon, W, H, verge_top, verge_bot);
     uint8_t asphalt[3] = { 95, 95, 100 }, line[3] = { 230, 230, 225 }, post[3] = { 200, 60, 40 };
     for (int y = (int)horizon; y < H; y++) {
         double f = (y - horizon) / (H - horizon);
         double half = (0.02 + 0.9 * f) * W;
         uint8_t c[3];
-        for (int k = 0; k < 3; k++) c[k] = clamp_u8(asphalt[k] * (1 - 0.25 * f));
+        for (int k = 0; k < 3; k++)
+            c[k] = clamp_u8(asphalt[k] * (1 - 0.25 * f));
         fill_rect(bg, vp_x - half, y, vp_x + half, y + 1, c, 1);
         double depth = 1.0 / (f + 0.02); /* dashes periodic in depth */
-        if (fmod(depth, 4.0) < 2.0) fill_rect(bg, vp_x - half * 0.012, y, vp_x + half * 0.012, y + 1, line, 1);
+        if (fmod(depth, 4.0) < 2.0)
+            fill_rect(bg, vp_x - half * 0.012, y, vp_x + half * 0.012, y + 1, line, 1);
     }
     for (double depth = 1.5; depth < 40; depth *= 1.35) {
         double f = 1.0 / depth, y = horizon + f * (H - horizon), half = (0.02 + 0.9 * f) * W;
         double ph = 0.25 * f * H, pw = fmax(2, 0.01 * f * W);
         for (int side = -1; side <= 1; side += 2)
-            fill_rect(bg, vp_x + side * half * 1.05 - pw / 2, y - ph, vp_x + side * half * 1.05 + pw / 2,
-                      y, post, 1);
+            fill_rect(bg, vp_x + side * half * 1.05 - pw / 2, y - ph,
+                      vp_x + side * half * 1.05 + pw / 2, y, post, 1);
     }
 }
 
@@ -1291,15 +1395,19 @@ static ft_image *make_background(const sim *S, camera *cam)
     sky_top[0] = clamp_u8(uniform(&r, 70, 120) * (1 - grey) + 160 * grey);
     sky_top[1] = clamp_u8(uniform(&r, 120, 160) * (1 - grey) + 165 * grey);
     sky_top[2] = clamp_u8(uniform(&r, 190, 235) * (1 - grey) + 170 * grey);
-    for (int k = 0; k < 3; k++) sky_bot[k] = clamp_u8(sky_top[k] + uniform(&r, 25, 60));
+    for (int k = 0; k < 3; k++)
+        sky_bot[k] = clamp_u8(sky_top[k] + uniform(&r, 25, 60));
     fill_gradient(bg, 0, 0, o->width, (int)cam->horizon, sky_top, sky_bot);
     draw_buildings_and_trees(bg, cam->horizon, &r);
-    if (cam->motion == MOTION_APPROACH) draw_approach_scene(bg, cam->horizon, cam->vp_x, &r);
-    else draw_lateral_scene(bg, cam->horizon, &r);
+    if (cam->motion == MOTION_APPROACH)
+        draw_approach_scene(bg, cam->horizon, cam->vp_x, &r);
+    else
+        draw_lateral_scene(bg, cam->horizon, &r);
     add_value_noise(bg, (int)fmax(8, o->height / 12), 10, &r);
     add_value_noise(bg, (int)fmax(4, o->height / 60), 5, &r);
     tone_curve(cam, &r);
-    for (size_t i = 0; i < (size_t)o->width * o->height; i++) tone(cam, bg->rgb + 3 * i, bg->rgb + 3 * i);
+    for (size_t i = 0; i < (size_t)o->width * o->height; i++)
+        tone(cam, bg->rgb + 3 * i, bg->rgb + 3 * i);
     return bg;
 }
 
@@ -1323,7 +1431,7 @@ static pose pass_pose(const sim *S, const camera *cam, const pass *p, double t)
     double inv = 1 / APPROACH_S0 + (1 - 1 / APPROACH_S0) * u;
     double s = 1 / inv, ds = -(1 - 1 / APPROACH_S0) * s * s / dur; /* d scale / dt */
     double F = p->face_px;
-    double ex = p->lane == 0 ? -0.55 * F : o->width + 0.55 * F, ey = cam->exit_y[p->lane];
+    double ex = p->lane % 2 == 0 ? -0.55 * F : o->width + 0.55 * F, ey = cam->exit_y[p->lane];
     double dx = ex - cam->vp_x, dy = ey - cam->horizon;
     po.face = F * s;
     po.cx = cam->vp_x + dx * s, po.cy = cam->horizon + dy * s;
@@ -1340,8 +1448,10 @@ static void skin_colour(const ft_image *ph, uint8_t out[3])
     int y0 = (int)(0.5 * ph->height), y1 = (int)(0.62 * ph->height);
     for (int y = y0; y < y1; y++)
         for (int x = x0; x < x1; x++, n++)
-            for (int k = 0; k < 3; k++) acc[k] += ph->rgb[3 * ((size_t)y * ph->width + x) + k];
-    for (int k = 0; k < 3; k++) out[k] = clamp_u8(n ? acc[k] / n : 128);
+            for (int k = 0; k < 3; k++)
+                acc[k] += ph->rgb[3 * ((size_t)y * ph->width + x) + k];
+    for (int k = 0; k < 3; k++)
+        out[k] = clamp_u8(n ? acc[k] / n : 128);
 }
 
 /* Scratch buffer for the face sprite (premultiplied RGBA floats). */
@@ -1358,13 +1468,16 @@ static void box_blur(float *buf, int w, int h, double len, int vertical)
     float *tmp = xcalloc((size_t)n * 4, sizeof *tmp);
     for (int l = 0; l < lines; l++) {
         float *base = buf + l * line_step;
-        for (int i = 0; i < n; i++) memcpy(tmp + 4 * i, base + i * step, 4 * sizeof *tmp);
+        for (int i = 0; i < n; i++)
+            memcpy(tmp + 4 * i, base + i * step, 4 * sizeof *tmp);
         for (int i = 0; i < n; i++) {
             float acc[4] = { 0, 0, 0, 0 };
             int a = i - rad < 0 ? 0 : i - rad, b = i + rad >= n ? n - 1 : i + rad;
             for (int j = a; j <= b; j++)
-                for (int k = 0; k < 4; k++) acc[k] += tmp[4 * j + k];
-            for (int k = 0; k < 4; k++) base[i * step + k] = acc[k] / (2 * rad + 1);
+                for (int k = 0; k < 4; k++)
+                    acc[k] += tmp[4 * j + k];
+            for (int k = 0; k < 4; k++)
+                base[i * step + k] = acc[k] / (2 * rad + 1);
         }
     }
     free(tmp);
@@ -1386,7 +1499,8 @@ static void draw_face(ft_image *fr, const camera *cam, const ft_image *ph, const
     if (x1 <= 0 || y1 <= 0 || x0 >= fr->width || y0 >= fr->height) return;
     int w = x1 - x0, h = y1 - y0;
     size_t need = (size_t)w * h * 4;
-    if (need > g_sprite_cap) g_sprite = xrealloc(g_sprite, need * sizeof *g_sprite), g_sprite_cap = need;
+    if (need > g_sprite_cap)
+        g_sprite = xrealloc(g_sprite, need * sizeof *g_sprite), g_sprite_cap = need;
     int ss = (int)clampd(ceil(1 / s), 1, 4);
     double cr = cos(roll), sr = sin(roll);
     for (int y = 0; y < h; y++) {
@@ -1394,19 +1508,22 @@ static void draw_face(ft_image *fr, const camera *cam, const ft_image *ph, const
             float acc[4] = { 0, 0, 0, 0 }, c[3];
             for (int j = 0; j < ss; j++) {
                 for (int i = 0; i < ss; i++) {
-                    double dx = x0 + x + (i + 0.5) / ss - po->cx, dy = y0 + y + (j + 0.5) / ss - po->cy;
+                    double dx = x0 + x + (i + 0.5) / ss - po->cx,
+                           dy = y0 + y + (j + 0.5) / ss - po->cy;
                     double u = pcx + (cr * dx + sr * dy) / s, v = pcy + (-sr * dx + cr * dy) / s;
                     double ex = (u - mcx) / ax, ey = (v - mcy) / ay, rr = sqrt(ex * ex + ey * ey);
                     double a = clampd((1 - rr) / MASK_FEATHER, 0, 1);
                     if (a <= 0) continue;
                     a = a * a * (3 - 2 * a);
                     sample_bilinear(ph, u, v, c);
-                    for (int k = 0; k < 3; k++) acc[k] += (float)a * c[k];
+                    for (int k = 0; k < 3; k++)
+                        acc[k] += (float)a * c[k];
                     acc[3] += (float)a;
                 }
             }
             float *px = g_sprite + 4 * ((size_t)y * w + x);
-            for (int k = 0; k < 4; k++) px[k] = acc[k] / (ss * ss);
+            for (int k = 0; k < 4; k++)
+                px[k] = acc[k] / (ss * ss);
         }
     }
     box_blur(g_sprite, w, h, blur_x, 0);
@@ -1419,7 +1536,8 @@ static void draw_face(ft_image *fr, const camera *cam, const ft_image *ph, const
             const float *px = g_sprite + 4 * ((size_t)y * w + x);
             if (fx < 0 || fx >= fr->width || px[3] <= 1e-3f) continue;
             uint8_t c[3], t[3];
-            for (int k = 0; k < 3; k++) c[k] = clamp_u8(px[k] / px[3]);
+            for (int k = 0; k < 3; k++)
+                c[k] = clamp_u8(px[k] / px[3]);
             tone(cam, c, t);
             blend_px(fr->rgb + 3 * ((size_t)fy * fr->width + fx), t, fmin(px[3], 1));
         }
@@ -1460,7 +1578,8 @@ static void draw_runner(ft_image *fr, const sim *S, const camera *cam, const pas
     tone(cam, ru->shoes, shoes);
     for (int side = -1; side <= 1; side += 2) { /* legs and shoes */
         double hip = cx + side * 0.3 * F, sg = side * sw;
-        double kx = hip + 0.35 * F * sg, ky = cy + 3.5 * F, fx = hip + 0.15 * F * sg, fy = cy + 4.4 * F;
+        double kx = hip + 0.35 * F * sg, ky = cy + 3.5 * F, fx = hip + 0.15 * F * sg,
+               fy = cy + 4.4 * F;
         fill_capsule(fr, hip, cy + 2.7 * F, kx, ky, 0.17 * F, skin);
         fill_capsule(fr, kx, ky, fx, fy, 0.14 * F, skin);
         fill_capsule(fr, fx - 0.1 * F, fy + 0.1 * F, fx + 0.15 * F, fy + 0.1 * F, 0.1 * F, shoes);
@@ -1549,7 +1668,8 @@ static void render_camera(sim *S, int c, double *encode_s)
         for (int k = 0; k < n_on; k++) {
             const pass *p = on[k].p;
             const runner *ru = &S->runners[p->runner];
-            draw_runner(fr, S, cam, p, ru, person_photo(&S->pp.v[ru->person], p->photo), &on[k].po, t);
+            draw_runner(fr, S, cam, p, ru, person_photo(&S->pp.v[ru->person], p->photo), &on[k].po,
+                        t);
         }
         if (ft_video_writer_write(w, fr) != FT_OK) die("%s", ft_video_writer_errmsg(w));
         if (tty && (f % 25 == 0 || f + 1 == cam->n_frames))
@@ -1560,8 +1680,10 @@ static void render_camera(sim *S, int c, double *encode_s)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     *encode_s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (!o->quiet)
-        fprintf(stderr, "%s" PROG ": camera %d/%d %s (km %.1f, %s): %lld frames, %.1f s of video, "
-                "time x%.3g, in %.1f s\n", tty ? "\r" : "", c + 1, S->n_cams, cam->id, cam->km,
+        fprintf(stderr,
+                "%s" PROG ": camera %d/%d %s (km %.1f, %s): %lld frames, %.1f s of video, "
+                "time x%.3g, in %.1f s\n",
+                tty ? "\r" : "", c + 1, S->n_cams, cam->id, cam->km,
                 cam->motion == MOTION_LATERAL ? "lateral" : "approach", (long long)cam->n_frames,
                 cam->n_frames / o->fps, cam->compression, *encode_s);
     free(on);
@@ -1583,8 +1705,10 @@ static void write_queries(sim *S)
 {
     const options *o = &S->o;
     char dir[PATH_MAX_SIM];
-    if (o->queries_dir) snprintf(dir, sizeof dir, "%s", o->queries_dir);
-    else snprintf(dir, sizeof dir, "%s/queries", o->out_dir);
+    if (o->queries_dir)
+        snprintf(dir, sizeof dir, "%s", o->queries_dir);
+    else
+        snprintf(dir, sizeof dir, "%s/queries", o->out_dir);
     mkdir_p(dir);
     for (int i = 0; i < S->n_runners; i++) {
         runner *ru = &S->runners[i];
@@ -1629,7 +1753,8 @@ static void write_truth_json(const sim *S)
         const camera *cam = &S->cams[c];
         format_time(wall_us(S, cam->t0), a);
         format_time(wall_us(S, cam->t0 + cam->n_frames / o->fps), b);
-        fprintf(f, "    {\"id\": \"%s\", \"km\": %.1f, \"video\": \"%s\", \"start\": \"%s\", "
+        fprintf(f,
+                "    {\"id\": \"%s\", \"km\": %.1f, \"video\": \"%s\", \"start\": \"%s\", "
                 "\"end\": \"%s\", \"frames\": %lld, \"motion\": \"%s\", \"lanes\": %d, "
                 "\"time_compression\": %.4g, \"max_lane_delay_s\": %.2f}%s\n",
                 cam->id, cam->km, cam->video, a, b, (long long)cam->n_frames,
@@ -1652,8 +1777,10 @@ static void write_truth_json(const sim *S)
             const pass *p = &S->passes[(size_t)c * S->n_runners + i];
             format_time(wall_us(S, p->t_in), a);
             format_time(wall_us(S, p->t_out), b);
-            fprintf(f, "%s\n       {\"camera\": \"%s\", \"t_in\": \"%s\", \"t_out\": \"%s\", "
-                    "\"photo\": ", c ? "," : "", S->cams[c].id, a, b);
+            fprintf(f,
+                    "%s\n       {\"camera\": \"%s\", \"t_in\": \"%s\", \"t_out\": \"%s\", "
+                    "\"photo\": ",
+                    c ? "," : "", S->cams[c].id, a, b);
             json_str(f, photo_label(pe, p->photo));
             fprintf(f, ", \"face_px\": %.1f, \"lane\": %d}", p->face_px, p->lane);
         }
@@ -1670,9 +1797,9 @@ static void write_truth_tsv(const sim *S)
     join_path(path, sizeof path, o->out_dir, "truth.tsv", "");
     FILE *f = create_text(path);
     fprintf(f, "# " PROG " ground truth, tab-separated (truth.json has the same and more).\n"
-            "# camera ID KM VIDEO START_ISO START_US FRAMES\n"
-            "# runner ID NAME QUERY PACE_KMH\n"
-            "# pass RUNNER CAMERA T_IN_US T_OUT_US T_IN_ISO T_OUT_ISO FACE_PX PHOTO\n");
+               "# camera ID KM VIDEO START_ISO START_US FRAMES\n"
+               "# runner ID NAME QUERY PACE_KMH\n"
+               "# pass RUNNER CAMERA T_IN_US T_OUT_US T_IN_ISO T_OUT_ISO FACE_PX PHOTO\n");
     for (int c = 0; c < S->n_cams; c++) {
         const camera *cam = &S->cams[c];
         format_time(wall_us(S, cam->t0), a);
@@ -1704,7 +1831,8 @@ static void write_setup(const sim *S)
     char path[PATH_MAX_SIM], a[40];
     join_path(path, sizeof path, o->out_dir, "setup.sh", "");
     FILE *f = create_text(path);
-    fprintf(f, "#!/bin/sh\n"
+    fprintf(f,
+            "#!/bin/sh\n"
             "# setup.sh: written by " PROG " (seed %llu): registers this race's %d cameras\n"
             "# and ingests their videos into one event database.\n"
             "#   FT=build/release/facetrail DB=race.ftdb sh setup.sh [ingest options...]\n"
@@ -1745,14 +1873,16 @@ int main(int argc, char **argv)
     const options *o = &S.o;
     ft_video_set_ffmpeg_log_level(1);
     mkdir_p(o->out_dir);
-    if (o->people_dir) people_from_lfw(o, o->runners, &S.pp);
-    else people_from_images(o, o->runners, &S.pp);
+    if (o->people_dir)
+        people_from_lfw(o, o->runners, &S.pp);
+    else
+        people_from_images(o, o->runners, &S.pp);
     S.n_runners = S.pp.n;
     S.n_cams = o->cameras;
     plan_course(&S);
     write_queries(&S);
     if (!o->quiet)
-        fprintf(stderr, PROG ": %d runners (%s), %d cameras, %dx%d at %g fps, %s\n", S.n_runners,
+        fprintf(stderr, PROG ": %d runners (%s), %d camera(s), %dx%d at %g fps, %s\n", S.n_runners,
                 o->people_dir ? "real photos" : "augmented faces", S.n_cams, o->width, o->height,
                 o->fps, o->codec);
     double total_video = 0, total_encode = 0;
@@ -1766,9 +1896,11 @@ int main(int argc, char **argv)
     write_truth_tsv(&S);
     write_setup(&S);
     if (!o->quiet)
-        fprintf(stderr, PROG ": %d passes, %.1f s of video in %.1f s -> %s (truth.json, setup.sh)\n",
+        fprintf(stderr,
+                PROG ": %d passes, %.1f s of video in %.1f s -> %s (truth.json, setup.sh)\n",
                 S.n_runners * S.n_cams, total_video, total_encode, o->out_dir);
-    for (int k = 0; k < S.pp.n; k++) person_free(&S.pp.v[k]);
+    for (int k = 0; k < S.pp.n; k++)
+        person_free(&S.pp.v[k]);
     free(S.pp.v);
     free(S.cams), free(S.runners), free(S.passes), free(g_sprite);
     return 0;

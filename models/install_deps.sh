@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config ca-certificates xz-utils
 libxnnpack-dev libpthreadpool-dev
 libjpeg62-turbo-dev libpng-dev zlib1g-dev libjansson-dev
 libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
-libsqlite3-dev libmicrohttpd-dev"
+libsqlite3-dev sqlite3 libmicrohttpd-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

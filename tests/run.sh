@@ -5,10 +5,11 @@
 set -u
 pass=0; fail=0; skip=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
-for t in "$@" tests/cli/*.sh; do
+for t in "$@" tests/cli/*.sh tests/e2e/race_small.sh; do
     [ -e "$t" ] || continue
     case "$t" in
-        *.sh) FT_CLI="${FT_BUILD:-build/release}/facetrail" sh "$t" >"$log" 2>&1 ;;
+        *.sh) FT_CLI="${FT_BUILD:-build/release}/facetrail" \
+              FT_SIM="${FT_BUILD:-build/release}/bench/bench_race_sim" sh "$t" >"$log" 2>&1 ;;
         *)    "$t" >"$log" 2>&1 ;;
     esac
     cat "$log"

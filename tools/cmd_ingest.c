@@ -34,7 +34,8 @@ const char ingest_usage[] =
     "                        (ingest defaults: --tile 512 --align dlib)\n"
     "  --force               redo a video that was already ingested\n"
     "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
-    "  --threads N           worker threads (default: the number of CPUs, at most 8)\n"
+    "  --threads N           worker threads (default 1: run one ingest per camera, and\n"
+    "                        as many ingests at once as there are cores)\n"
     "  --quiet               no progress bar\n"
     "  -h, --help            this text\n"
     "\n"
@@ -80,7 +81,7 @@ int cmd_ingest(int argc, char **argv)
 {
     ft_engine_params ep = ft_engine_default_params();
     ep.model_dir = default_model_dir();
-    ep.n_threads = default_threads();
+    ep.n_threads = 1; /* one ingest per camera, one per core, scales best */
     ft_ingest_params ip = ft_ingest_default_params();
     const char *db = NULL, *start = NULL;
     int quiet = 0;

@@ -53,6 +53,7 @@ typedef struct ft__track {
 typedef struct ft__tracker_params {
     double iou_min;       /* smallest IoU with the predicted box to match (0.1) */
     double centre_gate;   /* else: centre distance / box height below this (0.8) */
+    double first_gate;    /* the same for a track seen once, no velocity yet (2.5) */
     double desc_max;      /* descriptor distance above which no match (0.75) */
     int confirm_hits;     /* hits that confirm a tentative track (2) */
     int max_misses;       /* sampled frames without a match before a track ends (3) */

@@ -7,14 +7,16 @@
 **   A detection may match a track when it overlaps the prediction (IoU >=
 **   iou_min) or, for fast motion at low frame rates, when its centre lies
 **   within centre_gate box heights of the predicted centre and the sizes agree
-**   within a factor 1.6. When both have descriptors, a distance above
+**   within a factor 1.6. A track seen once has no velocity yet: its gate is
+**   first_gate heights around its box (a runner crossing a lateral camera
+**   moves 1-2 face heights between frames at 5 frames/s). When both have descriptors, a distance above
 **   desc_max vetoes the match, and the descriptor distance enters the cost,
 **   so that crossing runners are not swapped. Matching is greedy on the cost
 **   (lowest first), which is deterministic: ties go to the lower track, then
 **   the lower detection index.
 **
 ** STATES      TENTATIVE --hits >= confirm_hits--> CONFIRMED
-**             TENTATIVE --miss--------------------> (dropped: a one-frame blip)
+**             TENTATIVE --misses > 1--------------> (dropped: a blip)
 **             CONFIRMED --misses > max_misses-----> FINISHED  [ft__tracker_update]
 **             any live  --flush-------------------> FINISHED or dropped
 **
@@ -42,7 +44,7 @@ struct ft__tracker {
 
 ft__tracker_params ft__tracker_default_params(void)
 {
-    ft__tracker_params p = { 0.1, 0.8, 0.75, 2, 3 };
+    ft__tracker_params p = { 0.1, 0.8, 2.5, 0.75, 2, 3 };
     return p;
 }
 
@@ -119,7 +121,8 @@ static double match_cost(const ft__tracker_params *p, const ft__track *t, const 
         double dy = (pb[1] + pb[3] / 2) - (d->box[1] + d->box[3] / 2);
         double rel = sqrt(dx * dx + dy * dy) / h;
         double ratio = d->box[3] / pb[3];
-        if (rel > p->centre_gate || ratio > 1.6 || ratio < 1 / 1.6) return INFINITY;
+        double gate = t->hits < 2 ? p->first_gate : p->centre_gate;
+        if (rel > gate || ratio > 1.6 || ratio < 1 / 1.6) return INFINITY;
         cost = 1.0 + rel;
     }
     if (d->desc && t->has_last_desc) {
@@ -251,7 +254,7 @@ int ft__tracker_update(ft__tracker *tr, int64_t pts_us, const ft__track_det *det
         if (track_taken[t]) continue;
         ft__track *tk = &tr->live[t];
         tk->misses++;
-        int limit = tk->state == FT__TRACK_TENTATIVE ? 0 : tr->p.max_misses;
+        int limit = tk->state == FT__TRACK_TENTATIVE ? 1 : tr->p.max_misses;
         if (tk->misses > limit) {
             rc = end_track(tr, t);
             remap[t] = -1;

@@ -42,7 +42,8 @@ static void test_track_single_face(void)
     ft__tracker_destroy(tr);
 }
 
-/* A detection seen once is a blip: dropped, never finished. */
+/* A detection seen once is a blip: dropped after two empty frames, never
+** finished. */
 static void test_track_blip_dropped(void)
 {
     ft__tracker *tr;
@@ -52,6 +53,9 @@ static void test_track_blip_dropped(void)
     ASSERT_OK(ft__tracker_update(tr, 0, &d, 1, assign));
     ASSERT_OK(ft__tracker_update(tr, 200000, NULL, 0, assign));
     int n;
+    ft__tracker_live(tr, &n);
+    ASSERT_EQ(n, 1); /* one miss is forgiven */
+    ASSERT_OK(ft__tracker_update(tr, 400000, NULL, 0, assign));
     ft__tracker_finished(tr, &n);
     ASSERT_EQ(n, 0);
     ft__tracker_live(tr, &n);
@@ -220,6 +224,27 @@ static void test_track_save_load(void)
     ft__tracker_destroy(b);
 }
 
-FT_TESTS(FT_TEST(test_track_single_face), FT_TEST(test_track_save_load), FT_TEST(test_track_blip_dropped),
+/* A lateral runner at 5 frames/s: 100 px (2 face heights) per frame, which
+** a track without velocity must still follow; then velocity takes over. */
+static void test_track_fast_lateral(void)
+{
+    ft__tracker *tr;
+    ASSERT_OK(ft__tracker_create(NULL, &tr));
+    int assign[1];
+    for (int f = 0; f < 8; f++) {
+        ft__track_det d = det(50 + 100 * f, 300, 50);
+        ASSERT_OK(ft__tracker_update(tr, f * 200000, &d, 1, assign));
+        ASSERT_EQ(assign[0], 0);
+    }
+    ft__tracker_flush(tr);
+    int n;
+    ft__track *done = ft__tracker_finished(tr, &n);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(done[0].n_frames, 8);
+    ft__tracker_destroy(tr);
+}
+
+FT_TESTS(FT_TEST(test_track_single_face), FT_TEST(test_track_save_load),
+         FT_TEST(test_track_fast_lateral), FT_TEST(test_track_blip_dropped),
          FT_TEST(test_track_crossing_with_descriptors), FT_TEST(test_track_gate),
          FT_TEST(test_track_shots), FT_TEST(test_quality_terms))
