@@ -95,7 +95,7 @@ models:
 setup: deps models
 
 demo: setup
-	@$(MAKE) --no-print-directory cli
+	@$(MAKE) --no-print-directory cli $(B)/bench/bench_race_sim
 	@sh tools/demo.sh $(B)/facetrail
 
 format:

@@ -52,3 +52,42 @@ compare()
 }
 compare "$DEMO/sample1.jpg" "$DEMO/sample1.jpg"
 compare "$DEMO/sample2.jpg" "$DEMO/sample5.jpg"
+
+# ---- the lost-child story ---------------------------------------------------
+# A small simulated race: 6 runners (the faces of the sample photos) pass 3
+# cameras along a course; each camera's video is ingested; then security
+# searches with one photo of a runner that no camera video used.
+SIM=${FT_SIM:-$(dirname "$CLI")/bench/bench_race_sim}
+if [ ! -x "$SIM" ]; then
+    echo "demo: $SIM not found; build it with 'make $(dirname "$CLI")/bench/bench_race_sim'" >&2
+    exit 1
+fi
+OUT=build/demo
+rm -rf "$OUT" && mkdir -p "$OUT"
+echo
+echo "== A lost child: 6 runners pass 3 cameras along the course; one photo, where are they?"
+echo "\$ bench_race_sim ... (simulating the cameras' videos)"
+"$SIM" --people-from-image "$DEMO"/sample*.jpg --out "$OUT/race" --runners 6 --cameras 3 \
+    --width 640 --height 360 --fps 10 --face-min 60 --face-max 100 --max-span 6 --seed 7 \
+    --quiet >"$OUT/sim.log" 2>&1 || { cat "$OUT/sim.log" >&2; exit 1; }
+echo "\$ facetrail camera add ... ; facetrail ingest ... (one per camera)"
+FT=$CLI DB=$OUT/race.ftdb sh "$OUT/race/setup.sh" --quiet | sed 's/^/  /'
+"$CLI" camera list --db "$OUT/race.ftdb" | sed 's/^/  /'
+echo
+echo "== every runner, searched with a photo no camera used (found / true passes):"
+for q in "$OUT"/race/queries/*.jpg; do
+    r=$(basename "$q" .jpg)
+    found=$("$CLI" search --db "$OUT/race.ftdb" --json "$q" 2>/dev/null |
+            grep -o '"camera":"[^"]*"' | wc -l | tr -d ' ')
+    passes=$(awk -F '\t' -v r="$r" '$1 == "pass" && $2 == r' "$OUT/race/truth.tsv" | wc -l | tr -d ' ')
+    echo "  $r: $found appearance(s) found, $passes true passes"
+done
+q=$(ls "$OUT"/race/queries/*.jpg | sed -n 2p)
+echo
+echo "\$ facetrail search --db $OUT/race.ftdb --html $OUT/report.html $q"
+"$CLI" search --db "$OUT/race.ftdb" --html "$OUT/report.html" "$q"
+r=$(basename "$q" .jpg)
+echo
+echo "truth for $r:"
+awk -F '\t' -v r="$r" '$1 == "pass" && $2 == r { printf "  %s  %s - %s\n", $3, $6, $7 }' "$OUT/race/truth.tsv"
+echo "The report with thumbnails and the course: $OUT/report.html"
