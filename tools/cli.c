@@ -557,8 +557,11 @@ int load_image(const char *cmd, const char *path, size_t max_pixels, ft_image **
 
 int default_threads(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 8 ? 8 : (int)n;
+    /* One: XNNPACK's worker pool spins while it waits, so on a machine whose
+    ** other cores are busy (ingests run one per camera, one per core) two
+    ** threads were measured 5x slower than one. --threads N is for one big
+    ** job on an otherwise idle machine. */
+    return 1;
 }
 
 int opts_pipeline(struct opts *o, ft_detect_params *dp)

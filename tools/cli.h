@@ -106,7 +106,7 @@ void write_face(struct jw *w, const ft_face *f);
 void faces_free(struct faces *fs);
 int detect_faces(ft_engine *eng, const ft_image *img, const ft_detect_params *dp, struct faces *fs, const char **message);
 int start_engine(const char *cmd, const ft_engine_params *ep, const ft_detect_params *dp, ft_engine **out);
-/* Worker threads when --threads is not given: the online CPUs, 1..8. */
+/* Worker threads when --threads is not given: 1 (see cli.c). */
 int default_threads(void);
 int load_image(const char *cmd, const char *path, size_t max_pixels, ft_image **img, char *err, size_t err_len);
 

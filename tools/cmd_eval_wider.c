@@ -62,7 +62,7 @@ static const char wider_usage[] =
     "                          needs the low-score detections)\n"
     "  --max-results N         most faces the ssd detector keeps (default 1000, as the peer)\n"
     "  --models DIR            model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
-    "  --threads N             worker threads (default: the number of CPUs, at most 8)\n"
+    "  --threads N             worker threads (default 1; more only on an idle machine)\n"
     "  -h, --help              this text\n"
     "\n"
     "JSON: {\"images\":..,\"faces\":{\"easy\":..,\"medium\":..,\"hard\":..},\"ap_easy\":..,\n"

@@ -43,7 +43,7 @@ const char search_usage[] =
     "  --json                JSON on stdout\n"
     "  --html FILE           also write a self-contained HTML report\n"
     "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
-    "  --threads N           worker threads (default: the number of CPUs, at most 8)\n"
+    "  --threads N           worker threads (default 1; more only on an idle machine)\n"
     "  -h, --help            this text\n"
     "\n"
     "JSON: {\"query\":{...},\"appearances\":[{\"camera\",\"km\",\"first_seen\",\"last_seen\",\n"

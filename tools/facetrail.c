@@ -56,7 +56,7 @@ static const char detect_usage[] =
     PIPELINE_OPTIONS_HELP
     "  --max-pixels N        refuse images of more than N pixels (default 67108864)\n"
     "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
-    "  --threads N           worker threads (default: the number of CPUs, at most 8)\n"
+    "  --threads N           worker threads (default 1; more only on an idle machine)\n"
     "  --pretty              indented JSON (several lines per image)\n"
     "  -h, --help            this text\n"
     "\n"
@@ -198,7 +198,7 @@ static const char embed_usage[] =
     "options:\n"
     "  --chip FILE           a JPEG or PNG face chip (repeatable)\n"
     "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
-    "  --threads N           worker threads (default: the number of CPUs, at most 8)\n"
+    "  --threads N           worker threads (default 1; more only on an idle machine)\n"
     "  -h, --help            this text\n"
     "\n"
     "exit status: 0 all chips done, 2 a chip failed or a usage or model error\n";
@@ -302,7 +302,7 @@ static const char compare_usage[] =
     "  --json                print {\"a\":..,\"b\":..,\"distance\":..,\"threshold\":..,\n"
     "                        \"same\":..,\"a_box\":[..],\"b_box\":[..]} instead\n"
     "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
-    "  --threads N           worker threads (default: the number of CPUs, at most 8)\n"
+    "  --threads N           worker threads (default 1; more only on an idle machine)\n"
     "  -h, --help            this text\n"
     "\n"
     "exit status: 0 same person, 1 different people, 2 error (no face in an image\n"
