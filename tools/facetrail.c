@@ -1,13 +1,16 @@
 /*
-** tools/facetrail.c: the facetrail command-line tool.
+** tools/facetrail.c: the facetrail command-line tool: main, the command
+** table, and the image commands.
 **
 **   facetrail detect [options] IMAGE...     faces, landmarks, descriptors as JSON lines
 **   facetrail embed [options] --chip CHIP   descriptor of a ready face chip
 **   facetrail compare [options] A B         same person? (exit 0 yes, 1 no, 2 error)
+**   facetrail camera | ingest | search      the event commands (tools/cmd_*.c)
+**   facetrail eval lfw | wider              the evaluations (tools/cmd_eval*.c)
 **   facetrail version | help
 **
 ** DESIGN
-**   One static function per command (cmd_*), all built from three helpers:
+**   One function per command (cmd_*), all built from the helpers of cli.h:
 **   an option walker (struct opts: "--name value", "--name=value", "--" and
 **   operands in any order), a JSON writer (struct jw, writing to a FILE *), and
 **   a growing face buffer for ft_engine_detect (struct faces).
@@ -15,9 +18,9 @@
 **   with %.9g, and nan/inf become null.
 **
 ** EXIT STATUS  0 success (compare: same person), 1 compare: different people,
-**              2 usage error, a library error, or any image that failed.
+**              2 usage error, a library error, or any input that failed.
 ** THREADS      Single-threaded; the engine's worker pool does the parallel work.
-** SEE ALSO     include/facetrail.h (the only header this file may use);
+** SEE ALSO     include/facetrail.h (the only header the tools may use);
 **              tests/cli/test_cli.sh; tools/demo.sh.
 */
 #include "cli.h"
