@@ -24,6 +24,7 @@
 ** THREADS  Pure functions; the default table is constant.
 */
 #include "core/core.h"
+#include "eval/eval.h"
 
 #include <math.h>
 #include <string.h>
@@ -100,32 +101,6 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* How many of the sorted v[0..n) are < t. */
-static size_t count_below(const double *v, size_t n, double t)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] < t)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* The largest m <= n with m / n <= rate, free of rounding in rate * n. */
-static size_t allowed_count(double rate, size_t n)
-{
-    double x = floor(rate * (double)n);
-    size_t m = x <= 0 ? 0 : (x >= (double)n ? n : (size_t)x);
-    while (m < n && (double)(m + 1) / (double)n <= rate)
-        m++;
-    while (m > 0 && (double)m / (double)n > rate)
-        m--;
-    return m;
-}
-
 /* Copies the finite values of v (NaN and +inf dropped, counted by the caller
 ** as never matching) into a new sorted array. FT_EINVAL for -inf. */
 static int sorted_finite(const double *v, size_t n, double **out, size_t *n_out)
@@ -156,12 +131,12 @@ static void add_knot(ft_calibration *c, const double *imp, size_t nf, size_t n_i
     if (m < 1 || m >= nf || c->n_knots == FT_CALIBRATION_MAX_KNOTS) return;
     double t = imp[m];
     if (c->n_knots > 0 && !(t > c->knots[c->n_knots - 1].threshold)) return;
-    size_t below = count_below(imp, nf, t);
+    size_t below = ft__eval_count_below(imp, nf, t);
     if (below == 0) return;
     ft_calibration_knot *k = &c->knots[c->n_knots++];
     k->threshold = t;
     k->fmr = (double)below / (double)n_imp;
-    k->fnmr = n_gen ? (double)(n_gen - count_below(gen, nf_gen, t)) / (double)n_gen : NAN;
+    k->fnmr = n_gen ? (double)(n_gen - ft__eval_count_below(gen, nf_gen, t)) / (double)n_gen : NAN;
 }
 
 int ft_calibration_from_distances(enum ft_metric metric, const double *impostor, size_t n_impostor,
@@ -200,7 +175,7 @@ int ft_calibration_from_distances(enum ft_metric metric, const double *impostor,
         for (int e = -12; e <= -1; e++)
             for (int j = 0; j < 3; j++) {
                 double r = mant[j] * pow(10, e);
-                add_knot(out, imp, nf, n_impostor, allowed_count(r, n_impostor), gen, nf_gen,
+                add_knot(out, imp, nf, n_impostor, ft__eval_allowed_count(r, n_impostor), gen, nf_gen,
                          n_genuine);
             }
         add_knot(out, imp, nf, n_impostor, nf - 1, gen, nf_gen, n_genuine); /* the largest */

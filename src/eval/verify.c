@@ -21,6 +21,7 @@
 ** THREADS  Pure functions of their arguments; safe to call concurrently.
 */
 #include "core/core.h"
+#include "eval/eval.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -476,8 +477,7 @@ int ft_verify_best_threshold(const ft_verify_item *items, int n, int exclude_fol
     return FT_OK;
 }
 
-/* How many of the sorted values v[0..n) are < t. */
-static size_t count_below(const double *v, size_t n, double t)
+size_t ft__eval_count_below(const double *v, size_t n, double t)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -490,9 +490,7 @@ static size_t count_below(const double *v, size_t n, double t)
     return lo;
 }
 
-/* The largest m with m / n <= rate (n > 0, rate in (0, 1]), free of the
-** rounding of rate * n (0.29 * 100 = 28.999...). */
-static size_t allowed_count(double rate, size_t n)
+size_t ft__eval_allowed_count(double rate, size_t n)
 {
     double x = floor(rate * (double)n);
     size_t m = x <= 0 ? 0 : (x >= (double)n ? n : (size_t)x);
@@ -508,11 +506,11 @@ static size_t allowed_count(double rate, size_t n)
 static void rate_at(const double *imp, size_t nf_imp, size_t n_imp, const double *gen,
                     size_t nf_gen, size_t n_gen, double target, ft_verify_rate *r)
 {
-    size_t m = allowed_count(target, n_imp);
+    size_t m = ft__eval_allowed_count(target, n_imp);
     r->target_far = target;
     r->threshold = m < nf_imp ? imp[m] : INFINITY;
-    r->far = (double)count_below(imp, nf_imp, r->threshold) / (double)n_imp;
-    r->tar = (double)count_below(gen, nf_gen, r->threshold) / (double)n_gen;
+    r->far = (double)ft__eval_count_below(imp, nf_imp, r->threshold) / (double)n_imp;
+    r->tar = (double)ft__eval_count_below(gen, nf_gen, r->threshold) / (double)n_gen;
 }
 
 /* Sorted finite distances of the genuine (same = 1) or impostor pairs, and

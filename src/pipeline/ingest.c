@@ -191,11 +191,9 @@ static int thumbnail(const ft_image *frame, const double box[4], unsigned char *
     rc = ft_image_encode_jpeg(t, 85, &jpg, &len, NULL, 0);
     ft_image_destroy(t);
     if (rc != FT_OK) return rc;
-    /* keep it in our allocator's memory */
-    *out = ft__malloc(len);
-    if (*out) memcpy(*out, jpg, len), *out_len = len;
-    ft_store_free(jpg);
-    return *out ? FT_OK : FT_ENOMEM;
+    *out = jpg; /* ft__malloc'd by the encoder: the track frees it with ft__free */
+    *out_len = len;
+    return FT_OK;
 }
 
 /* A finished track as a sighting (pointers into the track: commit before
