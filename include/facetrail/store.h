@@ -59,7 +59,7 @@ extern "C" {
 #endif
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define FT_STORE_SCHEMA_VERSION 2
+#define FT_STORE_SCHEMA_VERSION 3
 
 typedef struct ft_store ft_store;
 
@@ -74,7 +74,9 @@ enum ft_store_open_flags {
 ** Errors: FT_EINVAL (bad flags: CREATE with READONLY, unknown bits; empty
 ** path), FT_ENOTFOUND (no file and no FT_STORE_CREATE), FT_EFORMAT (not a
 ** SQLite file, a SQLite file that is not facetrail's, a schema newer than this
-** build, an older schema opened read-only, corruption), FT_EIO, FT_ENOMEM.
+** build, corruption), FT_EIO, FT_ENOMEM.
+** FT_STORE_READONLY opens an older schema as it is (nothing is upgraded; the
+** reading functions work on every released schema).
 ** On error *out is NULL and ft_store_errmsg(NULL) gives the reason (per
 ** thread, until this thread's next ft_store_open). */
 int ft_store_open(const char *path, int flags, ft_store **out /* OUT */);
@@ -93,6 +95,26 @@ void ft_store_free(void *p);
 /* PRAGMA quick_check: FT_OK, or FT_EFORMAT with the first problem in the
 ** message. Reads the whole file (seconds for gigabytes). */
 int ft_store_check(ft_store *st);
+
+/* ------------------------------------------------------------------------ */
+/* Settings                                                                 */
+/* ------------------------------------------------------------------------ */
+
+#define FT_STORE_META_KEY_MAX   256   /* bytes of a setting's key, NUL included */
+#define FT_STORE_META_VALUE_MAX 65536 /* bytes of a setting's value, NUL included */
+
+/* The event's key/value settings (e.g. "time_zone" -> "Europe/Paris"), kept
+** in the database. ft_store_meta_get copies the value of key, NUL-terminated,
+** into out (out_len bytes). Errors: FT_ENOTFOUND (no such key; also on a
+** database of an older schema opened read-only), FT_ETOOBIG (the value needs
+** more than out_len bytes; out is ""), FT_EINVAL (no key, key too long, no
+** buffer). */
+int ft_store_meta_get(ft_store *st, const char *key, char *out /* OUT */, size_t out_len);
+/* Sets key to value (replacing an earlier value), in one transaction. The
+** key is 1..FT_STORE_META_KEY_MAX - 1 bytes, the value text of up to
+** FT_STORE_META_VALUE_MAX - 1 bytes (may be ""). FT_EINVAL for bad
+** arguments or a read-only store. */
+int ft_store_meta_set(ft_store *st, const char *key, const char *value);
 
 /* ------------------------------------------------------------------------ */
 /* Cameras                                                                  */

@@ -17,6 +17,9 @@
 **     -------  ----------------------------------------------------------------
 **        1     cameras, ingests, sightings, thumbnails, descriptors + indexes
 **        2     ingests.resume_state: the tracker's live tracks at the checkpoint
+**        3     meta (key/value settings of the event); ingests.content_*: the
+**              video's identity (size, duration, SHA-256 of its first MiB);
+**              ingest_leases: which process is ingesting a camera now
 **     (later: audit and watchlist tables)
 **
 **   Conventions of the schema:
@@ -111,11 +114,39 @@ static const char schema_v1[] =
 ** that a resumed ingest continues exactly where the commit left it. */
 static const char schema_v2[] =
     "ALTER TABLE ingests ADD COLUMN resume_state BLOB;  -- NULL: no live tracks saved\n";
+
+/* Settings of the event (e.g. its time zone), one value per key. The content
+** identity of an ingest's video: a video is the same one when its size,
+** duration and the SHA-256 of its first MiB are, whatever its path; rows
+** written before v3 have NULLs and are matched by path only. A lease says
+** which process ingests a camera now (store/lease.c): one row per camera,
+** taken at ingest begin, renewed at each commit, deleted at finish/close. */
+static const char schema_v3[] =
+    "CREATE TABLE meta (\n"
+    "    key   TEXT PRIMARY KEY NOT NULL,\n"
+    "    value TEXT NOT NULL\n"
+    ");\n"
+    "ALTER TABLE ingests ADD COLUMN content_size INTEGER;        -- bytes of the file\n"
+    "ALTER TABLE ingests ADD COLUMN content_duration_us INTEGER; -- stream duration, -1 unknown\n"
+    "ALTER TABLE ingests ADD COLUMN content_sha256 BLOB\n"
+    "    CHECK (content_sha256 IS NULL OR length(content_sha256) = 32); -- of the first MiB\n"
+    "CREATE INDEX ingests_by_content ON ingests(camera_id, content_sha256, start_us);\n"
+    "CREATE TABLE ingest_leases (\n"
+    "    camera_id   TEXT PRIMARY KEY NOT NULL REFERENCES cameras(id),\n"
+    "    ingest_id   INTEGER NOT NULL REFERENCES ingests(id),\n"
+    "    pid         INTEGER NOT NULL,    -- the holder: process id ...\n"
+    "    host        TEXT NOT NULL,       -- ... on this host name\n"
+    "    token       INTEGER NOT NULL,    -- ... and store handle (random per open)\n"
+    "    acquired_us INTEGER NOT NULL,    -- wall clock\n"
+    "    renewed_us  INTEGER NOT NULL,\n"
+    "    expires_us  INTEGER NOT NULL     -- after this anyone may take it over\n"
+    ");\n";
 /* clang-format on */
 
 const ft__store_migration ft__store_migrations[] = {
     { 1, "cameras, ingests, sightings, thumbnails, descriptors", schema_v1 },
     { 2, "ingests.resume_state", schema_v2 },
+    { 3, "meta, ingest content identity, ingest leases", schema_v3 },
 };
 
 const int ft__store_n_migrations =

@@ -108,6 +108,9 @@ static const char *const stmt_sql[] = {
     [FT__STMT_BETWEEN_CAMERA] = SIGHTING_COLUMNS
     "WHERE camera_id = ?3 AND best_us >= ?1 AND best_us < ?2 ORDER BY best_us, id",
     [FT__STMT_DESCRIPTORS_ALL] = "SELECT sighting_id, n, vec FROM descriptors",
+    [FT__STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [FT__STMT_META_SET] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 };
 _Static_assert(sizeof stmt_sql / sizeof stmt_sql[0] == FT__N_STMT, "one text per statement");
 
@@ -366,12 +369,12 @@ static int setup(ft_store *st, const char *path, const ft__store_migration *migs
                               "%s: schema version %lld is newer than this build's %d "
                               "(written by a later facetrail; upgrade facetrail to open it)",
                               path, (long long)version, latest);
+    st->version = (int)version;
     if (st->flags & FT_STORE_READONLY) {
-        if (version < latest)
-            return ft__store_fail(st, FT_EFORMAT,
-                                  "%s: schema version %lld is older than %d; open it "
-                                  "read-write once to upgrade it",
-                                  path, (long long)version, latest);
+        /* An older schema is read as it is: the reading functions use only
+        ** what every version has; newer tables answer "not found". */
+        if (version < 1)
+            return ft__store_fail(st, FT_EFORMAT, "%s: an empty database (no schema yet)", path);
         return exec_sql(st, "PRAGMA foreign_keys = ON", path);
     }
 
@@ -400,6 +403,7 @@ static int setup(ft_store *st, const char *path, const ft__store_migration *migs
     rc = exec_sql(st, sql, path);
     for (int i = 0; rc == FT_OK && i < n; i++)
         if (migs[i].version > version) rc = migrate_step(st, path, &migs[i]);
+    if (rc == FT_OK) st->version = latest;
     if (rc == FT_OK) rc = exec_sql(st, "PRAGMA foreign_keys = ON", path);
     return rc;
 }

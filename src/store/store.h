@@ -60,12 +60,15 @@ enum ft__stmt_id {
     FT__STMT_BETWEEN_ALL,
     FT__STMT_BETWEEN_CAMERA,
     FT__STMT_DESCRIPTORS_ALL,
+    FT__STMT_META_GET,
+    FT__STMT_META_SET,
     FT__N_STMT
 };
 
 struct ft_store {
     sqlite3 *db;
-    int flags; /* enum ft_store_open_flags */
+    int flags;   /* enum ft_store_open_flags */
+    int version; /* the file's schema version (older than current only read-only) */
     int walking;
     sqlite3_stmt *stmt[FT__N_STMT];
     char errmsg[512];

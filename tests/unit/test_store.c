@@ -271,7 +271,7 @@ static void test_open_create(void)
     ASSERT(ft_store_errmsg(st)[0] == 0);
     ASSERT_EQ(count_rows(path, "PRAGMA user_version"), FT_STORE_SCHEMA_VERSION);
     ASSERT_EQ(count_rows(path, "PRAGMA application_id"), FT__STORE_APP_ID);
-    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), 5);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), 7);
     ASSERT(file_size(path) > 0);
     char wal[160];
     snprintf(wal, sizeof wal, "%s-wal", path);
@@ -1233,7 +1233,11 @@ static void test_migrations(void)
     ft__store_migration migs[3] = { ft__store_migrations[0],
                                     { 2, "test: camera notes", v2_sql },
                                     { 3, "test: audit row", v3_sql } };
-    ASSERT_EQ(ft__store_n_migrations, 2); /* a real v3 comes: extend these test steps */
+    /* The last test steps must be newer than this build's schema. */
+    ft__store_migration migs4[4] = { ft__store_migrations[0], { 2, "test: camera notes", v2_sql },
+                                     { 3, "test: audit row", v3_sql },
+                                     { 4, "test: audit row", v3_sql } };
+    ASSERT_EQ(ft__store_n_migrations, 3); /* a real v4 comes: extend these test steps */
     char path[128];
     ft_store *st;
     int64_t ing;
@@ -1254,7 +1258,7 @@ static void test_migrations(void)
     ASSERT(memcmp(state, "abc", 3) == 0);
     ft_store_free(state);
     ft_store_close(st);
-    ASSERT_EQ(count_rows(path, "PRAGMA user_version"), 2);
+    ASSERT_EQ(count_rows(path, "PRAGMA user_version"), 3);
     ASSERT_EQ(count_rows(path, "SELECT count(*) FROM sightings"), 1);
 
     /* v1 with data -> v3 through test steps. */
@@ -1264,10 +1268,16 @@ static void test_migrations(void)
     ASSERT_OK(ft_store_ingest_commit(st, ing, &s, 1, 5, 1, 1));
     ft_store_close(st);
     ASSERT_EQ(count_rows(path, "PRAGMA user_version"), 1);
-    ASSERT_EQ(ft__store_open_with(path, FT_STORE_READONLY, migs, 3, &st), FT_EFORMAT);
-    ASSERT_STR_CONTAINS(ft_store_errmsg(NULL), "older");
-    ASSERT_OK(ft__store_open_with(path, 0, migs, 3, &st));
+    /* Read-only, an older schema is read as it is, and not upgraded. */
+    ASSERT_OK(ft__store_open_with(path, FT_STORE_READONLY, migs, 3, &st));
     int64_t ns, nd;
+    ASSERT_OK(ft_store_stats(st, NULL, &ns, NULL, NULL, NULL));
+    ASSERT_EQ(ns, 1);
+    char tz[32];
+    ASSERT_EQ(ft_store_meta_get(st, "time_zone", tz, sizeof tz), FT_ENOTFOUND);
+    ft_store_close(st);
+    ASSERT_EQ(count_rows(path, "PRAGMA user_version"), 1);
+    ASSERT_OK(ft__store_open_with(path, 0, migs, 3, &st));
     ASSERT_OK(ft_store_stats(st, NULL, &ns, &nd, NULL, NULL));
     ASSERT_EQ(ns, 1);
     ASSERT_EQ(nd, 3);
@@ -1277,10 +1287,13 @@ static void test_migrations(void)
     ASSERT_EQ(count_rows(path, "SELECT count(*) FROM pragma_table_info('cameras') "
                                "WHERE name = 'note'"),
               1);
-    /* Reopening at v3 runs nothing again; this build (v2) refuses the file. */
+    /* Reopening at v3 runs nothing again; at v4, this build (v3) refuses the file. */
     ASSERT_OK(ft__store_open_with(path, 0, migs, 3, &st));
     ft_store_close(st);
     ASSERT_EQ(count_rows(path, "SELECT count(*) FROM audit"), 1);
+    ASSERT_OK(ft__store_open_with(path, 0, migs4, 4, &st));
+    ft_store_close(st);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM audit"), 2);
     ASSERT_EQ(ft_store_open(path, 0, &st), FT_EFORMAT);
 
     /* A fresh file goes 0 -> 3 in one open. */
@@ -1318,6 +1331,59 @@ static void test_migrations(void)
     ASSERT_EQ(ft__store_open_with(path, 0, fk, 2, &st), FT_EFORMAT);
     ASSERT_STR_CONTAINS(ft_store_errmsg(NULL), "foreign-key");
     ASSERT_EQ(count_rows(path, "PRAGMA user_version"), 1);
+    no_leaks();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Settings (meta)                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void test_meta(void)
+{
+    char path[128];
+    tmp_db(path, "meta.ftdb");
+    ft_store *st;
+    ASSERT_OK(ft_store_open(path, FT_STORE_CREATE, &st));
+    char v[64] = "junk";
+    ASSERT_EQ(ft_store_meta_get(st, "time_zone", v, sizeof v), FT_ENOTFOUND);
+    ASSERT_STR_CONTAINS(ft_store_errmsg(st), "time_zone");
+    ASSERT_EQ(v[0], 0);
+    ASSERT_OK(ft_store_meta_set(st, "time_zone", "Europe/Paris"));
+    ASSERT_OK(ft_store_meta_set(st, "empty", ""));
+    ASSERT_OK(ft_store_meta_get(st, "time_zone", v, sizeof v));
+    ASSERT(strcmp(v, "Europe/Paris") == 0);
+    ASSERT_OK(ft_store_meta_get(st, "empty", v, sizeof v));
+    ASSERT_EQ(v[0], 0);
+    ASSERT_OK(ft_store_meta_set(st, "time_zone", "UTC")); /* replaces */
+    ASSERT_OK(ft_store_meta_get(st, "time_zone", v, sizeof v));
+    ASSERT(strcmp(v, "UTC") == 0);
+    /* "UTC" needs 4 bytes: 3 is too small, 4 fits. */
+    ASSERT_EQ(ft_store_meta_get(st, "time_zone", v, 3), FT_ETOOBIG);
+    ASSERT_EQ(v[0], 0);
+    ASSERT_OK(ft_store_meta_get(st, "time_zone", v, 4));
+    ASSERT(strcmp(v, "UTC") == 0);
+    ASSERT_EQ(ft_store_meta_get(st, "", v, sizeof v), FT_EINVAL);
+    ASSERT_EQ(ft_store_meta_get(st, NULL, v, sizeof v), FT_EINVAL);
+    ASSERT_EQ(ft_store_meta_get(st, "time_zone", NULL, 8), FT_EINVAL);
+    ASSERT_EQ(ft_store_meta_set(st, "time_zone", NULL), FT_EINVAL);
+    ASSERT_EQ(ft_store_meta_set(st, "", "x"), FT_EINVAL);
+    char long_key[FT_STORE_META_KEY_MAX + 1];
+    memset(long_key, 'k', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = 0;
+    ASSERT_EQ(ft_store_meta_set(st, long_key, "x"), FT_EINVAL);
+    ASSERT_EQ(ft_store_meta_get(NULL, "time_zone", v, sizeof v), FT_EINVAL);
+    ft_store_close(st);
+    /* Stored in the file, one row per key; readable read-only, not writable. */
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM meta"), 2);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM meta WHERE key = 'time_zone' "
+                               "AND value = 'UTC'"),
+              1);
+    ASSERT_OK(ft_store_open(path, FT_STORE_READONLY, &st));
+    ASSERT_OK(ft_store_meta_get(st, "time_zone", v, sizeof v));
+    ASSERT(strcmp(v, "UTC") == 0);
+    ASSERT_EQ(ft_store_meta_set(st, "time_zone", "Europe/Berlin"), FT_EINVAL);
+    ASSERT_STR_CONTAINS(ft_store_errmsg(st), "read-only");
+    ft_store_close(st);
     no_leaks();
 }
 
@@ -1536,4 +1602,4 @@ FT_TESTS(FT_TEST(test_open_create), FT_TEST(test_cameras), FT_TEST(test_ingest_c
          FT_TEST(test_two_handles), FT_TEST(test_crash_inside_commit),
          FT_TEST(test_crash_random_kills), FT_TEST(test_not_a_database),
          FT_TEST(test_truncated_database), FT_TEST(test_future_version), FT_TEST(test_migrations),
-         FT_TEST(test_alloc_failures), FT_TEST(bench_commit), FT_TEST(bench_load));
+         FT_TEST(test_meta), FT_TEST(test_alloc_failures), FT_TEST(bench_commit), FT_TEST(bench_load));
