@@ -43,6 +43,21 @@
 **       scores are 1 (the port: NaN, so AP 0).
 **   (d) an image with a face count of 0 has no gt boxes, so it is skipped
 **       (its placeholder line of zeros is not a box).
+**
+** NEGATIVE SIZES
+**   The official wider_face_val_bbx_gt.txt holds a few boxes with w < 0 or
+**   h < 0. The official evaluation reads them as given, and so does the
+**   parser: they are faces like any other (they count at the levels whose
+**   index lists them). In bbox_overlaps their +1-pixel width x2 - x1 + 1 =
+**   w + 1 is <= 0 for an integer w <= -1, and iw = min(x2) - max(x1) + 1 can
+**   never exceed it, so iw <= 0 (likewise ih): such a box overlaps no
+**   detection, is never recalled, and lowers recall as in the official
+**   numbers. ft__wider_iou returns 0 as soon as iw or ih is <= 0 and
+**   divides only by a positive union, so no sign of w or h can crash it. (A box
+**   with w = 0 is one pixel wide under the +1 convention and can match, in
+**   the official code too.) In the recall-by-height table a negative h
+**   falls in the lowest bin.
+**
 **   The final sum of voc_ap is sequential; numpy's is pairwise, so the two
 **   may differ in the last bits (~1e-16).
 **
@@ -312,9 +327,7 @@ static int parse_gt(ft_wider_gt *gt, size_t text_len, const char *path, char *er
                 GT_FAIL("%s:%d: face %ld of '%s': expected 10 numbers (x1 y1 w h blur "
                         "expression illumination invalid occlusion pose), got '%.60s'",
                         path, c.line, k + 1, gt->images[i].file, s);
-            if (v[2] < 0 || v[3] < 0)
-                GT_FAIL("%s:%d: face %ld of '%s': negative width or height", path, c.line, k + 1,
-                        gt->images[i].file);
+            /* a negative width or height is kept as given (see NEGATIVE SIZES) */
             for (int a = 0; a < 4; a++)
                 f->box[a] = v[a];
             for (int a = 0; a < 6; a++) {
