@@ -15,11 +15,38 @@
 **                 fewer is "truncated", more is "trailing bytes"; both FT_EMODEL.
 **             (3) no input, however malformed, makes the loader crash: every
 **                 JSON field is type-checked and every size bounded.
+**             (4) a file whose name is in the pin table (a manifest or a
+**                 shard) is used only if its size and SHA-256 are the
+**                 pinned ones; otherwise FT_EMODEL naming the file.
+**
+** PINNED FILES
+**   Damage that keeps a file's size (4 KB overwritten in a shard) leaves the
+**   manifest consistent, so nothing above would notice: the nets would run
+**   on garbage weights and find no face anywhere. So every file of the model
+**   package we ship against is pinned by name: pins[] holds {file name,
+**   SHA-256, size, source}, and ft__model_check_pin (run on the bytes just
+**   read, before they are parsed) compares size, then digest (libavutil's
+**   av_hash "SHA256"). The pins are keyed on the file name alone, not on the
+**   folder: the product's files are checked wherever they are installed, and
+**   a model under a name the table does not know (the tests' generated
+**   models, a model in development) is not checked at all. A known name with
+**   other bytes is refused even if it would parse: it is damaged, or another
+**   release whose weights the nets and parity data were not made for; either
+**   way the cure is to refetch (make models). So no escape hatch
+**   (environment variable or parameter) is needed: a new or retrained model
+**   goes under a new name, and gets its own pins when it ships. Other model
+**   formats (an ONNX detector, dlib .dat files) are pinned the same way, by
+**   adding rows and calling ft__model_check_pin from their loader.
+**   Cost: hashing the ~12.5 MB the engine reads for detect + landmarks +
+**   descriptors, measured in tests/unit/test_model.c (test_pin_table).
 ** OWNERSHIP   The model owns its names and data; ft__model_free frees all.
 */
 #include "nn/nn.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <libavutil/error.h>
+#include <libavutil/hash.h>
 #include <math.h>
 #include <string.h>
 
@@ -27,6 +54,83 @@
 #define MAX_SHARD_BYTES    (512u << 20)
 #define MAX_WEIGHTS        4096
 #define MAX_DIM            (1 << 24)
+
+/* ------------------------------------------------------------------------ */
+/* Pinned model files                                                       */
+/* ------------------------------------------------------------------------ */
+
+#define FACEAPI "face-api 1.7.15"
+
+/* The files of the npm package @vladmandic/face-api 1.7.15, folder model/,
+** as models/fetch.sh unpacks it from the tarball it checks against its pinned
+** SHA-512. Digests and sizes from `sha256sum` and `stat -c %s` run on the
+** files extracted from that tarball; models/face-api-1.7.15.sha256 holds the
+** same digests for fetch.sh (tests/unit/test_model.c checks they agree). */
+static const ft__model_pin pins[] = {
+    { "age_gender_model-weights_manifest.json",
+      "74b60bf3ebf981bf4e661e9cca3a185614e10b25d797118b62e2a68d3ff2569f", 8392, FACEAPI },
+    { "age_gender_model.bin", "49f92bbc0afef2342c4385e4a2b0acb6d7a727c6f0aa539499719a81acf9abaa",
+      429708, FACEAPI },
+    { "face_expression_model-weights_manifest.json",
+      "5b349c17c7836da506e03422cd6461c74085d8bb2713ad4114647dc5d28174c8", 6980, FACEAPI },
+    { "face_expression_model.bin",
+      "9a9840f2cf1f4c7eab95f197512569345c00d2426754d4608b92af30e0300f3d", 329468, FACEAPI },
+    { "face_landmark_68_model-weights_manifest.json",
+      "ca4886639f86e99b39fed0c155f81b63317225773bd9616716e887b0153389c9", 8485, FACEAPI },
+    { "face_landmark_68_model.bin",
+      "4611ef65c87d836d03d684b30eec4d195d8b219fa1dd58fc58945831c6b9299b", 356840, FACEAPI },
+    { "face_landmark_68_tiny_model-weights_manifest.json",
+      "9a1a5dd19fd814fd5095c3cb58f8e0d3193b8c5b9a6715b30a69d559aea31ad4", 4806, FACEAPI },
+    { "face_landmark_68_tiny_model.bin",
+      "b98e9f2f7da76f8a6dda9741a36ed485b224b889d552de2b2c1bb16217f67bfc", 77224, FACEAPI },
+    { "face_recognition_model-weights_manifest.json",
+      "cbaffa501b0b9275a12b63357a6843e7e30c054e1c9151e1a5f879b26e32986b", 19615, FACEAPI },
+    { "face_recognition_model.bin",
+      "b413e420d6840b2775fba32008db6f3cddb07d485967fb42cfcf379c16a8c589", 6444032, FACEAPI },
+    { "ssd_mobilenetv1_model-weights_manifest.json",
+      "888f744dffbc84f5f060d1f8427d9742341943a2dfaaf9205d10029b7e7a2955", 28233, FACEAPI },
+    { "ssd_mobilenetv1_model.bin",
+      "2835640602d53718aa6ae9a42896327eaa21beefed056c218d32ca7d79e1e2f8", 5616957, FACEAPI },
+    { "tiny_face_detector_model-weights_manifest.json",
+      "5d1af4849ac48d5b985f4a9b16010c512353ddd6fcc63d50fd0bc9e9e64296e5", 3219, FACEAPI },
+    { "tiny_face_detector_model.bin",
+      "b7503ce7df31039b1c43316a9b865cab6a70dd748cc602d3fa28b551503c3871", 193321, FACEAPI },
+};
+
+const ft__model_pin *ft__model_pin_find(const char *file)
+{
+    for (size_t i = 0; i < sizeof pins / sizeof pins[0]; i++)
+        if (strcmp(pins[i].file, file) == 0) return &pins[i];
+    return NULL;
+}
+
+int ft__model_check_pin(const char *path, const char *file, const unsigned char *data, size_t len,
+                        char *err, size_t errlen)
+{
+    const ft__model_pin *pin = ft__model_pin_find(file);
+    if (!pin) return FT_OK;
+    if (len != pin->size)
+        return ft__errf(err, errlen, FT_EMODEL,
+                        "%s is damaged or a different version: %zu bytes, but %s's %s has %zu; "
+                        "refetch the models with 'make models'",
+                        path, len, pin->source, pin->file, pin->size);
+    struct AVHashContext *h = NULL;
+    int ar = av_hash_alloc(&h, "SHA256");
+    if (ar < 0)
+        return ft__errf(err, errlen, ar == AVERROR(ENOMEM) ? FT_ENOMEM : FT_EBACKEND,
+                        "%s: cannot start SHA-256 (libavutil error %d)", path, ar);
+    char hex[2 * 32 + 1];
+    av_hash_init(h);
+    av_hash_update(h, data, len);
+    av_hash_final_hex(h, (uint8_t *)hex, (int)sizeof hex);
+    av_hash_freep(&h);
+    if (strcmp(hex, pin->sha256) != 0)
+        return ft__errf(err, errlen, FT_EMODEL,
+                        "%s is damaged or a different version: SHA-256 %.16s..., but %s's %s "
+                        "has %.16s...; refetch the models with 'make models'",
+                        path, hex, pin->source, pin->file, pin->sha256);
+    return FT_OK;
+}
 
 void ft__model_free(ft__model *m)
 {
@@ -110,6 +214,12 @@ static int read_shards(const char *dir, json_t *paths, unsigned char **out, size
         if (rc != FT_OK) {
             ft__free(all);
             return ft__errf(err, errlen, rc == FT_ENOMEM ? rc : FT_EMODEL, "model shard: %s", why);
+        }
+        rc = ft__model_check_pin(path, p, buf, len, err, errlen);
+        if (rc != FT_OK) {
+            ft__free(buf);
+            ft__free(all);
+            return rc;
         }
         unsigned char *grown = ft__realloc(all, total + len + 1);
         if (!grown) {
@@ -195,6 +305,11 @@ int ft__model_load(const char *dir, const char *name, ft__model **out, char *err
     if (rc != FT_OK)
         return ft__errf(err, errlen, rc == FT_ENOMEM ? rc : FT_EMODEL,
                         "model manifest: %s (fetch the models with 'make models')", why);
+    rc = ft__model_check_pin(path, path + strlen(dir) + 1, text, text_len, err, errlen);
+    if (rc != FT_OK) {
+        ft__free(text);
+        return rc;
+    }
 
     json_error_t jerr;
     json_t *root = json_loadb((const char *)text, text_len, JSON_REJECT_DUPLICATES, &jerr);

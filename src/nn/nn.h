@@ -79,6 +79,23 @@ typedef struct ft__model {
 int ft__model_load(const char *dir, const char *name, ft__model **out, char *err, size_t errlen);
 void ft__model_free(ft__model *m);
 
+/* A model file we ship against, pinned by name (see nn/model.c). */
+typedef struct ft__model_pin {
+    const char *file;   /* base name, e.g. "ssd_mobilenetv1_model.bin" */
+    const char *sha256; /* lowercase hex */
+    size_t size;        /* bytes */
+    const char *source; /* the release it comes from, for messages */
+} ft__model_pin;
+
+/* The pin of a file name; NULL when the name is not pinned. */
+const ft__model_pin *ft__model_pin_find(const char *file);
+
+/* Checks the bytes read from path (whose base name is file) against file's
+** pin: FT_OK when the name is not pinned or size and SHA-256 match, else
+** FT_EMODEL with a message naming path and how to refetch; FT_ENOMEM. */
+int ft__model_check_pin(const char *path, const char *file, const unsigned char *data, size_t len,
+                        char *err, size_t errlen);
+
 /* The weight called name, checked against the expected shape (rank dims).
 ** NULL with a message in err if missing or of another shape. */
 const float *ft__model_get(const ft__model *m, const char *name, int rank, const int *shape,

@@ -18,6 +18,7 @@
 ** INVARIANTS  (1) every error case asserts FT_EMODEL or FT_EIO, *out == NULL,
 **                 a message, and (under ASan/LSan) no leak.
 */
+#include "facetrail.h"
 #include "nn/nn.h"
 
 #include "../harness/test.h"
@@ -27,6 +28,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
@@ -671,6 +673,208 @@ static void test_real_models(void)
     no_leaks();
 }
 
+/* ------------------------------------------------------------------------ */
+/* Pinned model files                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* The whole of <dir>/<file> in a new buffer (free it), its length in *len. */
+static unsigned char *slurp(const char *dir, const char *file, size_t *len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "rb");
+    if (!f) ft_test_fail(__FILE__, __LINE__, "cannot open %s", path);
+    ASSERT_OK(fseek(f, 0, SEEK_END));
+    long n = ftell(f);
+    ASSERT(n >= 0);
+    rewind(f);
+    unsigned char *b = malloc((size_t)n + 1);
+    ASSERT(b != NULL);
+    ASSERT_EQ(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+/* Copies <from>/<file> to <to>/<file>. */
+static void copy_model_file(const char *from, const char *to, const char *file)
+{
+    size_t n;
+    unsigned char *b = slurp(from, file, &n);
+    write_file(to, file, b, n);
+    free(b);
+}
+
+/* <root>/<sub>, created. */
+static void sub_dir(char *out, size_t cap, const char *root, const char *sub)
+{
+    snprintf(out, cap, "%s/%s", root, sub);
+    ASSERT_OK(mkdir(out, 0700));
+}
+
+/* Preloads the tiny face detector alone from dir; the status, message in msg. */
+static int preload_tiny(const char *dir, char *msg, size_t cap)
+{
+    ft_engine_params ep = ft_engine_default_params();
+    ep.model_dir = dir;
+    ft_engine *eng = NULL;
+    char err[512] = "";
+    int rc = ft_engine_open(&ep, &eng, err, sizeof err);
+    if (rc != FT_OK) ft_test_fail(__FILE__, __LINE__, "open: %s", err);
+    ft_detect_params dp = ft_detect_default_params();
+    dp.detector = FT_DETECTOR_TINY;
+    dp.with_landmarks = 0;
+    dp.with_descriptor = 0;
+    rc = ft_engine_preload(eng, &dp);
+    snprintf(msg, cap, "%s", ft_engine_errmsg(eng));
+    ft_engine_close(eng);
+    return rc;
+}
+
+/* A shard of the real tiny detector with 4 KB overwritten in the middle keeps
+** its size and its manifest, so it would load and detect nothing; the pin
+** refuses it, naming the file. The untouched copy beside it loads. */
+static void test_pin_damaged_shard(void)
+{
+    const char *models = ft_test_model_dir();
+    if (!models) FT_SKIP("models not fetched (make models)");
+    const char *root = make_tmp();
+    char good[256], bad[256];
+    sub_dir(good, sizeof good, root, "good");
+    sub_dir(bad, sizeof bad, root, "bad");
+    const char *man = "tiny_face_detector_model-weights_manifest.json";
+    const char *bin = "tiny_face_detector_model.bin";
+    copy_model_file(models, good, man);
+    copy_model_file(models, good, bin);
+    copy_model_file(models, bad, man);
+    size_t n;
+    unsigned char *b = slurp(models, bin, &n);
+    ASSERT(n > 3 * 4096);
+    memset(b + n / 2 - 2048, 0x5a, 4096); /* 4 KB of one byte value in the middle */
+    write_file(bad, bin, b, n);
+    free(b);
+
+    char msg[512];
+    ASSERT_EQ(preload_tiny(bad, msg, sizeof msg), FT_EMODEL);
+    ASSERT_STR_CONTAINS(msg, bad);
+    ASSERT_STR_CONTAINS(msg, "tiny_face_detector_model.bin");
+    ASSERT_STR_CONTAINS(msg, "damaged or a different version");
+    ASSERT_STR_CONTAINS(msg, "make models");
+    ASSERT_EQ(preload_tiny(good, msg, sizeof msg), FT_OK);
+
+    /* the loader itself, on the damaged folder: refused, nothing out */
+    ft__model *m = (ft__model *)&n;
+    char err[512] = "";
+    ASSERT_EQ(ft__model_load(bad, "tiny_face_detector_model", &m, err, sizeof err), FT_EMODEL);
+    ASSERT(m == NULL);
+    ASSERT_STR_CONTAINS(err, "tiny_face_detector_model.bin");
+    cleanup();
+    no_leaks();
+}
+
+/* A pinned manifest edited in place (one digit of a scale: same size, still
+** valid JSON) or grown by a newline is refused, naming the manifest. */
+static void test_pin_damaged_manifest(void)
+{
+    const char *models = ft_test_model_dir();
+    if (!models) FT_SKIP("models not fetched (make models)");
+    const char *root = make_tmp();
+    const char *man = "tiny_face_detector_model-weights_manifest.json";
+    copy_model_file(models, root, "tiny_face_detector_model.bin");
+    size_t n;
+    unsigned char *b = slurp(models, man, &n);
+    b[n] = 0;
+    /* the manifest's first scale is 0.009007044399485869: make it 0.009007044399485868 */
+    char *digit = strstr((char *)b, "0.009007044399485869");
+    ASSERT(digit != NULL);
+    digit[19] = '8';
+    write_file(root, man, b, n);
+    ft__model *m = NULL;
+    char err[512] = "";
+    ASSERT_EQ(ft__model_load(root, "tiny_face_detector_model", &m, err, sizeof err), FT_EMODEL);
+    ASSERT(m == NULL);
+    ASSERT_STR_CONTAINS(err, man);
+    ASSERT_STR_CONTAINS(err, "SHA-256");
+    ASSERT_STR_CONTAINS(err, "make models");
+
+    digit[19] = '9';
+    b[n] = '\n'; /* one byte more: 3220 bytes where face-api 1.7.15 has 3219 */
+    write_file(root, man, b, n + 1);
+    ASSERT_EQ(ft__model_load(root, "tiny_face_detector_model", &m, err, sizeof err), FT_EMODEL);
+    ASSERT_STR_CONTAINS(err, man);
+    ASSERT_STR_CONTAINS(err, "3220 bytes");
+    ASSERT_STR_CONTAINS(err, "3219");
+
+    write_file(root, man, b, n); /* restored: loads */
+    ASSERT_EQ(ft__model_load(root, "tiny_face_detector_model", &m, err, sizeof err), FT_OK);
+    ft__model_free(m);
+    free(b);
+    cleanup();
+    no_leaks();
+}
+
+/* The pins in nn/model.c and models/face-api-1.7.15.sha256 (what fetch.sh
+** checks) list the same 14 files with the same digests; with the models
+** present, each pinned size is the file's size and every file passes. Also
+** times the check over the four nets' files the engine reads by default. */
+static void test_pin_table(void)
+{
+    FILE *f = fopen("models/face-api-1.7.15.sha256", "r");
+    if (!f) ft_test_fail(__FILE__, __LINE__, "models/face-api-1.7.15.sha256: cannot open");
+    char line[512];
+    int n_lines = 0;
+    while (fgets(line, sizeof line, f)) {
+        char hex[65], path[400];
+        ASSERT_EQ(sscanf(line, "%64s %399s", hex, path), 2);
+        const char *prefix = "face-api/model/";
+        ASSERT(strncmp(path, prefix, strlen(prefix)) == 0);
+        const ft__model_pin *pin = ft__model_pin_find(path + strlen(prefix));
+        if (!pin) ft_test_fail(__FILE__, __LINE__, "%s is not pinned", path);
+        if (strcmp(pin->sha256, hex) != 0)
+            ft_test_fail(__FILE__, __LINE__, "%s: pinned %s, list %s", path, pin->sha256, hex);
+        n_lines++;
+    }
+    fclose(f);
+    ASSERT_EQ(n_lines, 14);
+    ASSERT(ft__model_pin_find("m.bin") == NULL);
+    ASSERT(ft__model_pin_find("ssd_mobilenetv1_model") == NULL);
+
+    const char *models = ft_test_model_dir();
+    if (!models) FT_SKIP("models not fetched (make models)");
+    static const char *const nets[] = { "ssd_mobilenetv1_model", "face_landmark_68_model",
+                                        "face_recognition_model", "tiny_face_detector_model",
+                                        "face_landmark_68_tiny_model", "age_gender_model",
+                                        "face_expression_model" };
+    double t_default = 0, mb_default = 0;
+    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
+        for (int k = 0; k < 2; k++) {
+            char file[128];
+            snprintf(file, sizeof file, k ? "%s.bin" : "%s-weights_manifest.json", nets[i]);
+            size_t len;
+            unsigned char *b = slurp(models, file, &len);
+            const ft__model_pin *pin = ft__model_pin_find(file);
+            ASSERT(pin != NULL);
+            ASSERT_EQ(pin->size, len);
+            char err[512] = "";
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            int rc = ft__model_check_pin(file, file, b, len, err, sizeof err);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            if (rc != FT_OK) ft_test_fail(__FILE__, __LINE__, "%s: %s", file, err);
+            if (i < 3) {
+                t_default += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+                mb_default += (double)len / 1e6;
+            }
+            free(b);
+        }
+    }
+    printf("# pin check of ssd + landmarks + recognition (%.1f MB): %.1f ms\n", mb_default,
+           t_default * 1e3);
+    no_leaks();
+}
+
 FT_TESTS(FT_TEST(test_load_every_dtype), FT_TEST(test_load_shards_and_groups),
          FT_TEST(test_load_rejects_malformed), FT_TEST(test_load_rejects_every_cut),
-         FT_TEST(test_load_alloc_failures), FT_TEST(test_real_models))
+         FT_TEST(test_load_alloc_failures), FT_TEST(test_real_models),
+         FT_TEST(test_pin_damaged_shard), FT_TEST(test_pin_damaged_manifest),
+         FT_TEST(test_pin_table))
