@@ -199,6 +199,38 @@ int ft_store_ingest_begin_ex(ft_store *st, const char *camera_id, const char *so
                              int64_t start_us, double sample_fps, int flags,
                              int64_t *ingest_id /* OUT */, int64_t *resume_from_us /* OUT */);
 
+/* What identifies a video whatever its path: two files with the same size,
+** stream duration and SHA-256 of their first FT_STORE_CONTENT_HEAD bytes are
+** taken for the same video (a copy, or the same file under another name).
+** ft_ingest_run fills it from the file it opens. */
+#define FT_STORE_CONTENT_HEAD (1 << 20)
+typedef struct ft_store_content {
+    int64_t size;             /* bytes of the file, >= 0 */
+    int64_t duration_us;      /* stream duration, -1 if unknown */
+    unsigned char sha256[32]; /* SHA-256 of the first min(size, FT_STORE_CONTENT_HEAD) bytes */
+} ft_store_content;
+
+/* As ft_store_ingest_begin_ex, with the video's identity (NULL: match by
+** source text only, as ft_store_ingest_begin_ex does). The earlier run is
+** looked up first by content (same camera, start and identity, any source
+** path), then by source path; then:
+**   - the same video under another path: that ingest (resumed, or "already
+**     ingested"); its source stays the path first given;
+**   - the same path, a different video (the file was replaced): FT_EINVAL,
+**     never resumed into; with FT_INGEST_FORCE the ingest is redone from
+**     scratch with the new video (the earlier sightings are deleted);
+**   - a run stored before schema v3 (no identity) matched by path: resumed
+**     as before, and it takes this identity.
+** Every begin also takes the camera's ingest lease (one process at a time
+** ingests a camera; every commit renews it, finish and ft_store_close
+** release it). FT_EIO if a live process holds it: the message names the
+** camera, the process, its host and since when. A lease whose holder died
+** (on this host) or that was not renewed for 10 minutes is taken over. */
+int ft_store_ingest_begin_content(ft_store *st, const char *camera_id, const char *source,
+                                  const ft_store_content *content /* optional */,
+                                  int64_t start_us, double sample_fps, int flags,
+                                  int64_t *ingest_id /* OUT */, int64_t *resume_from_us /* OUT */);
+
 /* In ONE transaction: inserts n sightings with their descriptors and
 ** thumbnails, advances the ingest's checkpoint to checkpoint_us (>= 0; it
 ** never moves back) and adds frames and faces (counts since the last commit,
@@ -206,6 +238,8 @@ int ft_store_ingest_begin_ex(ft_store *st, const char *camera_id, const char *so
 ** skipped whole (the stored one wins), so a resumed ingest that repeats
 ** tracks never duplicates them. Every sighting is checked first; one bad
 ** sighting rejects the batch (FT_EINVAL, the message names it).
+** The commit renews the camera's ingest lease (see
+** ft_store_ingest_begin_content); FT_EIO if another process took it over.
 ** Errors: FT_EINVAL, FT_ETOOBIG (thumbnail), FT_ENOTFOUND (no such ingest),
 ** FT_EINVAL "not running" (finished ingest), FT_EIO, FT_ENOMEM. */
 int ft_store_ingest_commit(ft_store *st, int64_t ingest_id, const ft_sighting *s, int n,

@@ -3,7 +3,13 @@
 ** commit batches of sightings with the checkpoint, finish.
 **
 ** DESIGN
-**   An ingest is named by (camera_id, source, start_us). The ingest process
+**   An ingest is named by (camera_id, video, start_us), the video known by
+**   its content (size, duration, SHA-256 of the first MiB: ft_store_content)
+**   and, for rows from before schema v3 or callers without an identity, by
+**   its source path. Begin looks up content first, then path; the same path
+**   with another content is refused (never resumed into) unless forced.
+**   Begin and every commit take the camera's lease (lease.c) in their
+**   transaction, so two processes never ingest one camera. The ingest process
 **   commits in batches: each ft_store_ingest_commit writes its sightings,
 **   their descriptors and thumbnails, and moves the checkpoint, in one
 **   transaction. After a crash the stored checkpoint is therefore exactly the
@@ -50,13 +56,112 @@ static int status_of_text(const unsigned char *t)
 int ft_store_ingest_begin(ft_store *st, const char *camera_id, const char *source, int64_t start_us,
                           double sample_fps, int64_t *ingest_id, int64_t *resume_from_us)
 {
-    return ft_store_ingest_begin_ex(st, camera_id, source, start_us, sample_fps, 0, ingest_id,
-                                    resume_from_us);
+    return ft_store_ingest_begin_content(st, camera_id, source, NULL, start_us, sample_fps, 0,
+                                         ingest_id, resume_from_us);
+}
+
+int ft_store_ingest_begin_ex(ft_store *st, const char *camera_id, const char *source,
+                             int64_t start_us, double sample_fps, int flags, int64_t *ingest_id,
+                             int64_t *resume_from_us)
+{
+    return ft_store_ingest_begin_content(st, camera_id, source, NULL, start_us, sample_fps, flags,
+                                         ingest_id, resume_from_us);
+}
+
+/* An earlier run found by begin. */
+typedef struct earlier {
+    int64_t id, checkpoint;
+    int status;
+    double fps;
+    char source[FT_STORE_SOURCE_MAX];
+    int has_content;
+    ft_store_content content;
+} earlier;
+
+/* Reads the row of FT__STMT_INGEST_FIND or FT__STMT_INGEST_FIND_CONTENT. */
+static void read_earlier(sqlite3_stmt *s, earlier *e)
+{
+    memset(e, 0, sizeof *e);
+    e->id = sqlite3_column_int64(s, 0);
+    e->status = status_of_text(sqlite3_column_text(s, 1));
+    e->checkpoint = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 2);
+    e->fps = sqlite3_column_double(s, 3);
+    ft__store_copy_text(e->source, sizeof e->source, s, 4);
+    if (sqlite3_column_count(s) > 7 && sqlite3_column_type(s, 7) == SQLITE_BLOB &&
+        sqlite3_column_bytes(s, 7) == 32) {
+        e->has_content = 1;
+        e->content.size = sqlite3_column_int64(s, 5);
+        e->content.duration_us =
+            sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 6);
+        memcpy(e->content.sha256, sqlite3_column_blob(s, 7), 32);
+    }
+}
+
+/* "12.3 MB, 16.0 s" */
+static void describe_content(const ft_store_content *c, char out[64])
+{
+    if (c->duration_us >= 0)
+        snprintf(out, 64, "%.1f MB, %.1f s", (double)c->size / 1e6, (double)c->duration_us / 1e6);
+    else
+        snprintf(out, 64, "%.1f MB", (double)c->size / 1e6);
+}
+
+static int same_content(const ft_store_content *a, const ft_store_content *b)
+{
+    return a->size == b->size && a->duration_us == b->duration_us &&
+           memcmp(a->sha256, b->sha256, 32) == 0;
+}
+
+static int set_content(ft_store *st, int64_t id, const ft_store_content *c)
+{
+    sqlite3_stmt *s;
+    int rc = ft__store_stmt(st, FT__STMT_INGEST_SET_CONTENT, &s);
+    if (rc != FT_OK) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, c->size);
+    sqlite3_bind_int64(s, 3, c->duration_us);
+    sqlite3_bind_blob(s, 4, c->sha256, 32, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    return r == SQLITE_DONE ? FT_OK : ft__store_sqlfail(st, r, "saving the video's identity");
+}
+
+/* Finds the earlier run of this video: by content first (any path), then by
+** path. 1 if found (in *e), 0 if not, < 0 on error. */
+static int find_earlier(ft_store *st, const char *camera_id, const char *source,
+                        const ft_store_content *content, int64_t start_us, earlier *e)
+{
+    sqlite3_stmt *s;
+    int rc, r;
+    if (content) {
+        if ((rc = ft__store_stmt(st, FT__STMT_INGEST_FIND_CONTENT, &s)) != FT_OK) return rc;
+        sqlite3_bind_text(s, 1, camera_id, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, content->sha256, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, content->size);
+        sqlite3_bind_int64(s, 4, content->duration_us);
+        sqlite3_bind_int64(s, 5, start_us);
+        r = sqlite3_step(s);
+        if (r == SQLITE_ROW) read_earlier(s, e);
+        sqlite3_reset(s);
+        if (r == SQLITE_ROW) return 1;
+        if (r != SQLITE_DONE) return ft__store_sqlfail(st, r, "looking for an earlier ingest");
+    }
+    if ((rc = ft__store_stmt(st, FT__STMT_INGEST_FIND, &s)) != FT_OK) return rc;
+    sqlite3_bind_text(s, 1, camera_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, start_us);
+    r = sqlite3_step(s);
+    if (r == SQLITE_ROW) read_earlier(s, e);
+    sqlite3_reset(s);
+    if (r == SQLITE_ROW) return 1;
+    if (r != SQLITE_DONE) return ft__store_sqlfail(st, r, "looking for an earlier ingest");
+    return 0;
 }
 
 /* Inside the transaction: finds or creates the row; writes *id and *resume. */
-static int begin_locked(ft_store *st, const char *camera_id, const char *source, int64_t start_us,
-                        double sample_fps, int flags, int64_t *id, int64_t *resume)
+static int begin_locked(ft_store *st, const char *camera_id, const char *source,
+                        const ft_store_content *content, int64_t start_us, double sample_fps,
+                        int flags, int64_t *id, int64_t *resume)
 {
     sqlite3_stmt *s;
     int rc, r;
@@ -67,13 +172,12 @@ static int begin_locked(ft_store *st, const char *camera_id, const char *source,
     if (r == SQLITE_DONE) return ft__store_fail(st, FT_ENOTFOUND, "no camera %s", camera_id);
     if (r != SQLITE_ROW) return ft__store_sqlfail(st, r, "beginning an ingest");
 
-    if ((rc = ft__store_stmt(st, FT__STMT_INGEST_FIND, &s)) != FT_OK) return rc;
-    sqlite3_bind_text(s, 1, camera_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, start_us);
-    r = sqlite3_step(s);
-    if (r == SQLITE_DONE) {
-        sqlite3_reset(s);
+    char start[32];
+    ft__store_iso_time(start_us, start);
+    earlier e;
+    int found = find_earlier(st, camera_id, source, content, start_us, &e);
+    if (found < 0) return found;
+    if (!found) {
         if ((rc = ft__store_stmt(st, FT__STMT_INGEST_INSERT, &s)) != FT_OK) return rc;
         sqlite3_bind_text(s, 1, camera_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
@@ -85,58 +189,73 @@ static int begin_locked(ft_store *st, const char *camera_id, const char *source,
         if (r != SQLITE_DONE) return ft__store_sqlfail(st, r, "beginning an ingest");
         *id = sqlite3_last_insert_rowid(st->db);
         *resume = -1;
-        return FT_OK;
+        if (content && (rc = set_content(st, *id, content)) != FT_OK) return rc;
+        return ft__store_lease_take(st, camera_id, *id);
     }
-    if (r != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return ft__store_sqlfail(st, r, "beginning an ingest");
-    }
-    int64_t old_id = sqlite3_column_int64(s, 0);
-    int status = status_of_text(sqlite3_column_text(s, 1));
-    int64_t checkpoint = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 2);
-    double old_fps = sqlite3_column_double(s, 3);
-    sqlite3_reset(s);
+
+    /* The same name, another video: never resume into it. */
+    int replaced = content && e.has_content && !same_content(content, &e.content);
+    /* "x.mp4" or "x.mp4 (the same video as y.mp4)" for messages */
+    char what[2 * FT_STORE_SOURCE_MAX + 40];
+    if (strcmp(e.source, source) != 0)
+        snprintf(what, sizeof what, "%s (the same video as %s)", source, e.source);
+    else
+        snprintf(what, sizeof what, "%s", source);
 
     if (flags & FT_INGEST_FORCE) {
         if ((rc = ft__store_stmt(st, FT__STMT_INGEST_DELETE_SIGHTINGS, &s)) != FT_OK) return rc;
-        sqlite3_bind_int64(s, 1, old_id);
+        sqlite3_bind_int64(s, 1, e.id);
         r = sqlite3_step(s);
         sqlite3_reset(s);
         if (r != SQLITE_DONE) return ft__store_sqlfail(st, r, "deleting an earlier ingest");
         if ((rc = ft__store_stmt(st, FT__STMT_INGEST_RESET, &s)) != FT_OK) return rc;
-        sqlite3_bind_int64(s, 1, old_id);
+        sqlite3_bind_int64(s, 1, e.id);
         sqlite3_bind_int64(s, 2, ft__store_now_us());
         sqlite3_bind_double(s, 3, sample_fps);
-        checkpoint = -1;
-    } else if (status == FT_INGEST_DONE) {
+        e.checkpoint = -1;
+    } else if (replaced) {
+        char was[64], now[64];
+        describe_content(&e.content, was);
+        describe_content(content, now);
         return ft__store_fail(st, FT_EINVAL,
-                              "%s (camera %s, start %lld us): already ingested (ingest %lld); "
-                              "FT_INGEST_FORCE starts it over",
-                              source, camera_id, (long long)start_us, (long long)old_id);
-    } else if (status < 0) {
+                              "%s (camera %s, start %s) is not the video ingested under that "
+                              "name before (ingest %lld: %s; this file: %s): the file was "
+                              "replaced. Use --force to redo the ingest with this video (the "
+                              "earlier sightings of this ingest are deleted)",
+                              source, camera_id, start, (long long)e.id, was, now);
+    } else if (e.status == FT_INGEST_DONE) {
+        return ft__store_fail(st, FT_EINVAL,
+                              "%s (camera %s, start %s): already ingested (ingest %lld); use "
+                              "--force to redo it",
+                              what, camera_id, start, (long long)e.id);
+    } else if (e.status < 0) {
         return ft__store_fail(st, FT_EFORMAT, "ingest %lld has an unknown status",
-                              (long long)old_id);
-    } else if (old_fps != sample_fps) {
+                              (long long)e.id);
+    } else if (e.fps != sample_fps) {
         return ft__store_fail(st, FT_EINVAL,
-                              "ingest %lld ran at %g frames/s, not %g: resume at the same rate "
-                              "or start over with FT_INGEST_FORCE",
-                              (long long)old_id, old_fps, sample_fps);
+                              "%s: ingest %lld ran at %g frames/s, not %g: resume it with "
+                              "--fps %g, or redo it with --force",
+                              what, (long long)e.id, e.fps, sample_fps, e.fps);
     } else {
         if ((rc = ft__store_stmt(st, FT__STMT_INGEST_RESUME, &s)) != FT_OK) return rc;
-        sqlite3_bind_int64(s, 1, old_id);
+        sqlite3_bind_int64(s, 1, e.id);
         sqlite3_bind_int64(s, 2, ft__store_now_us());
     }
     r = sqlite3_step(s);
     sqlite3_reset(s);
     if (r != SQLITE_DONE) return ft__store_sqlfail(st, r, "resuming an ingest");
-    *id = old_id;
-    *resume = checkpoint;
-    return FT_OK;
+    /* a row from before v3 (no identity) adopts the video's; force records the new one */
+    if (content && (!e.has_content || replaced) && (rc = set_content(st, e.id, content)) != FT_OK)
+        return rc;
+    *id = e.id;
+    *resume = e.checkpoint;
+    return ft__store_lease_take(st, camera_id, e.id);
 }
 
-int ft_store_ingest_begin_ex(ft_store *st, const char *camera_id, const char *source,
-                             int64_t start_us, double sample_fps, int flags, int64_t *ingest_id,
-                             int64_t *resume_from_us)
+int ft_store_ingest_begin_content(ft_store *st, const char *camera_id, const char *source,
+                                  const ft_store_content *content, int64_t start_us,
+                                  double sample_fps, int flags, int64_t *ingest_id,
+                                  int64_t *resume_from_us)
 {
     int rc = ft__store_enter(st);
     if (rc != FT_OK) return rc;
@@ -154,9 +273,11 @@ int ft_store_ingest_begin_ex(ft_store *st, const char *camera_id, const char *so
     if (!isfinite(sample_fps) || sample_fps < 0)
         return ft__store_fail(st, FT_EINVAL, "sample rate %g is not a finite number >= 0",
                               sample_fps);
+    if (content && (content->size < 0 || content->duration_us < -1))
+        return ft__store_fail(st, FT_EINVAL, "bad video identity (size or duration negative)");
     int64_t id = 0, resume = -1;
     if ((rc = ft__store_begin(st, "beginning an ingest")) != FT_OK) return rc;
-    rc = begin_locked(st, camera_id, source, start_us, sample_fps, flags, &id, &resume);
+    rc = begin_locked(st, camera_id, source, content, start_us, sample_fps, flags, &id, &resume);
     rc = ft__store_end(st, rc, "beginning an ingest");
     if (rc != FT_OK) return rc;
     *ingest_id = id;
@@ -269,7 +390,7 @@ static int running_ingest(ft_store *st, int64_t ingest_id, char camera_id[FT_CAM
         int status = status_of_text(sqlite3_column_text(s, 1));
         if (status != FT_INGEST_RUNNING)
             rc = ft__store_fail(st, FT_EINVAL,
-                                "ingest %lld is %s, not running (ft_store_ingest_begin resumes "
+                                "ingest %lld is %s, not running (beginning it again resumes "
                                 "a failed one)",
                                 (long long)ingest_id,
                                 status < 0 ? "in an unknown state" : status_text[status]);
@@ -289,6 +410,8 @@ static int commit_locked(ft_store *st, int64_t ingest_id, const ft_sighting *s, 
     char camera_id[FT_CAMERA_ID_MAX];
     int rc = running_ingest(st, ingest_id, camera_id);
     if (rc != FT_OK) return rc;
+    /* INVARIANT lease.c (1): renew the lease, or fail if another took it */
+    if ((rc = ft__store_lease_take(st, camera_id, ingest_id)) != FT_OK) return rc;
     for (int i = 0; i < n; i++)
         if (s[i].camera_id[0] && strcmp(s[i].camera_id, camera_id) != 0)
             return ft__store_fail(st, FT_EINVAL,
@@ -335,8 +458,8 @@ static int commit(ft_store *st, int64_t ingest_id, const ft_sighting *s, int n,
     if (n < 0 || (n > 0 && !s))
         return ft__store_fail(st, FT_EINVAL, "bad sighting array (%d sightings)", n);
     if (checkpoint_us < 0)
-        return ft__store_fail(st, FT_EINVAL, "checkpoint %lld us is negative",
-                              (long long)checkpoint_us);
+        return ft__store_fail(st, FT_EINVAL, "checkpoint %.6f s is negative",
+                              (double)checkpoint_us / 1e6);
     if (frames < 0 || faces < 0)
         return ft__store_fail(st, FT_EINVAL, "negative frame or face count");
     for (int i = 0; i < n; i++)
@@ -430,6 +553,7 @@ int ft_store_ingest_finish(ft_store *st, int64_t ingest_id, int status, const ch
             sqlite3_reset(s);
             if (r != SQLITE_DONE) rc = ft__store_sqlfail(st, r, "finishing an ingest");
         }
+        if (rc == FT_OK) rc = ft__store_lease_release(st, camera_id);
     }
     return ft__store_end(st, rc, "finishing an ingest");
 }

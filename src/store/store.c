@@ -68,7 +68,8 @@ static const char *const stmt_sql[] = {
                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO NOTHING",
     [FT__STMT_CAMERA_GET] = "SELECT id, name, km, lat, lon FROM cameras WHERE id = ?1",
     [FT__STMT_CAMERA_LIST] = "SELECT id, name, km, lat, lon FROM cameras ORDER BY km, id",
-    [FT__STMT_INGEST_FIND] = "SELECT id, status, checkpoint_us, sample_fps FROM ingests "
+    [FT__STMT_INGEST_FIND] = "SELECT id, status, checkpoint_us, sample_fps, source, "
+                             "content_size, content_duration_us, content_sha256 FROM ingests "
                              "WHERE camera_id = ?1 AND source = ?2 AND start_us = ?3",
     [FT__STMT_INGEST_INSERT] = "INSERT INTO ingests(camera_id, source, start_us, sample_fps, "
                                "status, started_us) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
@@ -111,6 +112,23 @@ static const char *const stmt_sql[] = {
     [FT__STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [FT__STMT_META_SET] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
                           "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [FT__STMT_LEASE_GET] = "SELECT pid, host, token, acquired_us, expires_us FROM ingest_leases "
+                           "WHERE camera_id = ?1",
+    [FT__STMT_LEASE_RENEW] = "UPDATE ingest_leases SET ingest_id = ?2, renewed_us = ?3, "
+                             "expires_us = ?4 WHERE camera_id = ?1",
+    [FT__STMT_LEASE_PUT] = "INSERT OR REPLACE INTO ingest_leases(camera_id, ingest_id, pid, host, "
+                           "token, acquired_us, renewed_us, expires_us) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+    [FT__STMT_LEASE_RELEASE] = "DELETE FROM ingest_leases WHERE pid = ?1 AND host = ?2 AND "
+                               "token = ?3 AND camera_id = ?4",
+    [FT__STMT_LEASE_RELEASE_ALL] = "DELETE FROM ingest_leases WHERE pid = ?1 AND host = ?2 AND "
+                                   "token = ?3",
+    [FT__STMT_INGEST_FIND_CONTENT] =
+        "SELECT id, status, checkpoint_us, sample_fps, source FROM ingests "
+        "WHERE camera_id = ?1 AND content_sha256 = ?2 AND content_size = ?3 "
+        "AND content_duration_us = ?4 AND start_us = ?5 ORDER BY id LIMIT 1",
+    [FT__STMT_INGEST_SET_CONTENT] = "UPDATE ingests SET content_size = ?2, "
+                                    "content_duration_us = ?3, content_sha256 = ?4 WHERE id = ?1",
 };
 _Static_assert(sizeof stmt_sql / sizeof stmt_sql[0] == FT__N_STMT, "one text per statement");
 
@@ -441,6 +459,7 @@ int ft__store_open_with(const char *path, int flags, const ft__store_migration *
     ft_store *st = ft__calloc(1, sizeof *st);
     if (!st) return ft__errf(open_errmsg, sizeof open_errmsg, FT_ENOMEM, "out of memory");
     st->flags = flags;
+    ft__store_lease_init(st);
     int oflags = SQLITE_OPEN_NOMUTEX |
                  ((flags & FT_STORE_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
                  ((flags & FT_STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
@@ -472,6 +491,8 @@ int ft_store_open(const char *path, int flags, ft_store **out)
 void ft_store_close(ft_store *st)
 {
     if (!st) return;
+    if (st->lease_held && st->db && sqlite3_get_autocommit(st->db))
+        ft__store_lease_release(st, NULL); /* best effort: a stale lease is taken over anyway */
     for (int i = 0; i < FT__N_STMT; i++)
         sqlite3_finalize(st->stmt[i]);
     sqlite3_close(st->db); /* NULL is a no-op; all statements are finalized */

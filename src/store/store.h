@@ -62,6 +62,13 @@ enum ft__stmt_id {
     FT__STMT_DESCRIPTORS_ALL,
     FT__STMT_META_GET,
     FT__STMT_META_SET,
+    FT__STMT_LEASE_GET,
+    FT__STMT_LEASE_RENEW,
+    FT__STMT_LEASE_PUT,
+    FT__STMT_LEASE_RELEASE,
+    FT__STMT_LEASE_RELEASE_ALL,
+    FT__STMT_INGEST_FIND_CONTENT,
+    FT__STMT_INGEST_SET_CONTENT,
     FT__N_STMT
 };
 
@@ -72,6 +79,10 @@ struct ft_store {
     int walking;
     sqlite3_stmt *stmt[FT__N_STMT];
     char errmsg[512];
+    /* ingest leases (lease.c): this handle's holder identity */
+    int64_t lease_pid, lease_token;
+    char lease_host[128];
+    int lease_held; /* 1 once this handle took a lease: close releases them */
 };
 
 /* One step of the schema's history: the SQL that takes a database from
@@ -112,6 +123,17 @@ int ft__store_stmt(ft_store *st, enum ft__stmt_id id, sqlite3_stmt **out /* OUT 
 ** returns the final status (a failed COMMIT turns FT_OK into an error). */
 int ft__store_begin(ft_store *st, const char *what);
 int ft__store_end(ft_store *st, int rc, const char *what);
+
+/* Ingest leases (lease.c). init fills the handle's holder identity. take:
+** inside a write transaction, takes or renews camera_id's lease for this
+** handle, or FT_EIO with a message naming the live holder. release: deletes
+** this handle's lease of camera_id (NULL: all of them). */
+void ft__store_lease_init(ft_store *st);
+int ft__store_lease_take(ft_store *st, const char *camera_id, int64_t ingest_id);
+int ft__store_lease_release(ft_store *st, const char *camera_id);
+
+/* us (wall clock) as "2026-04-12T09:30:00Z" (UTC). */
+void ft__store_iso_time(int64_t us, char out[32]);
 
 /* Wall clock, microseconds since the Unix epoch. */
 int64_t ft__store_now_us(void);

@@ -188,8 +188,14 @@ static ft_store *store_v1_with_ingest(char path[128], const char *name, int64_t 
     ASSERT_OK(ft__store_open_with(path, FT_STORE_CREATE, ft__store_migrations, 1, &st));
     ft_camera c = camera("km05", 5);
     ASSERT_OK(ft_store_camera_add(st, &c));
-    int64_t resume;
-    ASSERT_OK(ft_store_ingest_begin(st, "km05", "cam5.mp4", T0, 5.0, ingest, &resume));
+    /* the row as a v1 build wrote it (today's begin reads v3 columns) */
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO ingests(camera_id, source, start_us, sample_fps, started_us) "
+             "VALUES ('km05', 'cam5.mp4', %lld, 5.0, %lld)",
+             (long long)T0, (long long)T0);
+    ASSERT_EQ(sqlite3_exec(st->db, sql, NULL, NULL, NULL), SQLITE_OK);
+    *ingest = sqlite3_last_insert_rowid(st->db);
     return st;
 }
 
@@ -1335,6 +1341,227 @@ static void test_migrations(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Video identity, leases                                                   */
+/* ------------------------------------------------------------------------ */
+
+static ft_store_content content(int64_t size, int64_t duration_us, unsigned char fill)
+{
+    ft_store_content c;
+    c.size = size;
+    c.duration_us = duration_us;
+    memset(c.sha256, fill, sizeof c.sha256);
+    return c;
+}
+
+/* An ingest is its video's content: the same video under another path (or a
+** copy) resumes the same ingest; another video under the same path is
+** refused unless forced; a row from before v3 is matched by path. */
+static void test_ingest_content_identity(void)
+{
+    char path[128];
+    tmp_db(path, "content.ftdb");
+    ft_store *st;
+    ASSERT_OK(ft_store_open(path, FT_STORE_CREATE, &st));
+    ft_camera c = camera("km05", 5);
+    ASSERT_OK(ft_store_camera_add(st, &c));
+    ft_store_content a = content(1000, 16000000, 0x11), b = content(1000, 16000000, 0x22);
+    int64_t id, id2, resume;
+    ASSERT_OK(ft_store_ingest_begin_content(st, "km05", "x.mp4", &a, T0, 5, 0, &id, &resume));
+    ASSERT_EQ(resume, -1);
+    ft_sighting s1;
+    make_sighting(&s1, 1, 1, NULL, 0);
+    ASSERT_OK(ft_store_ingest_commit(st, id, &s1, 1, 3000000, 15, 2));
+
+    /* Same content, other paths: the same ingest, resumed at its checkpoint. */
+    ASSERT_OK(ft_store_ingest_begin_content(st, "km05", "./x.mp4", &a, T0, 5, 0, &id2, &resume));
+    ASSERT_EQ(id2, id);
+    ASSERT_EQ(resume, 3000000);
+    ASSERT_OK(ft_store_ingest_begin_content(st, "km05", "/elsewhere/copy of x.mp4", &a, T0, 5, 0,
+                                            &id2, &resume));
+    ASSERT_EQ(id2, id);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM ingests"), 1);
+    ft_ingest got;
+    ASSERT_OK(ft_store_ingest_get(st, id, &got));
+    ASSERT(strcmp(got.source, "x.mp4") == 0); /* the path first given is kept */
+
+    /* Another video under the same name: refused, nothing changed. */
+    ASSERT_EQ(ft_store_ingest_begin_content(st, "km05", "x.mp4", &b, T0, 5, 0, &id2, &resume),
+              FT_EINVAL);
+    ASSERT_STR_CONTAINS(ft_store_errmsg(st), "x.mp4");
+    ASSERT_STR_CONTAINS(ft_store_errmsg(st), "replaced");
+    ASSERT_STR_CONTAINS(ft_store_errmsg(st), "--force");
+    ASSERT_STR_CONTAINS(ft_store_errmsg(st), "2026-01-01T00:00:00Z");
+    ASSERT(strstr(ft_store_errmsg(st), "FT_INGEST") == NULL);
+    ASSERT_OK(ft_store_ingest_get(st, id, &got));
+    ASSERT_EQ(got.checkpoint_us, 3000000);
+    ASSERT_EQ(got.n_sightings, 1);
+    /* The size or the duration alone also tell videos apart. */
+    ft_store_content a2 = content(1001, 16000000, 0x11), a3 = content(1000, 15000000, 0x11);
+    ASSERT_EQ(ft_store_ingest_begin_content(st, "km05", "x.mp4", &a2, T0, 5, 0, &id2, &resume),
+              FT_EINVAL);
+    ASSERT_EQ(ft_store_ingest_begin_content(st, "km05", "x.mp4", &a3, T0, 5, 0, &id2, &resume),
+              FT_EINVAL);
+    /* Forced: redone from scratch with the new video. */
+    ASSERT_OK(ft_store_ingest_begin_content(st, "km05", "x.mp4", &b, T0, 5, FT_INGEST_FORCE, &id2,
+                                            &resume));
+    ASSERT_EQ(id2, id);
+    ASSERT_EQ(resume, -1);
+    ASSERT_OK(ft_store_ingest_get(st, id, &got));
+    ASSERT_EQ(got.n_sightings, 0);
+    ASSERT_EQ(got.frames, 0);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM ingests WHERE hex(content_sha256) = "
+                               "'2222222222222222222222222222222222222222222222222222222222222222'"),
+              1);
+    ASSERT_OK(ft_store_ingest_commit(st, id, NULL, 0, 16000000, 80, 0));
+    ASSERT_OK(ft_store_ingest_finish(st, id, FT_INGEST_DONE, NULL));
+    /* Done: the same video under another name is "already ingested". */
+    ASSERT_EQ(ft_store_ingest_begin_content(st, "km05", "y.mp4", &b, T0, 5, 0, &id2, &resume),
+              FT_EINVAL);
+    ASSERT_STR_CONTAINS(ft_store_errmsg(st), "already ingested");
+    ASSERT_STR_CONTAINS(ft_store_errmsg(st), "the same video as x.mp4");
+    ASSERT_STR_CONTAINS(ft_store_errmsg(st), "--force");
+    /* ... and the old video (a) under yet another name is a new ingest. */
+    ASSERT_OK(ft_store_ingest_begin_content(st, "km05", "z.mp4", &a, T0, 5, 0, &id2, &resume));
+    ASSERT(id2 != id);
+    ASSERT_EQ(resume, -1);
+    /* Another start time is another ingest, even for the same video. */
+    int64_t id3;
+    ASSERT_OK(ft_store_ingest_begin_content(st, "km05", "z.mp4", &a, T0 + 1, 5, 0, &id3, &resume));
+    ASSERT(id3 != id2 && id3 != id);
+
+    /* A row from before v3 (no identity) is matched by path and adopts it. */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO ingests(camera_id, source, start_us, sample_fps, started_us, "
+             "checkpoint_us) VALUES ('km05', 'old.mp4', %lld, 5.0, %lld, 2000000)",
+             (long long)T0, (long long)T0);
+    ASSERT_EQ(sqlite3_exec(st->db, sql, NULL, NULL, NULL), SQLITE_OK);
+    int64_t old = sqlite3_last_insert_rowid(st->db);
+    ft_store_content o = content(777, -1, 0x33);
+    ASSERT_OK(ft_store_ingest_begin_content(st, "km05", "old.mp4", &o, T0, 5, 0, &id2, &resume));
+    ASSERT_EQ(id2, old);
+    ASSERT_EQ(resume, 2000000);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM ingests WHERE content_size = 777 AND "
+                               "content_duration_us = -1 AND source = 'old.mp4'"),
+              1);
+    /* Without an identity (the older API) the path alone still names it. */
+    ASSERT_OK(ft_store_ingest_begin(st, "km05", "old.mp4", T0, 5, &id2, &resume));
+    ASSERT_EQ(id2, old);
+    ASSERT_EQ(ft_store_ingest_begin_content(st, "km05", "old.mp4", NULL, T0, 5, 0, &id2, &resume),
+              FT_OK);
+    ft_store_content bad = content(-1, 0, 0);
+    ASSERT_EQ(ft_store_ingest_begin_content(st, "km05", "old.mp4", &bad, T0, 5, 0, &id2, &resume),
+              FT_EINVAL);
+    ft_store_close(st);
+    no_leaks();
+}
+
+/* A raw lease row, as another process would have written it. */
+static void put_lease(const char *path, const char *camera_id, long long pid, const char *host,
+                      long long expires_us)
+{
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "INSERT OR REPLACE INTO ingest_leases(camera_id, ingest_id, pid, host, token, "
+             "acquired_us, renewed_us, expires_us) VALUES ('%s', (SELECT max(id) FROM ingests), "
+             "%lld, '%s', 42, %lld, %lld, %lld)",
+             camera_id, pid, host, (long long)T0, (long long)T0, expires_us);
+    raw_exec(path, sql);
+}
+
+static long long now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One process at a time ingests a camera: a live holder's lease refuses a
+** second ingest with a message naming it; a stale one (dead holder on this
+** host, or expired) is taken over; a commit of a handle whose lease was
+** taken over fails and writes nothing. */
+static void test_ingest_lease(void)
+{
+    char path[128], host[128], want[300];
+    ASSERT_EQ(gethostname(host, sizeof host), 0);
+    host[sizeof host - 1] = 0;
+    tmp_db(path, "lease.ftdb");
+    ft_store *st1, *st2;
+    ASSERT_OK(ft_store_open(path, FT_STORE_CREATE, &st1));
+    ASSERT_OK(ft_store_open(path, 0, &st2));
+    ft_camera c = camera("km05", 5);
+    ASSERT_OK(ft_store_camera_add(st1, &c));
+    c = camera("km10", 10);
+    ASSERT_OK(ft_store_camera_add(st1, &c));
+    int64_t i1, i2, resume;
+    ASSERT_OK(ft_store_ingest_begin(st1, "km05", "a.mp4", T0, 5, &i1, &resume));
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM ingest_leases WHERE camera_id = 'km05'"), 1);
+
+    /* A second handle (here: of this same, live process) is refused. */
+    ASSERT_EQ(ft_store_ingest_begin(st2, "km05", "b.mp4", T0, 5, &i2, &resume), FT_EIO);
+    snprintf(want, sizeof want, "camera km05 is being ingested by process %lld on host %s since ",
+             (long long)getpid(), host);
+    ASSERT_STR_CONTAINS(ft_store_errmsg(st2), want);
+    ASSERT_STR_CONTAINS(ft_store_errmsg(st2), "wait for it or stop it");
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM ingests"), 1); /* rolled back */
+    /* Even for the same video (which would otherwise be resumed). */
+    ASSERT_EQ(ft_store_ingest_begin(st2, "km05", "a.mp4", T0, 5, &i2, &resume), FT_EIO);
+    ASSERT_EQ(ft_store_ingest_begin_ex(st2, "km05", "a.mp4", T0, 5, FT_INGEST_FORCE, &i2, &resume),
+              FT_EIO);
+    /* Another camera is free. */
+    ASSERT_OK(ft_store_ingest_begin(st2, "km10", "c.mp4", T0, 5, &i2, &resume));
+    ft_sighting s1;
+    make_sighting(&s1, 1, 1, NULL, 0);
+    ASSERT_OK(ft_store_ingest_commit(st1, i1, &s1, 1, 1000000, 5, 1));
+    /* Finish releases it. */
+    ASSERT_OK(ft_store_ingest_finish(st1, i1, FT_INGEST_DONE, NULL));
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM ingest_leases WHERE camera_id = 'km05'"), 0);
+    int64_t i3;
+    ASSERT_OK(ft_store_ingest_begin(st2, "km05", "b.mp4", T0, 5, &i3, &resume));
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM ingest_leases"), 2);
+    /* Close releases every lease of the handle. */
+    ft_store_close(st2);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM ingest_leases"), 0);
+
+    /* Stale: the holder's process is dead on this host. */
+    pid_t child = fork();
+    ASSERT(child >= 0);
+    if (child == 0) _exit(0);
+    ASSERT_EQ(waitpid(child, NULL, 0), child);
+    put_lease(path, "km05", (long long)child, host, now_us() + 3600000000LL);
+    ASSERT_OK(ft_store_ingest_begin(st1, "km05", "b.mp4", T0, 5, &i2, &resume));
+    ASSERT_EQ(i2, i3);
+    snprintf(want, sizeof want,
+             "SELECT count(*) FROM ingest_leases WHERE camera_id = 'km05' AND pid = %lld",
+             (long long)getpid());
+    ASSERT_EQ(count_rows(path, want), 1);
+
+    /* Live: another host's unexpired lease (its process cannot be checked). */
+    put_lease(path, "km05", 1, "other-host", now_us() + 3600000000LL);
+    ft_store *st3;
+    ASSERT_OK(ft_store_open(path, 0, &st3));
+    int64_t i4;
+    ASSERT_EQ(ft_store_ingest_begin(st3, "km05", "b.mp4", T0, 5, &i4, &resume), FT_EIO);
+    ASSERT_STR_CONTAINS(ft_store_errmsg(st3),
+                        "camera km05 is being ingested by process 1 on host other-host since "
+                        "2026-01-01T00:00:00Z; wait for it or stop it");
+    /* ... and st1, whose lease it took, cannot commit any more. */
+    ASSERT_EQ(ft_store_ingest_commit(st1, i2, &s1, 1, 2000000, 5, 1), FT_EIO);
+    ASSERT_STR_CONTAINS(ft_store_errmsg(st1), "other-host");
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM sightings WHERE ingest_id = "
+                               "(SELECT max(id) FROM ingests WHERE source = 'b.mp4')"),
+              0);
+    /* Stale: expired, even though process 1 lives. */
+    put_lease(path, "km05", 1, "other-host", now_us() - 1);
+    ASSERT_OK(ft_store_ingest_begin(st3, "km05", "b.mp4", T0, 5, &i2, &resume));
+    ASSERT_OK(ft_store_ingest_commit(st3, i2, &s1, 1, 2000000, 5, 1));
+    ft_store_close(st3);
+    ft_store_close(st1);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM ingest_leases"), 0);
+    no_leaks();
+}
+
+/* ------------------------------------------------------------------------ */
 /* Settings (meta)                                                          */
 /* ------------------------------------------------------------------------ */
 
@@ -1602,4 +1829,5 @@ FT_TESTS(FT_TEST(test_open_create), FT_TEST(test_cameras), FT_TEST(test_ingest_c
          FT_TEST(test_two_handles), FT_TEST(test_crash_inside_commit),
          FT_TEST(test_crash_random_kills), FT_TEST(test_not_a_database),
          FT_TEST(test_truncated_database), FT_TEST(test_future_version), FT_TEST(test_migrations),
-         FT_TEST(test_meta), FT_TEST(test_alloc_failures), FT_TEST(bench_commit), FT_TEST(bench_load));
+         FT_TEST(test_ingest_content_identity), FT_TEST(test_ingest_lease), FT_TEST(test_meta),
+         FT_TEST(test_alloc_failures), FT_TEST(bench_commit), FT_TEST(bench_load));
