@@ -84,15 +84,34 @@ typedef struct ft_video_info {
                             more or fewer. */
     char codec[32];      /* libavcodec's name, "h264", "mpeg4", ... */
     char format[32];     /* demuxer's first name, "mov", "matroska", ... */
+    int rotation;        /* the stream's display matrix, as applied to every
+                            frame: clockwise turn in degrees, 0, 90, 180 or 270
+                            (a portrait phone clip: 90) ... */
+    int mirrored;        /* ... then 1: mirrored left-right (0: not) */
 } ft_video_info;
+
+/* Damage seen while decoding (ft_video_get_damage). */
+typedef struct ft_video_damage {
+    int64_t n_frames; /* frames that came out damaged (the decoder concealed
+                         errors in them) or were lost (packets the decoder
+                         refused, frames missing after an error) */
+    int64_t first_us, last_us; /* stream time of the first and the last of
+                                  them (as pts_us); -1 when n_frames is 0 */
+    int64_t n_errors; /* error messages FFmpeg logged for this file (kept off
+                         stderr; see ft_video_set_ffmpeg_log_level) */
+} ft_video_damage;
 
 /* Opens path and its best video stream (p may be NULL: defaults).
 ** Errors (*out NULL, err names the file): FT_EIO (missing, unreadable, not
 ** a regular file: a directory, a FIFO, a device), FT_EFORMAT (empty, not an accepted container, no video stream,
 ** no decoder, no dimensions, corrupt headers), FT_ETOOBIG (width * height
 ** over max_pixels), FT_EINVAL (bad arguments), FT_ENOMEM.
-** Rotation metadata (display matrix) is ignored: frames are returned as
-** coded. A PNG or JPEG is not a video: FT_EFORMAT (use ft_image_load). */
+** Rotation: a display matrix on the stream (phones store portrait clips
+** landscape with a 90 degree matrix) is applied, as players do: frames come
+** out upright and info.width / info.height are the displayed size
+** (info.rotation and info.mirrored say what was applied; a matrix that is
+** not a multiple of 90 degrees is ignored). A PNG or JPEG is not a video:
+** FT_EFORMAT (use ft_image_load). */
 int ft_video_open(const char *path, const ft_video_params *p, ft_video **out /* OUT */, char *err,
                   size_t errlen);
 void ft_video_close(ft_video *v);
@@ -124,8 +143,10 @@ int ft_video_get_info(const ft_video *v, ft_video_info *out /* OUT */);
 ** saw the damage (MP4: "partial file"), FT_EFORMAT "truncated or corrupt
 ** data after N s"; containers that cannot tell a cut from an end (Matroska,
 ** MPEG-TS) simply end (0). Damaged packets in the middle are left to the
-** decoder, which conceals them; after 100 consecutive decode failures the
-** file is given up (FT_EFORMAT). The end-of-stream or error status is
+** decoder, which conceals them, and counted (ft_video_get_damage); after 100
+** consecutive decode failures the file is given up (FT_EFORMAT). Damage
+** inside the container structure (a fragment index that is cut or
+** overwritten) is FT_EFORMAT too, never FT_ENOMEM. The end-of-stream or error status is
 ** sticky: further reads return it again until a seek. Other errors:
 ** FT_ETOOBIG (a frame over max_pixels), FT_EIO (read error), FT_ENOMEM,
 ** FT_EINVAL (sample_fps negative or not finite). */
@@ -149,6 +170,13 @@ int ft_video_seek(ft_video *v, int64_t pts_us);
 ** next call on v. Never NULL (for v NULL too). */
 const char *ft_video_errmsg(const ft_video *v);
 
+/* Damage seen so far by the reads on v: frames that were damaged or lost in
+** the frames read (frames dropped while a seek looks for its target are not
+** counted), and FFmpeg's error messages about the file. A clip damaged in
+** the middle reads to its end (status 0) with n_frames > 0: the caller
+** says so. FT_EINVAL on NULL. */
+int ft_video_get_damage(const ft_video *v, ft_video_damage *out /* OUT */);
+
 /* ------------------------------------------------------------------------ */
 /* Writer (tests, the race simulator)                                       */
 /* ------------------------------------------------------------------------ */
@@ -165,6 +193,13 @@ typedef struct ft_video_writer_params {
     int max_b_frames;   /* B-frames in a row; 0: none (-1: the encoder's default) */
     const char *preset; /* libx264 only; NULL: "veryfast" */
     int threads;        /* encoder threads; 0: 1 */
+    int display_rotation; /* .mp4 / .mov only: a display matrix telling players
+                             to turn the frames clockwise by 0, 90, 180 or 270
+                             degrees (a phone held upright writes 90) ... */
+    int display_mirror;   /* ... and then to mirror them left-right (1) */
+    int fragmented;       /* .mp4 / .mov only: 1 writes a fragmented file (an
+                             empty index up front, then one fragment per
+                             keyframe, as live recorders do) */
 } ft_video_writer_params;
 
 ft_video_writer_params ft_video_writer_default_params(void);
@@ -182,7 +217,7 @@ int ft_video_encoder_available(const char *name);
 ** in the stream, which is what ft_video_read assumes for untagged streams too.
 ** Errors (*out NULL, err names the file): FT_EINVAL (size not positive,
 ** odd size for 4:2:0, fps not in (0, 1000], unknown extension, B-frames in
-** AVI, bad params),
+** AVI, a display matrix or fragments outside MP4 / MOV, bad params),
 ** FT_ENOTFOUND (no such encoder), FT_EIO (cannot create the file),
 ** FT_EFORMAT (the encoder or muxer refuses the settings), FT_ENOMEM. */
 int ft_video_writer_open(const char *path, int width, int height, double fps,
@@ -202,9 +237,13 @@ int ft_video_writer_close(ft_video_writer *w, char *err, size_t errlen);
 /* Message for the last failure on w ("" if none). Never NULL. */
 const char *ft_video_writer_errmsg(const ft_video_writer *w);
 
-/* FFmpeg's own log lines go to stderr, process-wide, for every user of the
-** libraries. level 0: silent, 1: errors only, 2: FFmpeg's default (info).
-** facetrail never changes the level unless asked. */
+/* FFmpeg's own log lines. facetrail installs its own FFmpeg log callback,
+** process-wide, the first time a video is opened or written (or this is
+** called): the errors it logs about a file are counted on that file's reader
+** (ft_video_get_damage) and, by default, nothing goes to stderr: facetrail's
+** own messages say what went wrong, in one line. level 0: nothing on stderr
+** (default), 1: FFmpeg's errors too, 2: FFmpeg's default (info and up), for
+** debugging. Thread-safe. */
 void ft_video_set_ffmpeg_log_level(int level);
 
 #ifdef __cplusplus

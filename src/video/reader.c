@@ -37,7 +37,19 @@
 **          doubles until it reaches the start).
 **   Colours: the frame's matrix (BT.601 / 709 / 2020 ...) and range; an
 **   untagged stream is BT.709 from 1280x720 up, BT.601 below (players do the
-**   same; the writer tags accordingly). Rotation metadata is ignored.
+**   same; the writer tags accordingly).
+**   Rotation: the stream's display matrix (ISO BMFF tkhd; FFmpeg's
+**   AV_PKT_DATA_DISPLAYMATRIX) maps a coded pixel (p, q) to the displayed
+**   (a p + c q, b p + d q), y pointing down. When it is a multiple of 90
+**   degrees, possibly mirrored, it is one of the 8 symmetries of the
+**   rectangle: transpose or not, then mirror x and / or y (orient_t,
+**   orient_fx, orient_fy). A returned frame is converted to RGB at its
+**   coded size into v->coded, then written upright into v->img.
+**   Damage: a packet the decoder refuses, a frame it flags (concealed
+**   errors, corrupt), and the frames missing from a timestamp gap that
+**   follows an error each count as one damaged frame, with its stream time
+**   (ft_video_get_damage); FFmpeg's error lines about our contexts are
+**   counted through a log sink (video/video.h) and never reach stderr.
 **
 ** INVARIANTS  (1) no loop waits on FFmpeg without progress: each pass of
 **                 decode_next either gets a frame, consumes a packet of a
@@ -67,6 +79,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avstring.h>
+#include <libavutil/display.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
@@ -91,7 +104,18 @@ struct ft_video {
     struct SwsContext *sws;
     int sws_flags;
     int sws_key[5]; /* width, height, format, colorspace, full range of sws */
-    ft_image *img;
+    ft_image *img;   /* the last returned frame, upright */
+    ft_image *coded; /* RGB at the coded size, when the display matrix turns it */
+    int orient_t;    /* display matrix: transpose, then mirror x, mirror y */
+    int orient_fx, orient_fy;
+    ft__video_sink sink; /* FFmpeg's error lines about this file */
+    int64_t n_damaged;   /* damaged or lost frames (ft_video_get_damage) */
+    int64_t damage_first_us, damage_last_us;
+    int64_t errors_seen;  /* sink count when the last frame came out */
+    int damage_pending;   /* an error since the last frame: a gap is lost frames */
+    int64_t n_refused;    /* packets refused since the last frame (counted already) */
+    int64_t last_frame_us; /* the last frame read past any seek target */
+    int have_last_frame;
     size_t max_pixels;
     int64_t file_size; /* at open */
     ft_video_info info;
@@ -165,6 +189,12 @@ static int open_input(ft_video *v, const char *formats, char *err, size_t errlen
 {
     char *url = ft__video_url(v->path);
     if (!url) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
+    v->fc = avformat_alloc_context();
+    if (!v->fc) {
+        ft__free(url);
+        return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
+    }
+    v->fc->opaque = &v->sink; /* the demuxer's error lines count on this reader */
     AVDictionary *opts = NULL;
     int r = av_dict_set(&opts, "protocol_whitelist", "file", 0);
     if (r >= 0) r = av_dict_set(&opts, "format_whitelist", formats, 0);
@@ -174,10 +204,13 @@ static int open_input(ft_video *v, const char *formats, char *err, size_t errlen
     if (r >= 0) return FT_OK;
     char ebuf[128];
     ft__video_averr(r, ebuf, sizeof ebuf);
-    int status = ft__video_status(r);
+    int status = ft__video_demux_status(r);
     if (status == FT_EIO)
         return ft__errf(err, errlen, FT_EIO, "%s: cannot open: %s", v->path, ebuf);
     if (status == FT_ENOMEM) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
+    if (r == AVERROR(ENOMEM))
+        return ft__errf(err, errlen, FT_EFORMAT, "%s: not a readable video file (%s)", v->path,
+                        FT__VIDEO_DAMAGED_SIZES);
     if (r == AVERROR(EINVAL)) {
         /* The usual cause: the detected format is not on the whitelist. */
         char name[64];
@@ -258,11 +291,45 @@ static int find_stream_info(ft_video *v, char *err, size_t errlen)
     ft__free(opts);
     if (r < 0) {
         char ebuf[128];
-        int status = ft__video_status(r);
+        int status = ft__video_demux_status(r);
+        if (status == FT_ENOMEM)
+            return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
         return ft__errf(err, errlen, status, "%s: cannot read the stream parameters: %s", v->path,
-                        ft__video_averr(r, ebuf, sizeof ebuf));
+                        r == AVERROR(ENOMEM) ? FT__VIDEO_DAMAGED_SIZES
+                                             : ft__video_averr(r, ebuf, sizeof ebuf));
     }
     return FT_OK;
+}
+
+/* The stream's display matrix as a symmetry of the frame (orient_*), and
+** info.rotation / info.mirrored; identity when there is none or it is not a
+** multiple of 90 degrees. */
+static void read_orientation(ft_video *v)
+{
+    size_t size = 0;
+    const int32_t *m =
+        (const int32_t *)av_stream_get_side_data(v->st, AV_PKT_DATA_DISPLAYMATRIX, &size);
+    if (!m || size < 9 * sizeof(int32_t)) return;
+    /* 16.16 fixed point: a = m[0], b = m[1], c = m[3], d = m[4]. */
+    double a = m[0], b = m[1], c = m[3], d = m[4];
+    double diag = fabs(a) + fabs(d), anti = fabs(b) + fabs(c);
+    if (anti <= diag * 1e-3 && fabs(a) > 0 && fabs(d) > 0) {
+        v->orient_t = 0;
+        v->orient_fx = a < 0;
+        v->orient_fy = d < 0;
+    } else if (diag <= anti * 1e-3 && fabs(b) > 0 && fabs(c) > 0) {
+        v->orient_t = 1;
+        v->orient_fx = b < 0;
+        v->orient_fy = c < 0;
+    } else {
+        return; /* another angle, or degenerate: frames as coded */
+    }
+    /* As "turn clockwise, then mirror left-right" (the inverse reading of
+    ** the same symmetry): t fx fy -> rotation, mirrored. */
+    static const int rot[2][2][2] = { { { 0, 180 }, { 0, 180 } }, { { 90, 90 }, { 270, 270 } } };
+    static const int mir[2][2][2] = { { { 0, 1 }, { 1, 0 } }, { { 1, 0 }, { 0, 1 } } };
+    v->info.rotation = rot[v->orient_t][v->orient_fx][v->orient_fy];
+    v->info.mirrored = mir[v->orient_t][v->orient_fx][v->orient_fy];
 }
 
 static void fill_info(ft_video *v)
@@ -287,6 +354,12 @@ static void fill_info(ft_video *v)
         in->n_frames = llround((double)in->duration_us * in->fps / 1e6);
     snprintf(in->codec, sizeof in->codec, "%s", avcodec_get_name(st->codecpar->codec_id));
     first_name(v->fc->iformat->name, in->format, sizeof in->format);
+    read_orientation(v);
+    if (v->orient_t) {
+        int t = in->width;
+        in->width = in->height;
+        in->height = t;
+    }
     v->frame_us = (in->fps > 0.5 && in->fps < 1000) ? llround(1e6 / in->fps) : 40000;
 }
 
@@ -346,6 +419,7 @@ static int open_decoder(ft_video *v, const AVCodec *codec, int threads, char *er
     r = avcodec_parameters_to_context(v->dec, cp);
     if (r >= 0) {
         v->dec->pkt_timebase = v->st->time_base;
+        v->dec->opaque = &v->sink; /* copied into the decoder's thread contexts */
         v->dec->thread_count = threads;
         v->dec->max_pixels = decoder_cap(v->max_pixels);
         r = avcodec_open2(v->dec, codec, NULL);
@@ -398,6 +472,8 @@ int ft_video_open(const char *path, const ft_video_params *p, ft_video **out, ch
     v->file_size = (int64_t)sb.st_size;
     v->start_ts = AV_NOPTS_VALUE;
     v->sws_key[0] = -1;
+    v->damage_first_us = v->damage_last_us = -1;
+    ft__video_sink_register(&v->sink);
 
     const AVCodec *codec = NULL;
     int r = probe(v, formats, &codec, err, errlen);
@@ -420,7 +496,9 @@ void ft_video_close(ft_video *v)
     av_packet_free(&v->pkt);
     avcodec_free_context(&v->dec);
     avformat_close_input(&v->fc);
+    ft__video_sink_unregister(&v->sink); /* no context logs for it any more */
     ft_image_destroy(v->img);
+    ft_image_destroy(v->coded);
     ft__free(v->path);
     ft__free(v);
 }
@@ -435,6 +513,16 @@ int ft_video_get_info(const ft_video *v, ft_video_info *out)
 const char *ft_video_errmsg(const ft_video *v)
 {
     return v ? v->errmsg : "";
+}
+
+int ft_video_get_damage(const ft_video *v, ft_video_damage *out)
+{
+    if (!v || !out) return FT_EINVAL;
+    out->n_frames = v->n_damaged;
+    out->first_us = v->n_damaged ? v->damage_first_us : -1;
+    out->last_us = v->n_damaged ? v->damage_last_us : -1;
+    out->n_errors = atomic_load(&((ft_video *)v)->sink.n_errors);
+    return FT_OK;
 }
 
 /* Timestamp of v->frame in microseconds from the stream start. */
@@ -479,7 +567,9 @@ static void end_of_input(ft_video *v, int averr)
     } else if (averr != AVERROR_EOF) {
         char ebuf[128];
         ft__video_averr(averr, ebuf, sizeof ebuf);
-        int status = ft__video_status(averr);
+        int status = ft__video_demux_status(averr);
+        if (averr == AVERROR(ENOMEM) && status == FT_EFORMAT)
+            snprintf(ebuf, sizeof ebuf, "%s", FT__VIDEO_DAMAGED_SIZES);
         if (status == FT_EIO)
             v->end_status = fail(v, FT_EIO, "%s: read error after %.3f s: %s", v->path, at, ebuf);
         else if (status == FT_ENOMEM)
@@ -492,9 +582,55 @@ static void end_of_input(ft_video *v, int averr)
     v->flushed = 1;
 }
 
-static int decode_failure(ft_video *v, int averr)
+/* n damaged or lost frames between first_us and last_us (stream time). */
+static void damage_add(ft_video *v, int64_t n, int64_t first_us, int64_t last_us)
+{
+    if (n <= 0) return;
+    if (v->n_damaged == 0 || first_us < v->damage_first_us) v->damage_first_us = first_us;
+    if (v->n_damaged == 0 || last_us > v->damage_last_us) v->damage_last_us = last_us;
+    v->n_damaged += n;
+}
+
+/* Damage bookkeeping for the frame just decoded at us (past any seek
+** target): lost frames in a gap after an error, and the frame itself when
+** the decoder flagged it or logged an error since the previous frame. */
+static void note_frame(ft_video *v, int64_t us)
+{
+    const AVFrame *f = v->frame;
+    int64_t errors = atomic_load(&v->sink.n_errors);
+    int logged = errors > v->errors_seen;
+    v->errors_seen = errors;
+    if (v->damage_pending && v->have_last_frame && v->frame_us > 0 &&
+        us - v->last_frame_us > v->frame_us + v->frame_us / 2) {
+        int64_t missing = (us - v->last_frame_us + v->frame_us / 2) / v->frame_us - 1;
+        damage_add(v, missing - v->n_refused, v->last_frame_us + v->frame_us, us - v->frame_us);
+    }
+    int bad = f->decode_error_flags != 0 || (f->flags & AV_FRAME_FLAG_CORRUPT) || logged;
+    if (bad) damage_add(v, 1, us, us);
+    v->damage_pending = bad;
+    v->n_refused = 0;
+    v->last_frame_us = us;
+    v->have_last_frame = 1;
+}
+
+/* A packet (pts in the stream time base, or AV_NOPTS_VALUE) or a frame
+** that the decoder refused. */
+static void note_refused(ft_video *v, int64_t pts)
+{
+    if (v->seeking) return; /* before the target: not part of what is read */
+    int64_t us = v->have_prev ? v->prev_us : 0, d;
+    if (pts != AV_NOPTS_VALUE && v->start_ts != AV_NOPTS_VALUE &&
+        !__builtin_sub_overflow(pts, v->start_ts, &d))
+        us = av_rescale_q(d, v->st->time_base, AV_TIME_BASE_Q);
+    damage_add(v, 1, us, us);
+    v->n_refused++;
+    v->damage_pending = 1;
+}
+
+static int decode_failure(ft_video *v, int averr, int64_t pts)
 {
     if (averr == AVERROR(ENOMEM)) return fail(v, FT_ENOMEM, "%s: out of memory", v->path);
+    note_refused(v, pts);
     v->last_averr = averr;
     if (++v->dec_errors <= MAX_DECODE_ERRORS) return FT_OK;
     char ebuf[128];
@@ -517,7 +653,7 @@ static int decode_next(ft_video *v, int64_t *us)
         }
         if (r == AVERROR_EOF) return 0;
         if (r != AVERROR(EAGAIN)) {
-            int s = decode_failure(v, r);
+            int s = decode_failure(v, r, AV_NOPTS_VALUE);
             if (s < 0) return s;
             continue;
         }
@@ -535,10 +671,11 @@ static int decode_next(ft_video *v, int64_t *us)
             continue;
         }
         v->seek_need_key = 0;
+        int64_t pkt_pts = v->pkt->pts != AV_NOPTS_VALUE ? v->pkt->pts : v->pkt->dts;
         r = avcodec_send_packet(v->dec, v->pkt);
         av_packet_unref(v->pkt);
         if (r < 0 && r != AVERROR(EAGAIN)) {
-            int s = decode_failure(v, r);
+            int s = decode_failure(v, r, pkt_pts);
             if (s < 0) return s;
         }
     }
@@ -559,7 +696,33 @@ static enum AVPixelFormat plain_format(enum AVPixelFormat fmt, int *full)
     }
 }
 
-/* v->frame -> v->img (packed RGB24). */
+/* src (coded) -> dst (upright): dst(X, Y) = src(p, q) with (u, w) = (Y, X)
+** when transposed, else (X, Y); p = fx ? W-1-u : u; q = fy ? H-1-w : w. */
+static void orient_copy(const ft_video *v, const ft_image *src, ft_image *dst)
+{
+    const int sw = src->width, sh = src->height;
+    const uint8_t *s = src->rgb;
+    for (int y = 0; y < dst->height; y++) {
+        uint8_t *d = dst->rgb + (size_t)y * dst->width * 3;
+        /* source of (0, y) and the step for each x (in pixels) */
+        ptrdiff_t p0, q0, dp, dq;
+        if (v->orient_t) {
+            p0 = v->orient_fx ? sw - 1 - y : y, dp = 0;
+            q0 = v->orient_fy ? sh - 1 : 0, dq = v->orient_fy ? -1 : 1;
+        } else {
+            p0 = v->orient_fx ? sw - 1 : 0, dp = v->orient_fx ? -1 : 1;
+            q0 = v->orient_fy ? sh - 1 - y : y, dq = 0;
+        }
+        ptrdiff_t at = (q0 * sw + p0) * 3, step = (dq * sw + dp) * 3;
+        for (int x = 0; x < dst->width; x++, at += step) {
+            d[3 * x] = s[at];
+            d[3 * x + 1] = s[at + 1];
+            d[3 * x + 2] = s[at + 2];
+        }
+    }
+}
+
+/* v->frame -> v->img (packed RGB24, upright). */
 static int convert(ft_video *v)
 {
     const AVFrame *f = v->frame;
@@ -571,10 +734,18 @@ static int convert(ft_video *v)
         !sws_isSupportedInput((enum AVPixelFormat)f->format))
         return fail(v, FT_EFORMAT, "%s: unsupported pixel format %s", v->path,
                     desc ? desc->name : "(none)");
-    if (!v->img || v->img->width != w || v->img->height != h) {
+    int turned = v->orient_t || v->orient_fx || v->orient_fy;
+    int dw = v->orient_t ? h : w, dh = v->orient_t ? w : h;
+    if (!v->img || v->img->width != dw || v->img->height != dh) {
         ft_image_destroy(v->img);
         v->img = NULL;
-        if (ft__image_alloc(w, h, &v->img) < 0)
+        if (ft__image_alloc(dw, dh, &v->img) < 0)
+            return fail(v, FT_ENOMEM, "%s: out of memory for a %dx%d frame", v->path, dw, dh);
+    }
+    if (turned && (!v->coded || v->coded->width != w || v->coded->height != h)) {
+        ft_image_destroy(v->coded);
+        v->coded = NULL;
+        if (ft__image_alloc(w, h, &v->coded) < 0)
             return fail(v, FT_ENOMEM, "%s: out of memory for a %dx%d frame", v->path, w, h);
     }
     int yuv = !(desc->flags & AV_PIX_FMT_FLAG_RGB) && desc->nb_components >= 3;
@@ -597,11 +768,12 @@ static int convert(ft_video *v)
         }
         memcpy(v->sws_key, key, sizeof key);
     }
-    uint8_t *dst[4] = { v->img->rgb, NULL, NULL, NULL };
+    uint8_t *dst[4] = { turned ? v->coded->rgb : v->img->rgb, NULL, NULL, NULL };
     int dst_stride[4] = { 3 * w, 0, 0, 0 };
     if (sws_scale(v->sws, (const uint8_t *const *)f->data, f->linesize, 0, h, dst, dst_stride) != h)
         return fail(v, FT_EFORMAT, "%s: colour conversion of a %dx%d %s frame failed", v->path, w,
                     h, desc->name);
+    if (turned) orient_copy(v, v->coded, v->img);
     return FT_OK;
 }
 
@@ -663,6 +835,7 @@ int ft_video_read(ft_video *v, double sample_fps, const ft_image **frame, int64_
             v->seeking = 0;
             v->have_out = 0;
         }
+        note_frame(v, us);
         /* A backward jump (us < last) restarts the spacing. */
         if (v->have_out && sample_fps > 0 && us >= v->last_out_us &&
             us < ft_video_sample_next_us(v->last_out_us, sample_fps))
@@ -721,6 +894,10 @@ static int seek_from(ft_video *v, int64_t from_us)
     v->n_decoded = 0;
     v->have_prev = 0;
     v->have_out = 0;
+    v->have_last_frame = 0;
+    v->damage_pending = 0;
+    v->n_refused = 0;
+    v->errors_seen = atomic_load(&v->sink.n_errors);
     v->seeking = 1;
     v->seek_from_us = from_us;
     v->seek_got_frame = 0;

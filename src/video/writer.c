@@ -10,7 +10,11 @@
 **          reader's rule for untagged streams), constant quality unless a
 **          bitrate is given; the file is created (avio) and the header
 **          written. MP4/MOV get "faststart": the index is moved to the front
-**          at close, so a copy cut short still opens and yields its frames.
+**          at close, so a copy cut short still opens and yields its frames;
+**          or, when asked, fragments (empty moov, a moof per keyframe). A
+**          display rotation is stored as the stream's display matrix
+**          (av_display_rotation_set takes the clockwise angle as players
+**          apply it; a mirror negates the matrix's x column).
 **   write: RGB24 -> YUV420P by sws_scale into a frame the encoder does not
 **          hold any more (av_frame_make_writable), pts = frame index, then
 **          every packet the encoder has ready is muxed.
@@ -35,6 +39,7 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/display.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
@@ -77,7 +82,7 @@ static int wfail_av(ft_video_writer *w, int averr, const char *what)
 
 ft_video_writer_params ft_video_writer_default_params(void)
 {
-    ft_video_writer_params p = { NULL, 0, 0, 0, 0, NULL, 0 };
+    ft_video_writer_params p = { NULL, 0, 0, 0, 0, NULL, 0, 0, 0, 0 };
     return p;
 }
 
@@ -149,6 +154,17 @@ static int check_args(const char *path, int width, int height, double fps,
         return ft__errf(err, errlen, FT_EINVAL,
                         "%s: unknown video extension (use .mp4, .m4v, .mov, .mkv, .avi or .ts)",
                         path);
+    if (p->display_rotation % 90 != 0 || p->display_rotation < 0 || p->display_rotation > 270 ||
+        (p->display_mirror != 0 && p->display_mirror != 1) ||
+        (p->fragmented != 0 && p->fragmented != 1))
+        return ft__errf(err, errlen, FT_EINVAL,
+                        "%s: display rotation %d (0, 90, 180 or 270), mirror %d and fragmented "
+                        "%d (0 or 1) are not all valid",
+                        path, p->display_rotation, p->display_mirror, p->fragmented);
+    int mov = strcmp(muxer_for(path), "mp4") == 0 || strcmp(muxer_for(path), "mov") == 0;
+    if (!mov && (p->display_rotation || p->display_mirror || p->fragmented))
+        return ft__errf(err, errlen, FT_EINVAL,
+                        "%s: a display rotation or fragments need .mp4, .m4v or .mov", path);
     return FT_OK;
 }
 
@@ -254,6 +270,14 @@ static int writer_setup(ft_video_writer *w, double fps, const ft_video_writer_pa
     if (r < 0) return w->status;
     w->st->time_base = w->enc->time_base;
     w->st->avg_frame_rate = w->enc->framerate;
+    if (p->display_rotation || p->display_mirror) {
+        uint8_t *sd = av_stream_new_side_data(w->st, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t));
+        if (!sd) return wfail(w, FT_ENOMEM, "%s: out of memory", w->path);
+        int32_t m[9];
+        av_display_rotation_set(m, p->display_rotation);
+        av_display_matrix_flip(m, p->display_mirror, 0);
+        memcpy(sd, m, sizeof m);
+    }
 
     w->frame->format = w->enc->pix_fmt;
     w->frame->width = w->width;
@@ -269,7 +293,9 @@ static int writer_setup(ft_video_writer *w, double fps, const ft_video_writer_pa
 
     AVDictionary *opts = NULL;
     if (strcmp(mux, "mp4") == 0 || strcmp(mux, "mov") == 0)
-        av_dict_set(&opts, "movflags", "+faststart", 0);
+        av_dict_set(&opts, "movflags",
+                    p->fragmented ? "+frag_keyframe+empty_moov+default_base_moof" : "+faststart",
+                    0);
     r = avformat_write_header(w->oc, &opts);
     av_dict_free(&opts);
     if (r < 0) return wfail_av(w, r, "cannot write the header");
@@ -298,6 +324,7 @@ int ft_video_writer_open(const char *path, int width, int height, double fps,
     if (!out) return ft__errf(err, errlen, FT_EINVAL, "ft_video_writer_open: no output handle");
     *out = NULL;
     if (!path || !*path) return ft__errf(err, errlen, FT_EINVAL, "ft_video_writer_open: no path");
+    ft__video_log_init();
     ft_video_writer_params prm = p ? *p : ft_video_writer_default_params();
     int r = check_args(path, width, height, fps, &prm, err, errlen);
     if (r < 0) return r;

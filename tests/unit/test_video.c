@@ -830,8 +830,329 @@ static void test_alloc_failures(void)
     remove_dir();
 }
 
+/* ---- rotation, damage report, fragmented MP4 ------------------------------ */
+
+/* Mean luma of the 12x12 square at a corner of img (0 TL, 1 TR, 2 BR, 3 BL). */
+static int corner_luma(const ft_image *img, int corner)
+{
+    int x0 = (corner == 1 || corner == 2) ? img->width - 14 : 2;
+    int y0 = corner >= 2 ? img->height - 14 : 2;
+    long sum = 0;
+    for (int y = y0; y < y0 + 12; y++)
+        for (int x = x0; x < x0 + 12; x++) {
+            const uint8_t *px = img->rgb + ((size_t)y * img->width + x) * 3;
+            sum += (px[0] * 299 + px[1] * 587 + px[2] * 114) / 1000;
+        }
+    return (int)(sum / 144);
+}
+
+/* Where a corner of the coded frame shows after turning clockwise by rot
+** degrees and then mirroring left-right (corners numbered clockwise). */
+static int shown_corner(int corner, int rot, int mirror)
+{
+    int c = (corner + rot / 90) % 4;
+    static const int mirrored[4] = { 1, 0, 3, 2 };
+    return mirror ? mirrored[c] : c;
+}
+
+/* A portrait phone clip is stored landscape with a display matrix: the
+** reader turns its frames upright and reports the displayed size. The coded
+** frames have a white block in the top-left corner and a grey one in the
+** top-right, so that each of the 8 turns and mirrors lands them in its own
+** pair of corners. */
+static void test_rotation(void)
+{
+    make_dir();
+    ft_image *img;
+    ASSERT_OK(ft_image_create(W, H, &img));
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            uint8_t *px = img->rgb + ((size_t)y * W + x) * 3;
+            int v = 30;
+            if (y < 16 && x < 16) v = 235;      /* top-left: white */
+            if (y < 16 && x >= W - 16) v = 128; /* top-right: grey */
+            px[0] = px[1] = px[2] = (uint8_t)v;
+        }
+    for (int mirror = 0; mirror <= 1; mirror++)
+        for (int rot = 0; rot < 360; rot += 90) {
+            ft_video_writer_params p = ft_video_writer_default_params();
+            p.display_rotation = rot;
+            p.display_mirror = mirror;
+            p.quality = 2;
+            char name[64];
+            snprintf(name, sizeof name, "rot%d_%d.mp4", rot, mirror);
+            const char *path = tmp_path(name);
+            ft_video_writer *w;
+            char err[512];
+            ASSERT_OK(ft_video_writer_open(path, W, H, FPS, &p, &w, err, sizeof err));
+            for (int i = 0; i < 3; i++)
+                ASSERT_OK(ft_video_writer_write(w, img));
+            ASSERT_OK(ft_video_writer_close(w, err, sizeof err));
+
+            ft_video *v = open_ok(path);
+            ft_video_info in;
+            ASSERT_OK(ft_video_get_info(v, &in));
+            int sideways = rot == 90 || rot == 270;
+            ASSERT_EQ(in.width, sideways ? H : W);
+            ASSERT_EQ(in.height, sideways ? W : H);
+            ASSERT_EQ(in.rotation, rot);
+            ASSERT_EQ(in.mirrored, mirror);
+            const ft_image *fr;
+            int64_t t;
+            int n = 0;
+            while (ft_video_read(v, 0, &fr, &t) == 1) {
+                ASSERT_EQ(fr->width, in.width);
+                ASSERT_EQ(fr->height, in.height);
+                int white = shown_corner(0, rot, mirror), grey = shown_corner(1, rot, mirror);
+                for (int c = 0; c < 4; c++) {
+                    int want = c == white ? 235 : c == grey ? 128 : 30;
+                    int got = corner_luma(fr, c);
+                    if (abs(got - want) > 20)
+                        ft_test_fail(__FILE__, __LINE__,
+                                     "rotation %d mirror %d: corner %d luma %d, want %d", rot,
+                                     mirror, c, got, want);
+                }
+                n++;
+            }
+            ASSERT_EQ(n, 3);
+            ft_video_close(v);
+        }
+    ft_image_destroy(img);
+    /* only MP4 / MOV carry a display matrix */
+    ft_video_writer_params p = ft_video_writer_default_params();
+    p.display_rotation = 90;
+    ft_video_writer *w;
+    char err[512];
+    ASSERT_EQ(ft_video_writer_open(tmp_path("r.mkv"), W, H, FPS, &p, &w, err, sizeof err),
+              FT_EINVAL);
+    p.display_rotation = 45;
+    ASSERT_EQ(ft_video_writer_open(tmp_path("r.mp4"), W, H, FPS, &p, &w, err, sizeof err),
+              FT_EINVAL);
+    remove_dir();
+}
+
+/* Runs fn with stderr going to a file; returns that file's text (ft__free). */
+static char *capture_stderr(void (*fn)(void *), void *arg)
+{
+    const char *path = tmp_path("stderr.txt");
+    fflush(stderr);
+    int saved = dup(2);
+    ASSERT(saved >= 0);
+    FILE *f = fopen(path, "wb");
+    ASSERT(f != NULL);
+    ASSERT(dup2(fileno(f), 2) == 2);
+    fn(arg);
+    fflush(stderr);
+    ASSERT(dup2(saved, 2) == 2);
+    close(saved);
+    fclose(f);
+    size_t len;
+    unsigned char *text = slurp(path, &len);
+    char *s = ft__malloc(len + 1);
+    ASSERT(s);
+    memcpy(s, text, len);
+    s[len] = '\0';
+    ft__free(text);
+    return s;
+}
+
+static void open_noise(void *arg)
+{
+    ft_video *v;
+    char err[512];
+    ASSERT_EQ(ft_video_open(arg, NULL, &v, err, sizeof err), FT_EFORMAT);
+}
+
+typedef struct damaged_read {
+    const char *path;
+    int n, end;
+    ft_video_damage dmg;
+    char err[512];
+} damaged_read;
+
+static void read_damaged(void *arg)
+{
+    damaged_read *d = arg;
+    ft_video *v = open_ok(d->path);
+    int idx[256];
+    int64_t pts[256];
+    d->n = read_all(v, 0, idx, pts, 256, &d->end);
+    ASSERT_OK(ft_video_get_damage(v, &d->dmg));
+    snprintf(d->err, sizeof d->err, "%s", ft_video_errmsg(v));
+    ft_video_close(v);
+}
+
+/* A clip overwritten with a few KB of garbage in the middle reads to its end;
+** FFmpeg says nothing on stderr, and the reader counts the damaged frames
+** and says when they are. */
+static void test_damage_report(void)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/ft_video_XXXXXX");
+    ASSERT(mkdtemp(g_dir) != NULL); /* FFmpeg's log level left as it is */
+    int x264 = ft_video_encoder_available("libx264");
+    ft_video_writer_params p = ft_video_writer_default_params();
+    if (x264) p.codec = "libx264";
+    p.gop = 25;
+    const int n_frames = 100;
+    const char *path = write_clip(x264 ? "clip264.mp4" : "clip.mp4", &p, n_frames);
+    size_t len;
+    unsigned char *data = slurp(path, &len);
+    uint32_t seed = 777;
+    for (size_t i = len / 2; i < len / 2 + 1024 && i < len; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        data[i] = (unsigned char)(seed >> 24);
+    }
+    const char *bad = tmp_path("damaged.mp4");
+    spit(bad, data, len);
+    ft__free(data);
+
+    damaged_read d = { bad, 0, 0, { 0, 0, 0, 0 }, "" };
+    char *text = capture_stderr(read_damaged, &d);
+    printf("# %s, %zu bytes: %d frames read, end %d, %lld damaged between %.3f and %.3f s, "
+           "%lld FFmpeg errors\n",
+           x264 ? "h264" : "mpeg4", len, d.n, d.end, (long long)d.dmg.n_frames,
+           (double)d.dmg.first_us / 1e6, (double)d.dmg.last_us / 1e6,
+           (long long)d.dmg.n_errors);
+    if (*text) printf("# stderr: %.300s\n", text);
+    ASSERT(strstr(text, " @ ") == NULL); /* "[h264 @ 0x...]" */
+    ASSERT(strstr(text, "error while decoding") == NULL);
+    ASSERT(strstr(text, "concealing") == NULL);
+    ASSERT_EQ(strlen(text), 0);
+    ft__free(text);
+    ASSERT_EQ(d.end, 0);
+    ASSERT(d.n > n_frames / 2);
+    ASSERT(d.dmg.n_frames > 0);
+    ASSERT(d.dmg.n_frames < n_frames);
+    ASSERT(d.dmg.first_us >= 0);
+    ASSERT(d.dmg.first_us <= d.dmg.last_us);
+    ASSERT(d.dmg.last_us < (int64_t)n_frames * FRAME_US);
+    /* the garbage sits in the middle of the file: so does the damage */
+    ASSERT(d.dmg.first_us > FRAME_US * 5);
+
+    /* an intact clip: no damage */
+    damaged_read ok = { path, 0, 0, { 0, 0, 0, 0 }, "" };
+    text = capture_stderr(read_damaged, &ok);
+    ASSERT_EQ(strlen(text), 0);
+    ft__free(text);
+    ASSERT_EQ(ok.n, n_frames);
+    ASSERT_EQ(ok.dmg.n_frames, 0);
+    ASSERT_EQ(ok.dmg.first_us, -1);
+    ASSERT_EQ(ok.dmg.n_errors, 0);
+
+    /* not a video at all: FFmpeg's complaint stays off stderr too */
+    const char *noise = tmp_path("noise.mp4");
+    unsigned char junk[3000];
+    for (size_t i = 0; i < sizeof junk; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        junk[i] = (unsigned char)(seed >> 24);
+    }
+    spit(noise, junk, sizeof junk);
+    text = capture_stderr(open_noise, (void *)noise);
+    ASSERT_EQ(strlen(text), 0);
+    ft__free(text);
+    remove_dir();
+}
+
+/* Offsets of every box of type `type` (4 letters) in data, up to cap. */
+static int find_boxes(const unsigned char *data, size_t len, const char *type, size_t *at, int cap)
+{
+    int n = 0;
+    for (size_t i = 4; i + 4 <= len && n < cap; i++)
+        if (memcmp(data + i, type, 4) == 0) at[n++] = i - 4;
+    return n;
+}
+
+/* Opens and reads a damaged copy; the failure, if any, must name the file and
+** say it is damaged, never "out of memory". Returns the final status. */
+static int read_fragmented(const char *what, const unsigned char *data, size_t len)
+{
+    const char *bad = tmp_path("frag_bad.mp4");
+    spit(bad, data, len);
+    ft_video *v;
+    char err[512];
+    int r = ft_video_open(bad, NULL, &v, err, sizeof err);
+    if (r == FT_OK) {
+        int idx[N + 8], end;
+        int64_t pts[N + 8];
+        int n = read_all(v, 0, idx, pts, N + 8, &end);
+        snprintf(err, sizeof err, "%s", ft_video_errmsg(v));
+        ft_video_close(v);
+        printf("# %s: %d frames, end %d %s\n", what, n, end, err);
+        r = end;
+    } else {
+        printf("# %s: open %d %s\n", what, r, err);
+    }
+    ASSERT_NE(r, FT_ENOMEM);
+    ASSERT(strstr(err, "out of memory") == NULL);
+    if (r < 0) {
+        ASSERT_EQ(r, FT_EFORMAT);
+        ASSERT_STR_CONTAINS(err, bad);
+    }
+    return r;
+}
+
+/* A fragmented MP4 (what live recorders write) whose fragment headers are
+** damaged or cut: reported as a damaged file, not as out of memory. */
+static void test_fragmented_damaged(void)
+{
+    make_dir();
+    ft_video_writer_params p = ft_video_writer_default_params();
+    p.fragmented = 1;
+    p.gop = 5;
+    const char *path = write_clip("frag.mp4", &p, N);
+    check_full_clip(path);
+    size_t len;
+    unsigned char *orig = slurp(path, &len);
+    unsigned char *data = ft__malloc(len);
+    ASSERT(data);
+    size_t moof[64], trun[64];
+    int n_moof = find_boxes(orig, len, "moof", moof, 64);
+    int n_trun = find_boxes(orig, len, "trun", trun, 64);
+    printf("# %zu bytes, %d fragments\n", len, n_moof);
+    ASSERT(n_moof >= 8);
+    ASSERT_EQ(n_trun, n_moof);
+    int failed = 0;
+    /* a moof of the middle overwritten: huge size fields, sample counts */
+    static const unsigned char ff[16] = { 0x7f, 0xff, 0xff, 0xf0, 0xff, 0xff, 0xff, 0xff,
+                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    size_t mid = trun[n_trun / 2];
+    memcpy(data, orig, len);
+    memcpy(data + mid + 12, ff, 8); /* trun sample count and data offset */
+    failed += read_fragmented("trun sample count", data, len) < 0;
+    /* sample counts that pass the demuxer's overflow checks but ask for
+    ** gigabytes of tables */
+    static const uint32_t counts[] = { 0x0fffffff, 0x08000000, 0x01000000, 0x00100000 };
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+        for (int pick = 0; pick < 2; pick++) {
+            size_t at = trun[pick ? n_trun / 2 : 0] + 12;
+            memcpy(data, orig, len);
+            data[at] = (unsigned char)(counts[k] >> 24), data[at + 1] = (unsigned char)(counts[k] >> 16);
+            data[at + 2] = (unsigned char)(counts[k] >> 8), data[at + 3] = (unsigned char)counts[k];
+            char what[64];
+            snprintf(what, sizeof what, "trun %s: %u samples", pick ? "middle" : "first",
+                     (unsigned)counts[k]);
+            failed += read_fragmented(what, data, len) < 0;
+        }
+    }
+    memcpy(data, orig, len);
+    memcpy(data + moof[n_moof / 2], ff, 4); /* moof size */
+    failed += read_fragmented("moof size", data, len) < 0;
+    memcpy(data, orig, len);
+    for (size_t i = moof[n_moof / 2]; i < moof[n_moof / 2] + 96 && i < len; i++)
+        data[i] = 0xff;
+    failed += read_fragmented("moof overwritten", data, len) < 0;
+    /* cut inside a fragment's header and inside its data */
+    failed += read_fragmented("cut in moof", orig, moof[n_moof / 2] + 40) < 0;
+    failed += read_fragmented("cut in mdat", orig, moof[n_moof / 2] + 400) < 0;
+    (void)failed;
+    ft__free(data);
+    ft__free(orig);
+    remove_dir();
+}
+
 FT_TESTS(FT_TEST(test_roundtrip_mp4), FT_TEST(test_roundtrip_containers),
          FT_TEST(test_roundtrip_x264), FT_TEST(test_sampling), FT_TEST(test_seek),
          FT_TEST(test_resume), FT_TEST(test_truncated), FT_TEST(test_damaged),
          FT_TEST(test_not_videos), FT_TEST(test_max_pixels), FT_TEST(test_threads),
-         FT_TEST(test_writer_errors), FT_TEST(test_alloc_failures));
+         FT_TEST(test_writer_errors), FT_TEST(test_alloc_failures), FT_TEST(test_rotation),
+         FT_TEST(test_damage_report), FT_TEST(test_fragmented_damaged));
