@@ -148,16 +148,28 @@ int cmd_ingest(int argc, char **argv)
     if (rc != FT_OK) {
         fprintf(stderr, "facetrail ingest: %s\n", *err ? err : ft_strerror(rc));
     }
+    /* a clip damaged in the middle: one line, however many errors FFmpeg saw */
+    char damaged[120] = "";
+    if (rep.damaged_frames > 0) {
+        fprintf(stderr,
+                "warning: %s is damaged: %lld frame%s between %.1f s and %.1f s could not be "
+                "decoded; faces there are missing\n",
+                ip.source, (long long)rep.damaged_frames, rep.damaged_frames == 1 ? "" : "s",
+                rep.damage_first_us / 1e6, rep.damage_last_us / 1e6);
+        snprintf(damaged, sizeof damaged, "; %lld damaged frame%s (%.1f s to %.1f s)",
+                 (long long)rep.damaged_frames, rep.damaged_frames == 1 ? "" : "s",
+                 rep.damage_first_us / 1e6, rep.damage_last_us / 1e6);
+    }
     if (rep.ingest_id) {
         double speed = rep.elapsed_s > 0 ? rep.video_us / 1e6 / rep.elapsed_s : 0;
         char resumed[80] = "";
         if (rep.resumed_from_us >= 0)
             snprintf(resumed, sizeof resumed, ", resumed at %.1f s", rep.resumed_from_us / 1e6);
         printf("%s %s: %lld frames, %lld faces, %lld sightings stored in %.1f s (%.2fx real "
-               "time%s)%s\n",
+               "time%s)%s%s\n",
                rc == FT_OK ? (rep.stopped ? "stopped" : "ingested") : "failed", ip.source,
                (long long)rep.frames, (long long)rep.faces, (long long)rep.sightings,
-               rep.elapsed_s, speed, resumed,
+               rep.elapsed_s, speed, resumed, damaged,
                rep.stopped ? "; run the same command again to go on" : "");
     }
     ft_engine_close(eng);

@@ -75,6 +75,10 @@ typedef struct ft_ingest_report {
     int64_t video_us;        /* stream time covered by this run */
     double elapsed_s;
     int stopped;             /* the progress callback asked to stop */
+    int64_t damaged_frames;  /* frames of the video that were damaged or lost in
+                                this run (ft_video_get_damage): faces there are
+                                missing */
+    int64_t damage_first_us, damage_last_us; /* their stream time; -1 if none */
 } ft_ingest_report;
 
 /* Runs an ingest (see OVERVIEW). Errors: FT_EINVAL (bad parameters, unknown

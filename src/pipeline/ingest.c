@@ -319,6 +319,7 @@ int ft_ingest_run(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_in
 {
     memset(out, 0, sizeof *out);
     out->resumed_from_us = -1;
+    out->damage_first_us = out->damage_last_us = -1;
     if (err && errlen) *err = 0;
     int rc = check_params(p, err, errlen);
     if (rc != FT_OK) return rc;
@@ -438,6 +439,12 @@ done:
     ft__free(in.assign);
     ft__free(in.pending);
     ft__motion_fini(&in.motion);
+    ft_video_damage dmg; /* damaged frames: the caller warns, faces there are missing */
+    if (ft_video_get_damage(v, &dmg) == FT_OK && dmg.n_frames > 0) {
+        out->damaged_frames = dmg.n_frames;
+        out->damage_first_us = dmg.first_us;
+        out->damage_last_us = dmg.last_us;
+    }
     ft_video_close(v);
     return rc;
 }

@@ -404,4 +404,32 @@ if need_samples "$name"; then
     check "search --face 9 of a 3-face photo: exit 2" '[ $rc -eq 2 ] && grep -q "3 faces" "$tmp/err"'
 fi
 
+# --------------------------------------------- a video damaged in the middle --
+# One warning line (file, frames, seconds) and the count in the summary; none
+# of FFmpeg's own lines on stderr. The clip comes from the race simulator.
+SIM=${FT_SIM:-build/release/bench/bench_race_sim}
+name="ingest of a clip damaged in the middle: one warning line, no FFmpeg lines"
+if [ ! -x "$SIM" ]; then
+    skip "$name" "race simulator $SIM not built"
+elif need_samples "$name"; then
+    # shellcheck disable=SC2046
+    "$SIM" --people-from-image $(ls "$DEMO"/sample*.jpg) --models "$MODELS" --out "$tmp/dmg" \
+        --runners 2 --cameras 1 --width 320 --height 240 --fps 10 --face-min 50 --face-max 80 \
+        --max-span 6 --margin 0.5 --seed 5 --quiet >/dev/null 2>&1
+    clip=$(ls "$tmp"/dmg/*.mp4 | head -1)
+    dcam=$(basename "$clip" .mp4)
+    dstart=$(awk -F '\t' '$1 == "camera" { print $5; exit }' "$tmp/dmg/truth.tsv")
+    size=$(wc -c <"$clip")
+    cp "$clip" "$tmp/damaged.mp4"
+    # 3000 bytes of the binary itself over the middle of the file
+    head -c 4096 "$CLI" | tail -c 3000 |
+        dd of="$tmp/damaged.mp4" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+    "$CLI" camera add --db "$tmp/dmg.ftdb" --id "$dcam" --km 1 >/dev/null 2>&1
+    run "$CLI" ingest --quiet --fps 2 --db "$tmp/dmg.ftdb" --camera "$dcam" --start "$dstart" \
+        "$tmp/damaged.mp4"
+    check "$name" '[ $rc -eq 0 ] && [ "$(grep -c "damaged.mp4 is damaged: [0-9]* frames\{0,1\} between [0-9.]* s and [0-9.]* s could not be decoded" "$tmp/err")" -eq 1 ] &&
+        [ "$(lines "$tmp/err")" -eq 1 ] && ! grep -q -e " @ 0x" -e "error while decoding" -e "concealing" "$tmp/err" &&
+        grep -q "damaged frame" "$tmp/out"'
+fi
+
 finish
