@@ -7,6 +7,8 @@
 #   make test       run the suite on the release build (faster, no sanitizers)
 #   make bench      per-stage timings, beside the reference peer, as ratios
 #   make parity     full parity run against the JavaScript peer on the six samples
+#   make install    PREFIX (default /usr/local): bin/facetrail, lib/libfacetrail.a,
+#                   include/, share/facetrail/models/face-api/ (found by the binary)
 #   make format / format-check / clean
 #
 # Variants: SANITIZE=address,undefined selects build/asan; DEBUG=1 build/debug.
@@ -44,7 +46,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 BENCH_SRC:= $(wildcard bench/bench_*.c)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all lib cli tests check test bench parity setup deps models demo format format-check clean
+.PHONY: all lib cli tests check test bench parity setup deps models demo install format format-check clean
 all: cli
 lib: $(B)/libfacetrail.a
 cli: $(B)/facetrail
@@ -97,6 +99,21 @@ setup: deps models
 demo: setup
 	@$(MAKE) --no-print-directory cli $(B)/bench/bench_race_sim
 	@sh tools/demo.sh $(B)/facetrail
+
+# The binary looks for PREFIX/share/facetrail/models/face-api/model beside its
+# own PREFIX/bin (ft_engine_default_model_dir), so any PREFIX works. DESTDIR
+# stages the tree elsewhere (packaging).
+PREFIX  ?= /usr/local
+INSTALL ?= install
+install: cli lib models
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	  $(DESTDIR)$(PREFIX)/include/facetrail $(DESTDIR)$(PREFIX)/share/facetrail/models/face-api/model
+	$(INSTALL) -m 755 $(B)/facetrail $(DESTDIR)$(PREFIX)/bin/facetrail
+	$(INSTALL) -m 644 $(B)/libfacetrail.a $(DESTDIR)$(PREFIX)/lib/libfacetrail.a
+	$(INSTALL) -m 644 include/facetrail.h $(DESTDIR)$(PREFIX)/include/facetrail.h
+	$(INSTALL) -m 644 $(wildcard include/facetrail/*.h) $(DESTDIR)$(PREFIX)/include/facetrail/
+	$(INSTALL) -m 644 models/face-api/LICENSE $(DESTDIR)$(PREFIX)/share/facetrail/models/face-api/LICENSE
+	$(INSTALL) -m 644 models/face-api/model/* $(DESTDIR)$(PREFIX)/share/facetrail/models/face-api/model/
 
 format:
 	clang-format -i $(wildcard include/*.h include/facetrail/*.h src/*/*.[ch] src/*/*/*.[ch] tools/*.c tests/*/*.[ch] bench/*.c)

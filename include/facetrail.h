@@ -121,16 +121,33 @@ enum ft_detector_kind {
 };
 
 typedef struct ft_engine_params {
-    const char *model_dir; /* folder with face-api's *-weights_manifest.json + .bin */
+    const char *model_dir; /* folder with face-api's *-weights_manifest.json + .bin;
+                              NULL: ft_engine_default_model_dir finds it */
     int n_threads;         /* worker threads for the nets (>= 1) */
 } ft_engine_params;
 
-/* model_dir "models", n_threads 1. */
+/* model_dir NULL (found at open), n_threads 1. */
 ft_engine_params ft_engine_default_params(void);
 
+/* The model folder to use when none is given, into out (out_len bytes):
+** $FT_MODEL_DIR if set and not empty (as given, not checked); else the first
+** of these that holds the models: <bin>/../share/facetrail/models/face-api/model
+** and <bin>/../../models/face-api/model, <bin> being the folder of the running
+** program (/proc/self/exe: an installed PREFIX/bin/facetrail, or a
+** build/<variant>/facetrail in the source tree), then
+** /usr/local/share/facetrail/models/face-api/model (the default install),
+** then models/face-api/model in the working directory. FT_EMODEL when none
+** holds them, with every place looked in in errbuf; FT_EINVAL when out is
+** too small. Threads: safe (reads the environment only). */
+int ft_engine_default_model_dir(char *out /* OUT */, size_t out_len, char *errbuf,
+                                size_t errbuf_len);
+
 /* Creates an engine. Models are loaded lazily, on first use, and validated
-** (names, shapes, byte counts) then; a bad model gives FT_EMODEL from the call
-** that needed it. On failure *out is NULL and errbuf holds the reason. */
+** (names, shapes, byte counts; the face-api files also against pinned
+** SHA-256 digests, so a damaged or other-version file is FT_EMODEL naming it)
+** then; a bad model gives FT_EMODEL from the call that needed it. A NULL
+** model_dir is resolved here (FT_EMODEL if no folder is found). On failure
+** *out is NULL and errbuf holds the reason. */
 int ft_engine_open(const ft_engine_params *params, ft_engine **out /* OUT */, char *errbuf,
                    size_t errbuf_len);
 void ft_engine_close(ft_engine *eng);

@@ -58,11 +58,13 @@ void report_engine_error(const char *cmd, const ft_engine *eng, int status)
     if (status == FT_EMODEL) print_model_hint(cmd);
 }
 
-/* Model folder when --models is not given: $FT_MODEL_DIR, else the default. */
+/* Model folder when --models is not given, as the library finds it
+** ($FT_MODEL_DIR, beside the program, the install folder); NULL when none is
+** found: ft_engine_open then reports every place it looked in. */
 const char *default_model_dir(void)
 {
-    const char *env = getenv("FT_MODEL_DIR");
-    return (env && *env) ? env : DEFAULT_MODEL_DIR;
+    static char dir[4096];
+    return ft_engine_default_model_dir(dir, sizeof dir, NULL, 0) == FT_OK ? dir : NULL;
 }
 
 const char *detector_name(enum ft_detector_kind kind)

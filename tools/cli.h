@@ -13,7 +13,9 @@
 
 enum { CLI_OK = 0, CLI_DIFFERENT = 1, CLI_ERROR = 2 };
 
-#define DEFAULT_MODEL_DIR "models/face-api/model"
+/* For help texts: where the models are found without --models and $FT_MODEL_DIR
+** (ft_engine_default_model_dir). */
+#define DEFAULT_MODEL_DIR "models/face-api/model beside the program or installed"
 #define FACES_INITIAL_CAP 64
 #define MAX_THREADS       1024
 #define JW_MAX_DEPTH      8

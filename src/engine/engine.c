@@ -11,6 +11,19 @@
 **   box origin (a face-api quirk kept for parity); the dlib-style rect from
 **   eye and mouth centres, clipped and floored, is the descriptor crop.
 **
+**   Model folder: ft_engine_open with model_dir NULL (the default params)
+**   takes ft_engine_default_model_dir's answer, so a program finds the
+**   models from any working directory. Order: $FT_MODEL_DIR as given (an
+**   explicit choice is never second-guessed); else the first folder holding
+**   the SSD manifest among (a) <bin>/../share/facetrail/models/face-api/model
+**   (an installed binary, PREFIX/bin), (b) <bin>/../../models/face-api/model
+**   (a binary in the source tree's build/<variant>/), where <bin> is the
+**   folder of /proc/self/exe, (c) FT_INSTALL_PREFIX/share/facetrail/models/
+**   face-api/model (the default install, for programs linking the library
+**   from elsewhere), (d) models/face-api/model under the working directory
+**   (the old default, kept for programs run from the source tree). None:
+**   FT_EMODEL with every place looked in.
+**
 ** INVARIANTS  (1) faces come out in detector order; a face whose crop is empty
 **                 keeps its box and has has_landmarks / has_descriptor = 0.
 **             (2) eng->errmsg describes the last failure of a public call.
@@ -24,9 +37,18 @@
 #include "track/track.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CHIP 150
+
+/* Where `make install` puts things by default (see the Makefile). */
+#ifndef FT_INSTALL_PREFIX
+#define FT_INSTALL_PREFIX "/usr/local"
+#endif
+#define MODELS_SUBDIR "models/face-api/model"
+#define MODELS_PROBE  "ssd_mobilenetv1_model-weights_manifest.json"
 
 struct ft_engine {
     char *model_dir;
@@ -43,8 +65,65 @@ struct ft_engine {
 
 ft_engine_params ft_engine_default_params(void)
 {
-    ft_engine_params p = { "models/face-api/model", 1 };
+    ft_engine_params p = { NULL, 1 };
     return p;
+}
+
+/* 1 if <dir>/MODELS_PROBE can be read. */
+static int has_models(const char *dir)
+{
+    char probe[4096];
+    if ((size_t)snprintf(probe, sizeof probe, "%s/%s", dir, MODELS_PROBE) >= sizeof probe)
+        return 0;
+    return access(probe, R_OK) == 0;
+}
+
+int ft_engine_default_model_dir(char *out, size_t out_len, char *errbuf, size_t errbuf_len)
+{
+    if (!out || out_len == 0)
+        return ft__errf(errbuf, errbuf_len, FT_EINVAL, "no buffer for the model folder");
+    out[0] = 0;
+    const char *env = getenv("FT_MODEL_DIR");
+    if (env && *env) {
+        if (strlen(env) >= out_len)
+            return ft__errf(errbuf, errbuf_len, FT_EINVAL, "FT_MODEL_DIR is too long");
+        memcpy(out, env, strlen(env) + 1);
+        return FT_OK;
+    }
+    char cand[4][4096];
+    int n = 0;
+    char exe[3072]; /* leaves room in cand[] for the suffixes */
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(cand[n++], sizeof cand[0], "%s/../share/facetrail/%s", exe, MODELS_SUBDIR);
+            snprintf(cand[n++], sizeof cand[0], "%s/../../%s", exe, MODELS_SUBDIR);
+        }
+    }
+    snprintf(cand[n++], sizeof cand[0], "%s/share/facetrail/%s", FT_INSTALL_PREFIX, MODELS_SUBDIR);
+    char cwd[3072]; /* the working directory, named in full for the message */
+    if (getcwd(cwd, sizeof cwd))
+        snprintf(cand[n++], sizeof cand[0], "%s/%s", cwd, MODELS_SUBDIR);
+    else
+        snprintf(cand[n++], sizeof cand[0], "%s", MODELS_SUBDIR);
+    for (int i = 0; i < n; i++) {
+        if (!has_models(cand[i])) continue;
+        if (strlen(cand[i]) >= out_len)
+            return ft__errf(errbuf, errbuf_len, FT_EINVAL, "model folder name too long");
+        memcpy(out, cand[i], strlen(cand[i]) + 1);
+        return FT_OK;
+    }
+    char where[2048] = "";
+    for (int i = 0; i < n; i++)
+        snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s", i ? ", " : "",
+                 cand[i]);
+    return ft__errf(errbuf, errbuf_len, FT_EMODEL,
+                    "no model folder found: FT_MODEL_DIR is not set, and none of %s holds %s "
+                    "(fetch the models with 'make models', or name the folder)",
+                    where, MODELS_PROBE);
 }
 
 ft_detect_params ft_detect_default_params(void)
@@ -57,15 +136,22 @@ int ft_engine_open(const ft_engine_params *params, ft_engine **out, char *errbuf
                    size_t errbuf_len)
 {
     *out = NULL;
-    if (!params || !params->model_dir || !*params->model_dir)
-        return ft__errf(errbuf, errbuf_len, FT_EINVAL, "no model folder given");
+    if (!params) return ft__errf(errbuf, errbuf_len, FT_EINVAL, "no engine parameters");
+    const char *model_dir = params->model_dir;
+    char found[4096];
+    if (!model_dir) {
+        int rc = ft_engine_default_model_dir(found, sizeof found, errbuf, errbuf_len);
+        if (rc != FT_OK) return rc;
+        model_dir = found;
+    }
+    if (!*model_dir) return ft__errf(errbuf, errbuf_len, FT_EINVAL, "empty model folder name");
     if (params->n_threads < 1 || params->n_threads > 256)
         return ft__errf(errbuf, errbuf_len, FT_EINVAL, "thread count %d is not in 1..256",
                         params->n_threads);
     if (ft__nn_init() != FT_OK)
         return ft__errf(errbuf, errbuf_len, FT_EBACKEND, "XNNPACK failed to initialise");
     ft_engine *eng = ft__calloc(1, sizeof *eng);
-    if (!eng || !(eng->model_dir = ft__strdup(params->model_dir))) {
+    if (!eng || !(eng->model_dir = ft__strdup(model_dir))) {
         ft__free(eng);
         return ft__errf(errbuf, errbuf_len, FT_ENOMEM, "out of memory");
     }

@@ -12,6 +12,16 @@
 **        user_version, and for version 0 whether it holds any table. A file
 **        that is not SQLite fails here (SQLITE_NOTADB -> FT_EFORMAT), as does
 **        another program's database, and a version newer than this build;
+**     2a. read-only where this process cannot write the file or its folder,
+**        and no -wal file with content lies beside it: the file is opened as
+**        "file:...?immutable=1". SQLite's WAL mode needs a -shm file beside
+**        the database even to read, and cannot create one there; immutable
+**        reads the main file without locks or -shm. This is safe because a
+**        WAL writer always keeps a -wal file while it works, and every
+**        committed transaction is in the main file once the -wal is gone
+**        (the last close checkpoints and deletes it). With a pending -wal,
+**        SQLite's own read-only WAL support is used (it needs a readable
+**        -shm); if that fails, the message says what to do;
 **     4. read-write only: journal_mode=WAL (must come back "wal"),
 **        synchronous=NORMAL (FULL with FT_STORE_DURABLE), journal_size_limit;
 **     5. migrations (schema.c) with foreign_keys OFF, one transaction per
@@ -46,6 +56,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define FT__BUSY_MS         5000
 #define FT__WAL_LIMIT_BYTES (64 * 1024 * 1024)
@@ -359,6 +370,61 @@ static int migrate_step(ft_store *st, const char *path, const ft__store_migratio
     return rc;
 }
 
+/* Whether this process may write both the file and its folder (SQLite
+** creates -wal and -shm files beside the database). */
+static int can_write(const char *path)
+{
+    if (access(path, W_OK) != 0) return 0;
+    size_t n = strlen(path);
+    char *dir = ft__malloc(n + 2);
+    if (!dir) return 1; /* unknown: try the ordinary way */
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, n + 2, ".");
+    else if (slash == dir)
+        dir[1] = 0; /* "/x" */
+    else
+        *slash = 0;
+    int ok = access(dir, W_OK) == 0;
+    ft__free(dir);
+    return ok;
+}
+
+/* Whether a non-empty -wal file lies beside the database: committed
+** transactions not yet copied into it (or a writer at work). */
+static int wal_pending(const char *path)
+{
+    size_t n = strlen(path);
+    char *wal = ft__malloc(n + 5);
+    if (!wal) return 1;
+    memcpy(wal, path, n);
+    memcpy(wal + n, "-wal", 5);
+    struct stat sb;
+    int pending = stat(wal, &sb) == 0 && sb.st_size > 0;
+    ft__free(wal);
+    return pending;
+}
+
+/* "file:<path, %-escaped>?immutable=1" (SQLite URI filenames), ft__malloc'd. */
+static char *immutable_uri(const char *path)
+{
+    size_t n = strlen(path);
+    char *uri = ft__malloc(3 * n + 32);
+    if (!uri) return NULL;
+    char *o = uri;
+    o += sprintf(o, "file:");
+    if (path[0] == '/' && path[1] == '/') o += sprintf(o, "//"); /* empty authority */
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#' || *p < 0x21 || *p >= 0x7f)
+            o += sprintf(o, "%%%02x", *p);
+        else
+            *o++ = (char)*p;
+    }
+    sprintf(o, "?immutable=1");
+    return uri;
+}
+
 static int setup(ft_store *st, const char *path, const ft__store_migration *migs, int n)
 {
     const int latest = migs[n - 1].version;
@@ -451,7 +517,7 @@ int ft__store_open_with(const char *path, int flags, const ft__store_migration *
                             strerror(errno));
         if (!(flags & FT_STORE_CREATE))
             return ft__errf(open_errmsg, sizeof open_errmsg, FT_ENOTFOUND,
-                            "%s: no such database (FT_STORE_CREATE makes one)", path);
+                            "%s: no such database", path);
     } else if (!S_ISREG(sb.st_mode)) {
         return ft__errf(open_errmsg, sizeof open_errmsg, FT_EIO, "%s: not a regular file", path);
     }
@@ -463,7 +529,22 @@ int ft__store_open_with(const char *path, int flags, const ft__store_migration *
     int oflags = SQLITE_OPEN_NOMUTEX |
                  ((flags & FT_STORE_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
                  ((flags & FT_STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(path, &st->db, oflags, NULL);
+    /* Read-only where this process cannot write (file or folder), with no
+    ** pending WAL: SQLite could not create the -shm it needs, so open the
+    ** file as immutable (no locks, no -shm). Safe: a live writer in WAL mode
+    ** always has a -wal file beside the database. */
+    char *uri = NULL;
+    if ((flags & FT_STORE_READONLY) && !can_write(path) && !wal_pending(path)) {
+        uri = immutable_uri(path);
+        if (!uri) {
+            ft_store_close(st);
+            return ft__errf(open_errmsg, sizeof open_errmsg, FT_ENOMEM, "out of memory");
+        }
+        oflags |= SQLITE_OPEN_URI;
+        st->immutable = 1;
+    }
+    int rc = sqlite3_open_v2(uri ? uri : path, &st->db, oflags, NULL);
+    ft__free(uri);
     if (rc != SQLITE_OK) {
         rc = ft__store_fail(st, ft__store_status_of(rc), "%s: %s", path,
                             st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
@@ -471,6 +552,16 @@ int ft__store_open_with(const char *path, int flags, const ft__store_migration *
         sqlite3_extended_result_codes(st->db, 1);
         sqlite3_busy_timeout(st->db, FT__BUSY_MS);
         rc = setup(st, path, migs, n);
+    }
+    if (rc != FT_OK && (flags & FT_STORE_READONLY) && !st->immutable && !can_write(path) &&
+        wal_pending(path)) {
+        char msg[sizeof st->errmsg];
+        snprintf(msg, sizeof msg, "%s", st->errmsg);
+        ft__store_fail(st, rc,
+                       "%s (its last changes are still in %s-wal, and reading them needs a "
+                       "readable %s-shm or write access to the folder: copy the database with "
+                       "its -wal file to a folder you can write, or let its owner close it)",
+                       msg, path, path);
     }
     if (rc != FT_OK) {
         snprintf(open_errmsg, sizeof open_errmsg, "%s", st->errmsg);

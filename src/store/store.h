@@ -76,6 +76,7 @@ struct ft_store {
     sqlite3 *db;
     int flags;   /* enum ft_store_open_flags */
     int version; /* the file's schema version (older than current only read-only) */
+    int immutable; /* opened read-only as immutable (no -shm; see store.c) */
     int walking;
     sqlite3_stmt *stmt[FT__N_STMT];
     char errmsg[512];

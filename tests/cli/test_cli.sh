@@ -432,4 +432,49 @@ elif need_samples "$name"; then
         grep -q "damaged frame" "$tmp/out"'
 fi
 
+# ------------------------------------------- model folder, from anywhere --
+# Without --models and FT_MODEL_DIR the binary finds the models from its own
+# location (PREFIX/bin -> PREFIX/share/facetrail/models/face-api/model;
+# build/VARIANT -> the source tree's models/face-api/model), whatever the
+# working directory.
+
+# run_in DIR CMD...: run, in DIR, with FT_MODEL_DIR unset.
+run_in()
+{
+    (cd "$1" && shift && unset FT_MODEL_DIR && exec "$@") >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+}
+case $CLI in /*) abs_cli=$CLI ;; *) abs_cli=$(pwd)/$CLI ;; esac
+case $DEMO in /*) abs_demo=$DEMO ;; *) abs_demo=$(pwd)/$DEMO ;; esac
+case $MODELS in /*) abs_models=$MODELS ;; *) abs_models=$(pwd)/$MODELS ;; esac
+built_models=$(dirname "$abs_cli")/../../models/face-api/model
+name="detect from /tmp without --models or FT_MODEL_DIR: the models beside the build are found"
+if need_samples "$name"; then
+    if [ -f "$built_models/ssd_mobilenetv1_model-weights_manifest.json" ]; then
+        run_in /tmp "$abs_cli" detect "$abs_demo/sample2.jpg"
+        check "$name" '[ $rc -eq 0 ] && grep -q "\"faces\":\[{\"box\"" "$tmp/out"'
+    else
+        skip "$name" "no models in $built_models"
+    fi
+fi
+name="an installed PREFIX/bin/facetrail finds PREFIX/share/facetrail/models"
+if need_samples "$name"; then
+    mkdir -p "$tmp/prefix/bin" "$tmp/prefix/share/facetrail/models/face-api"
+    cp "$abs_cli" "$tmp/prefix/bin/facetrail"
+    ln -s "$abs_models" "$tmp/prefix/share/facetrail/models/face-api/model"
+    run_in /tmp "$tmp/prefix/bin/facetrail" detect "$abs_demo/sample2.jpg"
+    check "$name" '[ $rc -eq 0 ] && grep -q "\"faces\":\[{\"box\"" "$tmp/out"'
+fi
+name="no model folder anywhere: exit 2, the message lists where it looked"
+if [ -e /usr/local/share/facetrail/models/face-api/model ]; then
+    skip "$name" "models installed in /usr/local"
+else
+    mkdir -p "$tmp/lone/bin"
+    cp "$abs_cli" "$tmp/lone/bin/facetrail"
+    run_in "$tmp/lone" "$tmp/lone/bin/facetrail" detect "$tmp/grey.png"
+    check "$name" '[ $rc -eq 2 ] && grep -q "FT_MODEL_DIR is not set" "$tmp/err" &&
+        grep -q "$tmp/lone/bin/../share/facetrail/models/face-api/model" "$tmp/err" &&
+        grep -q "$tmp/lone/models/face-api/model" "$tmp/err" && grep -q "make models" "$tmp/err"'
+fi
+
 finish

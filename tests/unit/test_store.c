@@ -1562,6 +1562,99 @@ static void test_ingest_lease(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Read-only files and folders                                              */
+/* ------------------------------------------------------------------------ */
+
+/* In a child that cannot write path (nor, with dir_ro, its folder): a
+** read-only open lists, reads and stats the database, and writes no file.
+** Root ignores file modes, so a root parent runs the child as "nobody".
+** Exit codes: 0 ok, 77 could not drop root, 10+ the failing step. */
+static int readonly_child(const char *path)
+{
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(77);
+    if (access(path, W_OK) == 0) _exit(78); /* the setup failed: we can write */
+    ft_store *st;
+    if (ft_store_open(path, FT_STORE_READONLY, &st) != FT_OK) {
+        fprintf(stderr, "# child: %s\n", ft_store_errmsg(NULL));
+        _exit(10);
+    }
+    ft_camera *cams = NULL;
+    int n = 0;
+    if (ft_store_cameras(st, &cams, &n) != FT_OK || n != 1 || strcmp(cams[0].id, "km05") != 0)
+        _exit(11);
+    ft_store_free(cams);
+    int64_t ns = 0;
+    if (ft_store_stats(st, NULL, &ns, NULL, NULL, NULL) != FT_OK || ns != 1) _exit(12);
+    ft_sighting got;
+    if (ft_store_sighting_get(st, 1, &got, NULL) != FT_OK || got.track_key != 7) _exit(13);
+    char tz[16];
+    if (ft_store_meta_get(st, "time_zone", tz, sizeof tz) != FT_OK || strcmp(tz, "UTC") != 0)
+        _exit(14);
+    ft_camera c = camera("km09", 9);
+    if (ft_store_camera_add(st, &c) != FT_EINVAL) _exit(15);
+    ft_store_close(st);
+    _exit(0);
+}
+
+static int run_readonly_child(const char *path)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) readonly_child(path);
+    int ws;
+    ASSERT_EQ(waitpid(pid, &ws, 0), pid);
+    ASSERT(WIFEXITED(ws));
+    return WEXITSTATUS(ws);
+}
+
+/* A database in a folder this process cannot write, and a read-only file in
+** a writable folder: camera list and search (read-only opens) still work
+** (SQLite's WAL mode cannot create its -shm there; the store opens such a
+** file as immutable when no -wal is pending). */
+static void test_readonly_files(void)
+{
+    char dir[64] = "/tmp/ft_test_ro_XXXXXX", path[128], p2[160];
+    ASSERT(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/ro.ftdb", dir);
+    int64_t ing;
+    ft_store *st;
+    ASSERT_OK(ft_store_open(path, FT_STORE_CREATE, &st));
+    ft_camera c = camera("km05", 5);
+    ASSERT_OK(ft_store_camera_add(st, &c));
+    int64_t resume;
+    ASSERT_OK(ft_store_ingest_begin(st, "km05", "v.mp4", T0, 5, &ing, &resume));
+    ft_sighting s;
+    make_sighting(&s, 7, 2, NULL, 0);
+    ASSERT_OK(ft_store_ingest_commit(st, ing, &s, 1, 10, 1, 1));
+    ASSERT_OK(ft_store_meta_set(st, "time_zone", "UTC"));
+    ft_store_close(st);
+
+    /* 1. the folder and the file read-only */
+    ASSERT_EQ(chmod(path, 0444), 0);
+    ASSERT_EQ(chmod(dir, 0555), 0);
+    int rc = run_readonly_child(path);
+    /* 2. the file read-only in a folder anyone can write */
+    ASSERT_EQ(chmod(dir, 0777), 0);
+    int rc2 = rc == 77 ? 77 : run_readonly_child(path);
+    ASSERT_EQ(chmod(dir, 0700), 0);
+    snprintf(p2, sizeof p2, "%s-shm", path);
+    long long shm = file_size(p2);
+    snprintf(p2, sizeof p2, "%s-wal", path);
+    long long wal = file_size(p2);
+    ASSERT_EQ(chmod(path, 0644), 0);
+    rm_db(path);
+    ASSERT_EQ(rmdir(dir), 0);
+    if (rc == 77) FT_SKIP("cannot run as a user without write access (setuid failed)");
+    ASSERT_EQ(rc, 0);
+    ASSERT_EQ(rc2, 0);
+    ASSERT_EQ(shm, -1); /* nothing was written beside the database */
+    ASSERT_EQ(wal, -1);
+    no_leaks();
+}
+
+/* ------------------------------------------------------------------------ */
 /* Settings (meta)                                                          */
 /* ------------------------------------------------------------------------ */
 
@@ -1829,5 +1922,6 @@ FT_TESTS(FT_TEST(test_open_create), FT_TEST(test_cameras), FT_TEST(test_ingest_c
          FT_TEST(test_two_handles), FT_TEST(test_crash_inside_commit),
          FT_TEST(test_crash_random_kills), FT_TEST(test_not_a_database),
          FT_TEST(test_truncated_database), FT_TEST(test_future_version), FT_TEST(test_migrations),
-         FT_TEST(test_ingest_content_identity), FT_TEST(test_ingest_lease), FT_TEST(test_meta),
+         FT_TEST(test_ingest_content_identity), FT_TEST(test_ingest_lease),
+         FT_TEST(test_readonly_files), FT_TEST(test_meta),
          FT_TEST(test_alloc_failures), FT_TEST(bench_commit), FT_TEST(bench_load));
