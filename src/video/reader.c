@@ -23,7 +23,10 @@
 **   end:   a demuxer error other than EOF (a cut MP4 says "partial file") or
 **          an index that points past the end of the file means the file was
 **          cut or damaged: the decodable frames come out first, then
-**          FT_EFORMAT. A plain EOF is the end (0), unless packets failed to
+**          FT_EFORMAT. So does an MP4 whose demuxer stopped at a broken
+**          fragment while more fragments of our track follow (a "tfhd" box
+**          with its track id in the bytes after the last packet read:
+**          fragmented files have no index to say what is missing). A plain EOF is the end (0), unless packets failed to
 **          decode and not one frame came out (FT_EFORMAT). The end status is
 **          sticky until a seek.
 **   seek:  av_seek_frame BACKWARD to the keyframe at or before the target
@@ -118,6 +121,7 @@ struct ft_video {
     int have_last_frame;
     size_t max_pixels;
     int64_t file_size; /* at open */
+    int64_t read_end;  /* end of the furthest packet demuxed (file offset) */
     ft_video_info info;
     int64_t start_ts; /* stream time base; AV_NOPTS_VALUE until known */
     int64_t frame_us; /* nominal frame duration, for frames without a timestamp */
@@ -555,6 +559,45 @@ static int index_past_eof(const ft_video *v)
     return e && e->pos >= 0 && e->pos + (int64_t)e->size > v->file_size;
 }
 
+/* At EOF of an MP4 / MOV: is there a fragment header of our track (a "tfhd"
+** box: type, version and flags, track id) in the bytes after the last packet
+** read (the first 16 MiB of them)? Then the demuxer stopped at a broken
+** fragment, and the fragments after it are lost. */
+static int fragments_unread(const ft_video *v)
+{
+    if (strcmp(v->info.format, "mov") != 0 || v->read_end <= 0 ||
+        v->file_size - v->read_end < 16)
+        return 0;
+    FILE *f = fopen(v->path, "rb");
+    if (!f) return 0;
+    int found = 0;
+    unsigned char buf[65536 + 11];
+    size_t keep = 0;
+    int64_t left = (int64_t)16 << 20;
+    if (fseeko(f, (off_t)v->read_end, SEEK_SET) == 0) {
+        while (!found && left > 0) {
+            size_t n = fread(buf + keep, 1, sizeof buf - keep, f);
+            if (n == 0) break;
+            n += keep;
+            for (size_t i = 0; i + 12 <= n; i++)
+                if (memcmp(buf + i, "tfhd", 4) == 0) {
+                    const unsigned char *id = buf + i + 8;
+                    uint32_t track = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 |
+                                     (uint32_t)id[2] << 8 | id[3];
+                    if ((int64_t)track == (int64_t)v->st->id) {
+                        found = 1;
+                        break;
+                    }
+                }
+            keep = n < 11 ? n : 11; /* a box header across two reads */
+            memmove(buf, buf + n - keep, keep);
+            left -= (int64_t)n;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 /* Demuxer end: note the damage (if any) and start draining the decoder. */
 static void end_of_input(ft_video *v, int averr)
 {
@@ -564,6 +607,11 @@ static void end_of_input(ft_video *v, int averr)
                              "%s: truncated: the index lists data past the end of the file "
                              "(%lld bytes); decoded up to %.3f s",
                              v->path, (long long)v->file_size, at);
+    } else if (averr == AVERROR_EOF && fragments_unread(v)) {
+        v->end_status = fail(v, FT_EFORMAT,
+                             "%s: damaged: a broken fragment header after %.1f s; the %lld bytes "
+                             "after it could not be read",
+                             v->path, at, (long long)(v->file_size - v->read_end));
     } else if (averr != AVERROR_EOF) {
         char ebuf[128];
         ft__video_averr(averr, ebuf, sizeof ebuf);
@@ -665,6 +713,8 @@ static int decode_next(ft_video *v, int64_t *us)
             continue;
         }
         retries = 0;
+        if (v->pkt->pos >= 0 && v->pkt->pos + v->pkt->size > v->read_end)
+            v->read_end = v->pkt->pos + v->pkt->size;
         if (v->pkt->stream_index != v->sidx ||
             (v->seek_need_key && !(v->pkt->flags & AV_PKT_FLAG_KEY))) {
             av_packet_unref(v->pkt);
