@@ -207,6 +207,11 @@ static void check_full_clip(const char *path)
     int64_t t;
     ASSERT_EQ(ft_video_read(v, 0, &img, &t), 0);
     ASSERT(img == NULL);
+    /* an intact clip has no damage */
+    ft_video_damage dmg;
+    ASSERT_OK(ft_video_get_damage(v, &dmg));
+    ASSERT_EQ(dmg.n_frames, 0);
+    ASSERT_EQ(dmg.n_errors, 0);
     ft_video_close(v);
 }
 
@@ -985,16 +990,15 @@ static void read_damaged(void *arg)
 /* A clip overwritten with a few KB of garbage in the middle reads to its end;
 ** FFmpeg says nothing on stderr, and the reader counts the damaged frames
 ** and says when they are. */
-static void test_damage_report(void)
+static void damage_case(const char *codec)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/ft_video_XXXXXX");
-    ASSERT(mkdtemp(g_dir) != NULL); /* FFmpeg's log level left as it is */
-    int x264 = ft_video_encoder_available("libx264");
     ft_video_writer_params p = ft_video_writer_default_params();
-    if (x264) p.codec = "libx264";
+    p.codec = codec;
     p.gop = 25;
     const int n_frames = 100;
-    const char *path = write_clip(x264 ? "clip264.mp4" : "clip.mp4", &p, n_frames);
+    char name[64];
+    snprintf(name, sizeof name, "clip_%s.mp4", codec);
+    const char *path = write_clip(name, &p, n_frames);
     size_t len;
     unsigned char *data = slurp(path, &len);
     uint32_t seed = 777;
@@ -1010,9 +1014,8 @@ static void test_damage_report(void)
     char *text = capture_stderr(read_damaged, &d);
     printf("# %s, %zu bytes: %d frames read, end %d, %lld damaged between %.3f and %.3f s, "
            "%lld FFmpeg errors\n",
-           x264 ? "h264" : "mpeg4", len, d.n, d.end, (long long)d.dmg.n_frames,
-           (double)d.dmg.first_us / 1e6, (double)d.dmg.last_us / 1e6,
-           (long long)d.dmg.n_errors);
+           codec, len, d.n, d.end, (long long)d.dmg.n_frames, (double)d.dmg.first_us / 1e6,
+           (double)d.dmg.last_us / 1e6, (long long)d.dmg.n_errors);
     if (*text) printf("# stderr: %.300s\n", text);
     ASSERT(strstr(text, " @ ") == NULL); /* "[h264 @ 0x...]" */
     ASSERT(strstr(text, "error while decoding") == NULL);
@@ -1029,7 +1032,7 @@ static void test_damage_report(void)
     /* the garbage sits in the middle of the file: so does the damage */
     ASSERT(d.dmg.first_us > FRAME_US * 5);
 
-    /* an intact clip: no damage */
+    /* the intact clip: no damage */
     damaged_read ok = { path, 0, 0, { 0, 0, 0, 0 }, "" };
     text = capture_stderr(read_damaged, &ok);
     ASSERT_EQ(strlen(text), 0);
@@ -1038,16 +1041,28 @@ static void test_damage_report(void)
     ASSERT_EQ(ok.dmg.n_frames, 0);
     ASSERT_EQ(ok.dmg.first_us, -1);
     ASSERT_EQ(ok.dmg.n_errors, 0);
+}
+
+/* A clip overwritten with 1 KB of garbage in the middle reads to its end;
+** FFmpeg says nothing on stderr, and the reader counts the damaged frames
+** and says when they are. */
+static void test_damage_report(void)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/ft_video_XXXXXX");
+    ASSERT(mkdtemp(g_dir) != NULL); /* FFmpeg's log level left as it is */
+    damage_case("mpeg4");
+    if (ft_video_encoder_available("libx264")) damage_case("libx264");
 
     /* not a video at all: FFmpeg's complaint stays off stderr too */
     const char *noise = tmp_path("noise.mp4");
     unsigned char junk[3000];
+    uint32_t seed = 99;
     for (size_t i = 0; i < sizeof junk; i++) {
         seed = seed * 1664525u + 1013904223u;
         junk[i] = (unsigned char)(seed >> 24);
     }
     spit(noise, junk, sizeof junk);
-    text = capture_stderr(open_noise, (void *)noise);
+    char *text = capture_stderr(open_noise, (void *)noise);
     ASSERT_EQ(strlen(text), 0);
     ft__free(text);
     remove_dir();
