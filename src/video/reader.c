@@ -430,8 +430,13 @@ static int open_decoder(ft_video *v, const AVCodec *codec, int threads, char *er
     }
     if (r < 0) {
         char ebuf[128];
-        return ft__errf(err, errlen, ft__video_status(r), "%s: cannot open the %s decoder: %s",
-                        v->path, codec->name, ft__video_averr(r, ebuf, sizeof ebuf));
+        int status = ft__video_demux_status(r);
+        if (status == FT_ENOMEM)
+            return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
+        return ft__errf(err, errlen, status, "%s: cannot open the %s decoder: %s", v->path,
+                        codec->name,
+                        r == AVERROR(ENOMEM) ? FT__VIDEO_DAMAGED_SIZES
+                                             : ft__video_averr(r, ebuf, sizeof ebuf));
     }
     v->pkt = av_packet_alloc();
     v->frame = av_frame_alloc();
@@ -630,6 +635,14 @@ static void end_of_input(ft_video *v, int averr)
     v->flushed = 1;
 }
 
+/* Text for a failure of the file's data: FFmpeg's, but a refused allocation
+** is a corrupt size (see ft__video_demux_status). */
+static const char *data_error_text(int averr, char *buf, size_t len)
+{
+    if (averr == AVERROR(ENOMEM)) return FT__VIDEO_DAMAGED_SIZES;
+    return ft__video_averr(averr, buf, len);
+}
+
 /* n damaged or lost frames between first_us and last_us (stream time). */
 static void damage_add(ft_video *v, int64_t n, int64_t first_us, int64_t last_us)
 {
@@ -677,14 +690,16 @@ static void note_refused(ft_video *v, int64_t pts)
 
 static int decode_failure(ft_video *v, int averr, int64_t pts)
 {
-    if (averr == AVERROR(ENOMEM)) return fail(v, FT_ENOMEM, "%s: out of memory", v->path);
+    /* ENOMEM from the decoder is a corrupt size too, unless memory is short */
+    if (ft__video_demux_status(averr) == FT_ENOMEM)
+        return fail(v, FT_ENOMEM, "%s: out of memory", v->path);
     note_refused(v, pts);
     v->last_averr = averr;
     if (++v->dec_errors <= MAX_DECODE_ERRORS) return FT_OK;
     char ebuf[128];
     return fail(v, FT_EFORMAT, "%s: %d undecodable packets in a row after %.3f s (%s)", v->path,
                 v->dec_errors, v->have_prev ? (double)v->prev_us / 1e6 : 0.0,
-                ft__video_averr(averr, ebuf, sizeof ebuf));
+                data_error_text(averr, ebuf, sizeof ebuf));
 }
 
 /* Next decoded frame into v->frame: 1 (and *us), 0 at the end, < 0 error. */
@@ -844,7 +859,7 @@ static int finish(ft_video *v, int status)
     if (status == 0 && v->end_status == 0 && v->n_decoded == 0 && v->last_averr) {
         char ebuf[128];
         v->end_status = fail(v, FT_EFORMAT, "%s: not one frame could be decoded (%s)", v->path,
-                             ft__video_averr(v->last_averr, ebuf, sizeof ebuf));
+                             data_error_text(v->last_averr, ebuf, sizeof ebuf));
     }
     v->final_status = status < 0 ? status : v->end_status;
     if (v->final_status == 0) v->errmsg[0] = '\0';

@@ -41,8 +41,9 @@ const char *ft__video_averr(int averr, char *buf, size_t len);
 /* ft_status for an AVERROR code (never FT_OK: call on failures only). */
 int ft__video_status(int averr);
 
-/* ft_status for a failure of the demuxer (opening, probing, reading
-** packets): as ft__video_status, except that ENOMEM is damage (FT_EFORMAT):
+/* ft_status for a failure of the demuxer or the decoder on a file's data
+** (opening, probing, reading packets, decoding): as ft__video_status,
+** except that ENOMEM is damage (FT_EFORMAT):
 ** a corrupt size or count in the container (an MP4 fragment asking for
 ** 2^28 samples) makes FFmpeg refuse to allocate gigabytes. Only when a
 ** 1 MiB allocation of our own fails as well is it really FT_ENOMEM. */
