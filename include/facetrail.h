@@ -230,6 +230,13 @@ int ft_engine_describe(ft_engine *eng, const ft_image *img, const ft_detect_para
 ** 0 for a face without landmarks. */
 float ft_face_quality(const ft_image *img, const ft_face *face);
 
+/* A side_px x side_px JPEG of the face: a square 1.5 times the box's larger
+** side, centred on it (edge pixels repeat past the image's border). *out is
+** freed with ft_store_free (facetrail/store.h). FT_EINVAL (empty box, side
+** outside 8..1024), FT_ENOMEM, FT_EBACKEND. */
+int ft_face_thumbnail(const ft_image *img, const double box[4], int side_px,
+                      unsigned char **out /* OUT */, size_t *out_len /* OUT */);
+
 /* Descriptor of a ready face chip (normally 150x150 RGB). Other sizes are
 ** padded to a square (centred, zeros) and resized to 150x150 as face-api does. */
 int ft_engine_embed_chip(ft_engine *eng, const ft_image *chip,

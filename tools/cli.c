@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 /* ------------------------------------------------------------------------ */
 /* Messages                                                                 */
@@ -617,56 +618,175 @@ int opts_pipeline(struct opts *o, ft_detect_params *dp)
 
 int parse_time(const char *s, int64_t *out_us)
 {
-    int Y, M, D, h = 0, m = 0, n = 0;
-    double sec = 0;
-    if (sscanf(s, "%4d-%2d-%2d%n", &Y, &M, &D, &n) != 3 || n != 10) return -1;
-    const char *p = s + 10;
-    if (*p == 'T' || *p == ' ') {
-        int k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &h, &m, &k) != 2 || k != 5) return -1;
-        p += 1 + k;
-        if (*p == ':') {
-            char *end;
-            sec = strtod(p + 1, &end);
-            if (end == p + 1 || !(sec >= 0 && sec < 61)) return -1;
-            p = end;
-        }
-    }
-    int off_min = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om = 0, k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) == 2 && k == 5) {
-            off_min = oh * 60 + om;
-            k += 1;
-        } else if (sscanf(p + 1, "%2d%n", &oh, &k) == 1 && k == 2) {
-            off_min = oh * 60;
-            k += 1;
-        } else {
-            return -1;
-        }
-        if (*p == '-') off_min = -off_min;
-        p += k;
-    }
-    if (*p) return -1;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || Y < 1970 || Y > 9999) return -1;
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = Y - 1900, tm.tm_mon = M - 1, tm.tm_mday = D;
-    tm.tm_hour = h, tm.tm_min = m;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1) return -1;
-    *out_us = ((int64_t)t - (int64_t)off_min * 60) * 1000000 + (int64_t)llround(sec * 1e6);
-    return 0;
+    return ft_time_parse(s, NULL, out_us, NULL, NULL, 0) == FT_OK ? 0 : -1;
 }
 
 void format_time(int64_t us, char buf[40])
 {
-    time_t t = (time_t)(us >= 0 ? us / 1000000 : (us - 999999) / 1000000);
-    int64_t frac = us - (int64_t)t * 1000000;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, 40 - n, ".%03dZ", (int)(frac / 1000));
+    ft_time_format(us, NULL, FT_TIME_ISO_UTC, buf, 40);
+}
+
+void format_time_local(int64_t us, const char *zone, int with_date, char *buf, size_t len)
+{
+    ft_time_format(us, zone,
+                   with_date == 2 ? FT_TIME_LOCAL_DATE
+                   : with_date    ? FT_TIME_LOCAL_PLAIN
+                                  : FT_TIME_LOCAL_CLOCK,
+                   buf, len);
+}
+
+int event_zone(const char *cmd, ft_store *st, const char *tz, char *zone, size_t len)
+{
+    if (tz) {
+        if (!ft_time_zone_valid(tz) || !*tz)
+            return usage_error(cmd, "--tz '%s' is not a time zone this system knows (use a "
+                                    "name such as Europe/Paris, or UTC)",
+                               tz);
+        snprintf(zone, len, "%s", tz);
+        return CLI_OK;
+    }
+    if (st && ft_store_meta_get(st, EVENT_ZONE_KEY, zone, len) == FT_OK && *zone &&
+        ft_time_zone_valid(zone))
+        return CLI_OK;
+    ft_time_local_zone(zone, len);
+    return CLI_OK;
+}
+
+int parse_time_arg(const char *cmd, const char *option, const char *text, const char *zone,
+                   int quiet, int64_t *out_us)
+{
+    char err[256];
+    ft_time_parsed info;
+    if (ft_time_parse(text, zone, out_us, &info, err, sizeof err) != FT_OK)
+        return usage_error(cmd, "%s %s", option, err);
+    if (!info.had_offset && !quiet) {
+        char iso[FT_TIME_TEXT_MAX];
+        ft_time_format(*out_us, zone, FT_TIME_ISO_LOCAL, iso, sizeof iso);
+        fprintf(stderr, "note: %s %s read as %s time, %s%s; write Z or +hh:mm to say otherwise\n",
+                option, text, zone, iso,
+                info.ambiguous ? " (it occurs twice that night: the first one)" : "");
+    }
+    return CLI_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output files                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* What the first bytes of an existing file say it is, if it is something an
+** output must never replace silently; NULL otherwise. */
+static const char *precious_kind(const unsigned char *b, size_t n)
+{
+    if (n >= 16 && memcmp(b, "SQLite format 3", 16) == 0) return "a SQLite database";
+    if (n >= 8 && memcmp(b + 4, "ftyp", 4) == 0) return "a video (MP4/MOV)";
+    if (n >= 4 && memcmp(b, "\x1a\x45\xdf\xa3", 4) == 0) return "a video (Matroska/WebM)";
+    if (n >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "AVI ", 4) == 0)
+        return "a video (AVI)";
+    if (n >= 3 && memcmp(b, "FLV", 3) == 0) return "a video (FLV)";
+    if (n >= 189 && b[0] == 0x47 && b[188] == 0x47) return "a video (MPEG-TS)";
+    if (n >= 4 && memcmp(b, "\x00\x00\x01\xba", 4) == 0) return "a video (MPEG-PS)";
+    if (n >= 8 && memcmp(b + 4, "moov", 4) == 0) return "a video (QuickTime)";
+    if (n >= 3 && memcmp(b, "\xff\xd8\xff", 3) == 0) return "a JPEG image";
+    if (n >= 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0) return "a PNG image";
+    return NULL;
+}
+
+int out_open(struct out_file *o, const char *cmd, const char *path, int force,
+             const char *const *inputs, int n_inputs)
+{
+    memset(o, 0, sizeof *o);
+    o->cmd = cmd;
+    o->path = path;
+    o->fd = -1;
+    struct stat sp;
+    int exists = stat(path, &sp) == 0;
+    if (exists && S_ISDIR(sp.st_mode)) {
+        fprintf(stderr, "facetrail %s: %s is a folder; give a file name for the report\n", cmd,
+                path);
+        return CLI_ERROR;
+    }
+    /* never an input, whatever --force says: it is being read */
+    for (int i = 0; exists && i < n_inputs; i++) {
+        struct stat si;
+        if (inputs[i] && stat(inputs[i], &si) == 0 && si.st_dev == sp.st_dev &&
+            si.st_ino == sp.st_ino) {
+            fprintf(stderr, "facetrail %s: will not write the report over %s, an input of this "
+                            "command; choose another file name\n",
+                    cmd, path);
+            return CLI_ERROR;
+        }
+    }
+    if (exists && !force) {
+        unsigned char b[192];
+        size_t n = 0;
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            n = fread(b, 1, sizeof b, f);
+            fclose(f);
+        }
+        const char *kind = precious_kind(b, n);
+        if (kind) {
+            fprintf(stderr, "facetrail %s: %s exists and is %s; not replacing it with a report "
+                            "(choose another file name, or --force)\n",
+                    cmd, path, kind);
+            return CLI_ERROR;
+        }
+    }
+    /* write beside the target, then rename: a failure never leaves half a file */
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
+    int need = snprintf(NULL, 0, "%.*s.%s.XXXXXX", (int)dir_len, path, path + dir_len);
+    o->tmp = malloc((size_t)need + 1);
+    if (!o->tmp) {
+        fprintf(stderr, "facetrail %s: out of memory\n", cmd);
+        return CLI_ERROR;
+    }
+    snprintf(o->tmp, (size_t)need + 1, "%.*s.%s.XXXXXX", (int)dir_len, path, path + dir_len);
+    o->fd = mkstemp(o->tmp);
+    if (o->fd < 0 || !(o->f = fdopen(o->fd, "w"))) {
+        fprintf(stderr, "facetrail %s: cannot write %s: %s\n", cmd, path, strerror(errno));
+        if (o->fd >= 0) {
+            close(o->fd);
+            unlink(o->tmp);
+        }
+        free(o->tmp);
+        o->tmp = NULL;
+        return CLI_ERROR;
+    }
+    fchmod(o->fd, 0644 & ~o_umask());
+    return CLI_OK;
+}
+
+int out_commit(struct out_file *o)
+{
+    int bad = ferror(o->f);
+    if (fflush(o->f) != 0 || fsync(o->fd) != 0) bad = 1;
+    int err = errno;
+    if (fclose(o->f) != 0) bad = 1, err = errno;
+    o->f = NULL;
+    if (!bad && rename(o->tmp, o->path) != 0) bad = 1, err = errno;
+    if (bad) {
+        fprintf(stderr, "facetrail %s: cannot write %s: %s\n", o->cmd, o->path, strerror(err));
+        unlink(o->tmp);
+    }
+    free(o->tmp);
+    o->tmp = NULL;
+    return bad ? CLI_ERROR : CLI_OK;
+}
+
+void out_abort(struct out_file *o)
+{
+    if (o->f) fclose(o->f);
+    if (o->tmp) {
+        unlink(o->tmp);
+        free(o->tmp);
+    }
+    memset(o, 0, sizeof *o);
+}
+
+mode_t o_umask(void)
+{
+    mode_t m = umask(022);
+    umask(m);
+    return m;
 }

@@ -7,6 +7,8 @@
 #define FT_TOOLS_CLI_H
 
 #include "facetrail.h"
+#include "facetrail/store.h"
+#include "facetrail/time.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -112,18 +114,55 @@ int start_engine(const char *cmd, const ft_engine_params *ep, const ft_detect_pa
 int default_threads(void);
 int load_image(const char *cmd, const char *path, size_t max_pixels, ft_image **img, char *err, size_t err_len);
 
-/* ISO 8601 date-time ("2026-04-12T09:30:00Z", "2026-04-12T11:30:00.5+02:00",
-** "2026-04-12 09:30"; no zone means UTC) to microseconds since the epoch.
-** 0, or -1 if malformed. */
+/* ISO 8601 date-time to microseconds since the epoch (facetrail/time.h;
+** without an offset: the process's zone). 0, or -1 if not a valid time. */
 int parse_time(const char *s, int64_t *out_us);
-/* Microseconds since the epoch as "2026-04-12T09:30:00.000Z". */
+/* Microseconds since the epoch as "2026-04-12T09:30:00.000Z" (JSON). */
 void format_time(int64_t us, char buf[40]);
+/* For people, in zone: "2026-04-12 11:30:00 CEST" (with_date 2),
+** "2026-04-12 11:30:00" (1) or "11:30:00" (0). */
+void format_time_local(int64_t us, const char *zone, int with_date, char *buf, size_t len);
+
+/* The event database's meta key that holds the event's time zone. */
+#define EVENT_ZONE_KEY "timezone"
+/* The zone in which times are read and shown: --tz (tz, checked), else the
+** event's (st's meta, when st), else the process's ($TZ or the system's).
+** CLI_OK, or CLI_ERROR after a usage message for a bad --tz. */
+int event_zone(const char *cmd, ft_store *st, const char *tz, char *zone, size_t len);
+/* Parses an option's time; one without an offset is read in zone, and a
+** note on stderr says so (unless quiet). CLI_OK, or CLI_ERROR after a usage
+** message naming the option and what is wrong with the time. */
+int parse_time_arg(const char *cmd, const char *option, const char *text, const char *zone,
+                   int quiet, int64_t *out_us);
+
+/* An output file (a report) written safely: to a temporary file beside the
+** target, renamed over it only when complete. out_open refuses a target that
+** is one of the command's inputs (always: it is being read), a folder, or an
+** existing file whose first bytes say it is a database, a video or an image
+** (unless force). Messages are printed; CLI_OK or CLI_ERROR. */
+struct out_file {
+    const char *cmd, *path;
+    char *tmp;
+    int fd;
+    FILE *f; /* write here between out_open and out_commit */
+};
+int out_open(struct out_file *o, const char *cmd, const char *path, int force,
+             const char *const *inputs, int n_inputs);
+/* Flushes, syncs and renames into place; on failure removes the temporary
+** file and leaves the target as it was. */
+int out_commit(struct out_file *o);
+/* Removes the temporary file; the target is untouched. */
+void out_abort(struct out_file *o);
+#include <sys/types.h>
+mode_t o_umask(void);
 
 /* Commands defined outside tools/facetrail.c. */
 extern const char eval_usage[];
 int cmd_eval(int argc, char **argv);
 int cmd_eval_lfw(int argc, char **argv);   /* argv[0] = "lfw" */
 int cmd_eval_wider(int argc, char **argv); /* argv[0] = "wider" */
+extern const char eval_strangers_usage[];
+int cmd_eval_strangers(int argc, char **argv); /* argv[0] = "strangers" */
 extern const char camera_usage[], ingest_usage[], search_usage[];
 int cmd_camera(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);

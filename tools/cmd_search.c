@@ -18,9 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MIN_RELIABLE_PX 60    /* face height below which a search is unreliable */
-#define MIN_RELIABLE_Q  0.25f /* quality below which, likewise */
-
 const char search_usage[] =
     "usage: facetrail search --db DB [options] PHOTO\n"
     "\n"
@@ -28,104 +25,48 @@ const char search_usage[] =
     "where the person probably is now. Sightings of one camera close in time\n"
     "are merged into one appearance; an appearance that would need an\n"
     "impossible speed given stronger ones is flagged and left out.\n"
-    "Scores are honest: each appearance says how many false matches to expect\n"
-    "at its distance among all the sightings searched (calibrated on LFW).\n"
+    "A match is shown only when at most 0.01 false matches are expected among\n"
+    "all the sightings searched (calibrated on LFW), so a person who was not\n"
+    "there gets no appearance in about 99 searches of 100. --possible also\n"
+    "lists weaker candidates, marked 'possible', for a person to judge.\n"
+    "A tight crop of a face is padded, and the second detector tried, before\n"
+    "'no face found'.\n"
     "\n"
     "options:\n"
-    "  --db DB               the event database\n"
+    "  --db DB               the event database (opened read-only)\n"
     "  --top N               nearest descriptors examined (default 300)\n"
     "  --since T, --until T  only sightings in this time range (ISO 8601)\n"
     "  --at T                the time for 'where now' (default: the latest in DB)\n"
+    "                        (a time without Z or +hh:mm is read in the event's zone)\n"
+    "  --tz ZONE             read and show times in ZONE, e.g. Europe/Paris (default: the\n"
+    "                        event's zone, else $TZ)\n"
     "  --camera ID           only this camera\n"
     "  --face N              use the N-th largest face of PHOTO (default 1)\n"
-    "  --max-false X         keep matches expecting at most X false matches (default 1)\n"
+    "  --possible            also list weaker candidates (up to 1 false match expected)\n"
+    "  --max-false X         matches expect at most X false matches (default 0.01)\n"
     "  --max-speed KMH       faster is implausible (default 25)\n"
     "  --json                JSON on stdout\n"
-    "  --html FILE           also write a self-contained HTML report\n"
+    "  --html FILE           also write a self-contained HTML report (never over the\n"
+    "                        database, the photo, or an existing video or database)\n"
+    "  --force               let --html replace an existing video, image or database file\n"
     "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
     "  --threads N           worker threads (default 1; more only on an idle machine)\n"
     "  -h, --help            this text\n"
     "\n"
     "JSON: {\"query\":{...},\"appearances\":[{\"camera\",\"km\",\"first_seen\",\"last_seen\",\n"
-    "\"score\",\"expected_false_matches\",\"distance\",\"tracks\",\"thumbnail\"}],\"flagged\":[...],\n"
-    "\"estimate\":{\"km\",\"at\",\"pace_kmh\",\"next_camera\",\"eta\"}}  (times ISO 8601 UTC,\n"
-    "thumbnails as data: URIs)\n"
+    "\"score\",\"strength\",\"possible\",\"expected_false_matches\",\"distance\",\"tracks\",\n"
+    "\"thumbnail\"}],\"flagged\":[...],\"estimate\":{\"km\",\"at\",\"pace_kmh\",\"next_camera\",\n"
+    "\"eta\"}}  (times ISO 8601 UTC, thumbnails as data: URIs)\n"
     "\n"
     "exit status: 0 answered (even with no appearance), 2 error (no face in PHOTO, ...)\n";
 
-/* ------------------------------------------------------------------------ */
-/* Query face                                                               */
-/* ------------------------------------------------------------------------ */
-
+/* The query photo as the search used it. */
 typedef struct query {
     const char *path;
-    int width, height;
-    int n_faces, used; /* used: 1-based, by size */
-    ft_face face;
-    float quality;
-    char warning[200];
+    ft_query r;           /* face, how it was found, quality verdict */
+    unsigned char *thumb; /* JPEG of the query face, for the report */
+    size_t thumb_len;
 } query;
-
-static int cmp_area_desc(const void *a, const void *b)
-{
-    const ft_face *x = a, *y = b;
-    double ax = x->box[2] * x->box[3], ay = y->box[2] * y->box[3];
-    return ax < ay ? 1 : ax > ay ? -1 : 0;
-}
-
-static int query_face(ft_engine *eng, const ft_image *img, int want, query *q)
-{
-    ft_ingest_params ip = ft_ingest_default_params(); /* describe as ingest did */
-    ft_detect_params dp = ip.detect;
-    dp.tile_px = 0;
-    dp.with_descriptor = 0;
-    struct faces fs = { 0 };
-    const char *msg = NULL;
-    int rc = detect_faces(eng, img, &dp, &fs, &msg);
-    if (rc == FT_OK && fs.n == 0 && (img->width > 1024 || img->height > 1024)) {
-        dp.tile_px = 512; /* a small face in a large photo */
-        rc = detect_faces(eng, img, &dp, &fs, &msg);
-    }
-    if (rc != FT_OK) {
-        fprintf(stderr, "facetrail search: %s: %s\n", q->path, msg);
-        faces_free(&fs);
-        return CLI_ERROR;
-    }
-    q->n_faces = fs.n;
-    if (fs.n == 0) {
-        fprintf(stderr, "facetrail search: %s: no face found; use a photo where the face is "
-                        "visible, frontal and at least %d pixels tall\n",
-                q->path, MIN_RELIABLE_PX);
-        faces_free(&fs);
-        return CLI_ERROR;
-    }
-    qsort(fs.v, (size_t)fs.n, sizeof *fs.v, cmp_area_desc);
-    if (want > fs.n) {
-        fprintf(stderr, "facetrail search: %s has %d face%s; --face %d does not exist\n", q->path,
-                fs.n, fs.n > 1 ? "s" : "", want);
-        faces_free(&fs);
-        return CLI_ERROR;
-    }
-    q->used = want;
-    q->face = fs.v[want - 1];
-    faces_free(&fs);
-    if ((rc = ft_engine_describe(eng, img, &dp, &q->face)) != FT_OK || !q->face.has_descriptor) {
-        fprintf(stderr, "facetrail search: %s: %s\n", q->path,
-                rc ? ft_engine_errmsg(eng) : "the face is cut off by the photo's border");
-        return CLI_ERROR;
-    }
-    q->quality = ft_face_quality(img, &q->face);
-    if (q->face.box[3] < MIN_RELIABLE_PX)
-        snprintf(q->warning, sizeof q->warning,
-                 "the face is only %.0f px tall (below %d): matches are less reliable",
-                 q->face.box[3], MIN_RELIABLE_PX);
-    else if (q->quality < MIN_RELIABLE_Q)
-        snprintf(q->warning, sizeof q->warning,
-                 "the face is blurred, turned or poorly detected (quality %.2f): matches are "
-                 "less reliable",
-                 q->quality);
-    return CLI_OK;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Thumbnails                                                               */
@@ -144,14 +85,19 @@ static void put_base64(FILE *f, const unsigned char *p, size_t n)
     }
 }
 
+static void put_jpeg_uri(FILE *f, const unsigned char *jpg, size_t n)
+{
+    fputs("data:image/jpeg;base64,", f);
+    put_base64(f, jpg, n);
+}
+
 /* Writes "data:image/jpeg;base64,..." for a sighting's thumbnail (or nothing). */
 static int put_thumb(FILE *f, ft_store *st, int64_t sighting)
 {
     ft_sighting s;
     unsigned char *jpg = NULL;
     if (ft_store_sighting_get(st, sighting, &s, &jpg) != FT_OK || !jpg) return 0;
-    fputs("data:image/jpeg;base64,", f);
-    put_base64(f, jpg, s.thumbnail_len);
+    put_jpeg_uri(f, jpg, s.thumbnail_len);
     ft_store_free(jpg);
     return 1;
 }
@@ -160,39 +106,54 @@ static int put_thumb(FILE *f, ft_store *st, int64_t sighting)
 /* Output                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* A match's strength for people: "strong" (under 0.001 false matches
+** expected), "good" (a match), "possible" (asked for with --possible). */
 static const char *strength(const ft_appearance *a)
 {
-    return a->expected_false <= 0.01 ? "strong" : a->expected_false <= 0.1 ? "good" : "weak";
+    return a->possible ? "possible" : a->expected_false <= 0.001 ? "strong" : "good";
 }
 
-static void hhmmss(int64_t us, char buf[40])
+static int n_possible(const ft_search_result *r)
 {
-    char t[40];
-    format_time(us, t);
-    snprintf(buf, 40, "%.8s", t + 11);
+    int n = 0;
+    for (int i = 0; i < r->n_appearances; i++) n += r->appearances[i].possible;
+    return n;
 }
 
-static void print_text(const query *q, const ft_searcher *s, const ft_search_result *r)
+static void print_text(const query *q, const ft_searcher *s, const ft_search_result *r,
+                       const ft_search_params *sp, const char *zone)
 {
-    printf("query: %s, face %d of %d%s, %.0f px tall, quality %.2f\n", q->path, q->used,
-           q->n_faces, q->n_faces > 1 ? " (by size; --face N picks another)" : "",
-           q->face.box[3], q->quality);
-    if (q->warning[0]) printf("warning: %s\n", q->warning);
-    printf("searched %lld descriptors of %lld sightings; match threshold %.3f (at most "
-           "about 1 false match expected%s)\n",
+    const ft_query *f = &q->r;
+    printf("query: %s, face %d of %d%s, %.0f px tall, quality %.2f%s%s\n", q->path, f->used,
+           f->n_faces, f->n_faces > 1 ? " (by size; --face N picks another)" : "",
+           f->face.box[3], f->quality, f->how != FT_QUERY_DIRECT ? "; " : "",
+           f->how != FT_QUERY_DIRECT ? ft_query_how_name(f->how) : "");
+    if (f->warning[0]) printf("warning: %s\n", f->warning);
+    printf("searched %lld descriptors of %lld sightings; match threshold %.3f (at most %.2g "
+           "false matches expected in this search%s)\n",
            (long long)ft_searcher_descriptors(s), (long long)ft_searcher_sightings(s),
-           r->threshold, r->threshold_extrapolated ? "; extrapolated calibration" : "");
-    if (r->n_appearances == 0) {
-        printf("no appearance: this person was not seen by any camera (or not recognisably)\n");
+           r->threshold, r->fmr * (double)ft_searcher_descriptors(s),
+           r->threshold_extrapolated ? "; extrapolated calibration" : "");
+    int n_pos = n_possible(r), n_match = r->n_appearances - n_pos;
+    if (n_match == 0) {
+        printf("no appearance: this person was not seen by any camera (or not recognisably)%s\n",
+               sp->possible_false_matches > 0 ? "" : "; --possible lists weaker candidates");
     } else {
-        printf("\ntimeline (%d appearance%s):\n", r->n_appearances,
-               r->n_appearances > 1 ? "s" : "");
+        printf("\ntimeline (%d appearance%s; times in %s):\n", n_match, n_match > 1 ? "s" : "",
+               zone);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && n_pos)
+            printf("\npossible (weaker candidates; judge each by its thumbnail, --html; times in "
+                   "%s):\n",
+                   zone);
         for (int i = 0; i < r->n_appearances; i++) {
             const ft_appearance *a = &r->appearances[i];
-            char t0[40], t1[40];
-            hhmmss(a->first_us, t0);
-            hhmmss(a->last_us, t1);
-            printf("  %s-%s  %-12s km %6.2f  %-6s score %.3f (%.2g false matches expected)  "
+            if (a->possible != pass) continue;
+            char t0[48], t1[48];
+            format_time_local(a->first_us, zone, 1, t0, sizeof t0);
+            format_time_local(a->last_us, zone, 0, t1, sizeof t1);
+            printf("  %s-%s  %-12s km %6.2f  %-8s score %.3f (%.2g false matches expected)  "
                    "%d track%s\n",
                    t0, t1, a->camera_id, a->km, strength(a), a->score, a->expected_false,
                    a->tracks, a->tracks > 1 ? "s" : "");
@@ -200,18 +161,18 @@ static void print_text(const query *q, const ft_searcher *s, const ft_search_res
     }
     for (int i = 0; i < r->n_flagged; i++) {
         const ft_appearance *a = &r->flagged[i];
-        char t0[40];
-        hhmmss(a->first_us, t0);
+        char t0[48];
+        format_time_local(a->first_us, zone, 1, t0, sizeof t0);
         printf("  flagged: %s %s (km %.2f) %s\n", t0, a->camera_id, a->km, a->why);
     }
     const ft_estimate *e = &r->estimate;
     if (e->valid) {
-        char at[40], eta[40];
-        format_time(e->at_us, at);
+        char at[48], eta[48];
+        format_time_local(e->at_us, zone, 2, at, sizeof at);
         printf("\nwhere now (at %s): about km %.2f, pace %.1f km/h (%s)", at, e->km, e->pace_kmh,
                e->pace_from_fit ? "from the appearances" : "assumed: one appearance only");
         if (e->has_next) {
-            format_time(e->eta_us, eta);
+            format_time_local(e->eta_us, zone, 2, eta, sizeof eta);
             printf("; next camera %s (km %.2f) around %s", e->next_camera, e->next_km, eta);
         }
         printf("\n");
@@ -237,6 +198,8 @@ static void json_appearance(struct jw *w, ft_store *st, const ft_appearance *a)
     jw_double(w, a->score);
     jw_key(w, "strength");
     jw_str(w, strength(a));
+    jw_key(w, "possible");
+    jw_bool(w, a->possible);
     jw_key(w, "expected_false_matches");
     jw_double(w, a->expected_false);
     jw_key(w, "distance");
@@ -259,6 +222,7 @@ static void json_appearance(struct jw *w, ft_store *st, const ft_appearance *a)
 static void print_json(const query *q, const ft_searcher *s, ft_store *st,
                        const ft_search_result *r)
 {
+    const ft_query *f = &q->r;
     struct jw w;
     char t[40];
     jw_init(&w, stdout, 0);
@@ -268,16 +232,18 @@ static void print_json(const query *q, const ft_searcher *s, ft_store *st,
     jw_key(&w, "file");
     jw_str(&w, q->path);
     jw_key(&w, "faces");
-    jw_int(&w, q->n_faces);
+    jw_int(&w, f->n_faces);
     jw_key(&w, "face");
-    jw_int(&w, q->used);
+    jw_int(&w, f->used);
+    jw_key(&w, "found");
+    jw_str(&w, ft_query_how_name(f->how));
     jw_key(&w, "box");
-    jw_doubles(&w, q->face.box, 4);
+    jw_doubles(&w, f->face.box, 4);
     jw_key(&w, "quality");
-    jw_double(&w, q->quality);
-    if (q->warning[0]) {
+    jw_double(&w, f->quality);
+    if (f->warning[0]) {
         jw_key(&w, "warning");
-        jw_str(&w, q->warning);
+        jw_str(&w, f->warning);
     }
     jw_close(&w);
     jw_key(&w, "searched");
@@ -288,6 +254,8 @@ static void print_json(const query *q, const ft_searcher *s, ft_store *st,
     jw_int(&w, ft_searcher_descriptors(s));
     jw_key(&w, "threshold");
     jw_double(&w, r->threshold);
+    jw_key(&w, "fmr");
+    jw_double(&w, r->fmr);
     jw_key(&w, "threshold_extrapolated");
     jw_bool(&w, r->threshold_extrapolated);
     jw_close(&w);
@@ -341,15 +309,33 @@ static void html_text(FILE *f, const char *s)
     }
 }
 
-static int write_html(const char *path, const query *q, const ft_image *photo,
-                      const ft_searcher *s, ft_store *st, const ft_search_result *r)
+/* One table row: the query face beside the camera's shot, so a person can
+** judge the match. */
+static void html_row(FILE *f, const query *q, ft_store *st, const ft_appearance *a,
+                     const char *zone)
 {
-    (void)photo;
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "facetrail search: cannot write %s\n", path);
-        return CLI_ERROR;
+    char t0[48], t1[48];
+    format_time_local(a->first_us, zone, 1, t0, sizeof t0);
+    format_time_local(a->last_us, zone, 0, t1, sizeof t1);
+    fputs("<tr><td class=\"pair\">", f);
+    if (q->thumb) {
+        fputs("<img width=\"72\" height=\"72\" title=\"query\" src=\"", f);
+        put_jpeg_uri(f, q->thumb, q->thumb_len);
+        fputs("\">", f);
     }
+    fputs("<img width=\"72\" height=\"72\" title=\"camera\" src=\"", f);
+    put_thumb(f, st, a->best_sighting);
+    fputs("\"></td><td>", f);
+    html_text(f, a->camera_id);
+    fprintf(f, "</td><td>%.2f</td><td>%s &ndash; %s</td><td class=\"%s\">%s, score %.3f "
+               "(%.2g false matches expected)</td><td>%d</td></tr>\n",
+            a->km, t0, t1, strength(a), strength(a), a->score, a->expected_false, a->tracks);
+}
+
+static void write_html(FILE *f, const query *q, const ft_searcher *s, ft_store *st,
+                       const ft_search_result *r, const char *zone)
+{
+    const ft_query *qf = &q->r;
     ft_camera *cams = NULL;
     int n_cams = 0;
     ft_store_cameras(st, &cams, &n_cams);
@@ -358,22 +344,36 @@ static int write_html(const char *path, const query *q, const ft_image *photo,
     fputs("<!doctype html><html><head><meta charset=\"utf-8\"><title>facetrail search</title>"
           "<style>body{font-family:sans-serif;margin:24px;color:#222}"
           "table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;"
-          "text-align:left}img{border-radius:4px}.weak{color:#a60}.strong{color:#070}"
-          ".good{color:#270}.flag{color:#888}</style></head><body>\n",
+          "text-align:left}img{border-radius:4px}td.pair img{margin-right:4px}"
+          ".possible{color:#a60}.strong{color:#070}.good{color:#270}.flag{color:#888}"
+          ".query img{border:2px solid #06c}</style></head><body>\n",
           f);
-    fputs("<h1>Where was this person seen?</h1><p>Query: <b>", f);
+    fputs("<h1>Where was this person seen?</h1><p class=\"query\">", f);
+    if (q->thumb) {
+        fputs("<img width=\"96\" height=\"96\" alt=\"query face\" src=\"", f);
+        put_jpeg_uri(f, q->thumb, q->thumb_len);
+        fputs("\"><br>", f);
+    }
+    fputs("Query: <b>", f);
     html_text(f, q->path);
-    fprintf(f, "</b>, face %d of %d, %.0f px tall, quality %.2f.", q->used, q->n_faces,
-            q->face.box[3], q->quality);
-    if (q->warning[0]) {
-        fputs(" <span class=\"weak\">Warning: ", f);
-        html_text(f, q->warning);
+    fprintf(f, "</b>, face %d of %d, %.0f px tall, quality %.2f", qf->used, qf->n_faces,
+            qf->face.box[3], qf->quality);
+    if (qf->how != FT_QUERY_DIRECT) {
+        fputs(" (", f);
+        html_text(f, ft_query_how_name(qf->how));
+        fputs(")", f);
+    }
+    fputs(".", f);
+    if (qf->warning[0]) {
+        fputs(" <span class=\"possible\">Warning: ", f);
+        html_text(f, qf->warning);
         fputs("</span>", f);
     }
     fprintf(f, "</p><p>%lld sightings searched (%lld descriptors); match threshold %.3f: at "
-               "most about one false match is expected among them.</p>\n",
+               "most %.2g false matches are expected among them. Each match shows the query "
+               "face (left) beside the camera's shot (right): check them by eye.</p>\n",
             (long long)ft_searcher_sightings(s), (long long)ft_searcher_descriptors(s),
-            r->threshold);
+            r->threshold, r->fmr * (double)ft_searcher_descriptors(s));
     /* course strip */
     fputs("<h2>Course</h2><svg width=\"900\" height=\"110\" viewBox=\"0 0 900 110\">"
           "<line x1=\"60\" y1=\"55\" x2=\"840\" y2=\"55\" stroke=\"#999\" stroke-width=\"4\"/>",
@@ -382,7 +382,8 @@ static int write_html(const char *path, const query *q, const ft_image *photo,
         double x = 60 + 780 * cams[i].km / kmax;
         int seen = 0;
         for (int k = 0; k < r->n_appearances; k++)
-            if (!strcmp(r->appearances[k].camera_id, cams[i].id)) seen = 1;
+            if (!r->appearances[k].possible && !strcmp(r->appearances[k].camera_id, cams[i].id))
+                seen = 1;
         fprintf(f, "<circle cx=\"%.1f\" cy=\"55\" r=\"%d\" fill=\"%s\"/>", x, seen ? 9 : 6,
                 seen ? "#d22" : "#555");
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">", x,
@@ -397,30 +398,31 @@ static int write_html(const char *path, const query *q, const ft_image *photo,
                    "text-anchor=\"middle\">now?</text>",
                 x, x - 7, x + 7, x);
     }
-    fputs("</svg>\n<h2>Timeline</h2>", f);
-    if (r->n_appearances == 0) fputs("<p>No appearance found.</p>", f);
-    else fputs("<table><tr><th></th><th>camera</th><th>km</th><th>seen</th><th>match</th>"
-               "<th>tracks</th></tr>", f);
-    for (int i = 0; i < r->n_appearances; i++) {
-        const ft_appearance *a = &r->appearances[i];
-        char t0[40], t1[40];
-        format_time(a->first_us, t0);
-        format_time(a->last_us, t1);
-        fputs("<tr><td><img width=\"72\" height=\"72\" src=\"", f);
-        put_thumb(f, st, a->best_sighting);
-        fputs("\"></td><td>", f);
-        html_text(f, a->camera_id);
-        fprintf(f, "</td><td>%.2f</td><td>%s &ndash; %.8s</td><td class=\"%s\">%s, score %.3f "
-                   "(%.2g false matches expected)</td><td>%d</td></tr>\n",
-                a->km, t0, t1 + 11, strength(a), strength(a), a->score, a->expected_false,
-                a->tracks);
+    fputs("</svg>\n<h2>Timeline</h2><p>Times in ", f);
+    html_text(f, zone);
+    fputs(".</p>", f);
+    int n_pos = n_possible(r), n_match = r->n_appearances - n_pos;
+    static const char head[] = "<table><tr><th>query &middot; camera</th><th>camera</th>"
+                               "<th>km</th><th>seen</th><th>match</th><th>tracks</th></tr>";
+    if (n_match == 0) fputs("<p>No appearance found.</p>", f);
+    else fputs(head, f);
+    for (int i = 0; i < r->n_appearances; i++)
+        if (!r->appearances[i].possible) html_row(f, q, st, &r->appearances[i], zone);
+    if (n_match) fputs("</table>", f);
+    if (n_pos) {
+        fputs("<h2>Possible</h2><p class=\"possible\">Weaker candidates: more likely a "
+              "look-alike than this person. Judge each by eye.</p>",
+              f);
+        fputs(head, f);
+        for (int i = 0; i < r->n_appearances; i++)
+            if (r->appearances[i].possible) html_row(f, q, st, &r->appearances[i], zone);
+        fputs("</table>", f);
     }
-    if (r->n_appearances) fputs("</table>", f);
     if (r->n_flagged) {
         fputs("<h3>Left out (impossible given stronger matches)</h3><ul class=\"flag\">", f);
         for (int i = 0; i < r->n_flagged; i++) {
-            char t0[40];
-            format_time(r->flagged[i].first_us, t0);
+            char t0[48];
+            format_time_local(r->flagged[i].first_us, zone, 1, t0, sizeof t0);
             fprintf(f, "<li>%s ", t0);
             html_text(f, r->flagged[i].camera_id);
             fputs(": ", f);
@@ -431,12 +433,12 @@ static int write_html(const char *path, const query *q, const ft_image *photo,
     }
     if (r->estimate.valid) {
         const ft_estimate *e = &r->estimate;
-        char at[40], eta[40];
-        format_time(e->at_us, at);
+        char at[48], eta[48];
+        format_time_local(e->at_us, zone, 2, at, sizeof at);
         fprintf(f, "<h2>Where now?</h2><p>At %s: about <b>km %.2f</b>, pace %.1f km/h (%s).", at,
                 e->km, e->pace_kmh, e->pace_from_fit ? "from the appearances" : "assumed");
         if (e->has_next) {
-            format_time(e->eta_us, eta);
+            format_time_local(e->eta_us, zone, 2, eta, sizeof eta);
             fputs(" Next camera: <b>", f);
             html_text(f, e->next_camera);
             fprintf(f, "</b> (km %.2f) around <b>%s</b>.", e->next_km, eta);
@@ -445,12 +447,6 @@ static int write_html(const char *path, const query *q, const ft_image *photo,
     }
     fputs("</body></html>\n", f);
     ft_store_free(cams);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        fprintf(stderr, "facetrail search: cannot write %s\n", path);
-        return CLI_ERROR;
-    }
-    return CLI_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -463,8 +459,11 @@ int cmd_search(int argc, char **argv)
     ep.model_dir = default_model_dir();
     ep.n_threads = default_threads();
     ft_search_params sp = ft_search_default_params();
-    const char *db = NULL, *html = NULL, *t;
-    int json = 0, face = 1;
+    ft_query_params qp = ft_query_default_params();
+    qp.detect = ft_ingest_default_params().detect; /* describe as ingest did */
+    const char *db = NULL, *html = NULL;
+    const char *times[3] = { NULL, NULL, NULL }, *tz = NULL;
+    int json = 0, force = 0;
     long long n;
     double x;
     struct opts o;
@@ -481,17 +480,17 @@ int cmd_search(int argc, char **argv)
             sp.top = (int)n;
         } else if (opts_is(&o, "--since") || opts_is(&o, "--until") || opts_is(&o, "--at")) {
             int which = opts_is(&o, "--since") ? 0 : opts_is(&o, "--until") ? 1 : 2;
-            if (!(t = opts_value(&o))) return CLI_ERROR;
-            int64_t us;
-            if (parse_time(t, &us) != 0) return opts_bad(&o, "an ISO 8601 time");
-            if (which == 0) sp.since_us = us;
-            else if (which == 1) sp.until_us = us;
-            else sp.at_us = us;
+            if (!(times[which] = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--tz")) {
+            if (!(tz = opts_value(&o))) return CLI_ERROR;
         } else if (opts_is(&o, "--camera")) {
             if (!(sp.camera_id = opts_value(&o))) return CLI_ERROR;
         } else if (opts_is(&o, "--face")) {
             if (opts_int(&o, 1, 1000, "a face number, 1 for the largest", &n)) return CLI_ERROR;
-            face = (int)n;
+            qp.face = (int)n;
+        } else if (opts_is(&o, "--possible")) {
+            if (opts_flag(&o)) return CLI_ERROR;
+            sp.possible_false_matches = FT_SEARCH_POSSIBLE_FALSE;
         } else if (opts_is(&o, "--max-false")) {
             if (opts_double(&o, 0, 1e9, 1, "a positive number", &x)) return CLI_ERROR;
             sp.max_false_matches = x;
@@ -503,6 +502,9 @@ int cmd_search(int argc, char **argv)
             json = 1;
         } else if (opts_is(&o, "--html")) {
             if (!(html = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--force")) {
+            if (opts_flag(&o)) return CLI_ERROR;
+            force = 1;
         } else {
             return opts_unknown(&o);
         }
@@ -510,46 +512,74 @@ int cmd_search(int argc, char **argv)
     if (o.n_operands == 0) return usage_error(o.cmd, "missing PHOTO operand");
     if (o.n_operands > 1) return usage_error(o.cmd, "one PHOTO at a time");
     if (!db) return usage_error(o.cmd, "missing --db DB");
-    if (sp.since_us > sp.until_us) return usage_error(o.cmd, "--since is after --until");
+    if (sp.possible_false_matches > 0 && sp.possible_false_matches <= sp.max_false_matches)
+        sp.possible_false_matches = 0; /* --max-false already reaches that far */
 
     query q;
     memset(&q, 0, sizeof q);
     q.path = argv[1];
     char err[512];
     ft_image *img = NULL;
-    if (load_image(o.cmd, q.path, 0, &img, err, sizeof err) != FT_OK) return CLI_ERROR;
-    q.width = img->width, q.height = img->height;
     ft_store *st = NULL;
     ft_engine *eng = NULL;
     ft_searcher *s = NULL;
     ft_search_result r;
     memset(&r, 0, sizeof r);
+    struct out_file out;
+    memset(&out, 0, sizeof out);
     int status = CLI_ERROR;
+    /* refuse a bad report path before any work */
+    const char *inputs[2] = { db, q.path };
+    if (html && out_open(&out, o.cmd, html, force, inputs, 2) != CLI_OK) return CLI_ERROR;
+    if (load_image(o.cmd, q.path, 0, &img, err, sizeof err) != FT_OK) goto done;
     if (ft_store_open(db, FT_STORE_READONLY, &st) != FT_OK) {
         fprintf(stderr, "facetrail search: %s\n", ft_store_errmsg(NULL));
         goto done;
     }
-    ft_detect_params dp = ft_ingest_default_params().detect;
-    dp.tile_px = 0;
-    if (start_engine(o.cmd, &ep, &dp, &eng) != CLI_OK) goto done;
-    if (query_face(eng, img, face, &q) != CLI_OK) goto done;
-    if (q.n_faces > 1 && !json)
-        fprintf(stderr, "note: %s has %d faces; using face %d (by size)\n", q.path, q.n_faces,
-                q.used);
-    if (q.warning[0]) fprintf(stderr, "warning: %s\n", q.warning);
+    char zone[64];
+    event_zone(o.cmd, st, tz, zone, sizeof zone);
+    static const char *const names[3] = { "--since", "--until", "--at" };
+    int64_t *dst[3] = { &sp.since_us, &sp.until_us, &sp.at_us };
+    for (int i = 0; i < 3; i++)
+        if (times[i] && parse_time_arg(o.cmd, names[i], times[i], zone, json, dst[i]) != CLI_OK)
+            goto done;
+    if (sp.since_us > sp.until_us) {
+        usage_error(o.cmd, "--since is after --until");
+        goto done;
+    }
+    if (start_engine(o.cmd, &ep, &qp.detect, &eng) != CLI_OK) goto done;
+    int rc = ft_query_face(eng, img, &qp, &q.r, err, sizeof err);
+    if (rc != FT_OK) {
+        fprintf(stderr, "facetrail search: %s: %s\n", q.path, err);
+        goto done;
+    }
+    if (q.r.n_faces > 1 && !json)
+        fprintf(stderr, "note: %s has %d faces; using face %d (by size)\n", q.path, q.r.n_faces,
+                q.r.used);
+    if (q.r.how != FT_QUERY_DIRECT && !json)
+        fprintf(stderr, "note: %s: the face was %s\n", q.path, ft_query_how_name(q.r.how));
+    if (q.r.warning[0]) fprintf(stderr, "warning: %s\n", q.r.warning);
+    if (html && ft_face_thumbnail(img, q.r.face.box, 96, &q.thumb, &q.thumb_len) != FT_OK)
+        q.thumb = NULL, q.thumb_len = 0;
     const ft_calibration *cal = ft_calibration_default();
     if (ft_searcher_open(st, cal->metric, &s, err, sizeof err) != FT_OK) {
         fprintf(stderr, "facetrail search: %s\n", err);
         goto done;
     }
-    if (ft_searcher_search(s, q.face.descriptor, &sp, &r) != FT_OK) {
+    if (ft_searcher_search(s, q.r.face.descriptor, &sp, &r) != FT_OK) {
         fprintf(stderr, "facetrail search: %s\n", ft_searcher_errmsg(s));
         goto done;
     }
     if (json) print_json(&q, s, st, &r);
-    else print_text(&q, s, &r);
-    status = html ? write_html(html, &q, img, s, st, &r) : CLI_OK;
+    else print_text(&q, s, &r, &sp, zone);
+    status = CLI_OK;
+    if (html) {
+        write_html(out.f, &q, s, st, &r, zone);
+        status = out_commit(&out);
+    }
 done:
+    if (html && out.tmp) out_abort(&out);
+    ft_store_free(q.thumb);
     ft_search_result_free(&r);
     ft_searcher_close(s);
     ft_engine_close(eng);

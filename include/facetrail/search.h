@@ -36,6 +36,16 @@ extern "C" {
 
 typedef struct ft_searcher ft_searcher;
 
+/* The default bound on expected false matches per search, and the fixed
+** ceiling on the false-match rate per comparison. Together they put the
+** threshold at FMR = min(FT_SEARCH_MAX_FALSE / gallery, FT_SEARCH_MAX_FMR):
+** a stranger gets a match in at most about 1 search in 100 at any gallery
+** size, and a tiny gallery does not loosen the threshold. */
+#define FT_SEARCH_MAX_FALSE 0.01
+#define FT_SEARCH_MAX_FMR   1e-4
+/* The bound for `possible` candidates when a caller asks for them. */
+#define FT_SEARCH_POSSIBLE_FALSE 1.0
+
 /* Loads the store's sightings and descriptors (metric: how descriptors are
 ** compared; the calibration must be in the same metric). FT_ENOMEM, store
 ** errors; err gets a message. */
@@ -54,8 +64,16 @@ typedef struct ft_search_params {
     int64_t at_us;             /* "now" for the estimate; 0: the latest time in the store */
     double max_speed_kmh;      /* faster than this between appearances is implausible; 25 */
     double merge_gap_s;        /* sightings of one camera closer than this merge; 60 */
-    double max_false_matches;  /* keep matches expecting at most this many false matches in
-                                  this gallery; default 1 */
+    double max_false_matches;  /* a match expects at most this many false matches in this
+                                  gallery (all of the search's matches together);
+                                  default FT_SEARCH_MAX_FALSE (0.01) */
+    double max_fmr;            /* and its threshold never allows a false-match rate above
+                                  this per comparison, however small the gallery;
+                                  default FT_SEARCH_MAX_FMR (1e-4) */
+    double possible_false_matches; /* > max_false_matches: also return weaker candidates
+                                  up to this many expected false matches, marked
+                                  `possible` (never used for the estimate); 0: none
+                                  (default) */
     const ft_calibration *cal; /* NULL: ft_calibration_default() (metric must agree) */
 } ft_search_params;
 
@@ -71,6 +89,8 @@ typedef struct ft_appearance {
     int extrapolated;           /* the calibration extrapolated at this distance */
     int tracks;                 /* sightings merged */
     int64_t best_sighting;      /* the closest sighting (its thumbnail is the appearance's) */
+    int possible;               /* 1: a weaker candidate (beyond max_false_matches, within
+                                   possible_false_matches): for a person to judge */
     int plausible;              /* 0: needs an impossible speed given stronger appearances */
     char why[160];              /* why it is implausible */
 } ft_appearance;
@@ -94,6 +114,8 @@ typedef struct ft_search_result {
     ft_appearance *flagged;
     double threshold;           /* distance below which a match is kept */
     int threshold_extrapolated;
+    double fmr;                 /* the false-match rate per comparison at threshold */
+    double possible_threshold;  /* distance below which a possible candidate is kept (0: none) */
     int64_t gallery;            /* descriptors compared */
     int candidates;             /* sightings within the threshold before merging */
     ft_estimate estimate;
@@ -105,6 +127,50 @@ int ft_searcher_search(ft_searcher *s, const float query[FT_DESCRIPTOR_DIM],
                        const ft_search_params *p, ft_search_result *out /* OUT */);
 const char *ft_searcher_errmsg(const ft_searcher *s);
 void ft_search_result_free(ft_search_result *r);
+
+/* ------------------------------------------------------------------------ */
+/* The query photo (search/query.c)                                         */
+/* ------------------------------------------------------------------------ */
+
+/* How the query face was found. */
+enum ft_query_how {
+    FT_QUERY_DIRECT = 0,         /* the detector on the photo */
+    FT_QUERY_TILED = 1,          /* in 512-px tiles of a large photo */
+    FT_QUERY_PADDED = 2,         /* on the photo padded on all sides (a tight crop) */
+    FT_QUERY_OTHER_DETECTOR = 3, /* the second detector on the photo */
+    FT_QUERY_OTHER_PADDED = 4,   /* the second detector on the padded photo */
+};
+
+typedef struct ft_query_params {
+    ft_detect_params detect;   /* the event's descriptor profile: detector, align, mirror
+                                  (must be what ingest used); tile_px is ignored */
+    int face;                  /* use the N-th largest face (1 = largest; default 1) */
+    int retry;                 /* 1 (default): pad and try the other detector before
+                                  giving up; 0: one attempt */
+    int min_reliable_px;       /* warn below this face height; default 60 */
+    float min_reliable_quality; /* warn below this quality; default 0.25 */
+} ft_query_params;
+
+ft_query_params ft_query_default_params(void);
+
+typedef struct ft_query {
+    int width, height;         /* the photo's */
+    int n_faces;               /* faces found (by the attempt that found any) */
+    int used;                  /* 1-based by size */
+    int how;                   /* enum ft_query_how */
+    ft_face face;              /* the face used, in the photo's coordinates, described */
+    float quality;             /* ft_face_quality of it */
+    char warning[200];         /* "" or why the matches are less reliable */
+} ft_query;
+
+/* Finds the query face in a photo and describes it (search/query.c has the
+** order of attempts). Errors: FT_ENOTFOUND (no face, after every retry),
+** FT_EINVAL (no face number params->face; bad parameters), FT_EMODEL,
+** FT_ENOMEM, FT_EBACKEND; err gets a one-line message in the user's terms. */
+int ft_query_face(ft_engine *eng, const ft_image *img, const ft_query_params *params,
+                  ft_query *out /* OUT */, char *err, size_t errlen);
+/* "found after padding the photo (a tight crop)", ...; never NULL. */
+const char *ft_query_how_name(int how);
 
 #ifdef __cplusplus
 }

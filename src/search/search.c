@@ -9,9 +9,13 @@
 **           row * 4 + n), the rest into a table indexed by row.
 **   search  1. the `top` nearest descriptors (only sightings passing the
 **              time/camera filter), best distance per sighting;
-**           2. keep a sighting if the false matches to expect at its
-**              distance in this gallery (calibration FMR x descriptors
-**              compared) are at most max_false_matches;
+**           2. keep a sighting if its distance is below the threshold at
+**              FMR = min(max_false_matches / descriptors compared, max_fmr):
+**              at most max_false_matches false matches expected in this
+**              search, and never a looser rate per comparison than max_fmr
+**              however small the gallery (a 20-descriptor event must not
+**              match strangers at FMR 1/20). Asked for, weaker candidates up
+**              to possible_false_matches are kept too, marked possible;
 **           3. per camera, sightings closer in time than merge_gap_s merge
 **              into one appearance (best distance, first/last seen);
 **           4. plausibility: appearances are taken strongest first; one that
@@ -64,7 +68,9 @@ ft_search_params ft_search_default_params(void)
     p.until_us = INT64_MAX;
     p.max_speed_kmh = 25;
     p.merge_gap_s = 60;
-    p.max_false_matches = 1.0;
+    p.max_false_matches = FT_SEARCH_MAX_FALSE;
+    p.max_fmr = FT_SEARCH_MAX_FMR;
+    p.possible_false_matches = 0;
     return p;
 }
 
@@ -233,18 +239,22 @@ static void estimate(const ft_searcher *s, const ft_search_result *r, int64_t at
 {
     memset(e, 0, sizeof *e);
     e->pace_kmh = NAN;
-    if (r->n_appearances == 0) return;
-    e->valid = 1;
-    e->at_us = at_us;
-    /* least-squares km over time (hours) through the appearances' mid times */
+    /* least-squares km over time (hours) through the matches' mid times;
+    ** possible candidates are for a person to judge and never move it */
     double n = 0, st = 0, sk = 0, stt = 0, stk = 0, kmin = INFINITY, kmax = -INFINITY;
-    int64_t t0 = r->appearances[0].first_us;
+    const ft_appearance *first = NULL, *last = NULL;
     for (int i = 0; i < r->n_appearances; i++) {
         const ft_appearance *a = &r->appearances[i];
-        double t = ((a->first_us + a->last_us) / 2 - t0) / 3.6e9;
+        if (a->possible) continue;
+        if (!first) first = a;
+        last = a;
+        double t = ((a->first_us + a->last_us) / 2 - first->first_us) / 3.6e9;
         n += 1, st += t, sk += a->km, stt += t * t, stk += t * a->km;
         kmin = fmin(kmin, a->km), kmax = fmax(kmax, a->km);
     }
+    if (!last) return;
+    e->valid = 1;
+    e->at_us = at_us;
     double den = n * stt - st * st;
     if (kmax > kmin && den > 0) {
         double pace = (n * stk - st * sk) / den;
@@ -254,7 +264,6 @@ static void estimate(const ft_searcher *s, const ft_search_result *r, int64_t at
         }
     }
     if (!e->pace_from_fit) e->pace_kmh = TYPICAL_PACE_KMH;
-    const ft_appearance *last = &r->appearances[r->n_appearances - 1];
     double dt_h = (double)(at_us - last->last_us) / 3.6e9;
     if (dt_h < 0) dt_h = 0;
     double course_end = s->n_cams ? s->cams[s->n_cams - 1].km : last->km;
@@ -284,7 +293,8 @@ int ft_searcher_search(ft_searcher *s, const float query[FT_DESCRIPTOR_DIM],
     memset(out, 0, sizeof *out);
     s->errmsg[0] = 0;
     if (!p || p->top < 1 || p->top > 100000) return fail(s, FT_EINVAL, "top must be 1..100000");
-    if (!(p->max_speed_kmh > 0) || !(p->merge_gap_s >= 0) || !(p->max_false_matches > 0))
+    if (!(p->max_speed_kmh > 0) || !(p->merge_gap_s >= 0) || !(p->max_false_matches > 0) ||
+        !(p->max_fmr > 0 && p->max_fmr <= 1) || !(p->possible_false_matches >= 0))
         return fail(s, FT_EINVAL, "bad speed, merge gap or false-match bound");
     const ft_calibration *cal = p->cal ? p->cal : ft_calibration_default();
     if (cal->metric != s->metric)
@@ -296,11 +306,22 @@ int ft_searcher_search(ft_searcher *s, const float query[FT_DESCRIPTOR_DIM],
         if (!isfinite(query[i])) return fail(s, FT_EINVAL, "the query descriptor is not finite");
 
     out->gallery = s->n_desc;
-    /* the threshold at which max_false_matches are expected in this gallery */
+    /* the threshold at which max_false_matches are expected in this gallery,
+    ** never at a looser rate per comparison than max_fmr */
     double fmr = s->n_desc > 0 ? p->max_false_matches / (double)s->n_desc : 1.0;
-    if (fmr > 1) fmr = 1;
+    if (fmr > p->max_fmr) fmr = p->max_fmr;
+    out->fmr = fmr;
     int rc = ft_calibration_threshold(cal, fmr, &out->threshold, &out->threshold_extrapolated);
     if (rc != FT_OK) return fail(s, rc, "calibration failed");
+    double keep_below = out->threshold;
+    if (p->possible_false_matches > p->max_false_matches) {
+        double pf = s->n_desc > 0 ? p->possible_false_matches / (double)s->n_desc : 1.0;
+        if (pf > 1) pf = 1;
+        int ex;
+        rc = ft_calibration_threshold(cal, pf, &out->possible_threshold, &ex);
+        if (rc != FT_OK) return fail(s, rc, "calibration failed");
+        if (out->possible_threshold > keep_below) keep_below = out->possible_threshold;
+    }
     if (s->n_desc == 0) return FT_OK;
 
     float q[FT_DESCRIPTOR_DIM];
@@ -317,7 +338,7 @@ int ft_searcher_search(ft_searcher *s, const float query[FT_DESCRIPTOR_DIM],
     if (rc == FT_OK) rc = ft_index_search(s->index, q, k, &filter, hits, &n_hits);
     /* best distance per sighting, within the threshold */
     for (int i = 0; rc == FT_OK && i < n_hits; i++) {
-        if (!(hits[i].distance < out->threshold)) continue;
+        if (!(hits[i].distance < keep_below)) continue;
         int64_t row = hits[i].id / 4;
         int j = 0;
         while (j < n_m && m[j].row != row) j++;
@@ -353,6 +374,7 @@ int ft_searcher_search(ft_searcher *s, const float query[FT_DESCRIPTOR_DIM],
                                                                   (double)s->n_desc,
                                                                   &a->extrapolated);
         a->score = 1.0 - fmin(1.0, a->expected_false);
+        a->possible = !(a->distance < out->threshold);
         a->plausible = 1;
     }
     /* plausibility, strongest first */

@@ -404,6 +404,60 @@ if need_samples "$name"; then
     check "search --face 9 of a 3-face photo: exit 2" '[ $rc -eq 2 ] && grep -q "3 faces" "$tmp/err"'
 fi
 
+# ------------------------------------------- search: reports never lose data --
+# --html writes through a temporary file and a rename; it never replaces the
+# database or the photo being read, nor (without --force) an existing video,
+# image or database.
+
+name="search --html over the database: refused, database intact"
+if need_samples "$name"; then
+    cp "$db" "$tmp/keep.ftdb"
+    run "$CLI" search --db "$db" --html "$db" "$DEMO/sample2.jpg"
+    check "$name" '[ $rc -eq 2 ] && grep -q "input" "$tmp/err" && cmp -s "$db" "$tmp/keep.ftdb"'
+    run "$CLI" search --db "$db" --force --html "$db" "$DEMO/sample2.jpg"
+    check "search --html over the database with --force: still refused" '[ $rc -eq 2 ] && cmp -s "$db" "$tmp/keep.ftdb"'
+    run "$CLI" camera list --db "$db"
+    check "the database still answers after the refused report" '[ $rc -eq 0 ] && grep -q km05 "$tmp/out"'
+    cp "$DEMO/sample2.jpg" "$tmp/photo.jpg"
+    run "$CLI" search --db "$db" --html "$tmp/photo.jpg" "$tmp/photo.jpg"
+    check "search --html over the query photo: refused, photo intact" '[ $rc -eq 2 ] && cmp -s "$tmp/photo.jpg" "$DEMO/sample2.jpg"'
+    cp "$db" "$tmp/other.ftdb"
+    run "$CLI" search --db "$db" --html "$tmp/other.ftdb" "$DEMO/sample2.jpg"
+    check "search --html over another database: refused without --force" '[ $rc -eq 2 ] && grep -q "SQLite" "$tmp/err" && cmp -s "$tmp/other.ftdb" "$db"'
+    printf '\000\000\000\030ftypisom\000\000\002\000isomiso2' >"$tmp/km05.mp4"
+    cp "$tmp/km05.mp4" "$tmp/km05.keep"
+    run "$CLI" search --db "$db" --html "$tmp/km05.mp4" "$DEMO/sample2.jpg"
+    check "search --html over a video: refused without --force" '[ $rc -eq 2 ] && grep -q "video" "$tmp/err" && cmp -s "$tmp/km05.mp4" "$tmp/km05.keep"'
+    run "$CLI" search --db "$db" --force --html "$tmp/km05.mp4" "$DEMO/sample2.jpg"
+    check "search --html over a video with --force: replaced by the report" '[ $rc -eq 0 ] && grep -q "<html" "$tmp/km05.mp4"'
+    mkdir -p "$tmp/rep"
+    run "$CLI" search --db "$db" --html "$tmp/rep/report.html" "$DEMO/sample2.jpg"
+    check "search --html: report written, no temporary file left" '[ $rc -eq 0 ] && grep -q "</html>" "$tmp/rep/report.html" && [ "$(ls -A "$tmp/rep")" = "report.html" ]'
+    check "search --html: the query face is in the report" 'grep -q "alt=\"query face\" src=\"data:image/jpeg;base64," "$tmp/rep/report.html"'
+    run "$CLI" search --db "$db" --html "$tmp/rep" "$DEMO/sample2.jpg"
+    check "search --html to a folder: refused" '[ $rc -eq 2 ] && grep -q "folder" "$tmp/err"'
+    run "$CLI" search --db "$db" --html "$tmp/nowhere/report.html" "$DEMO/sample2.jpg"
+    check "search --html into a missing folder: exit 2, named" '[ $rc -eq 2 ] && grep -q "nowhere/report.html" "$tmp/err"'
+fi
+
+# ------------------------------------------------------------ search: times --
+# A time without Z or +hh:mm is read in the event's zone (else TZ), and the
+# command says so; impossible dates and offsets are refused.
+
+run "$CLI" search --db "$db" --since 2026-02-30T10:00Z "$tmp/grey.png"
+check "search --since 2026-02-30: refused, says why" '[ $rc -eq 2 ] && grep -q "February 2026 has 28 days" "$tmp/err"'
+run "$CLI" search --db "$db" --until 2026-04-12T10:00+25:00 "$tmp/grey.png"
+check "search --until with offset +25:00: refused" '[ $rc -eq 2 ] && grep -q "14:00" "$tmp/err"'
+run "$CLI" search --db "$db" --tz Mars/Base "$tmp/grey.png"
+check "search --tz with an unknown zone: refused" '[ $rc -eq 2 ] && grep -q -- "--tz" "$tmp/err"'
+name="search --since without a zone: read in TZ, and said"
+if need_samples "$name"; then
+    run env TZ=America/New_York "$CLI" search --db "$db" --since 2026-04-12T05:30 "$DEMO/sample2.jpg"
+    check "$name" '[ $rc -eq 0 ] && grep -q "America/New_York time, 2026-04-12T05:30:00.000-04:00" "$tmp/err"'
+    run "$CLI" search --db "$db" --tz Europe/Paris --since 2026-04-12T11:30 "$DEMO/sample2.jpg"
+    check "search --tz Europe/Paris --since: read in Paris time" '[ $rc -eq 0 ] && grep -q "+02:00" "$tmp/err"'
+fi
+
 # --------------------------------------------- a video damaged in the middle --
 # One warning line (file, frames, seconds) and the count in the summary; none
 # of FFmpeg's own lines on stderr. The clip comes from the race simulator.

@@ -11,6 +11,7 @@
 #include "facetrail.h"
 #include "harness/test.h"
 
+#include <math.h>
 #include <unistd.h>
 
 #define T0 1775986200000000LL /* 2026-04-12T09:30:00Z */
@@ -90,6 +91,16 @@ static const ft_calibration *calibration(void)
     return &cal;
 }
 
+/* The same with a knot at the default FMR ceiling: FMR 1e-4 at 0.2. */
+static const ft_calibration *calibration3(void)
+{
+    static ft_calibration cal;
+    ft_calibration_knot k[3] = { { 0.2, 1e-4, NAN }, { 0.4, 1e-3, NAN }, { 1.0, 0.5, NAN } };
+    char err[128];
+    ASSERT_OK(ft_calibration_from_knots(FT_METRIC_EUCLIDEAN, k, 3, 0.05, &cal, err, sizeof err));
+    return &cal;
+}
+
 static void test_search_timeline(void)
 {
     make_event();
@@ -101,6 +112,7 @@ static void test_search_timeline(void)
     ft_search_params sp = ft_search_default_params();
     sp.cal = calibration();
     sp.max_false_matches = 0.01; /* FMR 1e-3 over 10 descriptors: threshold 0.4 */
+    sp.max_fmr = 1e-3;           /* (the default ceiling, 1e-4, is tested below) */
     sp.at_us = T0 + 150 * MIN;
     float q[FT_DESCRIPTOR_DIM];
     vec(q, 0, 0);
@@ -152,6 +164,7 @@ static void test_search_timeline(void)
     sp = ft_search_default_params();
     sp.cal = calibration();
     sp.max_false_matches = 0.01;
+    sp.max_fmr = 1e-3;
     sp.camera_id = "B";
     ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
     ASSERT_EQ(r.n_appearances, 1);
@@ -197,4 +210,62 @@ static void test_search_empty(void)
     unlink(path);
 }
 
-FT_TESTS(FT_TEST(test_search_timeline), FT_TEST(test_search_empty))
+/* The stranger policy: by default a small gallery does not loosen the
+** threshold past FMR 1e-4 (10 descriptors at 0.01 expected false matches
+** would allow 1e-3); weaker candidates come back only when asked, marked
+** possible, and never move the estimate. */
+static void test_search_default_policy(void)
+{
+    make_event();
+    /* P's weaker candidate at C, 3 h in: distance 0.35, plausible */
+    int64_t id, resume;
+    ASSERT_OK(ft_store_ingest_begin(st, "C", "w.mp4", T0, 5, &id, &resume));
+    add(id, 11, T0 + 180 * MIN, 0, 0.35f);
+    ft_searcher *s;
+    char err[256];
+    ASSERT_OK(ft_searcher_open(st, FT_METRIC_EUCLIDEAN, &s, err, sizeof err));
+    ft_search_params sp = ft_search_default_params();
+    ASSERT_NEAR(sp.max_false_matches, 0.01, 0);
+    ASSERT_NEAR(sp.max_fmr, 1e-4, 0);
+    sp.cal = calibration3();
+    sp.at_us = T0 + 150 * MIN;
+    float q[FT_DESCRIPTOR_DIM];
+    vec(q, 0, 0);
+    ft_search_result r;
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    ASSERT_NEAR(r.fmr, 1e-4, 1e-12);
+    ASSERT_NEAR(r.threshold, 0.2, 1e-9);
+    ASSERT_EQ(r.candidates, 4); /* 0.05, 0.10, 0.02, 0.08; not 0.30 nor 0.35 */
+    ASSERT_EQ(r.n_appearances, 3);
+    ASSERT_EQ(r.n_flagged, 0);
+    for (int i = 0; i < r.n_appearances; i++) ASSERT(!r.appearances[i].possible);
+    double km = r.estimate.km, pace = r.estimate.pace_kmh;
+    ASSERT_NEAR(pace, 10.0, 0.05);
+    ft_search_result_free(&r);
+
+    /* asked for: possible up to 1 expected false match (FMR 1/11 = 0.0909:
+    ** between the knots 0.4 and 1.0, log-linear: 0.4 + 0.6 x ln(90.9)/ln(500)
+    ** = 0.8359) */
+    sp.possible_false_matches = 1.0;
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    ASSERT_NEAR(r.threshold, 0.2, 1e-9);
+    ASSERT_NEAR(r.possible_threshold, 0.4 + 0.6 * log(90.909090909) / log(500), 1e-6);
+    ASSERT_EQ(r.n_appearances, 4);
+    ASSERT_STR_CONTAINS(r.appearances[3].camera_id, "C");
+    ASSERT_EQ(r.appearances[3].first_us, T0 + 180 * MIN);
+    ASSERT(r.appearances[3].possible);
+    ASSERT(!r.appearances[0].possible && !r.appearances[1].possible &&
+           !r.appearances[2].possible);
+    ASSERT_EQ(r.n_flagged, 1); /* the 0.30 look-alike at 61 min: possible, impossible */
+    ASSERT_NEAR(r.estimate.km, km, 1e-12);
+    ASSERT_NEAR(r.estimate.pace_kmh, pace, 1e-12);
+    ft_search_result_free(&r);
+    sp.max_fmr = 0;
+    ASSERT_EQ(ft_searcher_search(s, q, &sp, &r), FT_EINVAL);
+    ft_searcher_close(s);
+    ft_store_close(st);
+    unlink(path);
+}
+
+FT_TESTS(FT_TEST(test_search_timeline), FT_TEST(test_search_default_policy),
+         FT_TEST(test_search_empty))

@@ -1,0 +1,123 @@
+/*
+** tests/unit/test_query.c: the query photo (search/query.c): a tight crop
+** of a face, as a parent's cropped photo would be, is found by padding or
+** the second detector and describes the same person as the face in the
+** whole photo; a photo without a face, or a face number beyond the faces,
+** is a clear error. Needs the models and face-api's sample photos (skipped
+** when absent).
+*/
+#include "facetrail.h"
+#include "facetrail/ingest.h"
+#include "facetrail/search.h"
+#include "harness/test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ft_engine *open_engine(void)
+{
+    const char *models = ft_test_model_dir();
+    if (!models) FT_SKIP("models not fetched (make models)");
+    ft_engine_params ep = ft_engine_default_params();
+    ep.model_dir = models;
+    ft_engine *eng;
+    char err[256];
+    ASSERT_OK(ft_engine_open(&ep, &eng, err, sizeof err));
+    return eng;
+}
+
+static ft_image *load_sample(const char *name)
+{
+    const char *models = ft_test_model_dir();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/../demo/%s", models, name);
+    ft_image *img = NULL;
+    char err[256];
+    if (ft_image_load(path, 0, &img, err, sizeof err) != FT_OK) FT_SKIP("sample photos absent");
+    return img;
+}
+
+/* The part of img inside box (x, y, w, h), clipped. */
+static ft_image *crop(const ft_image *img, int x, int y, int w, int h)
+{
+    if (x < 0) w += x, x = 0;
+    if (y < 0) h += y, y = 0;
+    if (x + w > img->width) w = img->width - x;
+    if (y + h > img->height) h = img->height - y;
+    ft_image *c;
+    ASSERT_OK(ft_image_create(w, h, &c));
+    for (int r = 0; r < h; r++)
+        memcpy(c->rgb + (size_t)r * w * 3, img->rgb + ((size_t)(y + r) * img->width + x) * 3,
+               (size_t)w * 3);
+    return c;
+}
+
+static ft_query_params profile(void)
+{
+    ft_query_params qp = ft_query_default_params();
+    qp.detect = ft_ingest_default_params().detect;
+    return qp;
+}
+
+static void test_query_tight_crop(void)
+{
+    ft_engine *eng = open_engine();
+    ft_image *img = load_sample("sample2.jpg");
+    ft_query_params qp = profile();
+    ft_query whole, tight;
+    char err[512];
+    ASSERT_OK(ft_query_face(eng, img, &qp, &whole, err, sizeof err));
+    ASSERT_EQ(whole.how, FT_QUERY_DIRECT);
+    ASSERT(whole.face.has_descriptor);
+    /* the face box itself, shrunk by 10% on each side: tighter than any
+    ** portrait crop; the detector alone does not find it */
+    const double *b = whole.face.box;
+    int x = (int)lrint(b[0] + 0.1 * b[2]), y = (int)lrint(b[1] + 0.1 * b[3]);
+    int w = (int)lrint(0.8 * b[2]), h = (int)lrint(0.8 * b[3]);
+    ft_image *c = crop(img, x, y, w, h);
+    qp.retry = 0;
+    ASSERT_EQ(ft_query_face(eng, c, &qp, &tight, err, sizeof err), FT_ENOTFOUND);
+    ASSERT_STR_CONTAINS(err, "no face found");
+    qp.retry = 1;
+    ASSERT_OK(ft_query_face(eng, c, &qp, &tight, err, sizeof err));
+    ASSERT(tight.how == FT_QUERY_PADDED || tight.how == FT_QUERY_OTHER_DETECTOR ||
+           tight.how == FT_QUERY_OTHER_PADDED);
+    ASSERT(tight.face.has_descriptor);
+    ASSERT_EQ(tight.width, w);
+    /* box in the crop's coordinates: the face fills the crop */
+    ASSERT(tight.face.box[0] > -0.5 * w && tight.face.box[0] < 0.5 * w);
+    ASSERT(tight.face.box[2] > 0.6 * w && tight.face.box[2] < 2.0 * w);
+    /* the same person: well within LFW's same-person distances (cosine
+    ** metric of the search; different people are above ~0.5) */
+    float d = ft_metric_distance(FT_METRIC_COSINE, whole.face.descriptor, tight.face.descriptor);
+    ASSERT(d < 0.4f);
+    ft_image_destroy(c);
+    ft_image_destroy(img);
+    ft_engine_close(eng);
+}
+
+static void test_query_errors(void)
+{
+    ft_engine *eng = open_engine();
+    ft_query_params qp = profile();
+    ft_query q;
+    char err[512];
+    ft_image *grey;
+    ASSERT_OK(ft_image_create(1300, 900, &grey)); /* large: the tiled attempt runs too */
+    memset(grey->rgb, 128, (size_t)1300 * 900 * 3);
+    ASSERT_EQ(ft_query_face(eng, grey, &qp, &q, err, sizeof err), FT_ENOTFOUND);
+    ASSERT_STR_CONTAINS(err, "no face found");
+    ASSERT_STR_CONTAINS(err, "padding");
+    ft_image_destroy(grey);
+    ft_image *img = load_sample("sample2.jpg");
+    qp.face = 9;
+    ASSERT_EQ(ft_query_face(eng, img, &qp, &q, err, sizeof err), FT_EINVAL);
+    ASSERT_STR_CONTAINS(err, "there is no face 9");
+    qp.face = 0;
+    ASSERT_EQ(ft_query_face(eng, img, &qp, &q, err, sizeof err), FT_EINVAL);
+    ft_image_destroy(img);
+    ft_engine_close(eng);
+}
+
+FT_TESTS(FT_TEST(test_query_tight_crop), FT_TEST(test_query_errors))
