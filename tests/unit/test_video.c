@@ -10,6 +10,13 @@
 **   non-videos must end with a clean status, never a crash or a hang (the
 **   harness's timeout catches hangs). Files live in a fresh folder under
 **   /tmp, removed at the end of each test.
+**   Rotation: clips with a display matrix (every turn and mirror) must read
+**   back upright, checked by where two corner blocks land; with the models,
+**   an ingest of a turned group photo must find its faces where the upright
+**   photo has them (skipped without models). Damage: garbage in the middle
+**   of a clip must read to the end with the damage counted and nothing of
+**   FFmpeg's on stderr (captured); a fragmented MP4 with broken fragment
+**   headers must fail as damaged, never as out of memory.
 **
 ** INVARIANTS  Deterministic: fixed clips, fixed damage (no clock, fixed seed).
 ** THREADS     One per test (the harness forks each test).
@@ -1166,9 +1173,139 @@ static void test_fragmented_damaged(void)
     remove_dir();
 }
 
+/* Frames of img turned 90 degrees counterclockwise (what a phone held
+** upright stores: players turn it back clockwise). */
+static ft_image *turn_ccw(const ft_image *img)
+{
+    ft_image *out;
+    ASSERT_OK(ft_image_create(img->height, img->width, &out));
+    for (int y = 0; y < out->height; y++)
+        for (int x = 0; x < out->width; x++) /* out(x, y) = in(W-1-y, x) */
+            memcpy(out->rgb + ((size_t)y * out->width + x) * 3,
+                   img->rgb + ((size_t)x * img->width + (img->width - 1 - y)) * 3, 3);
+    return out;
+}
+
+/* Sightings an ingest of path stores (a fresh database each time); their
+** best-shot box centres into cx, cy (up to 8). */
+static int64_t ingest_sightings(ft_engine *eng, const char *path, const char *db, float *cx,
+                                float *cy)
+{
+    ft_store *st;
+    ASSERT_OK(ft_store_open(db, FT_STORE_CREATE, &st));
+    ft_camera cam;
+    memset(&cam, 0, sizeof cam);
+    snprintf(cam.id, sizeof cam.id, "phone");
+    ASSERT_OK(ft_store_camera_add(st, &cam));
+    ft_ingest_params ip = ft_ingest_default_params();
+    ip.camera_id = "phone";
+    ip.source = path;
+    ip.start_us = (int64_t)1775988000 * 1000000;
+    ft_ingest_report rep;
+    char err[600];
+    int rc = ft_ingest_run(eng, st, &ip, &rep, err, sizeof err);
+    if (rc != FT_OK) ft_test_fail(__FILE__, __LINE__, "ingest %s: %d %s", path, rc, err);
+    ft_sighting *sg = ft__malloc(sizeof *sg);
+    ASSERT(sg);
+    for (int64_t id = 1; id <= rep.sightings && id <= 8; id++) {
+        ASSERT_OK(ft_store_sighting_get(st, id, sg, NULL));
+        cx[id - 1] = sg->box[0] + sg->box[2] / 2;
+        cy[id - 1] = sg->box[1] + sg->box[3] / 2;
+    }
+    ft__free(sg);
+    ft_store_close(st);
+    printf("# %s: %lld frames, %lld faces, %lld sightings\n", path, (long long)rep.frames,
+           (long long)rep.faces, (long long)rep.sightings);
+    return rep.sightings;
+}
+
+/* The whole ingest sees a portrait phone clip upright: a group photo (3
+** faces) stored turned, with a 90 degree display matrix, gives the sightings
+** of the same photo stored upright, at the same places in the frame. */
+static void test_rotation_ingest(void)
+{
+    const char *models = ft_test_model_dir();
+    if (!models) FT_SKIP("models not fetched");
+    const char *photo = "models/face-api/demo/sample1.jpg";
+    ft_image *big;
+    char err[512];
+    if (ft_image_load(photo, 0, &big, err, sizeof err) != FT_OK) FT_SKIP("sample photos absent");
+    make_dir();
+    /* a third of the size, even sides: 640x426 */
+    ft_image *up;
+    int w = big->width / 3 & ~1, h = big->height / 3 & ~1;
+    ASSERT_OK(ft_image_create(w, h, &up));
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) {
+                int sum = 0;
+                for (int dy = 0; dy < 3; dy++)
+                    for (int dx = 0; dx < 3; dx++)
+                        sum += big->rgb[((size_t)(3 * y + dy) * big->width + 3 * x + dx) * 3 + c];
+                up->rgb[((size_t)y * w + x) * 3 + c] = (uint8_t)(sum / 9);
+            }
+    ft_image_destroy(big);
+    ft_image *turned = turn_ccw(up);
+    const int n = 8;
+    struct {
+        const char *name;
+        const ft_image *img;
+        int rotation;
+    } clips[3] = { { "upright.mp4", up, 0 }, { "portrait.mp4", turned, 90 },
+                   { "sideways.mp4", turned, 0 } };
+    for (int k = 0; k < 3; k++) {
+        ft_video_writer_params p = ft_video_writer_default_params();
+        p.display_rotation = clips[k].rotation;
+        p.quality = 2;
+        ft_video_writer *wr;
+        ASSERT_OK(ft_video_writer_open(tmp_path(clips[k].name), clips[k].img->width,
+                                       clips[k].img->height, 5, &p, &wr, err, sizeof err));
+        for (int i = 0; i < n; i++)
+            ASSERT_OK(ft_video_writer_write(wr, clips[k].img));
+        ASSERT_OK(ft_video_writer_close(wr, err, sizeof err));
+    }
+    ft_image_destroy(turned);
+    ft_image_destroy(up);
+
+    ft_engine_params ep = ft_engine_default_params();
+    ep.model_dir = models;
+    ft_engine *eng;
+    if (ft_engine_open(&ep, &eng, err, sizeof err) != FT_OK)
+        ft_test_fail(__FILE__, __LINE__, "engine: %s", err);
+    float ux[8], uy[8], px[8], py[8], sx[8], sy[8];
+    int64_t upright = ingest_sightings(eng, tmp_path("upright.mp4"), tmp_path("a.ftdb"), ux, uy);
+    int64_t portrait =
+        ingest_sightings(eng, tmp_path("portrait.mp4"), tmp_path("b.ftdb"), px, py);
+    int64_t sideways =
+        ingest_sightings(eng, tmp_path("sideways.mp4"), tmp_path("c.ftdb"), sx, sy);
+    printf("# sightings: upright %lld, portrait clip %lld, the same read sideways %lld\n",
+           (long long)upright, (long long)portrait, (long long)sideways);
+    ft_engine_close(eng);
+    ASSERT(upright >= 2);
+    ASSERT_EQ(portrait, upright);
+    /* every face of the upright clip is at the same place in the portrait one */
+    for (int i = 0; i < upright && i < 8; i++) {
+        int found = 0;
+        for (int j = 0; j < portrait && j < 8; j++)
+            found |= fabsf(ux[i] - px[j]) < 8 && fabsf(uy[i] - py[j]) < 8;
+        if (!found)
+            ft_test_fail(__FILE__, __LINE__, "face at (%.0f, %.0f) not found in the portrait clip",
+                         ux[i], uy[i]);
+    }
+    /* the check tells: read as coded (what the reader did before it applied
+    ** display matrices), the faces are elsewhere */
+    int same = 0;
+    for (int i = 0; i < upright && i < 8; i++)
+        for (int j = 0; j < sideways && j < 8; j++)
+            same += fabsf(ux[i] - sx[j]) < 8 && fabsf(uy[i] - sy[j]) < 8;
+    ASSERT(same < upright);
+    remove_dir();
+}
+
 FT_TESTS(FT_TEST(test_roundtrip_mp4), FT_TEST(test_roundtrip_containers),
          FT_TEST(test_roundtrip_x264), FT_TEST(test_sampling), FT_TEST(test_seek),
          FT_TEST(test_resume), FT_TEST(test_truncated), FT_TEST(test_damaged),
          FT_TEST(test_not_videos), FT_TEST(test_max_pixels), FT_TEST(test_threads),
          FT_TEST(test_writer_errors), FT_TEST(test_alloc_failures), FT_TEST(test_rotation),
-         FT_TEST(test_damage_report), FT_TEST(test_fragmented_damaged));
+         FT_TEST(test_damage_report), FT_TEST(test_fragmented_damaged),
+         FT_TEST(test_rotation_ingest));
