@@ -12,6 +12,8 @@
 **     while ((r = ft_video_read(v, 5.0, &img, &t)) == 1)   // at most 5 frames/s
 **         ... detect faces in img, taken t microseconds into the stream ...
 **     if (r < 0) fprintf(stderr, "%s\n", ft_video_errmsg(v));
+**     ft_video_damage d;                 // damaged in the middle: say so
+**     if (ft_video_get_damage(v, &d) == FT_OK && d.n_frames > 0) ...;
 **     ft_video_close(v);
 **
 ** DESIGN
@@ -21,7 +23,11 @@
 **   decoded (the codec needs them) but never converted. Only local files are
 **   read (FFmpeg's "file" protocol alone) and only the containers a camera
 **   writes are accepted (list in ft_video_params.formats); everything else,
-**   images included, is FT_EFORMAT before a demuxer parses it.
+**   images included, is FT_EFORMAT before a demuxer parses it. Frames come
+**   out upright: the stream's display matrix (phone clips) is applied.
+**   Damage in the middle of a file is decoded around and counted
+**   (ft_video_get_damage); FFmpeg's own log lines never reach stderr unless
+**   asked for (ft_video_set_ffmpeg_log_level).
 **   Writer: RGB frames are converted to YUV 4:2:0 and encoded with "mpeg4"
 **   (MPEG-4 part 2, always in libavcodec) or "libx264" where libavcodec has
 **   it; the container comes from the file extension.
