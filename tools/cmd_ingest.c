@@ -3,7 +3,10 @@
 **
 ** A progress bar on stderr when it is a terminal (frames, faces, speed as a
 ** multiple of real time, ETA); one summary line at the end either way.
-** Ctrl-C stops cleanly: what is done is committed and a rerun resumes.
+** Ctrl-C stops cleanly: what is done is committed and a rerun resumes; the
+** exit status is then 128 + the signal (130 for SIGINT, 143 for SIGTERM), as
+** shells expect, so that a script's loop does not take a stopped ingest for
+** a finished one.
 */
 #include "cli.h"
 
@@ -39,14 +42,14 @@ const char ingest_usage[] =
     "  --quiet               no progress bar\n"
     "  -h, --help            this text\n"
     "\n"
-    "exit status: 0 done (or stopped cleanly), 2 error\n";
+    "exit status: 0 done, 2 error, 130 stopped by Ctrl-C (SIGINT), 143 stopped by\n"
+    "SIGTERM: what was done is kept, and the same command resumes it\n";
 
-static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t interrupted; /* the signal that asked to stop, 0 if none */
 
 static void on_sigint(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    interrupted = sig;
 }
 
 typedef struct bar {
@@ -171,8 +174,12 @@ int cmd_ingest(int argc, char **argv)
                (long long)rep.frames, (long long)rep.faces, (long long)rep.sightings,
                rep.elapsed_s, speed, resumed, damaged,
                rep.stopped ? "; run the same command again to go on" : "");
+        if (rep.note[0]) printf("%s\n", rep.note);
     }
     ft_engine_close(eng);
     ft_store_close(st);
-    return rc == FT_OK ? CLI_OK : CLI_ERROR;
+    if (rc != FT_OK) return CLI_ERROR;
+    /* stopped by a signal: committed and resumable, but not done */
+    if (rep.stopped && interrupted) return 128 + interrupted;
+    return CLI_OK;
 }

@@ -16,10 +16,15 @@
 **   Every commit stores, in one transaction, the sightings finished since the
 **   last commit, the last processed frame (the checkpoint) and the tracker's
 **   live tracks. An ingest that is killed loses nothing committed; running
-**   it again (same camera, source and start) restores the live tracks, seeks
+**   it again (same camera, video and start) restores the live tracks, seeks
 **   to the frame after the checkpoint and goes on: no sighting twice, none
-**   lost. A corrupt or truncated video ends the ingest with an error and
-**   keeps everything stored up to the damage.
+**   lost. The video is known by its content, not its path (size, duration,
+**   SHA-256 of its first MiB): a copy or another path of it is the same
+**   ingest; another file under the same path is refused unless p->force
+**   (ft_store_ingest_begin_content). One ingest per camera runs at a time:
+**   a second one fails with FT_EIO and a message naming the running one.
+**   A corrupt or truncated video ends the ingest with an error and keeps
+**   everything stored up to the damage.
 **
 ** THREADS  One ingest per engine and store handle at a time.
 */
@@ -79,6 +84,8 @@ typedef struct ft_ingest_report {
                                 this run (ft_video_get_damage): faces there are
                                 missing */
     int64_t damage_first_us, damage_last_us; /* their stream time; -1 if none */
+    char note[320];          /* an ingest that ran to the end of its video and has no
+                                sighting: why, in one line; "" otherwise */
 } ft_ingest_report;
 
 /* Runs an ingest (see OVERVIEW). Errors: FT_EINVAL (bad parameters, unknown

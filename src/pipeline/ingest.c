@@ -39,8 +39,13 @@
 #include "pipeline/motion.h"
 #include "track/track.h"
 
+#include <libavutil/hash.h>
+
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define THUMB_PX 96        /* thumbnail side */
 #define REFRESH_FRAMES 10  /* every tile is looked at this often, moving or not */
@@ -75,6 +80,7 @@ typedef struct ingest {
     ft__motion motion;
     int64_t frame_no;
     int tiles_run, tiles_total;
+    int64_t tracks_undescribed; /* finished tracks without a descriptor (not stored) */
     char *err;
     size_t errlen;
 } ingest;
@@ -237,6 +243,7 @@ static int commit(ingest *in, int64_t ingest_id, int64_t checkpoint_us, int64_t 
     }
     int n = 0;
     for (int i = 0; i < n_done; i++) n += to_sighting(in, &done[i], &in->pending[n]);
+    in->tracks_undescribed += n_done - n;
     unsigned char *state = NULL;
     size_t state_len = 0;
     int rc = ft__tracker_save(in->tr, &state, &state_len);
@@ -299,6 +306,86 @@ static int process_frame(ingest *in, const ft_image *frame, int64_t pts_us, int6
     return FT_OK;
 }
 
+/* The video's identity (store: ft_store_content): size, duration and the
+** SHA-256 of the first FT_STORE_CONTENT_HEAD bytes (libavutil's hash). */
+static int content_of(const char *path, int64_t duration_us, ft_store_content *c, char *err,
+                      size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    c->duration_us = duration_us >= 0 ? duration_us : -1;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ft__errf(err, errlen, FT_EIO, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    struct AVHashContext *h = NULL;
+    int rc = FT_OK;
+    if (fstat(fileno(f), &sb) != 0) {
+        rc = ft__errf(err, errlen, FT_EIO, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    c->size = (int64_t)sb.st_size;
+    if (av_hash_alloc(&h, "SHA256") < 0 || !h) {
+        rc = FT_ENOMEM;
+        goto out;
+    }
+    av_hash_init(h);
+    unsigned char buf[16384];
+    size_t left = FT_STORE_CONTENT_HEAD;
+    while (left > 0) {
+        size_t n = fread(buf, 1, left < sizeof buf ? left : sizeof buf, f);
+        if (n == 0) break;
+        av_hash_update(h, buf, n);
+        left -= n;
+    }
+    if (ferror(f)) {
+        rc = ft__errf(err, errlen, FT_EIO, "%s: read error", path);
+        goto out;
+    }
+    av_hash_final(h, c->sha256);
+out:
+    av_hash_freep(&h);
+    fclose(f);
+    return rc;
+}
+
+/* Why an ingest that ran to the end of its video stored no sighting, in the
+** user's terms (seconds, --fps); "" when it has sightings. */
+static void why_no_sightings(ingest *in, int64_t ingest_id, int64_t duration_us, char *note,
+                             size_t len)
+{
+    ft_ingest ing;
+    if (ft_store_ingest_get(in->st, ingest_id, &ing) != FT_OK || ing.n_sightings > 0) return;
+    const double fps = in->p->sample_fps;
+    const int need = ft__tracker_default_params().confirm_hits;
+    char clip[64] = "";
+    if (duration_us >= 0) snprintf(clip, sizeof clip, "the clip is %.1f s long; ", duration_us / 1e6);
+    if (ing.frames == 0) {
+        snprintf(note, len, "no sightings: %sno frame of it could be analysed", clip);
+    } else if (ing.frames < need) {
+        snprintf(note, len,
+                 "no sightings: %sit gave %lld analysed frame%s at --fps %g, and a face must be "
+                 "seen in at least %d analysed frames (one every %.2f s: the clip must be longer "
+                 "than %.2f s, or use a higher --fps)",
+                 clip, (long long)ing.frames, ing.frames == 1 ? "" : "s", fps, need, 1.0 / fps,
+                 (need - 1) / fps);
+    } else if (ing.faces == 0) {
+        snprintf(note, len, "no sightings: %sno face was detected in its %lld analysed frames",
+                 clip, (long long)ing.frames);
+    } else if (in->tracks_undescribed > 0) {
+        snprintf(note, len,
+                 "no sightings: %s%lld face%s detected in %lld analysed frames, but no face could "
+                 "be described (faces cut by the picture's border)",
+                 clip, (long long)ing.faces, ing.faces == 1 ? " was" : "s were",
+                 (long long)ing.frames);
+    } else {
+        snprintf(note, len,
+                 "no sightings: %s%lld face%s detected in %lld analysed frames, but none was seen "
+                 "in %d analysed frames in a row (at --fps %g, %.2f s apart): a face must stay "
+                 "in view longer, or use a higher --fps",
+                 clip, (long long)ing.faces, ing.faces == 1 ? " was" : "s were",
+                 (long long)ing.frames, need, fps, 1.0 / fps);
+    }
+}
+
 static int check_params(const ft_ingest_params *p, char *err, size_t errlen)
 {
     if (!p || !p->camera_id || !*p->camera_id || !p->source || !*p->source)
@@ -336,13 +423,19 @@ int ft_ingest_run(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_in
     if ((rc = ft_video_open(p->source, &vp, &v, err, errlen)) != FT_OK) return rc;
     ft_video_info info;
     ft_video_get_info(v, &info);
+    ft_store_content content;
+    if ((rc = content_of(p->source, info.duration_us, &content, err, errlen)) != FT_OK) {
+        ft_video_close(v);
+        return rc;
+    }
 
     ingest in;
     memset(&in, 0, sizeof in);
     in.eng = eng, in.st = st, in.p = p, in.err = err, in.errlen = errlen;
     int64_t ingest_id = 0, resume_us = -1;
-    rc = ft_store_ingest_begin_ex(st, p->camera_id, p->source, p->start_us, p->sample_fps,
-                                  p->force ? FT_INGEST_FORCE : 0, &ingest_id, &resume_us);
+    rc = ft_store_ingest_begin_content(st, p->camera_id, p->source, &content, p->start_us,
+                                       p->sample_fps, p->force ? FT_INGEST_FORCE : 0, &ingest_id,
+                                       &resume_us);
     if (rc != FT_OK) {
         ft__errf(err, errlen, rc, "%s", ft_store_errmsg(st));
         ft_video_close(v);
@@ -422,6 +515,8 @@ int ft_ingest_run(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_in
     out->faces = faces;
     out->video_us = first_pts >= 0 ? last_pts - first_pts : 0;
     out->elapsed_s = ft__now() - t0;
+    if (!out->stopped && read_rc == 0)
+        why_no_sightings(&in, ingest_id, info.duration_us, out->note, sizeof out->note);
     goto done;
 fail:
     if (ingest_id) {

@@ -541,6 +541,8 @@ int ft_store_ingest_finish(ft_store *st, int64_t ingest_id, int status, const ch
     if ((rc = ft__store_begin(st, "finishing an ingest")) != FT_OK) return rc;
     char camera_id[FT_CAMERA_ID_MAX];
     rc = running_ingest(st, ingest_id, camera_id);
+    /* a process whose lease was taken over must not finish the new holder's run */
+    if (rc == FT_OK) rc = ft__store_lease_take(st, camera_id, ingest_id);
     if (rc == FT_OK) {
         sqlite3_stmt *s;
         rc = ft__store_stmt(st, FT__STMT_INGEST_FINISH, &s);

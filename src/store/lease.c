@@ -16,8 +16,9 @@
 **     otherwise                      -> FT_EIO "camera X is being ingested by
 **                                       process P on host H since T"
 **   Ingest begin takes the lease, every commit takes it again (a renewal,
-**   or a re-take after a finish released it), finish releases the camera's
-**   lease and close releases every lease of the handle.
+**   or a re-take after a finish released it), finish takes it too (a run
+**   taken over is not marked done or failed by its old holder) and then
+**   releases it, and close releases every lease of the handle.
 **
 ** STATES      (none) --take--> held --take (renew)--> held
 **             held --finish/close--> (none)

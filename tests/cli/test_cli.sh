@@ -384,6 +384,48 @@ if need_models "$name"; then
     run "$CLI" ingest --quiet --db "$db" --camera nowhere --start 2026-04-12T09:00:00Z "$tmp/noise.mp4"
     check "$name" '[ $rc -eq 2 ] && [ -s "$tmp/err" ]'
 fi
+
+# ----------------------------------------------- ingest: why no sightings --
+# An ingest that stores nothing says why, in seconds and --fps: a clip too
+# short for two analysed frames, or faces that never made a track. The clips
+# come from the race simulator, their length from its ground truth.
+SIM=${FT_SIM:-build/release/bench/bench_race_sim}
+name="ingest of a clip too short for a track: no sightings, says why in seconds"
+if [ ! -x "$SIM" ]; then
+    skip "$name" "race simulator $SIM not built"
+elif need_samples "$name"; then
+    # shellcheck disable=SC2046
+    "$SIM" --people-from-image $(ls "$DEMO"/sample*.jpg) --models "$MODELS" --out "$tmp/short" \
+        --runners 1 --cameras 1 --width 256 --height 192 --fps 10 --face-min 60 --face-max 80 \
+        --max-span 1 --margin 0 --seed 5 --quiet >/dev/null 2>&1
+    sclip=$(ls "$tmp"/short/*.mp4 | head -1)
+    scam=$(basename "$sclip" .mp4)
+    sstart=$(awk -F '\t' '$1 == "camera" { print $5; exit }' "$tmp/short/truth.tsv")
+    ssecs=$(awk -F '\t' '$1 == "camera" { printf "%.1f", $7 / 10; exit }' "$tmp/short/truth.tsv")
+    "$CLI" camera add --db "$tmp/short.ftdb" --id "$scam" --km 1 >/dev/null 2>&1
+    # at --fps 0.25 one frame is analysed every 4 s: this clip gives one
+    run "$CLI" ingest --quiet --fps 0.25 --db "$tmp/short.ftdb" --camera "$scam" --start "$sstart" "$sclip"
+    check "$name" '[ $rc -eq 0 ] && grep -q " 0 sightings stored" "$tmp/out" &&
+        grep -q "^no sightings: the clip is $ssecs s long; it gave 1 analysed frame at --fps 0.25, and a face must be seen in at least 2 analysed frames" "$tmp/out"'
+fi
+name="ingest whose faces never make a track: no sightings, says why"
+if [ ! -x "$SIM" ]; then
+    skip "$name" "race simulator $SIM not built"
+elif need_samples "$name"; then
+    # shellcheck disable=SC2046
+    "$SIM" --people-from-image $(ls "$DEMO"/sample*.jpg) --models "$MODELS" --out "$tmp/sparse" \
+        --runners 8 --cameras 1 --width 512 --height 288 --fps 10 --face-min 56 --face-max 90 \
+        --max-span 12 --margin 0.5 --seed 5 --quiet >/dev/null 2>&1
+    pclip=$(ls "$tmp"/sparse/*.mp4 | head -1)
+    pcam=$(basename "$pclip" .mp4)
+    pstart=$(awk -F '\t' '$1 == "camera" { print $5; exit }' "$tmp/sparse/truth.tsv")
+    "$CLI" camera add --db "$tmp/sparse.ftdb" --id "$pcam" --km 1 >/dev/null 2>&1
+    # one frame every 10 s: a runner is never in two analysed frames
+    run "$CLI" ingest --quiet --fps 0.1 --db "$tmp/sparse.ftdb" --camera "$pcam" --start "$pstart" "$pclip"
+    check "$name" '[ $rc -eq 0 ] && grep -q " 0 sightings stored" "$tmp/out" &&
+        ! grep -q " 0 faces" "$tmp/out" &&
+        grep -q "^no sightings: the clip is [0-9.]* s long; [0-9]* faces\{0,1\} w[a-z]* detected in [0-9]* analysed frames, but none was seen in 2 analysed frames in a row (at --fps 0.1, 10.00 s apart)" "$tmp/out"'
+fi
 run "$CLI" search --db "$db"
 check "search without a photo: exit 2" '[ $rc -eq 2 ] && grep -q PHOTO "$tmp/err"'
 name="search with a photo without a face: exit 2, says so"

@@ -1548,6 +1548,11 @@ static void test_ingest_lease(void)
     /* ... and st1, whose lease it took, cannot commit any more. */
     ASSERT_EQ(ft_store_ingest_commit(st1, i2, &s1, 1, 2000000, 5, 1), FT_EIO);
     ASSERT_STR_CONTAINS(ft_store_errmsg(st1), "other-host");
+    /* nor mark it failed under the new holder's feet */
+    ASSERT_EQ(ft_store_ingest_finish(st1, i2, FT_INGEST_FAILED, "lost"), FT_EIO);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM ingests WHERE source = 'b.mp4' AND "
+                               "status = 'running'"),
+              1);
     ASSERT_EQ(count_rows(path, "SELECT count(*) FROM sightings WHERE ingest_id = "
                                "(SELECT max(id) FROM ingests WHERE source = 'b.mp4')"),
               0);
