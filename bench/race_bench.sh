@@ -20,6 +20,8 @@
 #   --out DIR        work folder (default build/race; its sim/ and race.ftdb are replaced)
 #   --threads T      ingest and search threads (default 1)
 #   --reuse          keep an existing OUT/sim (same options) instead of simulating again
+#   --search-only    keep OUT's simulation, database and ingest times: search again
+#   --search-args A  extra options for every 'facetrail search' (e.g. "--max-false 1")
 # Environment: FT (facetrail, default build/release/facetrail), SIM (default
 # build/release/bench/bench_race_sim), FT_MODEL_DIR.
 #
@@ -35,7 +37,8 @@ set -eu
 
 FT=${FT:-build/release/facetrail}
 SIM=${SIM:-build/release/bench/bench_race_sim}
-RUNNERS=200 CAMERAS=8 WIDTH=1920 HEIGHT=1080 FPS=10 SEED=1 THREADS=1 REUSE=0
+RUNNERS=200 CAMERAS=8 WIDTH=1920 HEIGHT=1080 FPS=10 SEED=1 THREADS=1 REUSE=0 SEARCH_ONLY=0
+SEARCH_ARGS=
 PEOPLE=/work/shared/data/lfw/images
 OUT=build/race
 while [ $# -gt 0 ]; do
@@ -50,6 +53,8 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --reuse) REUSE=1; shift ;;
+    --search-only) SEARCH_ONLY=1; REUSE=1; shift ;;
+    --search-args) SEARCH_ARGS=$2; shift 2 ;;
     --) shift; break ;;
     -h | --help) sed -n '2,/^set -eu/p' "$0" | sed -e '/^set -eu/d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "race_bench.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -78,6 +83,12 @@ else
 fi
 
 # -- ingest: every camera, timed ------------------------------------------------
+if [ "$SEARCH_ONLY" = 1 ]; then
+    [ -s "$DB" ] || { echo "race_bench.sh: --search-only needs $DB from an earlier run" >&2; exit 2; }
+    grep -v '^search' "$TIMES" >"$TIMES.keep" || true
+    mv "$TIMES.keep" "$TIMES"
+    : >"$OUT/cameras.txt"
+else
 rm -f "$DB" "$DB-wal" "$DB-shm"
 : >"$TIMES"
 awk -F '\t' '$1 == "camera" { print $2, $3, $4, $5, $7 }' "$RACE/truth.tsv" >"$OUT/cameras.txt"
@@ -94,6 +105,7 @@ while read -r id km video start frames; do
     printf 'ingest\t%s\t%s\t%s\t%s\n' "$id" "$(( (t1 - t0) / 1000 ))" "$frames" \
         "${sightings:-0}" >>"$TIMES"
 done <"$OUT/cameras.txt"
+fi
 
 # -- search: each runner's query photo ------------------------------------------
 if "$FT" search --help >/dev/null 2>&1; then
@@ -103,7 +115,8 @@ if "$FT" search --help >/dev/null 2>&1; then
     while IFS="$(printf '\t')" read -r runner query; do
         t0=$(now_ns)
         rc=0
-        "$FT" search --db "$DB" --json --threads "$THREADS" "$query" >"$OUT/search/$runner.json" \
+        # shellcheck disable=SC2086
+        "$FT" search --db "$DB" --json --threads "$THREADS" $SEARCH_ARGS "$query" >"$OUT/search/$runner.json" \
             2>"$OUT/search/$runner.err" || rc=$?
         t1=$(now_ns)
         printf 'search\t%s\t%s\t%s\n' "$runner" "$(( (t1 - t0) / 1000 ))" "$rc" >>"$TIMES"

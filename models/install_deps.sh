@@ -2,12 +2,13 @@
 # Installs facetrail's build dependencies from Debian 12's archive (as root).
 # Idempotent: apt-get skips what is installed. libxnnpack-dev does not pull in
 # libpthreadpool-dev, whose header xnnpack.h includes, so it is named here.
+# tzdata: times without a UTC offset are read in the event's named zone.
 set -eu
 PKGS="build-essential pkg-config ca-certificates xz-utils
 libxnnpack-dev libpthreadpool-dev
 libjpeg62-turbo-dev libpng-dev zlib1g-dev libjansson-dev
 libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
-libsqlite3-dev sqlite3 libmicrohttpd-dev"
+libsqlite3-dev sqlite3 libmicrohttpd-dev tzdata"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
