@@ -344,7 +344,7 @@ static void write_html(FILE *f, const query *q, const ft_searcher *s, ft_store *
     fputs("<!doctype html><html><head><meta charset=\"utf-8\"><title>facetrail search</title>"
           "<style>body{font-family:sans-serif;margin:24px;color:#222}"
           "table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;"
-          "text-align:left}img{border-radius:4px}td.pair img{margin-right:4px}"
+          "text-align:left}img{border-radius:4px}td.pair{white-space:nowrap}td.pair img{margin-right:4px}"
           ".possible{color:#a60}.strong{color:#070}.good{color:#270}.flag{color:#888}"
           ".query img{border:2px solid #06c}</style></head><body>\n",
           f);
@@ -410,8 +410,8 @@ static void write_html(FILE *f, const query *q, const ft_searcher *s, ft_store *
         if (!r->appearances[i].possible) html_row(f, q, st, &r->appearances[i], zone);
     if (n_match) fputs("</table>", f);
     if (n_pos) {
-        fputs("<h2>Possible</h2><p class=\"possible\">Weaker candidates: more likely a "
-              "look-alike than this person. Judge each by eye.</p>",
+        fputs("<h2>Possible</h2><p class=\"possible\">Weaker candidates that fall short of a "
+              "match: each may be this person or a look-alike. Judge each by eye.</p>",
               f);
         fputs(head, f);
         for (int i = 0; i < r->n_appearances; i++)

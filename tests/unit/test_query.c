@@ -9,6 +9,7 @@
 #include "facetrail.h"
 #include "facetrail/ingest.h"
 #include "facetrail/search.h"
+#include "facetrail/store.h"
 #include "harness/test.h"
 
 #include <math.h>
@@ -120,4 +121,36 @@ static void test_query_errors(void)
     ft_engine_close(eng);
 }
 
-FT_TESTS(FT_TEST(test_query_tight_crop), FT_TEST(test_query_errors))
+/* The query face's thumbnail for reports: a square JPEG centred on the
+** face, whose centre pixel is the face box's centre pixel. */
+static void test_face_thumbnail(void)
+{
+    ft_image *img;
+    ASSERT_OK(ft_image_create(200, 100, &img));
+    for (int y = 0; y < 100; y++)
+        for (int x = 0; x < 200; x++) {
+            uint8_t *p = img->rgb + ((size_t)y * 200 + x) * 3;
+            p[0] = x < 100 ? 250 : 10; /* left half red, right half blue */
+            p[2] = x < 100 ? 10 : 250;
+        }
+    double box[4] = { 20, 20, 40, 40 }; /* inside the red half */
+    unsigned char *jpg = NULL;
+    size_t n = 0;
+    ASSERT_OK(ft_face_thumbnail(img, box, 32, &jpg, &n));
+    ASSERT(n > 100 && jpg[0] == 0xFF && jpg[1] == 0xD8);
+    ft_image *t;
+    char err[128];
+    ASSERT_OK(ft_image_decode(jpg, n, "thumb", 0, &t, err, sizeof err));
+    ASSERT_EQ(t->width, 32);
+    ASSERT_EQ(t->height, 32);
+    const uint8_t *c = t->rgb + ((size_t)16 * 32 + 16) * 3;
+    ASSERT(c[0] > 200 && c[2] < 60);
+    ft_image_destroy(t);
+    ft_store_free(jpg);
+    double empty[4] = { 10, 10, 0, 10 };
+    ASSERT_EQ(ft_face_thumbnail(img, empty, 32, &jpg, &n), FT_EINVAL);
+    ASSERT_EQ(ft_face_thumbnail(img, box, 4, &jpg, &n), FT_EINVAL);
+    ft_image_destroy(img);
+}
+
+FT_TESTS(FT_TEST(test_query_tight_crop), FT_TEST(test_query_errors), FT_TEST(test_face_thumbnail))
