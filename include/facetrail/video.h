@@ -98,12 +98,12 @@ typedef struct ft_video_info {
 
 /* Damage seen while decoding (ft_video_get_damage). */
 typedef struct ft_video_damage {
-    int64_t n_frames; /* frames that came out damaged (the decoder concealed
+    int64_t n_frames;          /* frames that came out damaged (the decoder concealed
                          errors in them) or were lost (packets the decoder
                          refused, frames missing after an error) */
     int64_t first_us, last_us; /* stream time of the first and the last of
                                   them (as pts_us); -1 when n_frames is 0 */
-    int64_t n_errors; /* error messages FFmpeg logged for this file (kept off
+    int64_t n_errors;          /* error messages FFmpeg logged for this file (kept off
                          stderr; see ft_video_set_ffmpeg_log_level) */
 } ft_video_damage;
 
@@ -190,15 +190,15 @@ int ft_video_get_damage(const ft_video *v, ft_video_damage *out /* OUT */);
 typedef struct ft_video_writer ft_video_writer;
 
 typedef struct ft_video_writer_params {
-    const char *codec;  /* "mpeg4" (default, NULL) or "libx264" where available
+    const char *codec;    /* "mpeg4" (default, NULL) or "libx264" where available
                            (ft_video_encoder_available) */
-    int64_t bitrate;    /* bits/s; 0: constant quality instead */
-    int quality;        /* when bitrate is 0. mpeg4: qscale 1 (best) .. 31, default
+    int64_t bitrate;      /* bits/s; 0: constant quality instead */
+    int quality;          /* when bitrate is 0. mpeg4: qscale 1 (best) .. 31, default
                            3; libx264: CRF 0 .. 51, default 20. 0: the default */
-    int gop;            /* frames between keyframes; 0: 12 */
-    int max_b_frames;   /* B-frames in a row; 0: none (-1: the encoder's default) */
-    const char *preset; /* libx264 only; NULL: "veryfast" */
-    int threads;        /* encoder threads; 0: 1 */
+    int gop;              /* frames between keyframes; 0: 12 */
+    int max_b_frames;     /* B-frames in a row; 0: none (-1: the encoder's default) */
+    const char *preset;   /* libx264 only; NULL: "veryfast" */
+    int threads;          /* encoder threads; 0: 1 */
     int display_rotation; /* .mp4 / .mov only: a display matrix telling players
                              to turn the frames clockwise by 0, 90, 180 or 270
                              degrees (a phone held upright writes 90) ... */

@@ -162,6 +162,7 @@ void ft__video_sink_unregister(ft__video_sink *s)
 void ft_video_set_ffmpeg_log_level(int level)
 {
     ft__video_log_init();
-    atomic_store(&g_stderr_level,
-                 level <= 0 ? AV_LOG_QUIET : level == 1 ? AV_LOG_ERROR : AV_LOG_INFO);
+    atomic_store(&g_stderr_level, level <= 0   ? AV_LOG_QUIET
+                                  : level == 1 ? AV_LOG_ERROR
+                                               : AV_LOG_INFO);
 }

@@ -26,9 +26,10 @@
 **          FT_EFORMAT. So does an MP4 whose demuxer stopped at a broken
 **          fragment while more fragments of our track follow (a "tfhd" box
 **          with its track id in the bytes after the last packet read:
-**          fragmented files have no index to say what is missing). A plain EOF is the end (0), unless packets failed to
-**          decode and not one frame came out (FT_EFORMAT). The end status is
-**          sticky until a seek.
+**          fragmented files have no index to say what is missing). A
+**          plain EOF is the end (0), unless packets failed to decode and
+**          not one frame came out (FT_EFORMAT). The end status is sticky
+**          until a seek.
 **   seek:  av_seek_frame BACKWARD to the keyframe at or before the target
 **          (falling back to the start of the file), flush the decoder, and
 **          let the next read drop frames before the target. Packets before
@@ -106,7 +107,7 @@ struct ft_video {
     AVFrame *frame;
     struct SwsContext *sws;
     int sws_flags;
-    int sws_key[5]; /* width, height, format, colorspace, full range of sws */
+    int sws_key[5];  /* width, height, format, colorspace, full range of sws */
     ft_image *img;   /* the last returned frame, upright */
     ft_image *coded; /* RGB at the coded size, when the display matrix turns it */
     int orient_t;    /* display matrix: transpose, then mirror x, mirror y */
@@ -114,9 +115,9 @@ struct ft_video {
     ft__video_sink sink; /* FFmpeg's error lines about this file */
     int64_t n_damaged;   /* damaged or lost frames (ft_video_get_damage) */
     int64_t damage_first_us, damage_last_us;
-    int64_t errors_seen;  /* sink count when the last frame came out */
-    int damage_pending;   /* an error since the last frame: a gap is lost frames */
-    int64_t n_refused;    /* packets refused since the last frame (counted already) */
+    int64_t errors_seen;   /* sink count when the last frame came out */
+    int damage_pending;    /* an error since the last frame: a gap is lost frames */
+    int64_t n_refused;     /* packets refused since the last frame (counted already) */
     int64_t last_frame_us; /* the last frame read past any seek target */
     int have_last_frame;
     size_t max_pixels;
@@ -433,10 +434,9 @@ static int open_decoder(ft_video *v, const AVCodec *codec, int threads, char *er
         int status = ft__video_demux_status(r);
         if (status == FT_ENOMEM)
             return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
-        return ft__errf(err, errlen, status, "%s: cannot open the %s decoder: %s", v->path,
-                        codec->name,
-                        r == AVERROR(ENOMEM) ? FT__VIDEO_DAMAGED_SIZES
-                                             : ft__video_averr(r, ebuf, sizeof ebuf));
+        return ft__errf(
+            err, errlen, status, "%s: cannot open the %s decoder: %s", v->path, codec->name,
+            r == AVERROR(ENOMEM) ? FT__VIDEO_DAMAGED_SIZES : ft__video_averr(r, ebuf, sizeof ebuf));
     }
     v->pkt = av_packet_alloc();
     v->frame = av_frame_alloc();
@@ -570,8 +570,7 @@ static int index_past_eof(const ft_video *v)
 ** fragment, and the fragments after it are lost. */
 static int fragments_unread(const ft_video *v)
 {
-    if (strcmp(v->info.format, "mov") != 0 || v->read_end <= 0 ||
-        v->file_size - v->read_end < 16)
+    if (strcmp(v->info.format, "mov") != 0 || v->read_end <= 0 || v->file_size - v->read_end < 16)
         return 0;
     FILE *f = fopen(v->path, "rb");
     if (!f) return 0;

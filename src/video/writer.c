@@ -271,7 +271,8 @@ static int writer_setup(ft_video_writer *w, double fps, const ft_video_writer_pa
     w->st->time_base = w->enc->time_base;
     w->st->avg_frame_rate = w->enc->framerate;
     if (p->display_rotation || p->display_mirror) {
-        uint8_t *sd = av_stream_new_side_data(w->st, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t));
+        uint8_t *sd =
+            av_stream_new_side_data(w->st, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t));
         if (!sd) return wfail(w, FT_ENOMEM, "%s: out of memory", w->path);
         int32_t m[9];
         av_display_rotation_set(m, p->display_rotation);

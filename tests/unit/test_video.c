@@ -1148,7 +1148,8 @@ static void test_fragmented_damaged(void)
         for (int pick = 0; pick < 2; pick++) {
             size_t at = trun[pick ? n_trun / 2 : 0] + 12;
             memcpy(data, orig, len);
-            data[at] = (unsigned char)(counts[k] >> 24), data[at + 1] = (unsigned char)(counts[k] >> 16);
+            data[at] = (unsigned char)(counts[k] >> 24),
+            data[at + 1] = (unsigned char)(counts[k] >> 16);
             data[at + 2] = (unsigned char)(counts[k] >> 8), data[at + 3] = (unsigned char)counts[k];
             char what[64];
             snprintf(what, sizeof what, "trun %s: %u samples", pick ? "middle" : "first",
@@ -1251,7 +1252,8 @@ static void test_rotation_ingest(void)
         const char *name;
         const ft_image *img;
         int rotation;
-    } clips[3] = { { "upright.mp4", up, 0 }, { "portrait.mp4", turned, 90 },
+    } clips[3] = { { "upright.mp4", up, 0 },
+                   { "portrait.mp4", turned, 90 },
                    { "sideways.mp4", turned, 0 } };
     for (int k = 0; k < 3; k++) {
         ft_video_writer_params p = ft_video_writer_default_params();
@@ -1274,10 +1276,8 @@ static void test_rotation_ingest(void)
         ft_test_fail(__FILE__, __LINE__, "engine: %s", err);
     float ux[8], uy[8], px[8], py[8], sx[8], sy[8];
     int64_t upright = ingest_sightings(eng, tmp_path("upright.mp4"), tmp_path("a.ftdb"), ux, uy);
-    int64_t portrait =
-        ingest_sightings(eng, tmp_path("portrait.mp4"), tmp_path("b.ftdb"), px, py);
-    int64_t sideways =
-        ingest_sightings(eng, tmp_path("sideways.mp4"), tmp_path("c.ftdb"), sx, sy);
+    int64_t portrait = ingest_sightings(eng, tmp_path("portrait.mp4"), tmp_path("b.ftdb"), px, py);
+    int64_t sideways = ingest_sightings(eng, tmp_path("sideways.mp4"), tmp_path("c.ftdb"), sx, sy);
     printf("# sightings: upright %lld, portrait clip %lld, the same read sideways %lld\n",
            (long long)upright, (long long)portrait, (long long)sideways);
     ft_engine_close(eng);
