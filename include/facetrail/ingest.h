@@ -89,7 +89,9 @@ typedef struct ft_ingest_report {
 } ft_ingest_report;
 
 /* Runs an ingest (see OVERVIEW). Errors: FT_EINVAL (bad parameters, unknown
-** camera, an already finished ingest without force), FT_EIO / FT_EFORMAT /
+** camera, an already finished ingest without force, another video under the
+** path of an earlier ingest without force), FT_EIO (another process is
+** ingesting the camera; the message names it), FT_EIO / FT_EFORMAT /
 ** FT_ETOOBIG (the video; what came before the damage is stored and the
 ** ingest is marked failed), FT_EDB-like store errors (as returned by the
 ** store), FT_EMODEL, FT_ENOMEM. err gets a one-line message. */

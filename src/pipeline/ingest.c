@@ -24,7 +24,13 @@
 **   last commit; the video is seeked to the first frame the sampler would
 **   have taken after the checkpoint, and the tracker continues from the saved
 **   tracks: the result equals an uninterrupted run (keys are deterministic
-**   and the store ignores a sighting it already has).
+**   and the store ignores a sighting it already has). The run is found again
+**   by the video's content (content_of: size, duration, SHA-256 of the first
+**   MiB), so a copy or another path of the file resumes it, and a different
+**   file under the same path is refused by the store.
+**
+**   A run that reaches the end of its video with no sighting stored says
+**   why in report.note (why_no_sightings), in seconds and --fps.
 **
 ** INVARIANTS  (1) a sighting is stored only once its track has finished (or
 **                 the video ended): stored sightings never change.

@@ -88,7 +88,7 @@ while [ $i -lt 600 ]; do
 done
 if kill -9 $pid 2>/dev/null; then
     wait $pid 2>/dev/null
-    ok "ingest killed with SIGKILL after a commit (checkpoint ${committed:-none} us)"
+    ok "ingest killed with SIGKILL after a commit (checkpoint at $(awk -v us="${committed:-0}" 'BEGIN { printf "%.1f", us / 1e6 }') s)"
 else
     wait $pid 2>/dev/null
     skip "ingest killed with SIGKILL after a commit" "the ingest finished before it could be killed"
