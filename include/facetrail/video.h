@@ -80,8 +80,10 @@ typedef struct ft_video_params {
 ft_video_params ft_video_default_params(void);
 
 typedef struct ft_video_info {
-    int width, height;   /* of the stream headers; frames may differ (each
-                            ft_image carries its own size) */
+    int width, height;   /* of the stream headers, as displayed (swapped when
+                            the display matrix turns by 90 or 270 degrees);
+                            frames may differ (each ft_image carries its own
+                            size) */
     double fps;          /* average frame rate, else the container's base rate;
                             0 if unknown */
     int64_t duration_us; /* -1 if unknown */
