@@ -165,6 +165,16 @@ static ft_camera camera(const char *id, double km)
     return c;
 }
 
+/* A video identity whose hash is fill repeated. */
+static ft_store_content content(int64_t size, int64_t duration_us, unsigned char fill)
+{
+    ft_store_content c;
+    c.size = size;
+    c.duration_us = duration_us;
+    memset(c.sha256, fill, sizeof c.sha256);
+    return c;
+}
+
 /* A store at a new path with camera "km05" and a running ingest. */
 static ft_store *store_with_ingest(char path[128], const char *name, int64_t *ingest)
 {
@@ -1266,6 +1276,21 @@ static void test_migrations(void)
     ft_store_close(st);
     ASSERT_EQ(count_rows(path, "PRAGMA user_version"), 3);
     ASSERT_EQ(count_rows(path, "SELECT count(*) FROM sightings"), 1);
+    /* The upgraded run has no video identity: found by its path, resumed at
+    ** its checkpoint, and from then on known by its content too. */
+    ASSERT_OK(ft_store_open(path, 0, &st));
+    ft_store_content vid = content(4242, 9000000, 0x5a);
+    int64_t again, resume;
+    ASSERT_OK(ft_store_ingest_begin_content(st, "km05", "cam5.mp4", &vid, T0, 5.0, 0, &again,
+                                            &resume));
+    ASSERT_EQ(again, ing);
+    ASSERT_EQ(resume, 6);
+    ASSERT_OK(ft_store_ingest_begin_content(st, "km05", "renamed.mp4", &vid, T0, 5.0, 0, &again,
+                                            &resume));
+    ASSERT_EQ(again, ing);
+    ft_store_close(st);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM ingests WHERE content_size = 4242"), 1);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM ingests"), 1);
 
     /* v1 with data -> v3 through test steps. */
     st = store_v1_with_ingest(path, "mig.ftdb", &ing);
@@ -1343,15 +1368,6 @@ static void test_migrations(void)
 /* ------------------------------------------------------------------------ */
 /* Video identity, leases                                                   */
 /* ------------------------------------------------------------------------ */
-
-static ft_store_content content(int64_t size, int64_t duration_us, unsigned char fill)
-{
-    ft_store_content c;
-    c.size = size;
-    c.duration_us = duration_us;
-    memset(c.sha256, fill, sizeof c.sha256);
-    return c;
-}
 
 /* An ingest is its video's content: the same video under another path (or a
 ** copy) resumes the same ingest; another video under the same path is
