@@ -227,9 +227,9 @@ typedef struct ft_store_content {
 ** camera, the process, its host and since when. A lease whose holder died
 ** (on this host) or that was not renewed for 10 minutes is taken over. */
 int ft_store_ingest_begin_content(ft_store *st, const char *camera_id, const char *source,
-                                  const ft_store_content *content /* optional */,
-                                  int64_t start_us, double sample_fps, int flags,
-                                  int64_t *ingest_id /* OUT */, int64_t *resume_from_us /* OUT */);
+                                  const ft_store_content *content /* optional */, int64_t start_us,
+                                  double sample_fps, int flags, int64_t *ingest_id /* OUT */,
+                                  int64_t *resume_from_us /* OUT */);
 
 /* In ONE transaction: inserts n sightings with their descriptors and
 ** thumbnails, advances the ingest's checkpoint to checkpoint_us (>= 0; it

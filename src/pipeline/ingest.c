@@ -363,7 +363,8 @@ static void why_no_sightings(ingest *in, int64_t ingest_id, int64_t duration_us,
     const double fps = in->p->sample_fps;
     const int need = ft__tracker_default_params().confirm_hits;
     char clip[64] = "";
-    if (duration_us >= 0) snprintf(clip, sizeof clip, "the clip is %.1f s long; ", duration_us / 1e6);
+    if (duration_us >= 0)
+        snprintf(clip, sizeof clip, "the clip is %.1f s long; ", duration_us / 1e6);
     if (ing.frames == 0) {
         snprintf(note, len, "no sightings: %sno frame of it could be analysed", clip);
     } else if (ing.frames < need) {

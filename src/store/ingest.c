@@ -229,8 +229,7 @@ static int begin_locked(ft_store *st, const char *camera_id, const char *source,
                               "--force to redo it",
                               what, camera_id, start, (long long)e.id);
     } else if (e.status < 0) {
-        return ft__store_fail(st, FT_EFORMAT, "ingest %lld has an unknown status",
-                              (long long)e.id);
+        return ft__store_fail(st, FT_EFORMAT, "ingest %lld has an unknown status", (long long)e.id);
     } else if (e.fps != sample_fps) {
         return ft__store_fail(st, FT_EINVAL,
                               "%s: ingest %lld ran at %g frames/s, not %g: resume it with "

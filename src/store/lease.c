@@ -83,8 +83,8 @@ int ft__store_lease_take(ft_store *st, const char *camera_id, int64_t ingest_id)
         int64_t acquired = sqlite3_column_int64(s, 3);
         int64_t expires = sqlite3_column_int64(s, 4);
         sqlite3_reset(s);
-        int ours = pid == st->lease_pid && token == st->lease_token &&
-                   strcmp(host, st->lease_host) == 0;
+        int ours =
+            pid == st->lease_pid && token == st->lease_token && strcmp(host, st->lease_host) == 0;
         int here = strcmp(host, st->lease_host) == 0;
         int stale = expires < now || (here && !pid_alive(pid));
         if (!ours && !stale) {
@@ -134,8 +134,8 @@ int ft__store_lease_release(ft_store *st, const char *camera_id)
 {
     if (st->version < 3) return FT_OK;
     sqlite3_stmt *s;
-    int rc = ft__store_stmt(st, camera_id ? FT__STMT_LEASE_RELEASE : FT__STMT_LEASE_RELEASE_ALL,
-                            &s);
+    int rc =
+        ft__store_stmt(st, camera_id ? FT__STMT_LEASE_RELEASE : FT__STMT_LEASE_RELEASE_ALL, &s);
     if (rc != FT_OK) return rc;
     sqlite3_bind_int64(s, 1, st->lease_pid);
     sqlite3_bind_text(s, 2, st->lease_host, -1, SQLITE_STATIC);

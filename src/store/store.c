@@ -508,7 +508,7 @@ int ft__store_open_with(const char *path, int flags, const ft__store_migration *
                         (unsigned)flags);
     if ((flags & FT_STORE_CREATE) && (flags & FT_STORE_READONLY))
         return ft__errf(open_errmsg, sizeof open_errmsg, FT_EINVAL,
-                        "%s: FT_STORE_CREATE and FT_STORE_READONLY together", path);
+                        "%s: create and read-only flags together", path);
 
     struct stat sb;
     if (stat(path, &sb) != 0) {
@@ -516,8 +516,8 @@ int ft__store_open_with(const char *path, int flags, const ft__store_migration *
             return ft__errf(open_errmsg, sizeof open_errmsg, FT_EIO, "%s: %s", path,
                             strerror(errno));
         if (!(flags & FT_STORE_CREATE))
-            return ft__errf(open_errmsg, sizeof open_errmsg, FT_ENOTFOUND,
-                            "%s: no such database", path);
+            return ft__errf(open_errmsg, sizeof open_errmsg, FT_ENOTFOUND, "%s: no such database",
+                            path);
     } else if (!S_ISREG(sb.st_mode)) {
         return ft__errf(open_errmsg, sizeof open_errmsg, FT_EIO, "%s: not a regular file", path);
     }

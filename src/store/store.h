@@ -74,8 +74,8 @@ enum ft__stmt_id {
 
 struct ft_store {
     sqlite3 *db;
-    int flags;   /* enum ft_store_open_flags */
-    int version; /* the file's schema version (older than current only read-only) */
+    int flags;     /* enum ft_store_open_flags */
+    int version;   /* the file's schema version (older than current only read-only) */
     int immutable; /* opened read-only as immutable (no -shm; see store.c) */
     int walking;
     sqlite3_stmt *stmt[FT__N_STMT];

@@ -1250,7 +1250,8 @@ static void test_migrations(void)
                                     { 2, "test: camera notes", v2_sql },
                                     { 3, "test: audit row", v3_sql } };
     /* The last test steps must be newer than this build's schema. */
-    ft__store_migration migs4[4] = { ft__store_migrations[0], { 2, "test: camera notes", v2_sql },
+    ft__store_migration migs4[4] = { ft__store_migrations[0],
+                                     { 2, "test: camera notes", v2_sql },
                                      { 3, "test: audit row", v3_sql },
                                      { 4, "test: audit row", v3_sql } };
     ASSERT_EQ(ft__store_n_migrations, 3); /* a real v4 comes: extend these test steps */
@@ -1281,8 +1282,8 @@ static void test_migrations(void)
     ASSERT_OK(ft_store_open(path, 0, &st));
     ft_store_content vid = content(4242, 9000000, 0x5a);
     int64_t again, resume;
-    ASSERT_OK(ft_store_ingest_begin_content(st, "km05", "cam5.mp4", &vid, T0, 5.0, 0, &again,
-                                            &resume));
+    ASSERT_OK(
+        ft_store_ingest_begin_content(st, "km05", "cam5.mp4", &vid, T0, 5.0, 0, &again, &resume));
     ASSERT_EQ(again, ing);
     ASSERT_EQ(resume, 6);
     ASSERT_OK(ft_store_ingest_begin_content(st, "km05", "renamed.mp4", &vid, T0, 5.0, 0, &again,
@@ -1425,8 +1426,9 @@ static void test_ingest_content_identity(void)
     ASSERT_OK(ft_store_ingest_get(st, id, &got));
     ASSERT_EQ(got.n_sightings, 0);
     ASSERT_EQ(got.frames, 0);
-    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM ingests WHERE hex(content_sha256) = "
-                               "'2222222222222222222222222222222222222222222222222222222222222222'"),
+    ASSERT_EQ(count_rows(path,
+                         "SELECT count(*) FROM ingests WHERE hex(content_sha256) = "
+                         "'2222222222222222222222222222222222222222222222222222222222222222'"),
               1);
     ASSERT_OK(ft_store_ingest_commit(st, id, NULL, 0, 16000000, 80, 0));
     ASSERT_OK(ft_store_ingest_finish(st, id, FT_INGEST_DONE, NULL));
@@ -1961,5 +1963,5 @@ FT_TESTS(FT_TEST(test_open_create), FT_TEST(test_cameras), FT_TEST(test_ingest_c
          FT_TEST(test_crash_random_kills), FT_TEST(test_not_a_database),
          FT_TEST(test_truncated_database), FT_TEST(test_future_version), FT_TEST(test_migrations),
          FT_TEST(test_ingest_content_identity), FT_TEST(test_ingest_lease),
-         FT_TEST(test_readonly_files), FT_TEST(test_meta),
-         FT_TEST(test_alloc_failures), FT_TEST(bench_commit), FT_TEST(bench_load));
+         FT_TEST(test_readonly_files), FT_TEST(test_meta), FT_TEST(test_alloc_failures),
+         FT_TEST(bench_commit), FT_TEST(bench_load));
