@@ -12,7 +12,9 @@
 **   other processes):
 **     no row                         -> insert ours
 **     ours (same pid, host, token)   -> renew
-**     expired, or its pid is dead on this host -> stale: take it over
+**     expired, or its holder is gone on this host (no such pid, or a pid
+**     reused by a process started after the lease was taken) -> stale:
+**                                       take it over
 **     otherwise                      -> FT_EIO "camera X is being ingested by
 **                                       process P on host H since T"
 **   Ingest begin takes the lease, every commit takes it again (a renewal,
@@ -33,6 +35,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,10 +64,50 @@ void ft__store_iso_time(int64_t us, char out[32])
         snprintf(out, 32, "%.3f s", (double)us / 1e6);
 }
 
-static int pid_alive(int64_t pid)
+/* Start of process pid, seconds since the Unix epoch, from Linux's /proc
+** (boot time + start in clock ticks); -1 if unknown. */
+static int64_t process_start_s(int64_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold blanks and parens */
+    if (!p) return -1;
+    long long ticks = -1;
+    /* fields after the name: state (3) ... starttime (22) */
+    for (int field = 3; *p && field <= 22; field++) {
+        p = strchr(p + 1, ' ');
+        if (!p) return -1;
+        if (field == 22) ticks = strtoll(p + 1, NULL, 10);
+    }
+    long hz = sysconf(_SC_CLK_TCK);
+    f = fopen("/proc/stat", "r");
+    if (!f || ticks < 0 || hz <= 0) {
+        if (f) fclose(f);
+        return -1;
+    }
+    long long btime = -1;
+    char line[256];
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "btime %lld", &btime) == 1) break;
+    fclose(f);
+    return btime < 0 ? -1 : btime + ticks / hz;
+}
+
+/* Whether the holder of a lease taken at acquired_us still runs on this
+** host: its pid exists and is not a later process that got the same pid. */
+static int holder_alive(int64_t pid, int64_t acquired_us)
 {
     if (pid <= 0 || pid > INT32_MAX) return 0;
-    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+    if (kill((pid_t)pid, 0) != 0 && errno != EPERM) return 0;
+    int64_t start_s = process_start_s(pid);
+    /* started after the lease was taken (2 s for rounding): a reused pid */
+    if (start_s >= 0 && start_s > acquired_us / 1000000 + 2) return 0;
+    return 1;
 }
 
 int ft__store_lease_take(ft_store *st, const char *camera_id, int64_t ingest_id)
@@ -86,7 +130,7 @@ int ft__store_lease_take(ft_store *st, const char *camera_id, int64_t ingest_id)
         int ours =
             pid == st->lease_pid && token == st->lease_token && strcmp(host, st->lease_host) == 0;
         int here = strcmp(host, st->lease_host) == 0;
-        int stale = expires < now || (here && !pid_alive(pid));
+        int stale = expires < now || (here && !holder_alive(pid, acquired));
         if (!ours && !stale) {
             char since[32];
             ft__store_iso_time(acquired, since);

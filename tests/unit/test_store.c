@@ -1554,6 +1554,23 @@ static void test_ingest_lease(void)
              (long long)getpid());
     ASSERT_EQ(count_rows(path, want), 1);
 
+    /* Stale: the holder's pid now belongs to a process started after the
+    ** lease was taken (T0 is in the past): a reused pid. */
+    pid_t sleeper = fork();
+    ASSERT(sleeper >= 0);
+    if (sleeper == 0) { /* lets go of the output (a failing parent must not wait on it) */
+        close(1);
+        close(2);
+        sleep(60);
+        _exit(0);
+    }
+    put_lease(path, "km05", (long long)sleeper, host, now_us() + 3600000000LL);
+    int64_t i5;
+    ASSERT_OK(ft_store_ingest_begin(st1, "km05", "b.mp4", T0, 5, &i5, &resume));
+    ASSERT_EQ(count_rows(path, want), 1); /* ours again */
+    kill(sleeper, SIGKILL);
+    ASSERT_EQ(waitpid(sleeper, NULL, 0), sleeper);
+
     /* Live: another host's unexpired lease (its process cannot be checked). */
     put_lease(path, "km05", 1, "other-host", now_us() + 3600000000LL);
     ft_store *st3;
