@@ -195,12 +195,10 @@ static int begin_locked(ft_store *st, const char *camera_id, const char *source,
 
     /* The same name, another video: never resume into it. */
     int replaced = content && e.has_content && !same_content(content, &e.content);
-    /* "x.mp4" or "x.mp4 (the same video as y.mp4)" for messages */
-    char what[2 * FT_STORE_SOURCE_MAX + 40];
+    /* "" or "; the same video as y.mp4" for messages */
+    char same_as[FT_STORE_SOURCE_MAX + 32] = "";
     if (strcmp(e.source, source) != 0)
-        snprintf(what, sizeof what, "%s (the same video as %s)", source, e.source);
-    else
-        snprintf(what, sizeof what, "%s", source);
+        snprintf(same_as, sizeof same_as, "; the same video as %s", e.source);
 
     if (flags & FT_INGEST_FORCE) {
         if ((rc = ft__store_stmt(st, FT__STMT_INGEST_DELETE_SIGHTINGS, &s)) != FT_OK) return rc;
@@ -225,16 +223,17 @@ static int begin_locked(ft_store *st, const char *camera_id, const char *source,
                               source, camera_id, start, (long long)e.id, was, now);
     } else if (e.status == FT_INGEST_DONE) {
         return ft__store_fail(st, FT_EINVAL,
-                              "%s (camera %s, start %s): already ingested (ingest %lld); use "
+                              "%s (camera %s, start %s%s): already ingested (ingest %lld); use "
                               "--force to redo it",
-                              what, camera_id, start, (long long)e.id);
+                              source, camera_id, start, same_as, (long long)e.id);
     } else if (e.status < 0) {
         return ft__store_fail(st, FT_EFORMAT, "ingest %lld has an unknown status", (long long)e.id);
     } else if (e.fps != sample_fps) {
         return ft__store_fail(st, FT_EINVAL,
-                              "%s: ingest %lld ran at %g frames/s, not %g: resume it with "
-                              "--fps %g, or redo it with --force",
-                              what, (long long)e.id, e.fps, sample_fps, e.fps);
+                              "%s (camera %s, start %s%s): ingest %lld ran at %g frames/s, not "
+                              "%g: resume it with --fps %g, or redo it with --force",
+                              source, camera_id, start, same_as, (long long)e.id, e.fps, sample_fps,
+                              e.fps);
     } else {
         if ((rc = ft__store_stmt(st, FT__STMT_INGEST_RESUME, &s)) != FT_OK) return rc;
         sqlite3_bind_int64(s, 1, e.id);
