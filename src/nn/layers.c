@@ -38,6 +38,12 @@ int ft__window_out(int in, int k, int stride, enum ft__pad pad)
     return in >= k ? (in - k) / stride + 1 : 0;
 }
 
+int ft__window_out_explicit(int in, int k, int stride, int p)
+{
+    int span = in + 2 * p;
+    return span >= k ? (span - k) / stride + 1 : 0;
+}
+
 int ft__window_pad_before(int in, int k, int stride, enum ft__pad pad)
 {
     if (pad != FT__PAD_SAME) return 0;
@@ -50,14 +56,17 @@ int ft__window_pad_before(int in, int k, int stride, enum ft__pad pad)
 /* Convolution                                                              */
 /* ------------------------------------------------------------------------ */
 
-int ft__conv_init(ft__conv *l, int kh, int kw, int stride, int cin, int cout, int depthwise,
-                  enum ft__pad pad, const float *w, const float *b, float out_min, float out_max)
+static int conv_create(ft__conv *l, int kh, int kw, int stride, int cin, int cout, int depthwise,
+                       enum ft__pad pad, int pad_y, int pad_x, const float *w, const float *b,
+                       float out_min, float out_max)
 {
     memset(l, 0, sizeof *l);
-    FT_ASSERT(kh > 0 && kw > 0 && stride > 0 && cin > 0 && cout > 0);
+    FT_ASSERT(kh > 0 && kw > 0 && stride > 0 && cin > 0 && cout > 0 && pad_y >= 0 && pad_x >= 0);
     FT_ASSERT(!depthwise || cin == cout);
     l->kh = kh, l->kw = kw, l->stride = stride, l->cin = cin, l->cout = cout;
     l->depthwise = depthwise, l->pad = pad, l->out_min = out_min, l->out_max = out_max;
+    l->pad_y = pad_y, l->pad_x = pad_x;
+    uint32_t py = (uint32_t)pad_y, px = (uint32_t)pad_x;
     size_t nw = (size_t)kh * kw * cin * (depthwise ? 1 : cout);
     l->w = ft__malloc(nw * sizeof(float));
     l->b = ft__calloc((size_t)cout, sizeof(float));
@@ -71,8 +80,8 @@ int ft__conv_init(ft__conv *l, int kh, int kw, int stride, int cin, int cout, in
     if (depthwise) {
         /* With XNN_FLAG_DEPTHWISE_CONVOLUTION the kernel is (1, kh, kw, c):
         ** the same memory as TF's depthwise (kh, kw, c, 1). */
-        st = xnn_create_convolution2d_nhwc_f32(0, 0, 0, 0, kh, kw, stride, stride, 1, 1, cin, 1, 1,
-                                               cin, cin, l->w, l->b, out_min, out_max,
+        st = xnn_create_convolution2d_nhwc_f32(py, px, py, px, kh, kw, stride, stride, 1, 1, cin, 1,
+                                               1, cin, cin, l->w, l->b, out_min, out_max,
                                                flags | XNN_FLAG_DEPTHWISE_CONVOLUTION, &l->op);
     } else {
         /* XNNPACK wants OHWI; TF stores HWIO. */
@@ -84,9 +93,9 @@ int ft__conv_init(ft__conv *l, int kh, int kw, int stride, int cin, int cout, in
                     for (int i = 0; i < cin; i++)
                         ohwi[(((size_t)o * kh + y) * kw + x) * cin + i] =
                             l->w[(((size_t)y * kw + x) * cin + i) * cout + o];
-        st = xnn_create_convolution2d_nhwc_f32(0, 0, 0, 0, kh, kw, stride, stride, 1, 1, 1, cin,
-                                               cout, cin, cout, ohwi, l->b, out_min, out_max,
-                                               flags, &l->op);
+        st = xnn_create_convolution2d_nhwc_f32(py, px, py, px, kh, kw, stride, stride, 1, 1, 1, cin,
+                                               cout, cin, cout, ohwi, l->b, out_min, out_max, flags,
+                                               &l->op);
         ft__free(ohwi);
     }
     if (st != xnn_status_success) {
@@ -94,6 +103,21 @@ int ft__conv_init(ft__conv *l, int kh, int kw, int stride, int cin, int cout, in
         return FT_EBACKEND;
     }
     return FT_OK;
+}
+
+int ft__conv_init(ft__conv *l, int kh, int kw, int stride, int cin, int cout, int depthwise,
+                  enum ft__pad pad, const float *w, const float *b, float out_min, float out_max)
+{
+    FT_ASSERT(pad != FT__PAD_EXPLICIT);
+    return conv_create(l, kh, kw, stride, cin, cout, depthwise, pad, 0, 0, w, b, out_min, out_max);
+}
+
+int ft__conv_init_pad(ft__conv *l, int kh, int kw, int stride, int pad_y, int pad_x, int cin,
+                      int cout, int depthwise, const float *w, const float *b, float out_min,
+                      float out_max)
+{
+    return conv_create(l, kh, kw, stride, cin, cout, depthwise, FT__PAD_EXPLICIT, pad_y, pad_x, w,
+                       b, out_min, out_max);
 }
 
 void ft__conv_fini(ft__conv *l)
@@ -107,8 +131,13 @@ void ft__conv_fini(ft__conv *l)
 
 void ft__conv_out_shape(const ft__conv *l, const ft__tensor *in, ft__tensor *out)
 {
-    out->h = ft__window_out(in->h, l->kh, l->stride, l->pad);
-    out->w = ft__window_out(in->w, l->kw, l->stride, l->pad);
+    if (l->pad == FT__PAD_EXPLICIT) {
+        out->h = ft__window_out_explicit(in->h, l->kh, l->stride, l->pad_y);
+        out->w = ft__window_out_explicit(in->w, l->kw, l->stride, l->pad_x);
+    } else {
+        out->h = ft__window_out(in->h, l->kh, l->stride, l->pad);
+        out->w = ft__window_out(in->w, l->kw, l->stride, l->pad);
+    }
     out->c = l->cout;
 }
 
@@ -134,17 +163,20 @@ int ft__conv_run(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, ft__t
 /* Pooling                                                                  */
 /* ------------------------------------------------------------------------ */
 
-int ft__pool_init(ft__pool *l, enum ft__pool_kind kind, int k, int stride, enum ft__pad pad,
-                  int channels)
+static int pool_create(ft__pool *l, enum ft__pool_kind kind, int k, int stride, enum ft__pad pad,
+                       int pad_y, int pad_x, int channels)
 {
     memset(l, 0, sizeof *l);
     FT_ASSERT(kind == FT__POOL_MAX || pad == FT__PAD_VALID);
+    FT_ASSERT(pad_y >= 0 && pad_x >= 0 && pad_y < k && pad_x < k);
     l->kind = kind, l->k = k, l->stride = stride, l->pad = pad, l->channels = channels;
+    l->pad_y = pad_y, l->pad_x = pad_x;
     if (ft__nn_init() != FT_OK) return FT_EBACKEND;
     uint32_t flags = pad == FT__PAD_SAME ? XNN_FLAG_TENSORFLOW_SAME_PADDING : 0;
+    uint32_t py = (uint32_t)pad_y, px = (uint32_t)pad_x;
     enum xnn_status st;
     if (kind == FT__POOL_MAX)
-        st = xnn_create_max_pooling2d_nhwc_f32(0, 0, 0, 0, k, k, stride, stride, 1, 1, channels,
+        st = xnn_create_max_pooling2d_nhwc_f32(py, px, py, px, k, k, stride, stride, 1, 1, channels,
                                                channels, channels, -INFINITY, INFINITY, flags,
                                                &l->op);
     else
@@ -158,6 +190,18 @@ int ft__pool_init(ft__pool *l, enum ft__pool_kind kind, int k, int stride, enum 
     return FT_OK;
 }
 
+int ft__pool_init(ft__pool *l, enum ft__pool_kind kind, int k, int stride, enum ft__pad pad,
+                  int channels)
+{
+    FT_ASSERT(pad != FT__PAD_EXPLICIT);
+    return pool_create(l, kind, k, stride, pad, 0, 0, channels);
+}
+
+int ft__pool_init_pad(ft__pool *l, int k, int stride, int pad_y, int pad_x, int channels)
+{
+    return pool_create(l, FT__POOL_MAX, k, stride, FT__PAD_EXPLICIT, pad_y, pad_x, channels);
+}
+
 void ft__pool_fini(ft__pool *l)
 {
     if (l && l->op) xnn_delete_operator(l->op);
@@ -166,8 +210,13 @@ void ft__pool_fini(ft__pool *l)
 
 void ft__pool_out_shape(const ft__pool *l, const ft__tensor *in, ft__tensor *out)
 {
-    out->h = ft__window_out(in->h, l->k, l->stride, l->pad);
-    out->w = ft__window_out(in->w, l->k, l->stride, l->pad);
+    if (l->pad == FT__PAD_EXPLICIT) {
+        out->h = ft__window_out_explicit(in->h, l->k, l->stride, l->pad_y);
+        out->w = ft__window_out_explicit(in->w, l->k, l->stride, l->pad_x);
+    } else {
+        out->h = ft__window_out(in->h, l->k, l->stride, l->pad);
+        out->w = ft__window_out(in->w, l->k, l->stride, l->pad);
+    }
     out->c = in->c;
 }
 
@@ -184,8 +233,8 @@ int ft__pool_run(const ft__nn_ctx *ctx, ft__pool *l, const ft__tensor *in, ft__t
         l->kind == FT__POOL_MAX
             ? xnn_setup_max_pooling2d_nhwc_f32(l->op, 1, (size_t)in->h, (size_t)in->w, in->data,
                                                out->data, ctx->pool)
-            : xnn_setup_average_pooling2d_nhwc_f32(l->op, 1, (size_t)in->h, (size_t)in->w,
-                                                   in->data, out->data, ctx->pool);
+            : xnn_setup_average_pooling2d_nhwc_f32(l->op, 1, (size_t)in->h, (size_t)in->w, in->data,
+                                                   out->data, ctx->pool);
     if (st != xnn_status_success) return FT_EBACKEND;
     return xnn_run_operator(l->op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
 }
@@ -255,8 +304,8 @@ int ft__leaky_run(const ft__nn_ctx *ctx, ft__leaky *l, const ft__tensor *in, ft_
         ft__ref_leaky(l->slope, in, out);
         return FT_OK;
     }
-    if (xnn_setup_leaky_relu_nc_f32(l->op, (size_t)in->h * in->w, in->data, out->data,
-                                    ctx->pool) != xnn_status_success)
+    if (xnn_setup_leaky_relu_nc_f32(l->op, (size_t)in->h * in->w, in->data, out->data, ctx->pool) !=
+        xnn_status_success)
         return FT_EBACKEND;
     return xnn_run_operator(l->op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
 }
@@ -272,7 +321,8 @@ int ft__fc_init(ft__fc *l, int cin, int cout, const float *w, const float *b)
     if (b) memcpy(l->b, b, (size_t)cout * sizeof(float));
     if (ft__nn_init() != FT_OK) return FT_EBACKEND;
     if (xnn_create_fully_connected_nc_f32(cin, cout, cin, cout, l->w, l->b, -INFINITY, INFINITY,
-                                          XNN_FLAG_TRANSPOSE_WEIGHTS, &l->op) != xnn_status_success) {
+                                          XNN_FLAG_TRANSPOSE_WEIGHTS,
+                                          &l->op) != xnn_status_success) {
         l->op = NULL;
         return FT_EBACKEND;
     }

@@ -105,10 +105,16 @@ const float *ft__model_get(const ft__model *m, const char *name, int rank, const
 /* Layers                                                                   */
 /* ------------------------------------------------------------------------ */
 
-enum ft__pad { FT__PAD_SAME = 0, FT__PAD_VALID = 1 };
+/* SAME and VALID pad as TensorFlow; EXPLICIT pads pad_y rows above and below
+** and pad_x columns left and right (ONNX and dlib nets), set by the *_init_pad
+** constructors. */
+enum ft__pad { FT__PAD_SAME = 0, FT__PAD_VALID = 1, FT__PAD_EXPLICIT = 2 };
 
-/* Output size of a conv/pool window along one axis. */
+/* Output size of a conv/pool window along one axis (SAME or VALID). */
 int ft__window_out(int in, int k, int stride, enum ft__pad pad);
+/* Output size with explicit padding p on both sides: (in + 2p - k) / s + 1,
+** or 0 when the padded input is smaller than the window. */
+int ft__window_out_explicit(int in, int k, int stride, int p);
 /* TF's padding before the first cell along one axis (SAME only). */
 int ft__window_pad_before(int in, int k, int stride, enum ft__pad pad);
 
@@ -118,6 +124,7 @@ int ft__window_pad_before(int in, int k, int stride, enum ft__pad pad);
 typedef struct ft__conv {
     int kh, kw, stride, cin, cout, depthwise;
     enum ft__pad pad;
+    int pad_y, pad_x; /* FT__PAD_EXPLICIT only */
     float out_min, out_max;
     float *w; /* (kh, kw, cin, cout) or (kh, kw, cin) when depthwise */
     float *b; /* (cout) */
@@ -126,6 +133,11 @@ typedef struct ft__conv {
 
 int ft__conv_init(ft__conv *l, int kh, int kw, int stride, int cin, int cout, int depthwise,
                   enum ft__pad pad, const float *w, const float *b, float out_min, float out_max);
+/* The same with explicit symmetric padding (pad_y rows, pad_x columns of zeros
+** on each side). */
+int ft__conv_init_pad(ft__conv *l, int kh, int kw, int stride, int pad_y, int pad_x, int cin,
+                      int cout, int depthwise, const float *w, const float *b, float out_min,
+                      float out_max);
 void ft__conv_fini(ft__conv *l);
 void ft__conv_out_shape(const ft__conv *l, const ft__tensor *in, ft__tensor *out);
 int ft__conv_run(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, ft__tensor *out);
@@ -137,11 +149,14 @@ typedef struct ft__pool {
     enum ft__pool_kind kind;
     int k, stride, channels;
     enum ft__pad pad;
+    int pad_y, pad_x; /* FT__PAD_EXPLICIT only */
     xnn_operator_t op;
 } ft__pool;
 
 int ft__pool_init(ft__pool *l, enum ft__pool_kind kind, int k, int stride, enum ft__pad pad,
                   int channels);
+/* Max pooling with explicit symmetric padding (padded cells ignored). */
+int ft__pool_init_pad(ft__pool *l, int k, int stride, int pad_y, int pad_x, int channels);
 void ft__pool_fini(ft__pool *l);
 void ft__pool_out_shape(const ft__pool *l, const ft__tensor *in, ft__tensor *out);
 int ft__pool_run(const ft__nn_ctx *ctx, ft__pool *l, const ft__tensor *in, ft__tensor *out);

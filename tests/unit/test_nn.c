@@ -240,6 +240,58 @@ static void test_ref_conv_same_s2_pads_after(void)
     no_leaks();
 }
 
+/* Explicit padding (ONNX, dlib): pad 1 on each side, stride 2, on the same
+** 4x4 input as above; out = (4 + 2 - 3) / 2 + 1 = 2 per axis:
+**     out(0,0) = rows -1..1, cols -1..1 = 1+2+5+6                  = 14
+**     out(0,1) = rows -1..1, cols  1..3 = 2+3+4+6+7+8              = 30
+**     out(1,0) = rows  1..3, cols -1..1 = 5+6+9+10+13+14           = 57
+**     out(1,1) = rows  1..3, cols  1..3 = 6+7+8+10+11+12+14+15+16  = 99
+** and max pooling 3/2 pad 1 takes the largest cell of each window, never a
+** padded zero: 6, 8, 14, 16 (all inputs positive), and -1 ... on negatives. */
+static void test_explicit_padding_by_hand(void)
+{
+    float x[16], w[9], want[4] = { 14, 30, 57, 99 };
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)(i + 1);
+    for (int i = 0; i < 9; i++)
+        w[i] = 1;
+    ft__tensor in = { x, 4, 4, 1 };
+    ft__conv l;
+    ASSERT_OK(ft__conv_init_pad(&l, 3, 3, 2, 1, 1, 1, 1, 0, w, NULL, -INFINITY, INFINITY));
+    conv_both_expect(&l, &in, want, 2, 2, 0, "4x4 pad 1/2 k3");
+    ft__conv_fini(&l);
+    ASSERT_OK(ft__conv_init_pad(&l, 3, 3, 2, 1, 1, 1, 1, 1, w, NULL, -INFINITY, INFINITY));
+    conv_both_expect(&l, &in, want, 2, 2, 0, "4x4 depthwise pad 1/2 k3");
+    ft__conv_fini(&l);
+    ASSERT_EQ(ft__window_out_explicit(4, 3, 2, 1), 2);
+    ASSERT_EQ(ft__window_out_explicit(5, 3, 2, 1), 3);
+    ASSERT_EQ(ft__window_out_explicit(1, 5, 1, 1), 0);
+    ASSERT_EQ(ft__window_out_explicit(150, 7, 2, 0), 72);
+
+    float neg[16], mx[4] = { 6, 8, 14, 16 }, mneg[4] = { -1, -2, -5, -6 };
+    for (int i = 0; i < 16; i++)
+        neg[i] = -(float)(i + 1);
+    const ft__nn_ctx *ctxs[2] = { &XNN, &REF };
+    for (int path = 0; path < 2; path++)
+        for (int sign = 0; sign < 2; sign++) {
+            ft__pool p;
+            ASSERT_OK(ft__pool_init_pad(&p, 3, 2, 1, 1, 1));
+            ft__tensor pin = { sign ? neg : x, 4, 4, 1 }, pout;
+            float buf[4 + 64];
+            pout.data = buf;
+            ASSERT_OK(ft__pool_run(ctxs[path], &p, &pin, &pout));
+            ASSERT_EQ(pout.h, 2);
+            ASSERT_EQ(pout.w, 2);
+            for (int i = 0; i < 4; i++)
+                if (buf[i] != (sign ? mneg : mx)[i])
+                    ft_test_fail(__FILE__, __LINE__, "%s max pool pad 1 %s: [%d] = %g, want %g",
+                                 path ? "ref" : "xnn", sign ? "negative" : "positive", i,
+                                 (double)buf[i], (double)(sign ? mneg : mx)[i]);
+            ft__pool_fini(&p);
+        }
+    no_leaks();
+}
+
 static void test_ref_conv_layouts_by_hand(void)
 {
     /* Regular 1x1 conv, HWIO weights W[i][o] = {{1,2,3},{4,5,6}}, bias
@@ -562,6 +614,61 @@ static void test_conv_regular_vs_ref(void)
 static void test_conv_depthwise_vs_ref(void)
 {
     conv_sweep(1);
+}
+
+/* Explicit padding 0..2 (also larger than the kernel's half), every kernel and
+** stride, regular and depthwise, XNNPACK vs reference on random data. */
+static void test_conv_explicit_vs_ref(void)
+{
+    int n = 0;
+    for (int dw = 0; dw < 2; dw++)
+        for (int ki = 0; ki < 3; ki++)
+            for (int stride = 1; stride <= 2; stride++)
+                for (int p = 0; p <= 2; p++)
+                    for (int si = 0; si < 5; si++) {
+                        int k = KERNELS[ki], h = SIZES[si][0], wd = SIZES[si][1];
+                        int cin = CHANS[si % 4], cout = dw ? cin : CHANS[(si + 1) % 4];
+                        uint32_t s = 0x51ed27u + (uint32_t)n++;
+                        size_t nw = (size_t)k * k * cin * (dw ? 1 : cout);
+                        size_t nin = (size_t)h * wd * cin;
+                        float *w = malloc(nw * sizeof(float)), *b = malloc(32 * sizeof(float));
+                        float *x = malloc((nin + FT__XNN_SLACK) * sizeof(float));
+                        ASSERT(w && b && x);
+                        fill_random(&s, w, nw, -1, 1);
+                        fill_random(&s, b, 32, -1, 1);
+                        fill_random(&s, x, nin, -1, 1);
+                        ft__conv l;
+                        ASSERT_OK(ft__conv_init_pad(&l, k, k, stride, p, p, cin, cout, dw, w, b,
+                                                    -INFINITY, INFINITY));
+                        ft__tensor in = { x, h, wd, cin }, ox, orf;
+                        ft__conv_out_shape(&l, &in, &ox);
+                        int oh = ft__window_out_explicit(h, k, stride, p);
+                        int ow = ft__window_out_explicit(wd, k, stride, p);
+                        ASSERT_EQ(ox.h, oh);
+                        ASSERT_EQ(ox.w, ow);
+                        if (oh > 0 && ow > 0) {
+                            size_t no = (size_t)oh * ow * cout;
+                            ox.data = sentinel_buf(no);
+                            orf.data = sentinel_buf(no);
+                            ASSERT_OK(ft__conv_run(&XNN, &l, &in, &ox));
+                            ASSERT_OK(ft__conv_run(&REF, &l, &in, &orf));
+                            cmp_result r = compare(ox.data, orf.data, no);
+                            if (!within(&r, 1e-5))
+                                ft_test_fail(__FILE__, __LINE__,
+                                             "%s k%d s%d pad %d on %dx%dx%d: worst %.3g at %zu",
+                                             dw ? "depthwise" : "regular", k, stride, p, h, wd, cin,
+                                             r.worst, r.at);
+                            ASSERT(guard_intact(ox.data, no) && guard_intact(orf.data, no));
+                            free(ox.data);
+                            free(orf.data);
+                        }
+                        ft__conv_fini(&l);
+                        free(w);
+                        free(b);
+                        free(x);
+                    }
+    ASSERT_EQ(n, 2 * 3 * 2 * 3 * 5);
+    no_leaks();
 }
 
 /* One layer reused across input sizes (XNNPACK re-derives its indirection
@@ -1117,7 +1224,8 @@ FT_TESTS(FT_TEST(test_window_tf_values), FT_TEST(test_ref_conv_same_s1_by_hand),
          FT_TEST(test_ref_conv_same_s2_pads_after), FT_TEST(test_ref_conv_layouts_by_hand),
          FT_TEST(test_ref_pool_by_hand), FT_TEST(test_ref_add_leaky_fc_by_hand),
          FT_TEST(test_conv_counts_macs), FT_TEST(test_conv_regular_vs_ref),
-         FT_TEST(test_conv_depthwise_vs_ref), FT_TEST(test_conv_reuse_and_threads),
+         FT_TEST(test_conv_depthwise_vs_ref), FT_TEST(test_conv_explicit_vs_ref),
+         FT_TEST(test_explicit_padding_by_hand), FT_TEST(test_conv_reuse_and_threads),
          FT_TEST(test_pool_max_vs_ref), FT_TEST(test_pool_avg_vs_ref), FT_TEST(test_add_vs_ref),
          FT_TEST(test_leaky_vs_ref), FT_TEST(test_fc_vs_ref),
          FT_TEST(test_xnn_reads_stay_within_extra_bytes), FT_TEST(test_ws_tensor_leaves_xnn_slack),

@@ -8,7 +8,8 @@
 **
 ** INVARIANTS  (1) SAME padding: total = max((out-1)*s + k - in, 0), the smaller
 **                 half before; padded cells are zero for conv and ignored for
-**                 max pooling.
+**                 max pooling. EXPLICIT padding puts pad_y/pad_x cells on
+**                 each side, with the same treatment.
 **             (2) no allocation, no XNNPACK call.
 */
 #include "nn/nn.h"
@@ -22,8 +23,10 @@ static float clampf(float v, float lo, float hi)
 
 void ft__ref_conv(const ft__conv *l, const ft__tensor *in, ft__tensor *out)
 {
-    int pt = ft__window_pad_before(in->h, l->kh, l->stride, l->pad);
-    int pl = ft__window_pad_before(in->w, l->kw, l->stride, l->pad);
+    int pt = l->pad == FT__PAD_EXPLICIT ? l->pad_y
+                                        : ft__window_pad_before(in->h, l->kh, l->stride, l->pad);
+    int pl = l->pad == FT__PAD_EXPLICIT ? l->pad_x
+                                        : ft__window_pad_before(in->w, l->kw, l->stride, l->pad);
     for (int oy = 0; oy < out->h; oy++)
         for (int ox = 0; ox < out->w; ox++)
             for (int o = 0; o < l->cout; o++) {
@@ -51,8 +54,10 @@ void ft__ref_conv(const ft__conv *l, const ft__tensor *in, ft__tensor *out)
 
 void ft__ref_pool(const ft__pool *l, const ft__tensor *in, ft__tensor *out)
 {
-    int pt = ft__window_pad_before(in->h, l->k, l->stride, l->pad);
-    int pl = ft__window_pad_before(in->w, l->k, l->stride, l->pad);
+    int pt = l->pad == FT__PAD_EXPLICIT ? l->pad_y
+                                        : ft__window_pad_before(in->h, l->k, l->stride, l->pad);
+    int pl = l->pad == FT__PAD_EXPLICIT ? l->pad_x
+                                        : ft__window_pad_before(in->w, l->k, l->stride, l->pad);
     for (int oy = 0; oy < out->h; oy++)
         for (int ox = 0; ox < out->w; ox++)
             for (int c = 0; c < in->c; c++) {
@@ -81,7 +86,8 @@ void ft__ref_add(float out_min, float out_max, const ft__tensor *a, const ft__te
                  ft__tensor *out)
 {
     size_t n = ft__tensor_count(a);
-    for (size_t i = 0; i < n; i++) out->data[i] = clampf(a->data[i] + b->data[i], out_min, out_max);
+    for (size_t i = 0; i < n; i++)
+        out->data[i] = clampf(a->data[i] + b->data[i], out_min, out_max);
 }
 
 void ft__ref_leaky(float slope, const ft__tensor *in, ft__tensor *out)
@@ -97,7 +103,8 @@ void ft__ref_fc(const ft__fc *l, const float *in, float *out)
 {
     for (int o = 0; o < l->cout; o++) {
         double acc = l->b[o];
-        for (int i = 0; i < l->cin; i++) acc += (double)in[i] * l->w[(size_t)i * l->cout + o];
+        for (int i = 0; i < l->cin; i++)
+            acc += (double)in[i] * l->w[(size_t)i * l->cout + o];
         out[o] = (float)acc;
     }
 }
