@@ -45,12 +45,18 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 BENCH_SRC:= $(wildcard bench/bench_*.c)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+# test-only references, built where pkg-config finds dlib-1 (libdlib-dev);
+# without them the tests that need them skip
+REF_BIN  :=
+ifeq ($(shell pkg-config --exists dlib-1 && echo yes),yes)
+REF_BIN  += $(B)/tests/ref/dlib_net_ref
+endif
 
 .PHONY: all lib cli tests check test bench parity setup deps models demo install format format-check clean
 all: cli
 lib: $(B)/libfacetrail.a
 cli: $(B)/facetrail
-tests: $(TEST_BIN) $(B)/facetrail $(B)/bench/bench_race_sim
+tests: $(TEST_BIN) $(B)/facetrail $(B)/bench/bench_race_sim $(REF_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -71,6 +77,13 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/harness/harness.o $(B)/libfacetrail
 $(B)/bench/%: $(B)/bench/%.o $(B)/libfacetrail.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Test-only reference programs on system C++ libraries, never linked into the
+# library: dlib's own face descriptor net (tests/unit/test_dlib_net.c). Plain
+# -O2 in every variant (dlib takes a minute or two to compile).
+$(B)/tests/ref/dlib_net_ref: tests/ref/dlib_net_ref.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++14 -O2 -o $@ $< $(shell pkg-config --cflags --libs dlib-1)
 
 # The suite: every tests/unit binary, then the CLI tests; one closing line.
 test: tests
