@@ -14,7 +14,7 @@
 # Variants: SANITIZE=address,undefined selects build/asan; DEBUG=1 build/debug.
 
 CC      ?= cc
-PKGS    := libjpeg libpng jansson libavformat libavcodec libavutil libswscale sqlite3
+PKGS    := libjpeg libpng jansson libavformat libavcodec libavutil libswscale sqlite3 libprotobuf-c
 NN_LIBS := -lXNNPACK -lpthreadpool
 
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
@@ -40,7 +40,10 @@ CFLAGS  := $(BASE_CFLAGS) $(OPT) $(EXTRA_CFLAGS)
 LDFLAGS += $(OPT)
 
 LIB_SRC  := $(wildcard src/*/*.c src/*/*/*.c)
-LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+# ONNX's schema compiled to C by protoc-c at build time (nn/onnx.c reads with it)
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+GEN_OBJ  := $(B)/gen/onnx.pb-c.o
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o) $(GEN_OBJ)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 BENCH_SRC:= $(wildcard bench/bench_*.c)
@@ -61,6 +64,15 @@ tests: $(TEST_BIN) $(B)/facetrail $(B)/bench/bench_race_sim $(REF_BIN)
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/gen/onnx.pb-c.c: $(ONNX_PROTO)
+	@mkdir -p $(dir $@)
+	protoc-c --proto_path=$(dir $<) --c_out=$(dir $@) $(notdir $<)
+$(B)/gen/onnx.pb-c.h: $(B)/gen/onnx.pb-c.c ;
+$(GEN_OBJ): $(B)/gen/onnx.pb-c.c
+	$(CC) $(OPT) $(shell pkg-config --cflags libprotobuf-c) -I$(B)/gen -c $< -o $@
+$(B)/src/nn/onnx.o: $(B)/gen/onnx.pb-c.h
+$(B)/src/nn/onnx.o: CFLAGS += -I$(B)/gen
 
 $(B)/libfacetrail.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
