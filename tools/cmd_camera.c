@@ -9,6 +9,7 @@
 
 const char camera_usage[] =
     "usage: facetrail camera add --db DB --id ID --km KM [--name NAME] [--lat LAT --lon LON]\n"
+    "                            [--tz ZONE]\n"
     "       facetrail camera list --db DB [--json]\n"
     "\n"
     "Registers the cameras along the course. Their order along the course comes\n"
@@ -19,6 +20,10 @@ const char camera_usage[] =
     "  --km KM       position along the course in kilometres\n"
     "  --name NAME   free text, e.g. \"Bridge, north side\"\n"
     "  --lat/--lon   WGS84 position in degrees (both or neither)\n"
+    "  --tz ZONE     the event's time zone, e.g. Europe/Paris: times given without\n"
+    "                a UTC offset (ingest --start, search --since) are read in it,\n"
+    "                and reports show it. Set with the first camera (default: the\n"
+    "                system's zone, or $TZ); giving it again changes it\n"
     "  --json        list as JSON lines\n";
 
 static int open_store(const char *cmd, const char *db, int flags, ft_store **st)
@@ -37,6 +42,7 @@ static int camera_add(int argc, char **argv)
     ft_camera c;
     memset(&c, 0, sizeof c);
     int have_km = 0, have_lat = 0, have_lon = 0;
+    const char *tz = NULL;
     double x;
     struct opts o;
     opts_init(&o, argc, argv);
@@ -58,6 +64,8 @@ static int camera_add(int argc, char **argv)
         } else if (opts_is(&o, "--km")) {
             if (opts_double(&o, -1e6, 1e6, 0, "a distance in km", &x)) return CLI_ERROR;
             c.km = x, have_km = 1;
+        } else if (opts_is(&o, "--tz")) {
+            if (!(tz = opts_value(&o))) return CLI_ERROR;
         } else if (opts_is(&o, "--lat")) {
             if (opts_double(&o, -90, 90, 0, "a latitude in [-90, 90]", &x)) return CLI_ERROR;
             c.lat = x, have_lat = 1;
@@ -74,11 +82,34 @@ static int camera_add(int argc, char **argv)
     if (!have_km) return usage_error(o.cmd, "missing --km KM");
     if (have_lat != have_lon) return usage_error(o.cmd, "give both --lat and --lon, or neither");
     c.has_latlon = have_lat;
+    char zone[FT_TIME_ZONE_MAX];
+    if (tz && event_zone(o.cmd, NULL, tz, zone, sizeof zone) != CLI_OK) return CLI_ERROR;
     ft_store *st;
     if (open_store(o.cmd, db, FT_STORE_CREATE, &st) != CLI_OK) return CLI_ERROR;
     int rc = ft_store_camera_add(st, &c);
-    if (rc != FT_OK) fprintf(stderr, "facetrail camera add: %s\n", ft_store_errmsg(st));
-    else printf("camera %s at km %.3f added\n", c.id, c.km);
+    if (rc != FT_OK) {
+        fprintf(stderr, "facetrail camera add: %s\n", ft_store_errmsg(st));
+        ft_store_close(st);
+        return CLI_ERROR;
+    }
+    printf("camera %s at km %.3f added\n", c.id, c.km);
+    /* the event's zone: set by --tz, or fixed to the system's with the first
+    ** camera so that later commands read times the same way on any machine */
+    char old[FT_TIME_ZONE_MAX] = "";
+    int have_old = ft_store_meta_get(st, EVENT_ZONE_KEY, old, sizeof old) == FT_OK && *old;
+    if (!tz && !have_old) ft_time_local_zone(zone, sizeof zone);
+    if (tz || !have_old) {
+        if (have_old && !strcmp(old, zone)) {
+            /* unchanged */
+        } else if ((rc = ft_store_meta_set(st, EVENT_ZONE_KEY, zone)) != FT_OK) {
+            fprintf(stderr, "facetrail camera add: %s\n", ft_store_errmsg(st));
+        } else if (have_old) {
+            printf("event time zone changed from %s to %s\n", old, zone);
+        } else {
+            printf("event time zone: %s%s\n", zone,
+                   tz ? "" : " (this system's; camera add --tz ZONE sets another)");
+        }
+    }
     ft_store_close(st);
     return rc == FT_OK ? CLI_OK : CLI_ERROR;
 }
@@ -113,7 +144,12 @@ static int camera_list(int argc, char **argv)
         ft_store_close(st);
         return CLI_ERROR;
     }
-    if (!json) printf("%-20s %10s  %s\n", "camera", "km", "name");
+    if (!json) {
+        char zone[FT_TIME_ZONE_MAX];
+        if (ft_store_meta_get(st, EVENT_ZONE_KEY, zone, sizeof zone) == FT_OK && *zone)
+            printf("event time zone: %s\n", zone);
+        printf("%-20s %10s  %s\n", "camera", "km", "name");
+    }
     for (int i = 0; i < n; i++) {
         if (json) {
             struct jw w;

@@ -30,10 +30,12 @@ const char ingest_usage[] =
     "  --db DB               the event database (created if missing)\n"
     "  --camera ID           the camera that recorded VIDEO ('facetrail camera add')\n"
     "  --start TIME          wall-clock time of the video's start, ISO 8601\n"
-    "                        (2026-04-12T09:30:00Z or 2026-04-12T11:30:00+02:00)\n"
+    "                        (2026-04-12T09:30:00Z or 2026-04-12T11:30:00+02:00;\n"
+    "                        without an offset: in the event's zone, see --tz)\n"
+    "  --tz ZONE             zone for a --start without an offset (default: the\n"
+    "                        event's, set by 'camera add --tz', else the system's)\n"
     "  --fps N               frames looked at per second of video (default 5)\n"
-    "  --detector ssd|tiny   face detector (default ssd)\n"
-    PIPELINE_OPTIONS_HELP
+    "  --detector ssd|tiny   face detector (default ssd)\n" PIPELINE_OPTIONS_HELP
     "                        (ingest defaults: --tile 512 --align dlib)\n"
     "  --force               redo a video that was already ingested\n"
     "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
@@ -67,9 +69,11 @@ static int progress(const ft_ingest_progress *p, void *ctx)
         double speed = p->elapsed_s > 0 ? p->pts_us / 1e6 / p->elapsed_s : 0;
         char bars[21];
         int k = (int)(done * 20);
-        for (int i = 0; i < 20; i++) bars[i] = i < k ? '#' : '.';
+        for (int i = 0; i < 20; i++)
+            bars[i] = i < k ? '#' : '.';
         bars[20] = 0;
-        double eta = speed > 0 && p->duration_us > 0 ? (p->duration_us - p->pts_us) / 1e6 / speed : 0;
+        double eta =
+            speed > 0 && p->duration_us > 0 ? (p->duration_us - p->pts_us) / 1e6 / speed : 0;
         fprintf(stderr,
                 "\r[%s] %3.0f%%  %lld frames  %lld faces  %lld tracks  %lld sightings  %.2fx "
                 "real time  ETA %d:%02d ",
@@ -86,7 +90,7 @@ int cmd_ingest(int argc, char **argv)
     ep.model_dir = default_model_dir();
     ep.n_threads = 1; /* one ingest per camera, one per core, scales best */
     ft_ingest_params ip = ft_ingest_default_params();
-    const char *db = NULL, *start = NULL;
+    const char *db = NULL, *start = NULL, *tz = NULL;
     int quiet = 0;
     double x;
     struct opts o;
@@ -103,6 +107,8 @@ int cmd_ingest(int argc, char **argv)
             if (!(ip.camera_id = opts_value(&o))) return CLI_ERROR;
         } else if (opts_is(&o, "--start")) {
             if (!(start = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--tz")) {
+            if (!(tz = opts_value(&o))) return CLI_ERROR;
         } else if (opts_is(&o, "--fps")) {
             if (opts_double(&o, 0, 120, 1, "a rate in (0, 120] frames per second", &x))
                 return CLI_ERROR;
@@ -124,14 +130,22 @@ int cmd_ingest(int argc, char **argv)
     if (!db) return usage_error(o.cmd, "missing --db DB");
     if (!ip.camera_id) return usage_error(o.cmd, "missing --camera ID");
     if (!start) return usage_error(o.cmd, "missing --start TIME");
-    if (parse_time(start, &ip.start_us) != 0)
-        return usage_error(o.cmd, "--start '%s' is not an ISO 8601 time such as 2026-04-12T09:30:00Z",
-                           start);
+    char zone[FT_TIME_ZONE_MAX];
+    if (tz && event_zone(o.cmd, NULL, tz, zone, sizeof zone) != CLI_OK) return CLI_ERROR;
+    /* a malformed time is refused before the database is created */
+    if (parse_time_arg(o.cmd, "--start", start, "UTC", 1, &ip.start_us) != CLI_OK) return CLI_ERROR;
     ip.source = argv[1];
 
     ft_store *st;
     if (ft_store_open(db, FT_STORE_CREATE, &st) != FT_OK) {
         fprintf(stderr, "facetrail ingest: %s\n", ft_store_errmsg(NULL));
+        return CLI_ERROR;
+    }
+    /* a --start without an offset is read in the event's zone (its meta,
+    ** else the system's), and a note says how it was read */
+    if (event_zone(o.cmd, st, tz, zone, sizeof zone) != CLI_OK ||
+        parse_time_arg(o.cmd, "--start", start, zone, 0, &ip.start_us) != CLI_OK) {
+        ft_store_close(st);
         return CLI_ERROR;
     }
     ft_engine *eng = NULL;
@@ -171,9 +185,8 @@ int cmd_ingest(int argc, char **argv)
         printf("%s %s: %lld frames, %lld faces, %lld sightings stored in %.1f s (%.2fx real "
                "time%s)%s%s\n",
                rc == FT_OK ? (rep.stopped ? "stopped" : "ingested") : "failed", ip.source,
-               (long long)rep.frames, (long long)rep.faces, (long long)rep.sightings,
-               rep.elapsed_s, speed, resumed, damaged,
-               rep.stopped ? "; run the same command again to go on" : "");
+               (long long)rep.frames, (long long)rep.faces, (long long)rep.sightings, rep.elapsed_s,
+               speed, resumed, damaged, rep.stopped ? "; run the same command again to go on" : "");
         if (rep.note[0]) printf("%s\n", rep.note);
     }
     ft_engine_close(eng);

@@ -53,8 +53,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define THUMB_PX 96        /* thumbnail side */
-#define REFRESH_FRAMES 10  /* every tile is looked at this often, moving or not */
+#define THUMB_PX       96 /* thumbnail side */
+#define REFRESH_FRAMES 10 /* every tile is looked at this often, moving or not */
 
 ft_ingest_params ft_ingest_default_params(void)
 {
@@ -162,49 +162,10 @@ static int describe(ingest *in, const ft_image *frame, int i)
     if (in->has_desc[i]) return FT_OK;
     ft_face *f = &in->faces[i];
     int rc = ft_engine_describe(in->eng, frame, &in->p->detect, f);
-    if (rc != FT_OK)
-        return ft__errf(in->err, in->errlen, rc, "%s", ft_engine_errmsg(in->eng));
+    if (rc != FT_OK) return ft__errf(in->err, in->errlen, rc, "%s", ft_engine_errmsg(in->eng));
     if (!f->has_descriptor) return FT_OK; /* empty crop at the border: no descriptor */
     memcpy(in->descs[i], f->descriptor, sizeof in->descs[i]);
     in->has_desc[i] = 1;
-    return FT_OK;
-}
-
-/* A square JPEG thumbnail of the face with a margin. */
-static int thumbnail(const ft_image *frame, const double box[4], unsigned char **out,
-                     size_t *out_len)
-{
-    ft_image *t;
-    int rc = ft_image_create(THUMB_PX, THUMB_PX, &t);
-    if (rc != FT_OK) return rc;
-    double side = fmax(box[2], box[3]) * 1.5;
-    double x0 = box[0] + box[2] / 2 - side / 2, y0 = box[1] + box[3] / 2 - side / 2;
-    for (int y = 0; y < THUMB_PX; y++)
-        for (int x = 0; x < THUMB_PX; x++) {
-            double u = x0 + (x + 0.5) * side / THUMB_PX - 0.5;
-            double v = y0 + (y + 0.5) * side / THUMB_PX - 0.5;
-            int iu = (int)floor(u), iv = (int)floor(v);
-            double fu = u - iu, fv = v - iv;
-            for (int c = 0; c < 3; c++) {
-                double acc = 0;
-                for (int dy = 0; dy < 2; dy++)
-                    for (int dx = 0; dx < 2; dx++) {
-                        int px = iu + dx, py = iv + dy;
-                        px = px < 0 ? 0 : px >= frame->width ? frame->width - 1 : px;
-                        py = py < 0 ? 0 : py >= frame->height ? frame->height - 1 : py;
-                        double w = (dx ? fu : 1 - fu) * (dy ? fv : 1 - fv);
-                        acc += w * frame->rgb[((size_t)py * frame->width + px) * 3 + c];
-                    }
-                t->rgb[((size_t)y * THUMB_PX + x) * 3 + c] = (uint8_t)lrint(acc);
-            }
-        }
-    unsigned char *jpg;
-    size_t len;
-    rc = ft_image_encode_jpeg(t, 85, &jpg, &len, NULL, 0);
-    ft_image_destroy(t);
-    if (rc != FT_OK) return rc;
-    *out = jpg; /* ft__malloc'd by the encoder: the track frees it with ft__free */
-    *out_len = len;
     return FT_OK;
 }
 
@@ -219,7 +180,8 @@ static int to_sighting(ingest *in, const ft__track *t, ft_sighting *s)
     s->first_us = in->p->start_us + t->first_us;
     s->last_us = in->p->start_us + t->last_us;
     s->best_us = in->p->start_us + best->pts_us;
-    for (int k = 0; k < 4; k++) s->box[k] = (float)best->box[k];
+    for (int k = 0; k < 4; k++)
+        s->box[k] = (float)best->box[k];
     s->face_px = (float)best->box[3];
     s->det_score = (float)best->score;
     s->quality = best->quality;
@@ -248,7 +210,8 @@ static int commit(ingest *in, int64_t ingest_id, int64_t checkpoint_us, int64_t 
         in->cap_pending = n_done;
     }
     int n = 0;
-    for (int i = 0; i < n_done; i++) n += to_sighting(in, &done[i], &in->pending[n]);
+    for (int i = 0; i < n_done; i++)
+        n += to_sighting(in, &done[i], &in->pending[n]);
     in->tracks_undescribed += n_done - n;
     unsigned char *state = NULL;
     size_t state_len = 0;
@@ -295,8 +258,8 @@ static int process_frame(ingest *in, const ft_image *frame, int64_t pts_us, int6
     for (int i = 0; i < n; i++) {
         if (in->assign[i] < 0 || !in->faces[i].has_landmarks) continue;
         ft__track *t = &live[in->assign[i]];
-        int slot = ft__track_offer(t, in->dets[i].quality, pts_us, in->dets[i].box,
-                                   in->dets[i].score);
+        int slot =
+            ft__track_offer(t, in->dets[i].quality, pts_us, in->dets[i].box, in->dets[i].score);
         if (slot < 0) continue;
         if ((rc = describe(in, frame, i)) != FT_OK) return rc;
         ft__shot *s = &t->shots[slot];
@@ -306,7 +269,8 @@ static int process_frame(ingest *in, const ft_image *frame, int64_t pts_us, int6
             memcpy(t->last_desc, in->descs[i], sizeof t->last_desc);
             t->has_last_desc = 1;
         }
-        if (slot == 0 && (rc = thumbnail(frame, in->dets[i].box, &s->thumb, &s->thumb_len)) != FT_OK)
+        if (slot == 0 && (rc = ft_face_thumbnail(frame, in->dets[i].box, THUMB_PX, &s->thumb,
+                                                 &s->thumb_len)) != FT_OK)
             return rc;
     }
     return FT_OK;
@@ -490,7 +454,7 @@ int ft_ingest_run(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_in
         if (p->progress) {
             int n_live;
             ft__tracker_live(in.tr, &n_live);
-            ft_ingest_progress pr = { frames, faces, n_live, out->sightings, pts,
+            ft_ingest_progress pr = { frames,           faces,         n_live, out->sightings, pts,
                                       info.duration_us, ft__now() - t0 };
             if (p->progress(&pr, p->progress_ctx)) {
                 out->stopped = 1;

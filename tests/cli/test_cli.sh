@@ -348,6 +348,17 @@ for c in camera ingest search eval; do
 done
 run "$CLI" camera add --db "$db" --id km05 --km 5 --name "Bridge north"
 check "camera add" '[ $rc -eq 0 ] && grep -q "km05" "$tmp/out"'
+check "camera add: the first camera fixes the event's zone to the system's, and says so" 'grep -q "^event time zone: .*this system" "$tmp/out"'
+run env TZ=Asia/Tokyo "$CLI" camera add --db "$tmp/tz.ftdb" --id a --km 1 --tz Europe/Paris
+check "camera add --tz Europe/Paris: the event's zone" '[ $rc -eq 0 ] && grep -q "^event time zone: Europe/Paris$" "$tmp/out"'
+run env TZ=Asia/Tokyo "$CLI" camera add --db "$tmp/tz.ftdb" --id b --km 2
+check "camera add without --tz later: the zone is kept" '[ $rc -eq 0 ] && ! grep -q "zone" "$tmp/out"'
+run "$CLI" camera list --db "$tmp/tz.ftdb"
+check "camera list names the event's zone" '[ $rc -eq 0 ] && grep -q "^event time zone: Europe/Paris$" "$tmp/out"'
+run "$CLI" camera add --db "$tmp/tz.ftdb" --id c --km 3 --tz Moon/Base
+check "camera add --tz unknown: refused, camera not added" '[ $rc -eq 2 ] && grep -q -- "--tz" "$tmp/err" && ! "$CLI" camera list --db "$tmp/tz.ftdb" | grep -q "^c "'
+run "$CLI" ingest --db "$tmp/tz.ftdb" --camera a --start 2026-04-31T10:00 x.mp4
+check "ingest --start 31 April: refused before anything is opened" '[ $rc -eq 2 ] && grep -q "April 2026 has 30 days" "$tmp/err"'
 run "$CLI" camera add --db "$db" --id km02 --km 2.5
 run "$CLI" camera add --db "$db" --id km05 --km 7
 check "camera add: a duplicate id is refused, exit 2" '[ $rc -eq 2 ] && grep -q "km05" "$tmp/err"'
@@ -407,6 +418,13 @@ elif need_samples "$name"; then
     run "$CLI" ingest --quiet --fps 0.25 --db "$tmp/short.ftdb" --camera "$scam" --start "$sstart" "$sclip"
     check "$name" '[ $rc -eq 0 ] && grep -q " 0 sightings stored" "$tmp/out" &&
         grep -q "^no sightings: the clip is $ssecs s long; it gave 1 analysed frame at --fps 0.25, and a face must be seen in at least 2 analysed frames" "$tmp/out"'
+    # a --start without an offset is read in the event's zone (not the process's)
+    "$CLI" camera add --db "$tmp/paris.ftdb" --id "$scam" --km 1 --tz Europe/Paris >/dev/null 2>&1
+    run env TZ=Asia/Tokyo "$CLI" ingest --quiet --db "$tmp/paris.ftdb" --camera "$scam" --start 2026-04-12T11:30 "$sclip"
+    check "ingest --start without an offset: read in the event's zone, and said" '[ $rc -eq 0 ] &&
+        grep -q "note: --start 2026-04-12T11:30 read as Europe/Paris time, 2026-04-12T11:30:00.000+02:00" "$tmp/err"'
+    run "$CLI" ingest --quiet --db "$tmp/paris.ftdb" --camera "$scam" --start 2026-04-12T11:30+02:00 "$sclip"
+    check "ingest: the same start written with its offset is the same ingest" '[ $rc -eq 2 ] && ! grep -q "note:" "$tmp/err" && grep -q "start 2026-04-12T09:30:00Z): already ingested" "$tmp/err"'
 fi
 name="ingest whose faces never make a track: no sightings, says why"
 if [ ! -x "$SIM" ]; then
@@ -492,10 +510,12 @@ run "$CLI" search --db "$db" --until 2026-04-12T10:00+25:00 "$tmp/grey.png"
 check "search --until with offset +25:00: refused" '[ $rc -eq 2 ] && grep -q "14:00" "$tmp/err"'
 run "$CLI" search --db "$db" --tz Mars/Base "$tmp/grey.png"
 check "search --tz with an unknown zone: refused" '[ $rc -eq 2 ] && grep -q -- "--tz" "$tmp/err"'
-name="search --since without a zone: read in TZ, and said"
+name="search --since without a zone: read in the event's zone (not TZ), and said"
 if need_samples "$name"; then
-    run env TZ=America/New_York "$CLI" search --db "$db" --since 2026-04-12T05:30 "$DEMO/sample2.jpg"
-    check "$name" '[ $rc -eq 0 ] && grep -q "America/New_York time, 2026-04-12T05:30:00.000-04:00" "$tmp/err"'
+    run env TZ=America/New_York "$CLI" search --db "$tmp/tz.ftdb" --since 2026-04-12T05:30 "$DEMO/sample2.jpg"
+    check "$name" '[ $rc -eq 0 ] && grep -q "Europe/Paris time, 2026-04-12T05:30:00.000+02:00" "$tmp/err"'
+    run env TZ=America/New_York "$CLI" search --db "$tmp/tz.ftdb" --tz America/New_York --since 2026-04-12T05:30 "$DEMO/sample2.jpg"
+    check "search --tz beats the event's zone" '[ $rc -eq 0 ] && grep -q "America/New_York time, 2026-04-12T05:30:00.000-04:00" "$tmp/err"'
     run "$CLI" search --db "$db" --tz Europe/Paris --since 2026-04-12T11:30 "$DEMO/sample2.jpg"
     check "search --tz Europe/Paris --since: read in Paris time" '[ $rc -eq 0 ] && grep -q "+02:00" "$tmp/err"'
 fi
