@@ -52,7 +52,7 @@ BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 # without them the tests that need them skip
 REF_BIN  :=
 ifeq ($(shell pkg-config --exists dlib-1 && echo yes),yes)
-REF_BIN  += $(B)/tests/ref/dlib_net_ref
+REF_BIN  += $(B)/tests/ref/dlib_net_ref $(B)/tests/ref/dlib_shape_ref
 endif
 
 .PHONY: all lib cli tests check test bench parity setup deps models demo install format format-check clean
@@ -94,6 +94,10 @@ $(B)/bench/%: $(B)/bench/%.o $(B)/libfacetrail.a
 # library: dlib's own face descriptor net (tests/unit/test_dlib_net.c). Plain
 # -O2 in every variant (dlib takes a minute or two to compile).
 $(B)/tests/ref/dlib_net_ref: tests/ref/dlib_net_ref.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++14 -O2 -o $@ $< $(shell pkg-config --cflags --libs dlib-1)
+# ... and dlib's 5-point shape predictor and face chip (tests/unit/test_dlib_shape.c).
+$(B)/tests/ref/dlib_shape_ref: tests/ref/dlib_shape_ref.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++14 -O2 -o $@ $< $(shell pkg-config --cflags --libs dlib-1)
 

@@ -37,4 +37,72 @@ void ft__align_dlib(const double pts[68][2], int crop_w, int crop_h, double rect
 void ft__chip_transform(const double pts[68][2], int size, double padding, double m[6]);
 void ft__warp_chip(const ft_image *img, const double m[6], int size, float *dst);
 
+/* ------------------------------------------------------------------------ */
+/* dlib's 5-point shape predictor and face chip (shape5.c, chip5.c,         */
+/* dlib_geom.c): equal to dlib 19.24's, pixel for pixel                     */
+/* ------------------------------------------------------------------------ */
+
+/* A dlib rectangle: all four edges inclusive (a 1 x 1 box has left ==
+** right). Width in dlib's transforms is right - left. */
+typedef struct ft__rect {
+    long left, top, right, bottom;
+} ft__rect;
+
+/* dlib's 5 landmarks, in its part order (image left/right, as in dlib's
+** mean face for get_face_chip_details): 0 outer and 1 inner corner of the
+** eye on the image's right, 2 outer and 3 inner corner of the eye on the
+** image's left, 4 the base of the nose. */
+typedef struct ft__shape5_out {
+    long pt[5][2];   /* (x, y) as dlib's full_object_detection: rounded */
+    double xy[5][2]; /* the same before rounding (not in dlib's output) */
+} ft__shape5_out;
+
+typedef struct ft__shape5 ft__shape5;
+
+/* Reads shape_predictor_5_face_landmarks.dat (ft__dat_load: its pin is
+** checked). FT_EIO, FT_EMODEL (damaged, malformed, or another predictor,
+** e.g. a 68-point one: the message says which), FT_ENOMEM. */
+int ft__shape5_open(const char *path, ft__shape5 **out, char *err, size_t errlen);
+/* The same from bytes in memory; name is used in messages. */
+int ft__shape5_load(const unsigned char *p, size_t len, const char *name, ft__shape5 **out,
+                    char *err, size_t errlen);
+void ft__shape5_free(ft__shape5 *sp);
+
+/* dlib's shape_predictor::operator()(img, rect) on an RGB image (pixel
+** intensity (r + g + b) / 3 as dlib's rgb_pixel). Any rectangle is valid,
+** also one partly or wholly outside the image. FT_OK. */
+int ft__shape5_run(const ft__shape5 *sp, const ft_image *img, ft__rect rect, ft__shape5_out *out);
+/* The same, also writing the leaf each tree took (cascade by cascade, tree
+** by tree) to leaves[0..ft__shape5_n_trees), numbered across all trees'
+** leaves as dlib's feats overload of operator() numbers them (a test hook).
+** FT_EINVAL if cap is too small. */
+int ft__shape5_run_leaves(const ft__shape5 *sp, const ft_image *img, ft__rect rect,
+                          ft__shape5_out *out, uint32_t *leaves, size_t cap);
+size_t ft__shape5_n_trees(const ft__shape5 *sp);
+
+/* dlib's chip_details: the chip's rectangle in the image (left, top,
+** right, bottom, doubles), its rotation (radians) and its size. */
+typedef struct ft__chip_details {
+    double angle;
+    double rect[4];
+    long rows, cols;
+} ft__chip_details;
+
+/* dlib's get_face_chip_details(det, size, padding) for 5-point landmarks
+** (ft__shape5_out.pt); the descriptor net wants size 150, padding 0.25. */
+void ft__dlib_face_chip_details(const long pts[5][2], long size, double padding,
+                                ft__chip_details *cd);
+/* dlib's extract_image_chip(img, cd, chip) with bilinear interpolation into
+** dst (cd->rows, cd->cols, 3) uint8 RGB, black where the chip leaves the
+** image. Bit-exact with dlib for 150 x 150 chips (see chip5.c). FT_OK, or
+** FT_ENOMEM (the image pyramid for a large face). */
+int ft__dlib_extract_chip(const ft_image *img, const ft__chip_details *cd, uint8_t *dst);
+
+/* dlib's impl::unnormalizing_tform(rect): the unit square -> rect map,
+** x' = m[0][0] x + m[0][1] y + m[0][2] (y' likewise), bit for bit. */
+void ft__dlib_unnormalizing_tform(ft__rect r, double m[2][3]);
+/* dlib's find_similarity_transform(from, to) for n points (x, y pairs):
+** to ~= m * from + t. See dlib_geom.c for how close to dlib it is. */
+void ft__dlib_similarity(const double *from, const double *to, int n, double m[2][2], double t[2]);
+
 #endif
