@@ -351,6 +351,88 @@ int ft__fc_run(const ft__nn_ctx *ctx, ft__fc *l, const float *in, float *out)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Sigmoid, nearest upsampling                                              */
+/* ------------------------------------------------------------------------ */
+
+int ft__sigmoid_init(ft__sigmoid *l, int channels)
+{
+    memset(l, 0, sizeof *l);
+    FT_ASSERT(channels > 0);
+    l->channels = channels;
+    if (ft__nn_init() != FT_OK) return FT_EBACKEND;
+    if (xnn_create_sigmoid_nc_f32(channels, channels, channels, 0, &l->op) != xnn_status_success) {
+        l->op = NULL;
+        return FT_EBACKEND;
+    }
+    return FT_OK;
+}
+
+void ft__sigmoid_fini(ft__sigmoid *l)
+{
+    if (l && l->op) xnn_delete_operator(l->op);
+    if (l) memset(l, 0, sizeof *l);
+}
+
+int ft__sigmoid_run(const ft__nn_ctx *ctx, ft__sigmoid *l, const ft__tensor *in, ft__tensor *out)
+{
+    FT_ASSERT(in->c == l->channels);
+    out->h = in->h, out->w = in->w, out->c = in->c;
+    if (ctx->use_ref) {
+        ft__ref_sigmoid(in, out);
+        return FT_OK;
+    }
+    if (xnn_setup_sigmoid_nc_f32(l->op, (size_t)in->h * in->w, in->data, out->data, ctx->pool) !=
+        xnn_status_success)
+        return FT_EBACKEND;
+    return xnn_run_operator(l->op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
+}
+
+int ft__upsample_init(ft__upsample *l, int factor, int channels)
+{
+    memset(l, 0, sizeof *l);
+    FT_ASSERT(factor > 0 && channels > 0);
+    l->factor = factor, l->channels = channels;
+    /* XNNPACK may read XNN_EXTRA_BYTES past an operand: slack after the zeros */
+    l->zeros = ft__calloc((size_t)factor * factor * channels + FT__XNN_SLACK, sizeof(float));
+    if (!l->zeros) return FT_ENOMEM;
+    if (ft__nn_init() != FT_OK) return FT_EBACKEND;
+    if (xnn_create_add_nd_f32(-INFINITY, INFINITY, 0, &l->op) != xnn_status_success) {
+        l->op = NULL;
+        return FT_EBACKEND;
+    }
+    return FT_OK;
+}
+
+void ft__upsample_fini(ft__upsample *l)
+{
+    if (!l) return;
+    if (l->op) xnn_delete_operator(l->op);
+    ft__free(l->zeros);
+    memset(l, 0, sizeof *l);
+}
+
+void ft__upsample_out_shape(const ft__upsample *l, const ft__tensor *in, ft__tensor *out)
+{
+    out->h = in->h * l->factor, out->w = in->w * l->factor, out->c = in->c;
+}
+
+int ft__upsample_run(const ft__nn_ctx *ctx, ft__upsample *l, const ft__tensor *in, ft__tensor *out)
+{
+    FT_ASSERT(in->c == l->channels && in->data != out->data);
+    ft__upsample_out_shape(l, in, out);
+    if (ctx->use_ref) {
+        ft__ref_upsample(l->factor, in, out);
+        return FT_OK;
+    }
+    size_t f = (size_t)l->factor, c = (size_t)in->c;
+    size_t a[5] = { (size_t)in->h, 1, (size_t)in->w, 1, c }, z[5] = { 1, f, 1, f, c };
+    if (xnn_setup_add_nd_f32(l->op, 5, a, 5, z, in->data, l->zeros, out->data, ctx->pool) !=
+        xnn_status_success)
+        return FT_EBACKEND;
+    return xnn_run_operator(l->op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Scratch buffers                                                          */
 /* ------------------------------------------------------------------------ */
 

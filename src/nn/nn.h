@@ -196,6 +196,34 @@ int ft__fc_init(ft__fc *l, int cin, int cout, const float *w, const float *b);
 void ft__fc_fini(ft__fc *l);
 int ft__fc_run(const ft__nn_ctx *ctx, ft__fc *l, const float *in, float *out);
 
+/* Logistic sigmoid, out = 1 / (1 + exp(-x)); in place allowed. */
+typedef struct ft__sigmoid {
+    int channels;
+    xnn_operator_t op;
+} ft__sigmoid;
+
+int ft__sigmoid_init(ft__sigmoid *l, int channels);
+void ft__sigmoid_fini(ft__sigmoid *l);
+int ft__sigmoid_run(const ft__nn_ctx *ctx, ft__sigmoid *l, const ft__tensor *in, ft__tensor *out);
+
+/* Nearest-neighbour upsampling by an integer factor f:
+** out(y, x, c) = in(y / f, x / f, c), out (h*f, w*f, c); what ONNX Resize
+** does in mode nearest with asymmetric coordinates and floor rounding at
+** integer scales. XNNPACK has no such operator: it runs as a broadcasting
+** add of zeros, in seen as (h, 1, w, 1, c) + zeros (1, f, 1, f, c), whose
+** (h, f, w, f, c) result is (h*f, w*f, c) in memory (-0 becomes +0). out
+** must not alias in. */
+typedef struct ft__upsample {
+    int factor, channels;
+    float *zeros; /* (f, f, c) */
+    xnn_operator_t op;
+} ft__upsample;
+
+int ft__upsample_init(ft__upsample *l, int factor, int channels);
+void ft__upsample_fini(ft__upsample *l);
+void ft__upsample_out_shape(const ft__upsample *l, const ft__tensor *in, ft__tensor *out);
+int ft__upsample_run(const ft__nn_ctx *ctx, ft__upsample *l, const ft__tensor *in, ft__tensor *out);
+
 /* ------------------------------------------------------------------------ */
 /* Reference kernels (nn/ref/ref.c): straightforward loops, TF semantics     */
 /* ------------------------------------------------------------------------ */
@@ -206,6 +234,8 @@ void ft__ref_add(float out_min, float out_max, const ft__tensor *a, const ft__te
                  ft__tensor *out);
 void ft__ref_leaky(float slope, const ft__tensor *in, ft__tensor *out);
 void ft__ref_fc(const ft__fc *l, const float *in, float *out);
+void ft__ref_sigmoid(const ft__tensor *in, ft__tensor *out);
+void ft__ref_upsample(int factor, const ft__tensor *in, ft__tensor *out);
 
 /* ------------------------------------------------------------------------ */
 /* Scratch buffers                                                          */

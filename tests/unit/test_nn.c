@@ -1220,6 +1220,155 @@ static void test_descriptor_ref_vs_xnn(void)
     no_leaks();
 }
 
+/* ------------------------------------------------------------------------ */
+/* Sigmoid, nearest upsampling (ONNX nets)                                  */
+/* ------------------------------------------------------------------------ */
+
+static void test_sigmoid_upsample_by_hand(void)
+{
+    /* sigmoid(0) = 1/2, sigmoid(+-ln 3) = 3/4 and 1/4, sigmoid(-ln 9) = 1/10 */
+    float x[6] = { 0.0f, (float)log(3.0), (float)-log(3.0), (float)-log(9.0), 30.0f, -30.0f };
+    float y[6];
+    ft__tensor tx = { x, 1, 2, 3 }, ty = { y, 1, 2, 3 };
+    ft__ref_sigmoid(&tx, &ty);
+    ASSERT_NEAR(y[0], 0.5, 0);
+    ASSERT_NEAR(y[1], 0.75, 1e-7);
+    ASSERT_NEAR(y[2], 0.25, 1e-7);
+    ASSERT_NEAR(y[3], 0.1, 1e-7);
+    ASSERT_NEAR(y[4], 1.0, 1e-12);
+    ASSERT(y[5] > 0 && y[5] < 1e-12);
+    /* 2x2x1 by 2:  1 2     1 1 2 2
+    **              3 4 ->  1 1 2 2
+    **                      3 3 4 4
+    **                      3 3 4 4 */
+    float a[4] = { 1, 2, 3, 4 }, b[16];
+    const float want[16] = { 1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4 };
+    ft__tensor ta = { a, 2, 2, 1 }, tb = { b, 4, 4, 1 };
+    ft__ref_upsample(2, &ta, &tb);
+    ASSERT(memcmp(b, want, sizeof want) == 0);
+    /* 1x2x2 (pixels (1, 2), (3, 4)) by 3: rows of (1, 2) x3 then (3, 4) x3 */
+    float c[36];
+    ft__tensor tc = { c, 3, 6, 2 };
+    ta = (ft__tensor){ a, 1, 2, 2 };
+    ft__ref_upsample(3, &ta, &tc);
+    for (int yy = 0; yy < 3; yy++)
+        for (int xx = 0; xx < 6; xx++) {
+            ASSERT(c[(yy * 6 + xx) * 2] == (xx < 3 ? 1 : 3));
+            ASSERT(c[(yy * 6 + xx) * 2 + 1] == (xx < 3 ? 2 : 4));
+        }
+    ft__upsample l;
+    ASSERT_OK(ft__upsample_init(&l, 3, 2));
+    ft__tensor shape;
+    ft__upsample_out_shape(&l, &ta, &shape);
+    ASSERT(shape.h == 3 && shape.w == 6 && shape.c == 2);
+    ft__upsample_fini(&l);
+}
+
+static void test_sigmoid_vs_ref(void)
+{
+    const int shapes[][3] = { { 1, 1, 1 }, { 1, 1, 4 }, { 7, 9, 5 }, { 40, 40, 1 }, { 13, 7, 10 } };
+    uint32_t seed = 7000;
+    double worst_all = 0;
+    for (int si = 0; si < 5; si++)
+        for (int inplace = 0; inplace < 2; inplace++) {
+            uint32_t s = seed++;
+            const int h = shapes[si][0], w = shapes[si][1], c = shapes[si][2];
+            size_t n = (size_t)h * w * c;
+            float *x = sentinel_buf(n), *x0 = malloc(n * sizeof(float)), *want = sentinel_buf(n);
+            float *o = sentinel_buf(n);
+            ASSERT(x0 != NULL);
+            fill_random(&s, x0, n, -12, 12);
+            x0[0] = 0.0f;
+            memcpy(x, x0, n * sizeof(float));
+            ft__sigmoid l;
+            ASSERT_OK(ft__sigmoid_init(&l, c));
+            ft__tensor t0 = { x0, h, w, c }, tw = { want, h, w, c };
+            ASSERT_OK(ft__sigmoid_run(&REF, &l, &t0, &tw));
+            ft__tensor tx = { x, h, w, c }, to = { o, h, w, c };
+            ft__tensor *dst = inplace ? &tx : &to;
+            ASSERT_OK(ft__sigmoid_run(&XNN, &l, &tx, dst));
+            ASSERT(dst->h == h && dst->w == w && dst->c == c);
+            for (size_t i = 0; i < n; i++) {
+                /* oracle for the reference: 1 / (1 + e^-x), computed here */
+                double v = 1.0 / (1.0 + exp(-(double)x0[i]));
+                double d = fabs((double)dst->data[i] - want[i]);
+                if (!(fabs(want[i] - v) <= 1e-7 && d <= 1e-6))
+                    ft_test_fail(__FILE__, __LINE__,
+                                 "seed %u: sigmoid %dx%dx%d inplace %d at %zu: x %.9g -> xnn "
+                                 "%.9g, ref %.9g, want %.9g",
+                                 s, h, w, c, inplace, i, x0[i], dst->data[i], want[i], v);
+                worst_all = fmax(worst_all, d);
+            }
+            ASSERT(guard_intact(dst->data, n) && guard_intact(want, n));
+            ft__sigmoid_fini(&l);
+            free(x), free(x0), free(want), free(o);
+        }
+    printf("# sigmoid: worst |xnn - ref| %.3g\n", worst_all);
+    no_leaks();
+}
+
+static void test_upsample_vs_ref(void)
+{
+    const int shapes[][3] = { { 1, 1, 1 }, { 1, 1, 3 }, { 7, 9, 5 }, { 5, 4, 64 }, { 17, 13, 17 } };
+    uint32_t seed = 7100;
+    for (int si = 0; si < 5; si++)
+        for (int f = 1; f <= 3; f++) {
+            uint32_t s = seed++;
+            const int h = shapes[si][0], w = shapes[si][1], c = shapes[si][2];
+            size_t n = (size_t)h * w * c, m = n * f * f;
+            float *x = sentinel_buf(n), *o = sentinel_buf(m), *want = sentinel_buf(m);
+            fill_random(&s, x, n, -8, 8);
+            ft__upsample l;
+            ASSERT_OK(ft__upsample_init(&l, f, c));
+            ft__tensor tx = { x, h, w, c }, to = { o, 0, 0, 0 }, tw = { want, 0, 0, 0 };
+            ASSERT_OK(ft__upsample_run(&XNN, &l, &tx, &to));
+            ASSERT_OK(ft__upsample_run(&REF, &l, &tx, &tw));
+            ASSERT(to.h == h * f && to.w == w * f && to.c == c && tw.h == h * f);
+            for (size_t i = 0; i < m; i++) {
+                size_t px = i / c, ch = i % c, yy = px / (w * f), xx = px % (w * f);
+                float v = x[((yy / f) * w + xx / f) * c + ch]; /* oracle, computed here */
+                if (!(o[i] == v && want[i] == v))
+                    ft_test_fail(__FILE__, __LINE__,
+                                 "seed %u: upsample %dx%dx%d by %d at %zu: xnn %.9g, ref %.9g, "
+                                 "want %.9g",
+                                 s, h, w, c, f, i, o[i], want[i], v);
+            }
+            ASSERT(guard_intact(o, m) && guard_intact(want, m));
+            ft__upsample_fini(&l);
+            free(x), free(o), free(want);
+        }
+    no_leaks();
+}
+
+/* The new operators on page-tail inputs: no read past XNN_EXTRA_BYTES. */
+static void test_sigmoid_upsample_reads(void)
+{
+    guard_install();
+    uint32_t seed = 7200;
+    const int chans[] = { 1, 3, 4, 10, 17, 64 };
+    for (int ci = 0; ci < 6; ci++) {
+        uint32_t s = seed++;
+        int c = chans[ci];
+        page_buf in = page_tail((size_t)5 * 7 * c, &s);
+        float *o = sentinel_buf((size_t)10 * 14 * c);
+        ft__tensor t = { in.data, 5, 7, c }, to = { o, 0, 0, 0 };
+        snprintf(guard_case, sizeof guard_case, "seed %u: sigmoid on 5x7x%d", s, c);
+        ft__sigmoid sg;
+        ASSERT_OK(ft__sigmoid_init(&sg, c));
+        ASSERT_OK(ft__sigmoid_run(&XNN, &sg, &t, &to));
+        ft__sigmoid_fini(&sg);
+        snprintf(guard_case, sizeof guard_case, "seed %u: upsample 2x on 5x7x%d", s, c);
+        ft__upsample up;
+        ASSERT_OK(ft__upsample_init(&up, 2, c));
+        ASSERT_OK(ft__upsample_run(&XNN, &up, &t, &to));
+        ASSERT(guard_intact(o, (size_t)10 * 14 * c));
+        ft__upsample_fini(&up);
+        free(o);
+        page_free(&in);
+    }
+    no_leaks();
+}
+
 FT_TESTS(FT_TEST(test_window_tf_values), FT_TEST(test_ref_conv_same_s1_by_hand),
          FT_TEST(test_ref_conv_same_s2_pads_after), FT_TEST(test_ref_conv_layouts_by_hand),
          FT_TEST(test_ref_pool_by_hand), FT_TEST(test_ref_add_leaky_fc_by_hand),
@@ -1230,4 +1379,6 @@ FT_TESTS(FT_TEST(test_window_tf_values), FT_TEST(test_ref_conv_same_s1_by_hand),
          FT_TEST(test_leaky_vs_ref), FT_TEST(test_fc_vs_ref),
          FT_TEST(test_xnn_reads_stay_within_extra_bytes), FT_TEST(test_ws_tensor_leaves_xnn_slack),
          FT_TEST(test_landmarks_ref_vs_xnn), FT_TEST(test_landmarks_tiny_ref_vs_xnn),
-         FT_TEST(test_descriptor_ref_vs_xnn))
+         FT_TEST(test_descriptor_ref_vs_xnn), FT_TEST(test_sigmoid_upsample_by_hand),
+         FT_TEST(test_sigmoid_vs_ref), FT_TEST(test_upsample_vs_ref),
+         FT_TEST(test_sigmoid_upsample_reads))

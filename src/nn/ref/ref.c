@@ -108,3 +108,19 @@ void ft__ref_fc(const ft__fc *l, const float *in, float *out)
         out[o] = (float)acc;
     }
 }
+
+void ft__ref_sigmoid(const ft__tensor *in, ft__tensor *out)
+{
+    size_t n = ft__tensor_count(in);
+    for (size_t i = 0; i < n; i++)
+        out->data[i] = (float)(1.0 / (1.0 + exp(-(double)in->data[i])));
+}
+
+void ft__ref_upsample(int factor, const ft__tensor *in, ft__tensor *out)
+{
+    for (int y = 0; y < out->h; y++)
+        for (int x = 0; x < out->w; x++)
+            for (int c = 0; c < out->c; c++)
+                out->data[((size_t)y * out->w + x) * out->c + c] =
+                    in->data[((size_t)(y / factor) * in->w + x / factor) * in->c + c];
+}

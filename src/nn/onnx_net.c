@@ -1,0 +1,919 @@
+/*
+** nn/onnx_net.c: compiles an ONNX graph (nn/onnx.h) into a sequence of nn.h
+** layers and runs it at any input size.
+**
+** DESIGN
+**   Build walks the nodes in file order (ONNX requires a topological one)
+**   and gives every value a kind:
+**     ACT    a feature map, ONNX NCHW, stored NHWC (h, w, c) in a buffer
+**     NHWC   an ACT after Transpose(0, 2, 3, 1): the same memory, now in
+**            its logical order
+**     FLAT   an NHWC after Reshape to (1, -1, C): the same memory again
+**     CONST  an initializer or a Constant node's tensor
+**     SHAPE  a shape computed from Shape/Gather/Unsqueeze/Concat, kept as a
+**            list of items: a known number (the batch, 1; a channel count;
+**            a constant) or an unknown spatial size
+**   Conv, MaxPool, Resize, Add and Sigmoid become steps (a layer, its input
+**   and output values); Transpose and Reshape only make views; the shape
+**   nodes are evaluated at build time, so that a Reshape's target is known
+**   then. A Conv whose output only a Relu reads gets the ReLU as its clamp
+**   (out_min 0), and the Relu node is skipped.
+**
+**   Buffers: values that steps produce get buffers by liveness, computed at
+**   build: a step's output takes a free buffer before its inputs are
+**   released, so no step writes over what it reads; a value is released
+**   after its last reader (through any view of it); graph outputs never.
+**   Buffers grow at run time to the sizes the current input needs, and are
+**   kept for the next run.
+**
+** INVARIANTS  (1) a view's root is the step-produced value (or the input)
+**                 that holds its data; views never have buffers of their own.
+**             (2) the channel count of every ACT/NHWC/FLAT value is known at
+**                 build; heights and widths only at run.
+**             (3) nothing refers to the graph after build (names are copied,
+**                 CONST data only passed to layer constructors, which copy).
+** THREADS     A net is used by one thread at a time.
+*/
+#include "nn/onnx.h"
+
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#define MAX_ITEMS  8  /* SHAPE values: at most this many dims */
+#define MAX_PAD    64 /* conv/pool padding bound (sanity, not a limit of the layers) */
+#define MAX_KERNEL 64 /* conv/pool window bound */
+
+enum vkind { V_UNSET = 0, V_INPUT, V_ACT, V_NHWC, V_FLAT, V_CONST, V_SHAPE };
+
+typedef struct shape_item {
+    int known; /* 0: a spatial size, known only at run */
+    int64_t v;
+} shape_item;
+
+typedef struct value {
+    char *name;
+    enum vkind kind;
+    int c;                      /* ACT/NHWC/FLAT: channels */
+    int root;                   /* index of the value holding the data (itself unless a view) */
+    int buf;                    /* buffer of a step-produced root, -1 otherwise */
+    int last_use;               /* last step reading this root; INT_MAX for graph outputs */
+    const ft__onnx_tensor *cst; /* CONST, during build only */
+    int scalar;                 /* SHAPE: rank 0 (a Gather of one index) */
+    int n_items;
+    shape_item item[MAX_ITEMS];
+} value;
+
+enum opk { OP_CONV, OP_POOL, OP_UPSAMPLE, OP_ADD, OP_SIGMOID };
+
+typedef struct step {
+    enum opk op;
+    int in0, in1, out; /* value indexes (in1 -1 when unused) */
+    char *node;        /* node name, for messages */
+    union {
+        ft__conv conv;
+        ft__pool pool;
+        ft__upsample up;
+        ft__add add;
+        ft__sigmoid sig;
+    } l;
+} step;
+
+struct ft__onnx_net {
+    int in_c, in_h, in_w;
+    int input; /* value index of the graph input */
+    int n_v, cap_v;
+    value *v;
+    int n_s;
+    step *s; /* (n_s), capacity n_node */
+    int n_out;
+    int *out; /* (n_out) value indexes */
+    int n_buf;
+    float **buf;
+    size_t *buf_cap; /* floats, slack excluded */
+    ft__tensor *t;   /* (n_v) run-time shape and data of each root */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Build helpers                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct builder {
+    const ft__onnx_graph *g;
+    ft__onnx_net *net;
+    const ft__onnx_node *n; /* the node being compiled */
+    unsigned char *skip;    /* (n_node) Relu nodes folded into a Conv */
+    char *err;
+    size_t errlen;
+} builder;
+
+/* FT_EMODEL with "path: node NAME (OP): message". */
+static int node_err(builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int node_err(builder *b, const char *fmt, ...)
+{
+    char msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return ft__errf(b->err, b->errlen, FT_EMODEL, "%s: node %s (%s): %s", b->g->path, b->n->name,
+                    b->n->op_type, msg);
+}
+
+static int find_value(const ft__onnx_net *net, const char *name)
+{
+    for (int i = 0; i < net->n_v; i++)
+        if (strcmp(net->v[i].name, name) == 0) return i;
+    return -1;
+}
+
+/* Appends a value called name; its index, or -1 when out of memory. */
+static int add_value(ft__onnx_net *net, const char *name, enum vkind kind)
+{
+    if (net->n_v == net->cap_v) {
+        int cap = net->cap_v ? 2 * net->cap_v : 64;
+        value *v = ft__realloc(net->v, (size_t)cap * sizeof *v);
+        if (!v) return -1;
+        net->v = v;
+        net->cap_v = cap;
+    }
+    value *x = &net->v[net->n_v];
+    memset(x, 0, sizeof *x);
+    if (!(x->name = ft__strdup(name))) return -1;
+    x->kind = kind;
+    x->root = net->n_v;
+    x->buf = -1;
+    x->last_use = -1;
+    return net->n_v++;
+}
+
+/* The value read by the node's input slot k: a known value, or an
+** initializer (added as CONST on first use). -1 with a message if none. */
+static int input_value(builder *b, int k, int *rc)
+{
+    if (k >= b->n->n_in || !b->n->in[k][0]) {
+        *rc = node_err(b, "input %d is missing", k);
+        return -1;
+    }
+    const char *name = b->n->in[k];
+    int i = find_value(b->net, name);
+    if (i >= 0) return i;
+    const ft__onnx_tensor *t = ft__onnx_init_find(b->g, name);
+    if (!t) {
+        *rc = node_err(b, "reads %s, which no earlier node produces", name);
+        return -1;
+    }
+    if ((i = add_value(b->net, name, V_CONST)) < 0) {
+        *rc = FT_ENOMEM;
+        return -1;
+    }
+    b->net->v[i].cst = t;
+    return i;
+}
+
+/* Input slot k as a feature map (ACT). */
+static int input_act(builder *b, int k, int *rc)
+{
+    int i = input_value(b, k, rc);
+    if (i < 0) return -1;
+    enum vkind kd = b->net->v[i].kind;
+    if (kd != V_ACT && kd != V_INPUT) {
+        *rc = node_err(b, "input %s is not an NCHW feature map", b->n->in[k]);
+        return -1;
+    }
+    return i;
+}
+
+/* Input slot k as a constant tensor of dtype (rank rank, or any if < 0). */
+static const ft__onnx_tensor *input_const(builder *b, int k, int dtype, int rank, int *rc)
+{
+    int i = input_value(b, k, rc);
+    if (i < 0) return NULL;
+    const ft__onnx_tensor *t = b->net->v[i].cst;
+    if (b->net->v[i].kind != V_CONST || !t || t->dtype != dtype || (rank >= 0 && t->rank != rank)) {
+        *rc = node_err(b, "input %s must be a constant %s tensor%s", b->n->in[k],
+                       dtype == FT__ONNX_FLOAT ? "float" : "int64",
+                       rank == 1   ? " of rank 1"
+                       : rank == 4 ? " of rank 4"
+                                   : "");
+        return NULL;
+    }
+    return t;
+}
+
+/* Adds the node's output slot k as a new value of kind. */
+static int output_value(builder *b, int k, enum vkind kind, int c, int *rc)
+{
+    if (k >= b->n->n_out || !b->n->out[k][0]) {
+        *rc = node_err(b, "output %d is missing", k);
+        return -1;
+    }
+    const char *name = b->n->out[k];
+    if (find_value(b->net, name) >= 0 || ft__onnx_init_find(b->g, name)) {
+        *rc = node_err(b, "output %s is produced twice", name);
+        return -1;
+    }
+    int i = add_value(b->net, name, kind);
+    if (i < 0) {
+        *rc = FT_ENOMEM;
+        return -1;
+    }
+    b->net->v[i].c = c;
+    return i;
+}
+
+/* Integer attribute name, or def when absent. FT_EMODEL if of another kind. */
+static int attr_int(builder *b, const char *name, int64_t def, int64_t *out)
+{
+    const ft__onnx_attr *a = ft__onnx_attr_find(b->n, name);
+    *out = def;
+    if (!a) return FT_OK;
+    if (a->kind != FT__ONNX_ATTR_INT) return node_err(b, "attribute %s is not an integer", name);
+    *out = a->i;
+    return FT_OK;
+}
+
+/* Integer-list attribute name of exactly n entries into out (def when
+** absent, if def is not NULL; else the attribute is required). */
+static int attr_ints(builder *b, const char *name, int n, const int64_t *def, int64_t *out)
+{
+    const ft__onnx_attr *a = ft__onnx_attr_find(b->n, name);
+    if (!a) {
+        if (!def) return node_err(b, "attribute %s is missing", name);
+        memcpy(out, def, (size_t)n * sizeof *out);
+        return FT_OK;
+    }
+    if (a->kind != FT__ONNX_ATTR_INTS || a->n != n)
+        return node_err(b, "attribute %s must be a list of %d integers", name, n);
+    memcpy(out, a->ints, (size_t)n * sizeof *out);
+    return FT_OK;
+}
+
+/* String attribute name (def when absent). */
+static int attr_str(builder *b, const char *name, const char *def, const char **out)
+{
+    const ft__onnx_attr *a = ft__onnx_attr_find(b->n, name);
+    *out = def;
+    if (!a) return FT_OK;
+    if (a->kind != FT__ONNX_ATTR_STRING) return node_err(b, "attribute %s is not a string", name);
+    *out = a->s;
+    return FT_OK;
+}
+
+/* A new step for the current node; NULL when out of memory. */
+static step *new_step(builder *b, enum opk op, int in0, int in1, int *rc)
+{
+    step *s = &b->net->s[b->net->n_s];
+    memset(s, 0, sizeof *s);
+    s->op = op, s->in0 = in0, s->in1 = in1, s->out = -1;
+    if (!(s->node = ft__strdup(b->n->name))) {
+        *rc = FT_ENOMEM;
+        return NULL;
+    }
+    b->net->n_s++;
+    return s;
+}
+
+/* How many node inputs and graph outputs read the value called name. */
+static int readers(const ft__onnx_graph *g, const char *name, int *only_node)
+{
+    int n = 0;
+    *only_node = -1;
+    for (int i = 0; i < g->n_node; i++)
+        for (int k = 0; k < g->node[i].n_in; k++)
+            if (strcmp(g->node[i].in[k], name) == 0) n++, *only_node = i;
+    for (int i = 0; i < g->n_output; i++)
+        if (strcmp(g->output[i].name, name) == 0) n++, *only_node = -1;
+    return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Operators                                                                */
+/* ------------------------------------------------------------------------ */
+
+static int build_conv(builder *b, int node_index)
+{
+    int rc = FT_EMODEL;
+    int x = input_act(b, 0, &rc);
+    if (x < 0) return rc;
+    const ft__onnx_tensor *w = input_const(b, 1, FT__ONNX_FLOAT, 4, &rc), *bias = NULL;
+    if (!w) return rc;
+    if (b->n->n_in > 2 && b->n->in[2][0] && !(bias = input_const(b, 2, FT__ONNX_FLOAT, 1, &rc)))
+        return rc;
+    int cin = b->net->v[x].c;
+    int64_t group, k[2], st[2], pads[4], dil[2];
+    const int64_t one2[2] = { 1, 1 }, zero4[4] = { 0, 0, 0, 0 };
+    const char *auto_pad;
+    if ((rc = attr_int(b, "group", 1, &group)) != FT_OK ||
+        (rc = attr_ints(b, "kernel_shape", 2, w->dims + 2, k)) != FT_OK ||
+        (rc = attr_ints(b, "strides", 2, one2, st)) != FT_OK ||
+        (rc = attr_ints(b, "pads", 4, zero4, pads)) != FT_OK ||
+        (rc = attr_ints(b, "dilations", 2, one2, dil)) != FT_OK ||
+        (rc = attr_str(b, "auto_pad", "NOTSET", &auto_pad)) != FT_OK)
+        return rc;
+    int64_t cout = w->dims[0], wi = w->dims[1], kh = w->dims[2], kw = w->dims[3];
+    if (strcmp(auto_pad, "NOTSET") != 0)
+        return node_err(b, "auto_pad %s is not supported (explicit pads only)", auto_pad);
+    if (k[0] != kh || k[1] != kw)
+        return node_err(b, "kernel_shape %lldx%lld but weights %lldx%lld", (long long)k[0],
+                        (long long)k[1], (long long)kh, (long long)kw);
+    if (kh < 1 || kw < 1 || kh > MAX_KERNEL || kw > MAX_KERNEL || cout < 1 || cout > 65536)
+        return node_err(b, "weights of shape %lldx%lldx%lldx%lld are not supported",
+                        (long long)cout, (long long)wi, (long long)kh, (long long)kw);
+    if (st[0] != st[1] || st[0] < 1 || st[0] > MAX_KERNEL)
+        return node_err(b, "strides %lld,%lld are not supported (equal strides only)",
+                        (long long)st[0], (long long)st[1]);
+    if (dil[0] != 1 || dil[1] != 1) return node_err(b, "dilation is not supported");
+    if (pads[0] != pads[2] || pads[1] != pads[3] || pads[0] < 0 || pads[1] < 0 ||
+        pads[0] > MAX_PAD || pads[1] > MAX_PAD)
+        return node_err(b, "pads %lld,%lld,%lld,%lld are not supported (symmetric only)",
+                        (long long)pads[0], (long long)pads[1], (long long)pads[2],
+                        (long long)pads[3]);
+    int depthwise;
+    if (group == 1 && wi == cin)
+        depthwise = 0;
+    else if (group == cin && wi == 1 && cout == cin)
+        depthwise = 1;
+    else
+        return node_err(b,
+                        "group %lld with %d input channels and weights %lldx%lld is not "
+                        "supported (regular or depthwise only)",
+                        (long long)group, cin, (long long)cout, (long long)wi);
+    if (bias && bias->dims[0] != cout)
+        return node_err(b, "bias has %lld values for %lld outputs", (long long)bias->dims[0],
+                        (long long)cout);
+
+    /* a Relu that alone reads the output becomes the clamp */
+    float lo = -INFINITY;
+    const char *out_name = b->n->n_out > 0 ? b->n->out[0] : "";
+    int only = -1;
+    if (*out_name && readers(b->g, out_name, &only) == 1 && only > node_index &&
+        strcmp(b->g->node[only].op_type, "Relu") == 0 && b->g->node[only].n_out >= 1) {
+        lo = 0.0f;
+        b->skip[only] = 1;
+    }
+
+    size_t n = (size_t)cout * wi * kh * kw;
+    float *hw = ft__malloc(n * sizeof(float));
+    if (!hw) return FT_ENOMEM;
+    /* ONNX (O, I, kh, kw) -> HWIO (kh, kw, I, O), or (kh, kw, C) depthwise */
+    for (int64_t o = 0; o < cout; o++)
+        for (int64_t i = 0; i < wi; i++)
+            for (int64_t y = 0; y < kh; y++)
+                for (int64_t xx = 0; xx < kw; xx++) {
+                    float v = w->f[((o * wi + i) * kh + y) * kw + xx];
+                    if (depthwise)
+                        hw[(y * kw + xx) * cout + o] = v;
+                    else
+                        hw[((y * kw + xx) * wi + i) * cout + o] = v;
+                }
+    step *s = new_step(b, OP_CONV, x, -1, &rc);
+    if (!s) {
+        ft__free(hw);
+        return rc;
+    }
+    rc = ft__conv_init_pad(&s->l.conv, (int)kh, (int)kw, (int)st[0], (int)pads[0], (int)pads[1],
+                           cin, (int)cout, depthwise, hw, bias ? bias->f : NULL, lo, INFINITY);
+    ft__free(hw);
+    if (rc != FT_OK) return rc;
+    if (lo == 0.0f) { /* the value is the Relu's output */
+        const ft__onnx_node *relu = &b->g->node[only];
+        const ft__onnx_node *self = b->n;
+        b->n = relu;
+        s->out = output_value(b, 0, V_ACT, (int)cout, &rc);
+        b->n = self;
+    } else {
+        s->out = output_value(b, 0, V_ACT, (int)cout, &rc);
+    }
+    return s->out < 0 ? rc : FT_OK;
+}
+
+static int build_maxpool(builder *b)
+{
+    int rc = FT_EMODEL;
+    int x = input_act(b, 0, &rc);
+    if (x < 0) return rc;
+    int64_t k[2], st[2], pads[4], dil[2], ceil_mode, order;
+    const int64_t one2[2] = { 1, 1 }, zero4[4] = { 0, 0, 0, 0 };
+    const char *auto_pad;
+    if ((rc = attr_ints(b, "kernel_shape", 2, NULL, k)) != FT_OK ||
+        (rc = attr_ints(b, "strides", 2, one2, st)) != FT_OK ||
+        (rc = attr_ints(b, "pads", 4, zero4, pads)) != FT_OK ||
+        (rc = attr_ints(b, "dilations", 2, one2, dil)) != FT_OK ||
+        (rc = attr_int(b, "ceil_mode", 0, &ceil_mode)) != FT_OK ||
+        (rc = attr_int(b, "storage_order", 0, &order)) != FT_OK ||
+        (rc = attr_str(b, "auto_pad", "NOTSET", &auto_pad)) != FT_OK)
+        return rc;
+    if (k[0] != k[1] || k[0] < 1 || k[0] > MAX_KERNEL || st[0] != st[1] || st[0] < 1 ||
+        st[0] > MAX_KERNEL || dil[0] != 1 || dil[1] != 1 || ceil_mode != 0 || order != 0 ||
+        strcmp(auto_pad, "NOTSET") != 0)
+        return node_err(b, "only square windows, equal strides, no dilation, ceil_mode 0 and "
+                           "explicit pads are supported");
+    if (pads[0] != pads[2] || pads[1] != pads[3] || pads[0] < 0 || pads[1] < 0 || pads[0] >= k[0] ||
+        pads[1] >= k[0])
+        return node_err(b, "pads must be symmetric and smaller than the window");
+    if (b->n->n_out > 1 && b->n->out[1][0])
+        return node_err(b, "the Indices output is not supported");
+    step *s = new_step(b, OP_POOL, x, -1, &rc);
+    if (!s) return rc;
+    int c = b->net->v[x].c;
+    if ((rc = ft__pool_init_pad(&s->l.pool, (int)k[0], (int)st[0], (int)pads[0], (int)pads[1],
+                                c)) != FT_OK)
+        return rc;
+    s->out = output_value(b, 0, V_ACT, c, &rc);
+    return s->out < 0 ? rc : FT_OK;
+}
+
+static int build_resize(builder *b)
+{
+    int rc = FT_EMODEL;
+    int x = input_act(b, 0, &rc);
+    if (x < 0) return rc;
+    /* opset 10: (X, scales); opset 11 on: (X, roi, scales, sizes) */
+    int si = b->n->n_in >= 3 ? 2 : 1;
+    if (b->n->n_in > 3 && b->n->in[3][0])
+        return node_err(b, "a sizes input is not supported (constant scales only)");
+    const ft__onnx_tensor *sc = input_const(b, si, FT__ONNX_FLOAT, 1, &rc);
+    if (!sc) return rc;
+    const char *mode, *coord, *nearest;
+    if ((rc = attr_str(b, "mode", "nearest", &mode)) != FT_OK ||
+        (rc = attr_str(b, "coordinate_transformation_mode", "half_pixel", &coord)) != FT_OK ||
+        (rc = attr_str(b, "nearest_mode", "round_prefer_floor", &nearest)) != FT_OK)
+        return rc;
+    if (b->g->opset < 11) coord = "asymmetric", nearest = "floor"; /* opset 10's only behaviour */
+    if (sc->count != 4 || sc->f[0] != 1.0f || sc->f[1] != 1.0f || sc->f[2] != sc->f[3] ||
+        !(sc->f[2] >= 1.0f && sc->f[2] <= 16.0f) || sc->f[2] != floorf(sc->f[2]))
+        return node_err(b, "scales must be (1, 1, f, f) with an integer f in 1..16");
+    int f = (int)sc->f[2];
+    /* at an integer scale, src = dst / f exactly; floor picks the cell;
+    ** round_prefer_floor agrees with floor only when f <= 2 */
+    if (strcmp(mode, "nearest") != 0 || strcmp(coord, "asymmetric") != 0 ||
+        !(strcmp(nearest, "floor") == 0 || (strcmp(nearest, "round_prefer_floor") == 0 && f <= 2)))
+        return node_err(b,
+                        "only mode nearest with asymmetric coordinates and floor rounding is "
+                        "supported (got %s, %s, %s)",
+                        mode, coord, nearest);
+    step *s = new_step(b, OP_UPSAMPLE, x, -1, &rc);
+    if (!s) return rc;
+    int c = b->net->v[x].c;
+    if ((rc = ft__upsample_init(&s->l.up, f, c)) != FT_OK) return rc;
+    s->out = output_value(b, 0, V_ACT, c, &rc);
+    return s->out < 0 ? rc : FT_OK;
+}
+
+static int build_add(builder *b)
+{
+    int rc = FT_EMODEL;
+    int x = input_act(b, 0, &rc), y = x < 0 ? -1 : input_act(b, 1, &rc);
+    if (x < 0 || y < 0) return rc;
+    if (b->net->v[x].c != b->net->v[y].c)
+        return node_err(b, "adds %d channels to %d (broadcasting is not supported)", b->net->v[x].c,
+                        b->net->v[y].c);
+    step *s = new_step(b, OP_ADD, x, y, &rc);
+    if (!s) return rc;
+    if ((rc = ft__add_init(&s->l.add, -INFINITY, INFINITY)) != FT_OK) return rc;
+    s->out = output_value(b, 0, V_ACT, b->net->v[x].c, &rc);
+    return s->out < 0 ? rc : FT_OK;
+}
+
+static int build_sigmoid(builder *b)
+{
+    int rc = FT_EMODEL;
+    int x = input_value(b, 0, &rc);
+    if (x < 0) return rc;
+    enum vkind kd = b->net->v[x].kind;
+    if (kd != V_ACT && kd != V_NHWC && kd != V_FLAT && kd != V_INPUT)
+        return node_err(b, "input %s is not an activation", b->n->in[0]);
+    step *s = new_step(b, OP_SIGMOID, x, -1, &rc);
+    if (!s) return rc;
+    int c = b->net->v[x].c;
+    if ((rc = ft__sigmoid_init(&s->l.sig, c)) != FT_OK) return rc;
+    s->out = output_value(b, 0, kd == V_INPUT ? V_ACT : kd, c, &rc);
+    return s->out < 0 ? rc : FT_OK;
+}
+
+/* A view (Transpose, Reshape): a new value sharing x's data. */
+static int make_view(builder *b, int x, enum vkind kind)
+{
+    int rc = FT_EMODEL;
+    int o = output_value(b, 0, kind, b->net->v[x].c, &rc);
+    if (o < 0) return rc;
+    b->net->v[o].root = b->net->v[x].root;
+    return FT_OK;
+}
+
+static int build_transpose(builder *b)
+{
+    int rc = FT_EMODEL;
+    int x = input_act(b, 0, &rc);
+    if (x < 0) return rc;
+    int64_t perm[4];
+    if ((rc = attr_ints(b, "perm", 4, NULL, perm)) != FT_OK) return rc;
+    if (perm[0] != 0 || perm[1] != 2 || perm[2] != 3 || perm[3] != 1)
+        return node_err(b, "only perm (0, 2, 3, 1), NCHW to NHWC, is supported");
+    return make_view(b, x, V_NHWC);
+}
+
+/* The target of a Reshape (input 1) as numbers; n_out dims. */
+static int reshape_target(builder *b, int64_t *dims, int *n_out)
+{
+    int rc = FT_EMODEL;
+    int i = input_value(b, 1, &rc);
+    if (i < 0) return rc;
+    const value *v = &b->net->v[i];
+    if (v->kind == V_CONST && v->cst && v->cst->dtype == FT__ONNX_INT64 && v->cst->rank == 1 &&
+        v->cst->count <= MAX_ITEMS) {
+        *n_out = (int)v->cst->count;
+        memcpy(dims, v->cst->i64, v->cst->count * sizeof *dims);
+        return FT_OK;
+    }
+    if (v->kind != V_SHAPE || v->scalar)
+        return node_err(b, "the target shape %s must be a constant or computed from shapes",
+                        b->n->in[1]);
+    for (int k = 0; k < v->n_items; k++) {
+        if (!v->item[k].known)
+            return node_err(b, "a target shape computed from a spatial size is not supported");
+        dims[k] = v->item[k].v;
+    }
+    *n_out = v->n_items;
+    return FT_OK;
+}
+
+static int build_reshape(builder *b)
+{
+    int rc = FT_EMODEL;
+    int x = input_value(b, 0, &rc);
+    if (x < 0) return rc;
+    enum vkind kd = b->net->v[x].kind;
+    if (kd != V_NHWC && kd != V_FLAT)
+        return node_err(b, "only a Reshape of a Transpose(0, 2, 3, 1) output is supported");
+    int64_t d[MAX_ITEMS], allowzero;
+    int n = 0;
+    if ((rc = reshape_target(b, d, &n)) != FT_OK ||
+        (rc = attr_int(b, "allowzero", 0, &allowzero)) != FT_OK)
+        return rc;
+    int c = b->net->v[x].c;
+    /* (N, H, W, C) or (1, HW, C) -> (1, -1, C); a 0 copies the input's dim,
+    ** which is the batch (1) at 0, and C at 2 only for (1, HW, C) */
+    int ok = n == 3 && (d[0] == 1 || (d[0] == 0 && !allowzero)) && d[1] == -1 &&
+             (d[2] == c || (d[2] == 0 && !allowzero && kd == V_FLAT));
+    if (!ok) return node_err(b, "only a reshape to (1, -1, %d) is supported", c);
+    return make_view(b, x, V_FLAT);
+}
+
+static int build_shape(builder *b)
+{
+    int rc = FT_EMODEL;
+    int x = input_value(b, 0, &rc);
+    if (x < 0) return rc;
+    const value *v = &b->net->v[x];
+    if (ft__onnx_attr_find(b->n, "start") || ft__onnx_attr_find(b->n, "end"))
+        return node_err(b, "start/end attributes are not supported");
+    shape_item it[4];
+    int n;
+    const shape_item batch = { 1, 1 }, chans = { 1, v->c }, spatial = { 0, 0 };
+    switch (v->kind) {
+    case V_INPUT:
+    case V_ACT: n = 4, it[0] = batch, it[1] = chans, it[2] = it[3] = spatial; break;
+    case V_NHWC: n = 4, it[0] = batch, it[1] = it[2] = spatial, it[3] = chans; break;
+    case V_FLAT: n = 3, it[0] = batch, it[1] = spatial, it[2] = chans; break;
+    default: return node_err(b, "input %s is not an activation", b->n->in[0]);
+    }
+    int o = output_value(b, 0, V_SHAPE, 0, &rc);
+    if (o < 0) return rc;
+    b->net->v[o].n_items = n;
+    memcpy(b->net->v[o].item, it, (size_t)n * sizeof *it);
+    return FT_OK;
+}
+
+static int build_gather(builder *b)
+{
+    int rc = FT_EMODEL;
+    int x = input_value(b, 0, &rc);
+    if (x < 0) return rc;
+    if (b->net->v[x].kind != V_SHAPE || b->net->v[x].scalar)
+        return node_err(b, "only a Gather from a shape is supported");
+    const ft__onnx_tensor *idx = input_const(b, 1, FT__ONNX_INT64, -1, &rc);
+    if (!idx) return rc;
+    int64_t axis;
+    if ((rc = attr_int(b, "axis", 0, &axis)) != FT_OK) return rc;
+    int n = b->net->v[x].n_items;
+    if (axis != 0 || idx->count != 1 || idx->rank > 1 || idx->i64[0] < -n || idx->i64[0] >= n)
+        return node_err(b, "only one index into a shape is supported");
+    int64_t k = idx->i64[0] < 0 ? idx->i64[0] + n : idx->i64[0];
+    shape_item item = b->net->v[x].item[k];
+    int o = output_value(b, 0, V_SHAPE, 0, &rc);
+    if (o < 0) return rc;
+    b->net->v[o].scalar = idx->rank == 0;
+    b->net->v[o].n_items = 1;
+    b->net->v[o].item[0] = item;
+    return FT_OK;
+}
+
+static int build_unsqueeze(builder *b)
+{
+    int rc = FT_EMODEL;
+    int x = input_value(b, 0, &rc);
+    if (x < 0) return rc;
+    if (b->net->v[x].kind != V_SHAPE || !b->net->v[x].scalar)
+        return node_err(b, "only an Unsqueeze of a shape's scalar is supported");
+    int64_t axes[1];
+    if (b->g->opset >= 13) { /* axes became an input */
+        const ft__onnx_tensor *a = input_const(b, 1, FT__ONNX_INT64, 1, &rc);
+        if (!a) return rc;
+        if (a->count != 1) return node_err(b, "only axes (0) is supported");
+        axes[0] = a->i64[0];
+    } else if ((rc = attr_ints(b, "axes", 1, NULL, axes)) != FT_OK) {
+        return rc;
+    }
+    if (axes[0] != 0 && axes[0] != -1) return node_err(b, "only axes (0) is supported");
+    shape_item item = b->net->v[x].item[0];
+    int o = output_value(b, 0, V_SHAPE, 0, &rc);
+    if (o < 0) return rc;
+    b->net->v[o].n_items = 1;
+    b->net->v[o].item[0] = item;
+    return FT_OK;
+}
+
+static int build_concat(builder *b)
+{
+    int rc = FT_EMODEL;
+    int64_t axis;
+    if ((rc = attr_int(b, "axis", 0, &axis)) != FT_OK) return rc;
+    if (axis != 0 && axis != -1) return node_err(b, "only axis 0 (of shapes) is supported");
+    shape_item it[MAX_ITEMS];
+    int n = 0;
+    for (int k = 0; k < b->n->n_in; k++) {
+        int x = input_value(b, k, &rc);
+        if (x < 0) return rc;
+        const value *v = &b->net->v[x];
+        if (v->kind == V_SHAPE && !v->scalar && n + v->n_items <= MAX_ITEMS) {
+            memcpy(it + n, v->item, (size_t)v->n_items * sizeof *it);
+            n += v->n_items;
+        } else if (v->kind == V_CONST && v->cst && v->cst->dtype == FT__ONNX_INT64 &&
+                   v->cst->rank == 1 && n + (int)v->cst->count <= MAX_ITEMS) {
+            for (size_t j = 0; j < v->cst->count; j++)
+                it[n++] = (shape_item){ 1, v->cst->i64[j] };
+        } else {
+            return node_err(b, "only a Concat of shapes and int64 constants is supported");
+        }
+    }
+    int o = output_value(b, 0, V_SHAPE, 0, &rc);
+    if (o < 0) return rc;
+    b->net->v[o].n_items = n;
+    memcpy(b->net->v[o].item, it, (size_t)n * sizeof *it);
+    return FT_OK;
+}
+
+static int build_constant(builder *b)
+{
+    const ft__onnx_attr *a = ft__onnx_attr_find(b->n, "value");
+    if (!a || a->kind != FT__ONNX_ATTR_TENSOR || b->n->n_attr != 1)
+        return node_err(b, "only a Constant with a tensor value is supported");
+    int rc = FT_EMODEL;
+    int o = output_value(b, 0, V_CONST, 0, &rc);
+    if (o < 0) return rc;
+    b->net->v[o].cst = a->t;
+    return FT_OK;
+}
+
+static int build_node(builder *b, int i)
+{
+    const char *op = b->n->op_type;
+    if (b->n->domain[0] && strcmp(b->n->domain, "ai.onnx") != 0)
+        return node_err(b, "operator domain %s is not supported", b->n->domain);
+    if (strcmp(op, "Conv") == 0) return build_conv(b, i);
+    if (strcmp(op, "MaxPool") == 0) return build_maxpool(b);
+    if (strcmp(op, "Resize") == 0) return build_resize(b);
+    if (strcmp(op, "Add") == 0) return build_add(b);
+    if (strcmp(op, "Sigmoid") == 0) return build_sigmoid(b);
+    if (strcmp(op, "Transpose") == 0) return build_transpose(b);
+    if (strcmp(op, "Reshape") == 0) return build_reshape(b);
+    if (strcmp(op, "Shape") == 0) return build_shape(b);
+    if (strcmp(op, "Gather") == 0) return build_gather(b);
+    if (strcmp(op, "Unsqueeze") == 0) return build_unsqueeze(b);
+    if (strcmp(op, "Concat") == 0) return build_concat(b);
+    if (strcmp(op, "Constant") == 0) return build_constant(b);
+    if (strcmp(op, "Relu") == 0)
+        return node_err(b, "a Relu is supported only as the sole reader of a Conv's output");
+    return node_err(b, "operator %s is not supported", op);
+}
+
+/* Liveness and buffers (see DESIGN). */
+static int assign_buffers(ft__onnx_net *net)
+{
+    for (int i = 0; i < net->n_s; i++) {
+        const step *s = &net->s[i];
+        net->v[net->v[s->in0].root].last_use = i;
+        if (s->in1 >= 0) net->v[net->v[s->in1].root].last_use = i;
+    }
+    for (int i = 0; i < net->n_out; i++)
+        net->v[net->v[net->out[i]].root].last_use = INT_MAX;
+    int *busy = ft__calloc((size_t)(net->n_s + 1), sizeof *busy); /* buffer -> owner + 1 */
+    if (!busy) return FT_ENOMEM;
+    for (int i = 0; i < net->n_s; i++) {
+        const step *s = &net->s[i];
+        int bsel = 0;
+        while (bsel < net->n_buf && busy[bsel])
+            bsel++;
+        if (bsel == net->n_buf) net->n_buf++;
+        busy[bsel] = s->out + 1;
+        net->v[s->out].buf = bsel;
+        int rel[3] = { net->v[s->in0].root, s->in1 >= 0 ? net->v[s->in1].root : -1, s->out };
+        for (int k = 0; k < 3; k++) {
+            int r = rel[k];
+            if (r < 0 || (k == 1 && r == rel[0]) || net->v[r].buf < 0) continue;
+            if (net->v[r].last_use <= i) busy[net->v[r].buf] = 0;
+        }
+    }
+    ft__free(busy);
+    net->buf = ft__calloc((size_t)(net->n_buf ? net->n_buf : 1), sizeof *net->buf);
+    net->buf_cap = ft__calloc((size_t)(net->n_buf ? net->n_buf : 1), sizeof *net->buf_cap);
+    net->t = ft__calloc((size_t)net->n_v, sizeof *net->t);
+    return net->buf && net->buf_cap && net->t ? FT_OK : FT_ENOMEM;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public                                                                   */
+/* ------------------------------------------------------------------------ */
+
+void ft__onnx_net_free(ft__onnx_net *net)
+{
+    if (!net) return;
+    for (int i = 0; i < net->n_s; i++) {
+        step *s = &net->s[i];
+        switch (s->op) {
+        case OP_CONV: ft__conv_fini(&s->l.conv); break;
+        case OP_POOL: ft__pool_fini(&s->l.pool); break;
+        case OP_UPSAMPLE: ft__upsample_fini(&s->l.up); break;
+        case OP_ADD: ft__add_fini(&s->l.add); break;
+        case OP_SIGMOID: ft__sigmoid_fini(&s->l.sig); break;
+        }
+        ft__free(s->node);
+    }
+    ft__free(net->s);
+    for (int i = 0; i < net->n_v; i++)
+        ft__free(net->v[i].name);
+    ft__free(net->v);
+    ft__free(net->out);
+    for (int i = 0; net->buf && i < net->n_buf; i++)
+        ft__free(net->buf[i]);
+    ft__free(net->buf);
+    ft__free(net->buf_cap);
+    ft__free(net->t);
+    ft__free(net);
+}
+
+int ft__onnx_net_build(const ft__onnx_graph *g, ft__onnx_net **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    ft__onnx_net *net = ft__calloc(1, sizeof *net);
+    builder b = { g, net, NULL, NULL, err, errlen };
+    int rc = FT_ENOMEM;
+    if (!net || !(net->s = ft__calloc((size_t)g->n_node, sizeof *net->s)) ||
+        !(b.skip = ft__calloc((size_t)g->n_node, 1)) ||
+        !(net->out = ft__calloc((size_t)(g->n_output ? g->n_output : 1), sizeof *net->out)))
+        goto fail;
+
+    rc = FT_EMODEL;
+    if (g->n_input != 1) {
+        ft__errf(err, errlen, rc, "%s: %d graph inputs (one image input expected)", g->path,
+                 g->n_input);
+        goto fail;
+    }
+    const ft__onnx_value *in = &g->input[0];
+    if ((in->elem_type != 0 && in->elem_type != FT__ONNX_FLOAT) || in->rank != 4 ||
+        in->dims[1] < 1 || in->dims[1] > 4096 || in->dims[0] > 1) {
+        ft__errf(err, errlen, rc,
+                 "%s: input %s must be float (N, C, H, W) with N 1 or symbolic and C given",
+                 g->path, in->name);
+        goto fail;
+    }
+    net->in_c = (int)in->dims[1];
+    net->in_h = in->dims[2] > 0 && in->dims[2] <= INT_MAX ? (int)in->dims[2] : 0;
+    net->in_w = in->dims[3] > 0 && in->dims[3] <= INT_MAX ? (int)in->dims[3] : 0;
+    if ((net->input = add_value(net, in->name, V_INPUT)) < 0) {
+        rc = FT_ENOMEM;
+        goto fail;
+    }
+    net->v[net->input].c = net->in_c;
+
+    for (int i = 0; i < g->n_node; i++) {
+        if (b.skip[i]) continue;
+        b.n = &g->node[i];
+        if ((rc = build_node(&b, i)) != FT_OK) goto fail;
+    }
+    rc = FT_EMODEL;
+    for (int i = 0; i < g->n_output; i++) {
+        int v = find_value(net, g->output[i].name);
+        enum vkind kd = v < 0 ? V_UNSET : net->v[v].kind;
+        if (kd != V_ACT && kd != V_NHWC && kd != V_FLAT) {
+            ft__errf(err, errlen, rc, "%s: output %s is %s", g->path, g->output[i].name,
+                     v < 0 ? "produced by no node" : "not an activation");
+            goto fail;
+        }
+        if (net->v[v].root == net->input) {
+            ft__errf(err, errlen, rc, "%s: output %s is the input itself", g->path,
+                     g->output[i].name);
+            goto fail;
+        }
+        net->out[net->n_out++] = v;
+    }
+    if ((rc = assign_buffers(net)) != FT_OK) goto fail;
+    for (int i = 0; i < net->n_v; i++)
+        net->v[i].cst = NULL; /* INVARIANT (3) */
+    ft__free(b.skip);
+    *out = net;
+    return FT_OK;
+fail:
+    if (rc == FT_ENOMEM)
+        ft__errf(err, errlen, rc, "%s: out of memory", g->path);
+    else if (rc == FT_EBACKEND)
+        ft__errf(err, errlen, rc, "%s: cannot set up the layers (XNNPACK)", g->path);
+    ft__free(b.skip);
+    ft__onnx_net_free(net);
+    return rc;
+}
+
+void ft__onnx_net_input(const ft__onnx_net *net, int *c, int *h, int *w)
+{
+    *c = net->in_c, *h = net->in_h, *w = net->in_w;
+}
+
+int ft__onnx_net_n_outputs(const ft__onnx_net *net)
+{
+    return net->n_out;
+}
+
+const char *ft__onnx_net_output_name(const ft__onnx_net *net, int i)
+{
+    FT_ASSERT(i >= 0 && i < net->n_out);
+    return net->v[net->out[i]].name;
+}
+
+int ft__onnx_net_output_channels(const ft__onnx_net *net, int i)
+{
+    FT_ASSERT(i >= 0 && i < net->n_out);
+    return net->v[net->out[i]].c;
+}
+
+/* Points t at buffer b, grown to (h, w, c) + slack. */
+static int buf_tensor(ft__onnx_net *net, int b, int h, int w, int c, ft__tensor *t)
+{
+    size_t need = (size_t)h * w * c;
+    if (net->buf_cap[b] < need) {
+        float *p = ft__realloc(net->buf[b], (need + FT__XNN_SLACK) * sizeof(float));
+        if (!p) return FT_ENOMEM;
+        net->buf[b] = p;
+        net->buf_cap[b] = need;
+    }
+    t->data = net->buf[b];
+    t->h = h, t->w = w, t->c = c;
+    return FT_OK;
+}
+
+int ft__onnx_net_run(const ft__nn_ctx *ctx, ft__onnx_net *net, const ft__tensor *in,
+                     ft__tensor *out, char *err, size_t errlen)
+{
+    if (in->c != net->in_c || in->h < 1 || in->w < 1)
+        return ft__errf(err, errlen, FT_EINVAL, "input %dx%dx%d, the net takes %d channels", in->h,
+                        in->w, in->c, net->in_c);
+    net->t[net->input] = *in;
+    for (int i = 0; i < net->n_s; i++) {
+        step *s = &net->s[i];
+        const ft__tensor *a = &net->t[net->v[s->in0].root];
+        const ft__tensor *b = s->in1 >= 0 ? &net->t[net->v[s->in1].root] : NULL;
+        ft__tensor shape = *a, *o = &net->t[s->out];
+        switch (s->op) {
+        case OP_CONV: ft__conv_out_shape(&s->l.conv, a, &shape); break;
+        case OP_POOL: ft__pool_out_shape(&s->l.pool, a, &shape); break;
+        case OP_UPSAMPLE: ft__upsample_out_shape(&s->l.up, a, &shape); break;
+        case OP_ADD:
+            if (a->h != b->h || a->w != b->w || a->c != b->c)
+                return ft__errf(err, errlen, FT_EINVAL,
+                                "node %s adds %dx%d to %dx%d: the input size (%dx%d) does not fit "
+                                "the net",
+                                s->node, a->h, a->w, b->h, b->w, in->w, in->h);
+            break;
+        case OP_SIGMOID: break;
+        }
+        if (shape.h < 1 || shape.w < 1)
+            return ft__errf(err, errlen, FT_EINVAL, "node %s: input %dx%d is too small for the net",
+                            s->node, in->w, in->h);
+        int rc = buf_tensor(net, net->v[s->out].buf, shape.h, shape.w, shape.c, o);
+        if (rc != FT_OK) return ft__errf(err, errlen, rc, "out of memory");
+        switch (s->op) {
+        case OP_CONV: rc = ft__conv_run(ctx, &s->l.conv, a, o); break;
+        case OP_POOL: rc = ft__pool_run(ctx, &s->l.pool, a, o); break;
+        case OP_UPSAMPLE: rc = ft__upsample_run(ctx, &s->l.up, a, o); break;
+        case OP_ADD: rc = ft__add_run(ctx, &s->l.add, a, b, o); break;
+        case OP_SIGMOID: rc = ft__sigmoid_run(ctx, &s->l.sig, a, o); break;
+        }
+        if (rc != FT_OK) return ft__errf(err, errlen, rc, "node %s: XNNPACK failed", s->node);
+    }
+    for (int i = 0; i < net->n_out; i++) {
+        out[i] = net->t[net->v[net->out[i]].root];
+        out[i].c = net->v[net->out[i]].c;
+    }
+    return FT_OK;
+}
