@@ -6,9 +6,12 @@
 **                 index order (JavaScript's sort is stable).
 **             (2) ft__nms_boxes pops the highest score; among equal scores the
 **                 highest index first (stable ascending sort, then pop).
+**             (3) ft__nms_greedy (YuNet) visits by score descending, ties in
+**                 index order, as OpenCV's NMSBoxes does.
 */
 #include "detect/detect.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 int ft__detections_push(ft__detections *d, ft__detection det)
@@ -115,6 +118,33 @@ int ft__nms_boxes(const double (*boxes)[4], const double *scores, int n, double 
         for (int i = 1; i < live; i++)
             if (iou_boxes(boxes[cur], boxes[c[i].index]) <= iou_thresh) c[m++] = c[i];
         live = m;
+    }
+    ft__free(c);
+    return n_keep;
+}
+
+int ft__nms_greedy(const double (*boxes)[4], const double *scores, int n, double iou_thresh,
+                   int top_k, int *keep)
+{
+    cand *c = ft__malloc((size_t)(n > 0 ? n : 1) * sizeof *c);
+    if (!c) return -1;
+    for (int i = 0; i < n; i++)
+        c[i] = (cand){ scores[i], i };
+    qsort(c, (size_t)n, sizeof *c, cmp_desc);
+    int m = top_k > 0 && top_k < n ? top_k : n, n_keep = 0;
+    for (int k = 0; k < m; k++) {
+        const double *b = boxes[c[k].index];
+        int ok = 1;
+        for (int j = 0; j < n_keep && ok; j++) {
+            const double *a = boxes[keep[j]];
+            double iw = fmin(a[0] + a[2], b[0] + b[2]) - fmax(a[0], b[0]);
+            double ih = fmin(a[1] + a[3], b[1] + b[3]) - fmax(a[1], b[1]);
+            double inter = iw > 0 && ih > 0 ? iw * ih : 0.0;
+            double uni = a[2] * a[3] + b[2] * b[3] - inter;
+            double iou = uni > 0 ? inter / uni : 0.0;
+            if (iou > iou_thresh) ok = 0;
+        }
+        if (ok) keep[n_keep++] = c[k].index;
     }
     ft__free(c);
     return n_keep;

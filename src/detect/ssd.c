@@ -291,8 +291,11 @@ int ft__ssd_detect(const ft__nn_ctx *ctx, ft__ssd *net, const ft_image *img, flo
         double bottom = (bx[2] < 1 ? (double)bx[2] : 1.0) * pad_y;
         double left = (bx[1] > 0 ? (double)bx[1] : 0.0) * pad_x;
         double right = (bx[3] < 1 ? (double)bx[3] : 1.0) * pad_x;
-        ft__detection d = { left * W, top * H, (right - left) * W, (bottom - top) * H,
-                            net->scores[net->keep[k]] };
+        ft__detection d = { .x = left * W,
+                            .y = top * H,
+                            .w = (right - left) * W,
+                            .h = (bottom - top) * H,
+                            .score = net->scores[net->keep[k]] }; /* n_lm 0 */
         if ((rc = ft__detections_push(out, d)) != FT_OK) return rc;
     }
     return FT_OK;

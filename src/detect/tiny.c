@@ -221,8 +221,11 @@ int ft__tiny_detect(const ft__nn_ctx *ctx, ft__tiny *net, const ft_image *img, i
         /* ObjectDetection: relative box x dims; FaceDetection re-derives it
         ** from relativeBox = box x (1/dims): reproduce both round trips */
         double px = r[0] * W, py = r[1] * H, pw = r[2] * W, ph = r[3] * H;
-        ft__detection d = { (px * (1 / W)) * W, (py * (1 / H)) * H, (pw * (1 / W)) * W,
-                            (ph * (1 / H)) * H, scores[keep[i]] };
+        ft__detection d = { .x = (px * (1 / W)) * W,
+                            .y = (py * (1 / H)) * H,
+                            .w = (pw * (1 / W)) * W,
+                            .h = (ph * (1 / H)) * H,
+                            .score = scores[keep[i]] }; /* n_lm 0 */
         rc = ft__detections_push(out, d);
     }
 done:
