@@ -205,6 +205,7 @@ static int pyr_down(view in, uint8_t **out, view *down)
         }
     }
     FT_ASSERT(dr == dh);
+    ft__free(tmp);
     *out = d;
     down->p = d;
     down->w = dw;
