@@ -94,8 +94,8 @@ void ft__dlib_face_chip_details(const long pts[5][2], long size, double padding,
                                 ft__chip_details *cd);
 /* dlib's extract_image_chip(img, cd, chip) with bilinear interpolation into
 ** dst (cd->rows, cd->cols, 3) uint8 RGB, black where the chip leaves the
-** image. Bit-exact with dlib for 150 x 150 chips (see chip5.c). FT_OK, or
-** FT_ENOMEM (the image pyramid for a large face). */
+** image (see chip5.c for how exactly it matches dlib). FT_OK; FT_EINVAL for
+** an empty size; FT_ENOMEM (the image pyramid for a large face). */
 int ft__dlib_extract_chip(const ft_image *img, const ft__chip_details *cd, uint8_t *dst);
 
 /* dlib's impl::unnormalizing_tform(rect): the unit square -> rect map,

@@ -49,6 +49,9 @@
 #include <math.h>
 #include <string.h>
 
+/* Pyramid levels at most (a 2^40 px face). */
+#define MAX_LEVELS 40
+
 /* dlib's mean face for the 5-point model (get_face_chip_details), in the
 ** part order of shape_predictor_5_face_landmarks. */
 static const double mean5[5][2] = {
@@ -270,6 +273,7 @@ static void sample(view src, const double m[2][3], long rows, long cols, uint8_t
 int ft__dlib_extract_chip(const ft_image *img, const ft__chip_details *cd, uint8_t *dst)
 {
     const long rows = cd->rows, cols = cd->cols, n = rows * cols;
+    if (rows <= 0 || cols <= 0) return FT_EINVAL;
     const drect rect0 = { cd->rect[0], cd->rect[1], cd->rect[2], cd->rect[3] };
     if (cd->angle == 0 && (double)rows == (drect_empty(rect0) ? 0 : rect0.b - rect0.t + 1) &&
         (double)cols == (drect_empty(rect0) ? 0 : rect0.r - rect0.l + 1)) {
@@ -286,11 +290,12 @@ int ft__dlib_extract_chip(const ft_image *img, const ft__chip_details *cd, uint8
             }
         return FT_OK;
     }
-    /* 1. depth and border */
+    /* 1. depth and border (at most MAX_LEVELS: dlib would loop forever on
+    ** an infinite rectangle) */
     long depth = 0;
     double grow = 2;
     drect rd = rect_down(rect0);
-    while (drect_area(rd) > (double)n) {
+    while (depth < MAX_LEVELS && drect_area(rd) > (double)n) {
         rd = rect_down(rd);
         depth++;
         grow = grow * 2 + 2;
@@ -319,10 +324,9 @@ int ft__dlib_extract_chip(const ft_image *img, const ft__chip_details *cd, uint8
         img->rgb + ((size_t)(bt > 0 ? bt : 0) * (size_t)img->width + (size_t)(bl > 0 ? bl : 0)) * 3,
         br - bl + 1, bb - bt + 1, (long)img->width * 3
     };
-    uint8_t *levels[64] = { 0 };
-    view lv[64];
+    uint8_t *levels[MAX_LEVELS] = { 0 };
+    view lv[MAX_LEVELS];
     int rc = FT_OK;
-    if (depth > 64) depth = 64;
     for (long i = 0; i < depth && rc == FT_OK; i++)
         rc = pyr_down(i ? lv[i - 1] : box, &levels[i], &lv[i]);
     if (rc == FT_OK) {
@@ -330,7 +334,7 @@ int ft__dlib_extract_chip(const ft_image *img, const ft__chip_details *cd, uint8
         int level = -1;
         drect r = { rect0.l - (double)bl, rect0.t - (double)bt, rect0.r - (double)bl,
                     rect0.b - (double)bt };
-        while (drect_area(rect_down(r)) > (double)n) {
+        while (level + 1 < depth && drect_area(rect_down(r)) > (double)n) {
             level++;
             r = rect_down(r);
         }
