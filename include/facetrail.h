@@ -48,16 +48,16 @@ extern "C" {
 
 /* X(name, value, message): the one list from which the enum, ft_strerror()
 ** and ft_status_name() are generated, so they cannot drift. */
-#define FT_STATUS_MAP(X)                                                     \
-    X(OK, 0, "success")                                                      \
-    X(ENOMEM, -1, "out of memory")                                           \
-    X(EINVAL, -2, "invalid argument")                                        \
-    X(EIO, -3, "input/output error")                                         \
-    X(EFORMAT, -4, "corrupt or unsupported input")                           \
-    X(EMODEL, -5, "bad or missing model file")                               \
-    X(ETOOBIG, -6, "input too large")                                        \
-    X(ENOTFOUND, -7, "not found")                                            \
-    X(EBACKEND, -8, "neural-network backend failure")                        \
+#define FT_STATUS_MAP(X)                              \
+    X(OK, 0, "success")                               \
+    X(ENOMEM, -1, "out of memory")                    \
+    X(EINVAL, -2, "invalid argument")                 \
+    X(EIO, -3, "input/output error")                  \
+    X(EFORMAT, -4, "corrupt or unsupported input")    \
+    X(EMODEL, -5, "bad or missing model file")        \
+    X(ETOOBIG, -6, "input too large")                 \
+    X(ENOTFOUND, -7, "not found")                     \
+    X(EBACKEND, -8, "neural-network backend failure") \
     X(ENOFACE, -9, "no face found")
 
 enum ft_status {
@@ -116,8 +116,10 @@ int ft_image_save_png(const ft_image *img, const char *path, char *errbuf, size_
 typedef struct ft_engine ft_engine;
 
 enum ft_detector_kind {
-    FT_DETECTOR_SSD = 0,  /* SSD-MobileNetV1, fixed 512x512 input */
-    FT_DETECTOR_TINY = 1, /* tiny face detector, input_size multiple of 32 */
+    FT_DETECTOR_SSD = 0,   /* SSD-MobileNetV1, fixed 512x512 input */
+    FT_DETECTOR_TINY = 1,  /* tiny face detector, input_size multiple of 32 */
+    FT_DETECTOR_YUNET = 2, /* YuNet_n at the image's own size (no resizing), with
+                              5 points per face */
 };
 
 typedef struct ft_engine_params {
@@ -165,7 +167,7 @@ int ft_engine_preload(ft_engine *eng, const struct ft_detect_params *params);
 /* Detection, landmarks, descriptors                                        */
 /* ------------------------------------------------------------------------ */
 
-#define FT_N_LANDMARKS  68
+#define FT_N_LANDMARKS    68
 #define FT_DESCRIPTOR_DIM 128
 
 /* How the 150x150 descriptor chip is cut from the image. */
@@ -175,38 +177,90 @@ enum ft_align_kind {
                              dlib's mean face, padding 0.25 (what the net was trained on) */
 };
 
+/* Which landmarks a face gets; they also decide how its descriptor chip is
+** cut. */
+enum ft_landmark_kind {
+    FT_LANDMARKS_68 = 0,        /* face-api's 68-point net (face-api parity) */
+    FT_LANDMARKS_DLIB5 = 1,     /* dlib's 5-point shape predictor on the box: eye
+                                   corners (outer, inner of one eye, then of the
+                                   other) and the base of the nose, as dlib */
+    FT_LANDMARKS_DETECTOR5 = 2, /* YuNet's own 5 points: eye centres, nose tip,
+                                   mouth corners (YuNet only) */
+};
+
+/* Which net makes the descriptor. */
+enum ft_descriptor_kind {
+    FT_DESCRIPTOR_FACEAPI = 0, /* face-api's quantised ResNet on a float chip */
+    FT_DESCRIPTOR_DLIB = 1,    /* dlib's full-precision ResNet on dlib's 150 px
+                                  chip (padding 0.25) from 5 points: equals
+                                  dlib's compute_face_descriptor */
+};
+
 typedef struct ft_detect_params {
-    enum ft_detector_kind detector; /* default FT_DETECTOR_SSD */
+    enum ft_detector_kind detector; /* default FT_DETECTOR_YUNET */
     int input_size;                 /* tiny only: multiple of 32, default 416 */
-    float min_score;                /* default 0.5 (face-api's default) */
+    float min_score;                /* default 0.6 for YuNet (its score is cls x obj);
+                                       face-api's default for SSD and tiny is 0.5 */
     int max_results;                /* ssd only: default 100 */
     int with_landmarks;             /* default 1 */
     int with_descriptor;            /* default 1 (needs landmarks) */
     int tiny_landmarks;             /* default 0: use face_landmark_68_tiny */
-    enum ft_align_kind align;       /* descriptor chip; default FT_ALIGN_FACEAPI */
+    enum ft_align_kind align;       /* descriptor chip; default FT_ALIGN_DLIB */
     int mirror;                     /* 1: average the descriptors of the chip and of
                                        its mirror image; default 0 */
-    int tile_px;      /* small-face mode: besides the whole image, run the detector
+    int tile_px;                    /* small-face mode: besides the whole image, run the detector
                          on overlapping square tiles of this many image pixels
                          (each resized to the detector input, so small faces are
                          enlarged) and merge; 0 = off (default) */
-    float tile_overlap; /* fraction of a tile shared with its neighbour; default 0.25 */
-    int min_face_px;  /* drop faces whose box height is below this; default 0 */
+    float tile_overlap;             /* fraction of a tile shared with its neighbour; default 0.25 */
+    int min_face_px;                /* drop faces whose box height is below this; default 0 */
+    enum ft_landmark_kind landmarks;    /* default FT_LANDMARKS_DLIB5 */
+    enum ft_descriptor_kind descriptor; /* default FT_DESCRIPTOR_DLIB */
 } ft_detect_params;
 
+/* A detector's default min_score: 0.6 for YuNet, face-api's 0.5 for SSD and
+** tiny. */
+float ft_detector_default_score(enum ft_detector_kind kind);
+
+/* The default pipeline: YuNet (score 0.6), dlib's 5-point predictor, dlib's
+** descriptor. */
 ft_detect_params ft_detect_default_params(void);
+/* face-api's pipeline, as detectAllFaces().withFaceLandmarks()
+** .withFaceDescriptors() with default options: SSD (score 0.5), 68 landmarks,
+** face-api's crop and descriptor. The parity tests use it. */
+ft_detect_params ft_detect_faceapi_params(void);
+
+/* The descriptor space of a pipeline: descriptors compare only within one
+** space, and each space has its own calibration. Names: "faceapi-crop"
+** (face-api's crop), "faceapi-chip68" (face-api's net on dlib's chip from the
+** 68 points: events ingested before the dlib descriptor), "dlib-chip5"
+** (dlib's net and chip from dlib's 5 points), "dlib-yunet5" (dlib's net on a
+** chip from YuNet's 5 points). NULL for a combination the engine refuses. */
+const char *ft_descriptor_space(const ft_detect_params *p);
+/* Sets the detector (with its default score), landmark, alignment and
+** descriptor fields of p to make descriptors of the named space as its
+** events were made (face-api spaces: SSD; dlib spaces: YuNet); the other
+** fields are kept. FT_EINVAL for an unknown name. */
+int ft_detect_params_for_space(const char *space, ft_detect_params *p);
 
 /* One detected face. Coordinates are image pixels (x right, y down). */
 typedef struct ft_face {
-    double box[4];   /* x, y, w, h as the detector gave it, unrounded */
-    double score;    /* detector confidence in [0, 1] */
+    double box[4]; /* x, y, w, h as the detector gave it, unrounded */
+    double score;  /* detector confidence in [0, 1] */
     int has_landmarks;
     double landmarks[FT_N_LANDMARKS][2];
-    int landmark_crop[4]; /* integer crop fed to the landmark net */
+    int landmark_crop[4]; /* integer crop fed to the landmark net; for dlib's 5 points,
+                             the rectangle its predictor ran on (x, y, w, h; dlib's
+                             rectangle is x, y, x + w - 1, y + h - 1) */
     int has_descriptor;
-    int align_rect[4];      /* dlib-style alignment rect from the landmarks */
-    int descriptor_crop[4]; /* integer crop fed to the descriptor net */
+    int align_rect[4];                   /* dlib-style alignment rect from the landmarks */
+    int descriptor_crop[4];              /* integer crop fed to the descriptor net */
     float descriptor[FT_DESCRIPTOR_DIM]; /* raw net output, not normalised */
+    enum ft_landmark_kind landmark_kind; /* what landmarks[] holds (has_landmarks) */
+    int n_landmarks;                     /* 68, or 5 for the 5-point kinds */
+    int has_points5;                     /* the detector's own 5 points (YuNet) */
+    double points5[5][2];                /* eye centres (subject's right, left), nose
+                                            tip, mouth corners (right, left) */
 } ft_face;
 
 /* Detects faces in img and, as params ask, their landmarks and descriptors,
@@ -220,8 +274,10 @@ int ft_engine_detect(ft_engine *eng, const ft_image *img, const ft_detect_params
 /* Descriptor of one face found by ft_engine_detect (with landmarks) in img,
 ** cut as params->align and params->mirror say: for callers that detect with
 ** with_descriptor = 0 and describe only the faces they keep. Fills
-** face->descriptor, descriptor_crop, align_rect and has_descriptor.
-** FT_EINVAL if the face has no landmarks. */
+** face->descriptor, descriptor_crop, align_rect and has_descriptor. With
+** dlib's 5-point landmarks (params->landmarks), a face that has only a box
+** gets its landmarks from the box first. FT_EINVAL if the face has no
+** landmarks (of the kind params ask for) and none can be made. */
 int ft_engine_describe(ft_engine *eng, const ft_image *img, const ft_detect_params *params,
                        ft_face *face);
 
@@ -294,10 +350,10 @@ typedef struct ft_lfw_pair {
 } ft_lfw_pair;
 
 typedef struct ft_lfw_pairs {
-    int n_folds;      /* folds read: the header's k, or max_folds if smaller */
-    int n_folds_file; /* k of the header */
-    int n_per_fold;   /* n of the header: same pairs per fold (and as many different) */
-    int n_pairs;      /* n_folds * 2 * n_per_fold */
+    int n_folds;        /* folds read: the header's k, or max_folds if smaller */
+    int n_folds_file;   /* k of the header */
+    int n_per_fold;     /* n of the header: same pairs per fold (and as many different) */
+    int n_pairs;        /* n_folds * 2 * n_per_fold */
     ft_lfw_pair *pairs; /* in file order: fold by fold, same pairs first */
     int n_images;
     char **images; /* distinct relative paths, in order of first use */
@@ -307,8 +363,8 @@ typedef struct ft_lfw_pairs {
 ** rest of the file is not read), 0 keeps all. Errors: FT_EIO (cannot read),
 ** FT_EFORMAT (malformed: errbuf says "FILE:LINE: what"), FT_ETOOBIG (over
 ** 64 MiB), FT_ENOMEM, FT_EINVAL (max_folds < 0). On error *out is NULL. */
-int ft_lfw_pairs_load(const char *path, int max_folds, ft_lfw_pairs **out /* OUT */,
-                      char *errbuf, size_t errbuf_len);
+int ft_lfw_pairs_load(const char *path, int max_folds, ft_lfw_pairs **out /* OUT */, char *errbuf,
+                      size_t errbuf_len);
 /* Same on text in memory (len bytes, need not be NUL-terminated); name is used
 ** in messages only. */
 int ft_lfw_pairs_parse(const char *text, size_t len, const char *name, int max_folds,
@@ -402,8 +458,8 @@ typedef struct ft_calibration {
     int n_knots;           /* 1 .. FT_CALIBRATION_MAX_KNOTS; threshold and fmr
                               strictly increasing */
     ft_calibration_knot knots[FT_CALIBRATION_MAX_KNOTS];
-    double tail_scale;       /* > 0, in distance units */
-    long long n_impostor;    /* comparisons measured (0: not known) */
+    double tail_scale;    /* > 0, in distance units */
+    long long n_impostor; /* comparisons measured (0: not known) */
     long long n_genuine;
 } ft_calibration;
 
@@ -416,10 +472,9 @@ typedef struct ft_calibration {
 ** (n_genuine 0): the fnmr are then NaN. FT_EINVAL (message in errbuf) for
 ** fewer than two distinct finite impostor distances or a distance of -inf;
 ** FT_ENOMEM. */
-int ft_calibration_from_distances(enum ft_metric metric, const double *impostor,
-                                  size_t n_impostor, const double *genuine, size_t n_genuine,
-                                  ft_calibration *out /* OUT */, char *errbuf,
-                                  size_t errbuf_len);
+int ft_calibration_from_distances(enum ft_metric metric, const double *impostor, size_t n_impostor,
+                                  const double *genuine, size_t n_genuine,
+                                  ft_calibration *out /* OUT */, char *errbuf, size_t errbuf_len);
 /* Builds the curve from a table (e.g. compiled in), checking it: FT_EINVAL
 ** (message in errbuf) unless 1 <= n <= FT_CALIBRATION_MAX_KNOTS, thresholds
 ** finite and strictly increasing, fmr strictly increasing in (0, 1], fnmr NaN
@@ -427,9 +482,13 @@ int ft_calibration_from_distances(enum ft_metric metric, const double *impostor,
 int ft_calibration_from_knots(enum ft_metric metric, const ft_calibration_knot *knots, int n,
                               double tail_scale, ft_calibration *out /* OUT */, char *errbuf,
                               size_t errbuf_len);
-/* The calibration shipped with the library, measured on LFW (see
-** src/eval/calibrate.c for the data, the protocol and the command). */
+/* The calibration of the default pipeline's descriptors ("dlib-chip5"),
+** measured on LFW (see src/eval/calibrate.c for the data, the protocol and
+** the command). */
 const ft_calibration *ft_calibration_default(void);
+/* The calibration measured for a descriptor space (ft_descriptor_space),
+** NULL for a space that has none: search must not score such descriptors. */
+const ft_calibration *ft_calibration_for_space(const char *space);
 
 /* FMR per comparison at threshold. *extrapolated (if not NULL) is set to 1
 ** when the answer comes from a tail model rather than between two knots. NaN
@@ -606,9 +665,9 @@ int ft_wider_preds_read(const char *path, const ft_wider_gt *gt, ft_wider_preds 
 void ft_wider_preds_fini(ft_wider_preds *p);
 
 #include "facetrail/index.h"
-#include "facetrail/store.h"
 #include "facetrail/ingest.h"
 #include "facetrail/search.h"
+#include "facetrail/store.h"
 #include "facetrail/video.h"
 
 #ifdef __cplusplus

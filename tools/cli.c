@@ -9,8 +9,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 /* ------------------------------------------------------------------------ */
 /* Messages                                                                 */
@@ -70,7 +70,9 @@ const char *default_model_dir(void)
 
 const char *detector_name(enum ft_detector_kind kind)
 {
-    return kind == FT_DETECTOR_TINY ? "tiny_face_detector" : "ssd_mobilenetv1";
+    return kind == FT_DETECTOR_TINY    ? "tiny_face_detector"
+           : kind == FT_DETECTOR_YUNET ? "yunet_n"
+                                       : "ssd_mobilenetv1";
 }
 
 /* Engine failures that would repeat on every input: stop instead of going on. */
@@ -82,7 +84,6 @@ int is_fatal(int status)
 /* ------------------------------------------------------------------------ */
 /* Option walker                                                            */
 /* ------------------------------------------------------------------------ */
-
 
 void opts_init(struct opts *o, int argc, char **argv)
 {
@@ -174,8 +175,7 @@ int opts_int(struct opts *o, long long lo, long long hi, const char *what, long 
 
 /* Reads the value as a whole finite number with lo < x < hi (open bounds) or
 ** lo <= x <= hi (closed). 0, or CLI_ERROR after printing "OPTION must be WHAT". */
-int opts_double(struct opts *o, double lo, double hi, int open, const char *what,
-                       double *out)
+int opts_double(struct opts *o, double lo, double hi, int open, const char *what, double *out)
 {
     const char *v = opts_value(o);
     if (!v) return CLI_ERROR;
@@ -213,17 +213,19 @@ int opts_engine(struct opts *o, ft_engine_params *ep)
     return 0;
 }
 
-/* --detector ssd|tiny: 0 or CLI_ERROR. */
+/* --detector yunet|ssd|tiny: 0 or CLI_ERROR. */
 int opts_detector(struct opts *o, enum ft_detector_kind *out)
 {
     const char *v = opts_value(o);
     if (!v) return CLI_ERROR;
-    if (strcmp(v, "ssd") == 0)
+    if (strcmp(v, "yunet") == 0)
+        *out = FT_DETECTOR_YUNET;
+    else if (strcmp(v, "ssd") == 0)
         *out = FT_DETECTOR_SSD;
     else if (strcmp(v, "tiny") == 0)
         *out = FT_DETECTOR_TINY;
     else
-        return opts_bad(o, "'ssd' or 'tiny'");
+        return opts_bad(o, "'yunet', 'ssd' or 'tiny'");
     return 0;
 }
 
@@ -236,7 +238,6 @@ int opts_detector(struct opts *o, enum ft_detector_kind *out)
 ** caller writes the value. Compact by default. Pretty puts object members on
 ** their own lines, indented by the number of open objects; arrays stay on one
 ** line. */
-
 
 void jw_init(struct jw *w, FILE *f, int pretty)
 {
@@ -451,10 +452,21 @@ void write_face(struct jw *w, const ft_face *f)
     jw_doubles(w, f->box, 4);
     jw_key(w, "score");
     jw_double(w, f->score);
+    if (f->has_points5) {
+        jw_key(w, "points5");
+        jw_open(w, '[');
+        for (int i = 0; i < 5; i++) {
+            jw_item(w);
+            jw_doubles(w, f->points5[i], 2);
+        }
+        jw_close(w);
+    }
     if (f->has_landmarks) {
+        int nl = f->n_landmarks > 0 && f->n_landmarks <= FT_N_LANDMARKS ? f->n_landmarks
+                                                                        : FT_N_LANDMARKS;
         jw_key(w, "landmarks");
         jw_open(w, '[');
-        for (int i = 0; i < FT_N_LANDMARKS; i++) {
+        for (int i = 0; i < nl; i++) {
             jw_item(w);
             jw_doubles(w, f->landmarks[i], 2);
         }
@@ -477,7 +489,6 @@ void write_face(struct jw *w, const ft_face *f)
 /* Face buffer                                                              */
 /* ------------------------------------------------------------------------ */
 
-
 void faces_free(struct faces *fs)
 {
     free(fs->v);
@@ -487,8 +498,8 @@ void faces_free(struct faces *fs)
 
 /* Runs the detector on img into fs, growing fs to fit every face. On failure
 ** returns the status and sets *message (borrowed). */
-int detect_faces(ft_engine *eng, const ft_image *img, const ft_detect_params *dp,
-                        struct faces *fs, const char **message)
+int detect_faces(ft_engine *eng, const ft_image *img, const ft_detect_params *dp, struct faces *fs,
+                 const char **message)
 {
     if (!fs->v) {
         fs->v = malloc(FACES_INITIAL_CAP * sizeof *fs->v);
@@ -525,7 +536,7 @@ int detect_faces(ft_engine *eng, const ft_image *img, const ft_detect_params *dp
 ** call it once the first input has loaded, so input errors never depend on
 ** the models. Prints the reason on failure; CLI_OK or CLI_ERROR. */
 int start_engine(const char *cmd, const ft_engine_params *ep, const ft_detect_params *dp,
-                        ft_engine **out)
+                 ft_engine **out)
 {
     char err[512] = "";
     int rc = ft_engine_open(ep, out, err, sizeof err);
@@ -546,8 +557,8 @@ int start_engine(const char *cmd, const ft_engine_params *ep, const ft_detect_pa
 
 /* Loads an image, printing "facetrail CMD: MESSAGE" on failure. The message
 ** (naming the file) is left in err for the caller's JSON error line. */
-int load_image(const char *cmd, const char *path, size_t max_pixels, ft_image **img,
-                      char *err, size_t err_len)
+int load_image(const char *cmd, const char *path, size_t max_pixels, ft_image **img, char *err,
+               size_t err_len)
 {
     *err = '\0';
     int rc = ft_image_load(path, max_pixels, img, err, err_len);
@@ -571,6 +582,19 @@ int opts_pipeline(struct opts *o, ft_detect_params *dp)
 {
     long long n;
     double x;
+    if (opts_is(o, "--pipeline")) {
+        const char *v = opts_value(o);
+        if (!v) return -1;
+        const char *space = !strcmp(v, "dlib")      ? "dlib-chip5"
+                            : !strcmp(v, "faceapi") ? "faceapi-crop"
+                                                    : v;
+        if (ft_detect_params_for_space(space, dp) != FT_OK) {
+            opts_bad(o, "dlib (dlib-chip5), dlib-yunet5, faceapi (faceapi-crop) or faceapi-chip68");
+            return -1;
+        }
+        if (dp->landmarks == FT_LANDMARKS_68) dp->tile_px = 0;
+        return 1;
+    }
     if (opts_is(o, "--align")) {
         const char *v = opts_value(o);
         if (!v) return -1;
@@ -578,8 +602,7 @@ int opts_pipeline(struct opts *o, ft_detect_params *dp)
             dp->align = FT_ALIGN_FACEAPI;
         else if (!strcmp(v, "dlib"))
             dp->align = FT_ALIGN_DLIB;
-        else
-        {
+        else {
             opts_bad(o, "faceapi or dlib");
             return -1;
         }
@@ -639,8 +662,9 @@ int event_zone(const char *cmd, ft_store *st, const char *tz, char *zone, size_t
 {
     if (tz) {
         if (!ft_time_zone_valid(tz) || !*tz)
-            return usage_error(cmd, "--tz '%s' is not a time zone this system knows (use a "
-                                    "name such as Europe/Paris, or UTC)",
+            return usage_error(cmd,
+                               "--tz '%s' is not a time zone this system knows (use a "
+                               "name such as Europe/Paris, or UTC)",
                                tz);
         snprintf(zone, len, "%s", tz);
         return CLI_OK;
@@ -710,8 +734,9 @@ int out_open(struct out_file *o, const char *cmd, const char *path, int force,
         struct stat si;
         if (inputs[i] && stat(inputs[i], &si) == 0 && si.st_dev == sp.st_dev &&
             si.st_ino == sp.st_ino) {
-            fprintf(stderr, "facetrail %s: will not write the report over %s, an input of this "
-                            "command; choose another file name\n",
+            fprintf(stderr,
+                    "facetrail %s: will not write the report over %s, an input of this "
+                    "command; choose another file name\n",
                     cmd, path);
             return CLI_ERROR;
         }
@@ -726,8 +751,9 @@ int out_open(struct out_file *o, const char *cmd, const char *path, int force,
         }
         const char *kind = precious_kind(b, n);
         if (kind) {
-            fprintf(stderr, "facetrail %s: %s exists and is %s; not replacing it with a report "
-                            "(choose another file name, or --force)\n",
+            fprintf(stderr,
+                    "facetrail %s: %s exists and is %s; not replacing it with a report "
+                    "(choose another file name, or --force)\n",
                     cmd, path, kind);
             return CLI_ERROR;
         }

@@ -54,7 +54,6 @@ struct faces {
     int n;
 };
 
-
 /* Prints "facetrail CMD: MESSAGE" and a hint to stderr; returns CLI_ERROR. */
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int print_help(const char *text);
@@ -81,11 +80,16 @@ int opts_engine(struct opts *o, ft_engine_params *ep);
 ** error (already printed). */
 int opts_pipeline(struct opts *o, ft_detect_params *dp);
 /* Help lines for opts_pipeline's options. */
-#define PIPELINE_OPTIONS_HELP                                                                \
-    "  --align faceapi|dlib  descriptor chip: face-api's crop (default) or dlib's aligned chip\n" \
-    "  --mirror              average the descriptors of the chip and its mirror image\n"      \
-    "  --tile N              small-face mode: also detect on overlapping N-pixel tiles\n"     \
-    "  --tile-overlap X      fraction of a tile shared with its neighbour (default 0.25)\n"   \
+#define PIPELINE_OPTIONS_HELP                                                               \
+    "  --pipeline NAME       how descriptors are made: dlib (default: YuNet, dlib's 5\n"    \
+    "                        points and chip, dlib's net), dlib-yunet5 (the chip from\n"    \
+    "                        YuNet's points), faceapi (SSD, 68 points, face-api's crop\n"   \
+    "                        and net, as face-api.js), faceapi-chip68 (dlib's chip);\n"     \
+    "                        give it before --detector to choose another detector\n"        \
+    "  --align faceapi|dlib  face-api pipelines: face-api's crop or dlib's aligned chip\n"  \
+    "  --mirror              average the descriptors of the chip and its mirror image\n"    \
+    "  --tile N              small-face mode: also detect on overlapping N-pixel tiles\n"   \
+    "  --tile-overlap X      fraction of a tile shared with its neighbour (default 0.25)\n" \
     "  --min-face N          drop faces shorter than N pixels\n"
 int opts_detector(struct opts *o, enum ft_detector_kind *out);
 void jw_init(struct jw *w, FILE *f, int pretty);
@@ -108,11 +112,14 @@ void jw_end_line(struct jw *w);
 void write_error_line(FILE *f, const char *path, const char *message);
 void write_face(struct jw *w, const ft_face *f);
 void faces_free(struct faces *fs);
-int detect_faces(ft_engine *eng, const ft_image *img, const ft_detect_params *dp, struct faces *fs, const char **message);
-int start_engine(const char *cmd, const ft_engine_params *ep, const ft_detect_params *dp, ft_engine **out);
+int detect_faces(ft_engine *eng, const ft_image *img, const ft_detect_params *dp, struct faces *fs,
+                 const char **message);
+int start_engine(const char *cmd, const ft_engine_params *ep, const ft_detect_params *dp,
+                 ft_engine **out);
 /* Worker threads when --threads is not given: 1 (see cli.c). */
 int default_threads(void);
-int load_image(const char *cmd, const char *path, size_t max_pixels, ft_image **img, char *err, size_t err_len);
+int load_image(const char *cmd, const char *path, size_t max_pixels, ft_image **img, char *err,
+               size_t err_len);
 
 /* ISO 8601 date-time to microseconds since the epoch (facetrail/time.h;
 ** without an offset: the process's zone). 0, or -1 if not a valid time. */

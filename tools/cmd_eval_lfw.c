@@ -68,9 +68,10 @@ static const char lfw_usage[] =
     "  --pairs FILE          LFW pairs file\n"
     "  --images DIR          folder of the person folders\n"
     "  --limit-folds K       only the first K folds (K >= 2)\n"
-    "  --detector ssd|tiny   face detector (default ssd)\n"
+    "  --detector yunet|ssd|tiny  face detector (default yunet)\n"
     "  --input-size N        tiny detector input size, a multiple of 32 (default 416)\n"
-    "  --min-score X         first detector score tried, in (0, 1) (default 0.5)\n"
+    "  --min-score X         first detector score tried, in (0, 1) (default: the\n"
+    "                        detector's, 0.6 for yunet, 0.5 for ssd and tiny)\n"
     "  --tiny-landmarks      use the tiny 68-point landmark net\n" PIPELINE_OPTIONS_HELP
     "  --metric euclidean|cosine\n"
     "                        distance: euclidean on raw descriptors (default), or on\n"
@@ -144,6 +145,7 @@ struct config {
     const char *save_desc, *load_desc, *save_dist, *load_dist, *print_cal;
     int limit_folds;
     int json;
+    int score_set; /* --min-score given (else the detector's default) */
 };
 
 static const char *align_name(enum ft_align_kind a)
@@ -162,12 +164,15 @@ static void config_line(const struct config *c, char *buf, size_t len)
 {
     snprintf(buf, len,
              "detector=%s input_size=%d min_score=%.9g tiny_landmarks=%d align=%s mirror=%d "
-             "tile=%d/%.2f min_face=%d fallback=%d choice=centre%.2f/size%.2f",
-             c->dp.detector == FT_DETECTOR_TINY ? "tiny" : "ssd",
+             "tile=%d/%.2f min_face=%d fallback=%d choice=centre%.2f/size%.2f space=%s",
+             c->dp.detector == FT_DETECTOR_TINY    ? "tiny"
+             : c->dp.detector == FT_DETECTOR_YUNET ? "yunet"
+                                                   : "ssd",
              c->dp.detector == FT_DETECTOR_TINY ? c->dp.input_size : 512, (double)c->dp.min_score,
              c->dp.tiny_landmarks ? 1 : 0, align_name(c->dp.align), c->dp.mirror ? 1 : 0,
              c->dp.tile_px, (double)c->dp.tile_overlap, c->dp.min_face_px, c->fallback,
-             MAX_OFFSET_FRAC, MIN_FACE_FRAC);
+             MAX_OFFSET_FRAC, MIN_FACE_FRAC,
+             ft_descriptor_space(&c->dp) ? ft_descriptor_space(&c->dp) : "none");
 }
 
 static double now_s(void)
@@ -228,10 +233,23 @@ static void central_box(int W, int H, int box[4])
 
 /* Descriptor of the central box (and, with mirror, the mean with its mirror
 ** image's, as the engine does). */
-static int describe_central(ft_engine *eng, const ft_image *img, int mirror, float *out)
+static int describe_central(ft_engine *eng, const ft_image *img, const ft_detect_params *dp,
+                            float *out)
 {
     int b[4];
     central_box(img->width, img->height, b);
+    if (dp->descriptor == FT_DESCRIPTOR_DLIB) {
+        /* dlib's predictor finds the points in the box, then the usual chip */
+        ft_face f;
+        memset(&f, 0, sizeof f);
+        for (int k = 0; k < 4; k++)
+            f.box[k] = b[k];
+        int rc = ft_engine_describe(eng, img, dp, &f);
+        if (rc == FT_OK && !f.has_descriptor) rc = FT_EINVAL;
+        if (rc == FT_OK) memcpy(out, f.descriptor, sizeof f.descriptor);
+        return rc;
+    }
+    int mirror = dp->mirror;
     ft_image *chip = NULL;
     int rc = ft_image_create(b[2], b[3], &chip);
     if (rc != FT_OK) return rc;
@@ -288,7 +306,7 @@ static int describe_image(ft_engine *eng, const struct config *c, const ft_image
         r->method = M_NONE;
         return FT_OK;
     }
-    int rc = describe_central(eng, img, c->dp.mirror, r->d);
+    int rc = describe_central(eng, img, &c->dp, r->d);
     if (rc != FT_OK) {
         *message = engine_message(eng, rc);
         return rc;
@@ -729,7 +747,7 @@ static void write_json(const struct report *rp)
     jw_open(&w, '{');
     if (rp->have_images) {
         jw_key(&w, "detector");
-        jw_str(&w, c->dp.detector == FT_DETECTOR_TINY ? "tiny" : "ssd");
+        jw_str(&w, detector_name(c->dp.detector));
         if (c->dp.detector == FT_DETECTOR_TINY) {
             jw_key(&w, "input_size");
             jw_int(&w, c->dp.input_size);
@@ -740,6 +758,8 @@ static void write_json(const struct report *rp)
         jw_bool(&w, c->dp.tiny_landmarks);
         jw_key(&w, "align");
         jw_str(&w, align_name(c->dp.align));
+        jw_key(&w, "space");
+        jw_str(&w, ft_descriptor_space(&c->dp) ? ft_descriptor_space(&c->dp) : "");
         jw_key(&w, "mirror");
         jw_bool(&w, c->dp.mirror);
         if (c->dp.tile_px) {
@@ -824,9 +844,11 @@ static void write_text(const struct report *rp)
     const ft_verify_result *r = &rp->r;
     const struct config *c = rp->c;
     if (rp->have_images)
-        printf("LFW verification: %d folds, %d pairs; %s detector, %s chip%s, %s distance%s\n",
-               r->n_folds, r->n_pairs, c->dp.detector == FT_DETECTOR_TINY ? "tiny" : "ssd",
-               align_name(c->dp.align), c->dp.mirror ? " + mirror" : "", ft_metric_name(c->metric),
+        printf("LFW verification: %d folds, %d pairs; %s detector, descriptors %s%s, %s "
+               "distance%s\n",
+               r->n_folds, r->n_pairs, detector_name(c->dp.detector),
+               ft_descriptor_space(&c->dp) ? ft_descriptor_space(&c->dp) : "?",
+               c->dp.mirror ? " + mirror" : "", ft_metric_name(c->metric),
                c->fallback ? "" : ", no fallbacks");
     else
         printf("LFW verification: %d folds, %d pairs (saved %s distances)\n", r->n_folds,
@@ -928,6 +950,7 @@ static int parse_options(int argc, char **argv, struct config *c, struct opts *o
             const char *what = "a number in (0, 1)";
             if (opts_double(o, 0, 1, 1, what, &x)) return CLI_ERROR;
             c->dp.min_score = (float)x;
+            c->score_set = 1;
             if (!(c->dp.min_score > 0 && c->dp.min_score < 1)) return opts_bad(o, what);
         } else if (opts_is(o, "--tiny-landmarks")) {
             if (opts_flag(o)) return CLI_ERROR;
@@ -958,6 +981,7 @@ static int parse_options(int argc, char **argv, struct config *c, struct opts *o
         }
     }
     if (o->n_operands > 0) return usage_error(o->cmd, "unexpected operand '%s'", argv[1]);
+    if (!c->score_set) c->dp.min_score = ft_detector_default_score(c->dp.detector);
     if (c->load_dist) {
         if (c->pairs || c->images || c->load_desc || c->save_desc || c->save_dist)
             return usage_error(o->cmd, "--load-distances takes no --pairs, --images or "

@@ -87,7 +87,8 @@ static char **list_dir(const char *dir, int want_dir, int *n_out)
 
 static void free_list(char **v, int n)
 {
-    for (int i = 0; i < n; i++) free(v[i]);
+    for (int i = 0; i < n; i++)
+        free(v[i]);
     free(v);
 }
 
@@ -105,9 +106,8 @@ typedef struct outcome {
     double best_expected_false; /* of the strongest match or candidate */
 } outcome;
 
-static int search_photo(const char *cmd, ft_engine *eng, ft_searcher *s,
-                        const ft_query_params *qp, const ft_search_params *sp, const char *path,
-                        outcome *out)
+static int search_photo(const char *cmd, ft_engine *eng, ft_searcher *s, const ft_query_params *qp,
+                        const ft_search_params *sp, const char *path, outcome *out)
 {
     memset(out, 0, sizeof *out);
     out->best_expected_false = -1;
@@ -135,8 +135,10 @@ static int search_photo(const char *cmd, ft_engine *eng, ft_searcher *s,
     }
     for (int i = 0; i < r.n_appearances; i++) {
         const ft_appearance *a = &r.appearances[i];
-        if (a->possible) out->possible = 1;
-        else out->matched = 1;
+        if (a->possible)
+            out->possible = 1;
+        else
+            out->matched = 1;
         if (out->best_expected_false < 0 || a->expected_false < out->best_expected_false)
             out->best_expected_false = a->expected_false;
     }
@@ -214,14 +216,21 @@ int cmd_eval_strangers(int argc, char **argv)
         fprintf(stderr, "facetrail %s: %s\n", o.cmd, ft_store_errmsg(NULL));
         goto done;
     }
+    const ft_calibration *cal = NULL;
+    if (ft_query_params_for_store(st, &qp, &cal, NULL, 0, err, sizeof err) != FT_OK) {
+        fprintf(stderr, "facetrail %s: %s\n", o.cmd, err);
+        goto done;
+    }
+    sp.cal = cal;
     if (start_engine(o.cmd, &ep, &qp.detect, &eng) != CLI_OK) goto done;
-    if (ft_searcher_open(st, ft_calibration_default()->metric, &s, err, sizeof err) != FT_OK) {
+    if (ft_searcher_open(st, cal->metric, &s, err, sizeof err) != FT_OK) {
         fprintf(stderr, "facetrail %s: %s\n", o.cmd, err);
         goto done;
     }
     for (int i = 0; i < n_names && searched < n_want; i++) {
         int skip = 0;
-        for (int k = 0; k < n_exclude; k++) skip |= !strcmp(names[i], exclude[k]);
+        for (int k = 0; k < n_exclude; k++)
+            skip |= !strcmp(names[i], exclude[k]);
         if (skip) continue;
         char dir[4096], path[8192];
         snprintf(dir, sizeof dir, "%s/%s", people, names[i]);
@@ -243,8 +252,9 @@ int cmd_eval_strangers(int argc, char **argv)
         matched += oc.matched;
         possible += oc.possible && !oc.matched;
         if (oc.matched) {
-            if (!json) printf("stranger with an appearance: %s (%.2g false matches expected)\n",
-                              path, oc.best_expected_false);
+            if (!json)
+                printf("stranger with an appearance: %s (%.2g false matches expected)\n", path,
+                       oc.best_expected_false);
             if (oc.best_expected_false > worst) worst = oc.best_expected_false;
         }
     }
@@ -255,15 +265,17 @@ int cmd_eval_strangers(int argc, char **argv)
         known_found += oc.matched;
         if (!json)
             printf("known %s: %s\n", argv[i],
-                   oc.no_face ? "no face" : oc.matched ? "found" : oc.possible ? "possible only"
-                                                                               : "not found");
+                   oc.no_face    ? "no face"
+                   : oc.matched  ? "found"
+                   : oc.possible ? "possible only"
+                                 : "not found");
     }
     if (json) {
         printf("{\"descriptors\":%lld,\"strangers\":%d,\"strangers_matched\":%d,"
                "\"strangers_possible\":%d,\"strangers_no_face\":%d,\"known\":%d,"
                "\"known_found\":%d,\"max_false_matches\":%g,\"fmr_ceiling\":%g}\n",
-               (long long)ft_searcher_descriptors(s), searched, matched, possible, no_face,
-               n_known, known_found, sp.max_false_matches, sp.max_fmr);
+               (long long)ft_searcher_descriptors(s), searched, matched, possible, no_face, n_known,
+               known_found, sp.max_false_matches, sp.max_fmr);
     } else {
         printf("strangers: %d searched against %lld descriptors; %d with an appearance (%.1f%%), "
                "%d more with only a possible candidate; %d photos without a usable face "

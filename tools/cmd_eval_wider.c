@@ -55,7 +55,7 @@ static const char wider_usage[] =
     "                          (default 0.5, face-api's default min score)\n"
     "\n"
     "detector options (with --images):\n"
-    "  --detector ssd|tiny     face detector (default ssd)\n"
+    "  --detector yunet|ssd|tiny  face detector (default yunet)\n"
     "  --input-size N          tiny detector input size, a multiple of 32 (default 416)\n"
     PIPELINE_OPTIONS_HELP
     "  --min-score X           lowest score kept, in (0, 1) (default 0.05: the PR curve\n"

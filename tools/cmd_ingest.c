@@ -35,8 +35,8 @@ const char ingest_usage[] =
     "  --tz ZONE             zone for a --start without an offset (default: the\n"
     "                        event's, set by 'camera add --tz', else the system's)\n"
     "  --fps N               frames looked at per second of video (default 5)\n"
-    "  --detector ssd|tiny   face detector (default ssd)\n" PIPELINE_OPTIONS_HELP
-    "                        (ingest defaults: --tile 512 --align dlib)\n"
+    "  --detector yunet|ssd|tiny  face detector (default yunet)\n" PIPELINE_OPTIONS_HELP
+    "                        (ingest: --tile 512 when the detector is ssd or tiny)\n"
     "  --force               redo a video that was already ingested\n"
     "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
     "  --threads N           worker threads (default 1: run one ingest per camera, and\n"
@@ -91,11 +91,12 @@ int cmd_ingest(int argc, char **argv)
     ep.n_threads = 1; /* one ingest per camera, one per core, scales best */
     ft_ingest_params ip = ft_ingest_default_params();
     const char *db = NULL, *start = NULL, *tz = NULL;
-    int quiet = 0;
+    int quiet = 0, tile_set = 0;
     double x;
     struct opts o;
     opts_init(&o, argc, argv);
     while (opts_next(&o)) {
+        if (opts_is(&o, "--tile")) tile_set = 1;
         int r = opts_engine(&o, &ep);
         if (r == 0) r = opts_pipeline(&o, &ip.detect);
         if (r < 0) return CLI_ERROR;
@@ -130,6 +131,9 @@ int cmd_ingest(int argc, char **argv)
     if (!db) return usage_error(o.cmd, "missing --db DB");
     if (!ip.camera_id) return usage_error(o.cmd, "missing --camera ID");
     if (!start) return usage_error(o.cmd, "missing --start TIME");
+    /* YuNet sees small faces in the whole frame; face-api's detectors need tiles */
+    ip.detect.min_score = ft_detector_default_score(ip.detect.detector);
+    if (!tile_set && ip.detect.detector != FT_DETECTOR_YUNET) ip.detect.tile_px = 512;
     char zone[FT_TIME_ZONE_MAX];
     if (tz && event_zone(o.cmd, NULL, tz, zone, sizeof zone) != CLI_OK) return CLI_ERROR;
     /* a malformed time is refused before the database is created */

@@ -116,7 +116,8 @@ static const char *strength(const ft_appearance *a)
 static int n_possible(const ft_search_result *r)
 {
     int n = 0;
-    for (int i = 0; i < r->n_appearances; i++) n += r->appearances[i].possible;
+    for (int i = 0; i < r->n_appearances; i++)
+        n += r->appearances[i].possible;
     return n;
 }
 
@@ -125,14 +126,14 @@ static void print_text(const query *q, const ft_searcher *s, const ft_search_res
 {
     const ft_query *f = &q->r;
     printf("query: %s, face %d of %d%s, %.0f px tall, quality %.2f%s%s\n", q->path, f->used,
-           f->n_faces, f->n_faces > 1 ? " (by size; --face N picks another)" : "",
-           f->face.box[3], f->quality, f->how != FT_QUERY_DIRECT ? "; " : "",
+           f->n_faces, f->n_faces > 1 ? " (by size; --face N picks another)" : "", f->face.box[3],
+           f->quality, f->how != FT_QUERY_DIRECT ? "; " : "",
            f->how != FT_QUERY_DIRECT ? ft_query_how_name(f->how) : "");
     if (f->warning[0]) printf("warning: %s\n", f->warning);
     printf("searched %lld descriptors of %lld sightings; match threshold %.3f (at most %.2g "
            "false matches expected in this search%s)\n",
-           (long long)ft_searcher_descriptors(s), (long long)ft_searcher_sightings(s),
-           r->threshold, r->fmr * (double)ft_searcher_descriptors(s),
+           (long long)ft_searcher_descriptors(s), (long long)ft_searcher_sightings(s), r->threshold,
+           r->fmr * (double)ft_searcher_descriptors(s),
            r->threshold_extrapolated ? "; extrapolated calibration" : "");
     int n_pos = n_possible(r), n_match = r->n_appearances - n_pos;
     if (n_match == 0) {
@@ -155,8 +156,8 @@ static void print_text(const query *q, const ft_searcher *s, const ft_search_res
             format_time_local(a->last_us, zone, 0, t1, sizeof t1);
             printf("  %s-%s  %-12s km %6.2f  %-8s score %.3f (%.2g false matches expected)  "
                    "%d track%s\n",
-                   t0, t1, a->camera_id, a->km, strength(a), a->score, a->expected_false,
-                   a->tracks, a->tracks > 1 ? "s" : "");
+                   t0, t1, a->camera_id, a->km, strength(a), a->score, a->expected_false, a->tracks,
+                   a->tracks > 1 ? "s" : "");
         }
     }
     for (int i = 0; i < r->n_flagged; i++) {
@@ -261,11 +262,13 @@ static void print_json(const query *q, const ft_searcher *s, ft_store *st,
     jw_close(&w);
     jw_key(&w, "appearances");
     jw_open(&w, '[');
-    for (int i = 0; i < r->n_appearances; i++) json_appearance(&w, st, &r->appearances[i]);
+    for (int i = 0; i < r->n_appearances; i++)
+        json_appearance(&w, st, &r->appearances[i]);
     jw_close(&w);
     jw_key(&w, "flagged");
     jw_open(&w, '[');
-    for (int i = 0; i < r->n_flagged; i++) json_appearance(&w, st, &r->flagged[i]);
+    for (int i = 0; i < r->n_flagged; i++)
+        json_appearance(&w, st, &r->flagged[i]);
     jw_close(&w);
     jw_key(&w, "estimate");
     if (!r->estimate.valid) {
@@ -283,8 +286,10 @@ static void print_json(const query *q, const ft_searcher *s, ft_store *st,
         jw_key(&w, "pace_assumed");
         jw_bool(&w, !e->pace_from_fit);
         jw_key(&w, "next_camera");
-        if (e->has_next) jw_str(&w, e->next_camera);
-        else fputs("null", w.f);
+        if (e->has_next)
+            jw_str(&w, e->next_camera);
+        else
+            fputs("null", w.f);
         jw_key(&w, "eta");
         if (e->has_next) {
             format_time(e->eta_us, t);
@@ -301,11 +306,16 @@ static void print_json(const query *q, const ft_searcher *s, ft_store *st,
 static void html_text(FILE *f, const char *s)
 {
     for (; *s; s++) {
-        if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else if (*s == '&') fputs("&amp;", f);
-        else if (*s == '"') fputs("&quot;", f);
-        else fputc(*s, f);
+        if (*s == '<')
+            fputs("&lt;", f);
+        else if (*s == '>')
+            fputs("&gt;", f);
+        else if (*s == '&')
+            fputs("&amp;", f);
+        else if (*s == '"')
+            fputs("&quot;", f);
+        else
+            fputc(*s, f);
     }
 }
 
@@ -327,8 +337,9 @@ static void html_row(FILE *f, const query *q, ft_store *st, const ft_appearance 
     put_thumb(f, st, a->best_sighting);
     fputs("\"></td><td>", f);
     html_text(f, a->camera_id);
-    fprintf(f, "</td><td>%.2f</td><td>%s &ndash; %s</td><td class=\"%s\">%s, score %.3f "
-               "(%.2g false matches expected)</td><td>%d</td></tr>\n",
+    fprintf(f,
+            "</td><td>%.2f</td><td>%s &ndash; %s</td><td class=\"%s\">%s, score %.3f "
+            "(%.2g false matches expected)</td><td>%d</td></tr>\n",
             a->km, t0, t1, strength(a), strength(a), a->score, a->expected_false, a->tracks);
 }
 
@@ -340,11 +351,13 @@ static void write_html(FILE *f, const query *q, const ft_searcher *s, ft_store *
     int n_cams = 0;
     ft_store_cameras(st, &cams, &n_cams);
     double kmax = 1;
-    for (int i = 0; i < n_cams; i++) kmax = fmax(kmax, cams[i].km);
+    for (int i = 0; i < n_cams; i++)
+        kmax = fmax(kmax, cams[i].km);
     fputs("<!doctype html><html><head><meta charset=\"utf-8\"><title>facetrail search</title>"
           "<style>body{font-family:sans-serif;margin:24px;color:#222}"
           "table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;"
-          "text-align:left}img{border-radius:4px}td.pair{white-space:nowrap}td.pair img{margin-right:4px}"
+          "text-align:left}img{border-radius:4px}td.pair{white-space:nowrap}td.pair "
+          "img{margin-right:4px}"
           ".possible{color:#a60}.strong{color:#070}.good{color:#270}.flag{color:#888}"
           ".query img{border:2px solid #06c}</style></head><body>\n",
           f);
@@ -369,9 +382,10 @@ static void write_html(FILE *f, const query *q, const ft_searcher *s, ft_store *
         html_text(f, qf->warning);
         fputs("</span>", f);
     }
-    fprintf(f, "</p><p>%lld sightings searched (%lld descriptors); match threshold %.3f: at "
-               "most %.2g false matches are expected among them. Each match shows the query "
-               "face (left) beside the camera's shot (right): check them by eye.</p>\n",
+    fprintf(f,
+            "</p><p>%lld sightings searched (%lld descriptors); match threshold %.3f: at "
+            "most %.2g false matches are expected among them. Each match shows the query "
+            "face (left) beside the camera's shot (right): check them by eye.</p>\n",
             (long long)ft_searcher_sightings(s), (long long)ft_searcher_descriptors(s),
             r->threshold, r->fmr * (double)ft_searcher_descriptors(s));
     /* course strip */
@@ -393,9 +407,10 @@ static void write_html(FILE *f, const query *q, const ft_searcher *s, ft_store *
     }
     if (r->estimate.valid) {
         double x = 60 + 780 * fmin(r->estimate.km, kmax) / kmax;
-        fprintf(f, "<polygon points=\"%.1f,70 %.1f,85 %.1f,85\" fill=\"#06c\"/>"
-                   "<text x=\"%.1f\" y=\"102\" font-size=\"11\" fill=\"#06c\" "
-                   "text-anchor=\"middle\">now?</text>",
+        fprintf(f,
+                "<polygon points=\"%.1f,70 %.1f,85 %.1f,85\" fill=\"#06c\"/>"
+                "<text x=\"%.1f\" y=\"102\" font-size=\"11\" fill=\"#06c\" "
+                "text-anchor=\"middle\">now?</text>",
                 x, x - 7, x + 7, x);
     }
     fputs("</svg>\n<h2>Timeline</h2><p>Times in ", f);
@@ -404,8 +419,10 @@ static void write_html(FILE *f, const query *q, const ft_searcher *s, ft_store *
     int n_pos = n_possible(r), n_match = r->n_appearances - n_pos;
     static const char head[] = "<table><tr><th>query &middot; camera</th><th>camera</th>"
                                "<th>km</th><th>seen</th><th>match</th><th>tracks</th></tr>";
-    if (n_match == 0) fputs("<p>No appearance found.</p>", f);
-    else fputs(head, f);
+    if (n_match == 0)
+        fputs("<p>No appearance found.</p>", f);
+    else
+        fputs(head, f);
     for (int i = 0; i < r->n_appearances; i++)
         if (!r->appearances[i].possible) html_row(f, q, st, &r->appearances[i], zone);
     if (n_match) fputs("</table>", f);
@@ -460,7 +477,7 @@ int cmd_search(int argc, char **argv)
     ep.n_threads = default_threads();
     ft_search_params sp = ft_search_default_params();
     ft_query_params qp = ft_query_default_params();
-    qp.detect = ft_ingest_default_params().detect; /* describe as ingest did */
+    qp.detect = ft_ingest_default_params().detect; /* then the event's space, below */
     const char *db = NULL, *html = NULL;
     const char *times[3] = { NULL, NULL, NULL }, *tz = NULL;
     int json = 0, force = 0;
@@ -547,6 +564,13 @@ int cmd_search(int argc, char **argv)
         usage_error(o.cmd, "--since is after --until");
         goto done;
     }
+    /* describe the photo as the event's descriptors were made, and score
+    ** with that kind's calibration */
+    const ft_calibration *cal = NULL;
+    if (ft_query_params_for_store(st, &qp, &cal, NULL, 0, err, sizeof err) != FT_OK) {
+        fprintf(stderr, "facetrail search: %s\n", err);
+        goto done;
+    }
     if (start_engine(o.cmd, &ep, &qp.detect, &eng) != CLI_OK) goto done;
     int rc = ft_query_face(eng, img, &qp, &q.r, err, sizeof err);
     if (rc != FT_OK) {
@@ -561,7 +585,7 @@ int cmd_search(int argc, char **argv)
     if (q.r.warning[0]) fprintf(stderr, "warning: %s\n", q.r.warning);
     if (html && ft_face_thumbnail(img, q.r.face.box, 96, &q.thumb, &q.thumb_len) != FT_OK)
         q.thumb = NULL, q.thumb_len = 0;
-    const ft_calibration *cal = ft_calibration_default();
+    sp.cal = cal;
     if (ft_searcher_open(st, cal->metric, &s, err, sizeof err) != FT_OK) {
         fprintf(stderr, "facetrail search: %s\n", err);
         goto done;
@@ -570,8 +594,10 @@ int cmd_search(int argc, char **argv)
         fprintf(stderr, "facetrail search: %s\n", ft_searcher_errmsg(s));
         goto done;
     }
-    if (json) print_json(&q, s, st, &r);
-    else print_text(&q, s, &r, &sp, zone);
+    if (json)
+        print_json(&q, s, st, &r);
+    else
+        print_text(&q, s, &r, &sp, zone);
     status = CLI_OK;
     if (html) {
         write_html(out.f, &q, s, st, &r, zone);

@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* ------------------------------------------------------------------------ */
 /* detect                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -49,14 +48,14 @@ static const char detect_usage[] =
     "An image that cannot be read gives {\"file\":..,\"error\":..} and the next one is tried.\n"
     "\n"
     "options:\n"
-    "  --detector ssd|tiny   face detector (default ssd)\n"
+    "  --detector yunet|ssd|tiny  face detector (default yunet)\n"
     "  --input-size N        tiny detector input size, a multiple of 32 (default 416)\n"
-    "  --min-score X         lowest detector score kept, in (0, 1) (default 0.5)\n"
+    "  --min-score X         lowest detector score kept, in (0, 1) (default 0.6 for\n"
+    "                        yunet, 0.5 for ssd and tiny)\n"
     "  --max-results N       most faces the ssd detector keeps (default 100)\n"
     "  --no-landmarks        no landmarks (and so no descriptors)\n"
     "  --no-descriptor       no descriptors\n"
-    "  --tiny-landmarks      use the tiny 68-point landmark net\n"
-    PIPELINE_OPTIONS_HELP
+    "  --tiny-landmarks      use the tiny 68-point landmark net\n" PIPELINE_OPTIONS_HELP
     "  --max-pixels N        refuse images of more than N pixels (default 67108864)\n"
     "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
     "  --threads N           worker threads (default 1; more only on an idle machine)\n"
@@ -98,7 +97,7 @@ static int cmd_detect(int argc, char **argv)
     ep.n_threads = default_threads();
     ft_detect_params dp = ft_detect_default_params();
     size_t max_pixels = 0;
-    int pretty = 0;
+    int pretty = 0, score_set = 0;
     long long n;
     double x;
 
@@ -122,6 +121,7 @@ static int cmd_detect(int argc, char **argv)
             const char *what = "a number in (0, 1)";
             if (opts_double(&o, 0, 1, 1, what, &x)) return CLI_ERROR;
             dp.min_score = (float)x;
+            score_set = 1;
             if (!(dp.min_score > 0 && dp.min_score < 1)) /* rounded to 0 or 1 as a float */
                 return opts_bad(&o, what);
         } else if (opts_is(&o, "--max-results")) {
@@ -148,6 +148,7 @@ static int cmd_detect(int argc, char **argv)
         }
     }
     if (o.n_operands == 0) return usage_error(o.cmd, "missing IMAGE operand");
+    if (!score_set) dp.min_score = ft_detector_default_score(dp.detector);
 
     ft_engine *eng = NULL;
     struct faces fs = { 0 };
@@ -300,7 +301,7 @@ static const char compare_usage[] =
     "  distance 0.4123 (threshold 0.60): same person\n"
     "\n"
     "options:\n"
-    "  --detector ssd|tiny   face detector (default ssd)\n"
+    "  --detector yunet|ssd|tiny  face detector (default yunet)\n"
     "  --threshold X         largest distance of a match, > 0 (default 0.6)\n"
     "  --json                print {\"a\":..,\"b\":..,\"distance\":..,\"threshold\":..,\n"
     "                        \"same\":..,\"a_box\":[..],\"b_box\":[..]} instead\n"
@@ -368,6 +369,7 @@ static int cmd_compare(int argc, char **argv)
         }
     }
     if (o.n_operands < 2) return usage_error(o.cmd, "needs two images, A and B");
+    dp.min_score = ft_detector_default_score(dp.detector);
     if (o.n_operands > 2) return usage_error(o.cmd, "unexpected operand '%s'", argv[3]);
     const char *path_a = argv[1], *path_b = argv[2];
 
@@ -473,8 +475,7 @@ static const struct command {
     { "detect", cmd_detect, detect_usage },    { "embed", cmd_embed, embed_usage },
     { "compare", cmd_compare, compare_usage }, { "eval", cmd_eval, eval_usage },
     { "camera", cmd_camera, camera_usage },    { "ingest", cmd_ingest, ingest_usage },
-    { "search", cmd_search, search_usage },
-    { "version", cmd_version, version_usage },
+    { "search", cmd_search, search_usage },    { "version", cmd_version, version_usage },
     { "help", cmd_help, main_usage },
 };
 

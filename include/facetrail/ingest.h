@@ -61,8 +61,11 @@ typedef struct ft_ingest_params {
     const char *source;      /* the video file */
     int64_t start_us;        /* wall clock of stream time 0 (microseconds, UTC) */
     double sample_fps;       /* frames per second looked at; default 5 */
-    ft_detect_params detect; /* detector settings; default: SSD, small-face mode
-                                (tiles of 512 px), dlib-aligned chips */
+    ft_detect_params detect; /* detect settings; default ft_detect_default_params()
+                                (YuNet on the whole frame, dlib's descriptor). The
+                                event keeps one descriptor space
+                                (ft_descriptor_space): an ingest that would make
+                                another is refused with FT_EINVAL */
     int n_desc;              /* descriptors kept per sighting, 1..3; default 3 */
     double commit_every_s;   /* stream seconds between commits; default 5 */
     int force;               /* 1: redo a finished ingest from scratch */
@@ -75,16 +78,16 @@ ft_ingest_params ft_ingest_default_params(void);
 
 typedef struct ft_ingest_report {
     int64_t ingest_id;
-    int64_t resumed_from_us; /* -1 for a fresh ingest */
+    int64_t resumed_from_us;          /* -1 for a fresh ingest */
     int64_t frames, faces, sightings; /* this run */
-    int64_t video_us;        /* stream time covered by this run */
+    int64_t video_us;                 /* stream time covered by this run */
     double elapsed_s;
-    int stopped;             /* the progress callback asked to stop */
-    int64_t damaged_frames;  /* frames of the video that were damaged or lost in
+    int stopped;                             /* the progress callback asked to stop */
+    int64_t damaged_frames;                  /* frames of the video that were damaged or lost in
                                 this run (ft_video_get_damage): faces there are
                                 missing */
     int64_t damage_first_us, damage_last_us; /* their stream time; -1 if none */
-    char note[320];          /* an ingest that ran to the end of its video and has no
+    char note[320]; /* an ingest that ran to the end of its video and has no
                                 sighting: why, in one line; "" otherwise */
 } ft_ingest_report;
 

@@ -58,23 +58,23 @@ int64_t ft_searcher_descriptors(const ft_searcher *s);
 int64_t ft_searcher_latest_us(const ft_searcher *s);
 
 typedef struct ft_search_params {
-    int top;                   /* nearest descriptors examined; default 300 */
-    int64_t since_us, until_us; /* sightings whose best shot is in [since, until]; default all */
-    const char *camera_id;     /* only this camera; NULL: all */
-    int64_t at_us;             /* "now" for the estimate; 0: the latest time in the store */
-    double max_speed_kmh;      /* faster than this between appearances is implausible; 25 */
-    double merge_gap_s;        /* sightings of one camera closer than this merge; 60 */
-    double max_false_matches;  /* a match expects at most this many false matches in this
+    int top;                       /* nearest descriptors examined; default 300 */
+    int64_t since_us, until_us;    /* sightings whose best shot is in [since, until]; default all */
+    const char *camera_id;         /* only this camera; NULL: all */
+    int64_t at_us;                 /* "now" for the estimate; 0: the latest time in the store */
+    double max_speed_kmh;          /* faster than this between appearances is implausible; 25 */
+    double merge_gap_s;            /* sightings of one camera closer than this merge; 60 */
+    double max_false_matches;      /* a match expects at most this many false matches in this
                                   gallery (all of the search's matches together);
                                   default FT_SEARCH_MAX_FALSE (0.01) */
-    double max_fmr;            /* and its threshold never allows a false-match rate above
+    double max_fmr;                /* and its threshold never allows a false-match rate above
                                   this per comparison, however small the gallery;
                                   default FT_SEARCH_MAX_FMR (1e-4) */
     double possible_false_matches; /* > max_false_matches: also return weaker candidates
                                   up to this many expected false matches, marked
                                   `possible` (never used for the estimate); 0: none
                                   (default) */
-    const ft_calibration *cal; /* NULL: ft_calibration_default() (metric must agree) */
+    const ft_calibration *cal;     /* NULL: ft_calibration_default() (metric must agree) */
 } ft_search_params;
 
 ft_search_params ft_search_default_params(void);
@@ -82,42 +82,42 @@ ft_search_params ft_search_default_params(void);
 typedef struct ft_appearance {
     char camera_id[FT_CAMERA_ID_MAX];
     double km;
-    int64_t first_us, last_us;  /* wall clock */
-    double distance;            /* best descriptor distance of its sightings */
-    double expected_false;      /* false matches to expect at that distance in this gallery */
-    double score;               /* 0..1: 1 - min(1, expected_false); higher is surer */
-    int extrapolated;           /* the calibration extrapolated at this distance */
-    int tracks;                 /* sightings merged */
-    int64_t best_sighting;      /* the closest sighting (its thumbnail is the appearance's) */
-    int possible;               /* 1: a weaker candidate (beyond max_false_matches, within
+    int64_t first_us, last_us; /* wall clock */
+    double distance;           /* best descriptor distance of its sightings */
+    double expected_false;     /* false matches to expect at that distance in this gallery */
+    double score;              /* 0..1: 1 - min(1, expected_false); higher is surer */
+    int extrapolated;          /* the calibration extrapolated at this distance */
+    int tracks;                /* sightings merged */
+    int64_t best_sighting;     /* the closest sighting (its thumbnail is the appearance's) */
+    int possible;              /* 1: a weaker candidate (beyond max_false_matches, within
                                    possible_false_matches): for a person to judge */
-    int plausible;              /* 0: needs an impossible speed given stronger appearances */
-    char why[160];              /* why it is implausible */
+    int plausible;             /* 0: needs an impossible speed given stronger appearances */
+    char why[160];             /* why it is implausible */
 } ft_appearance;
 
 typedef struct ft_estimate {
-    int valid;                  /* 0: no plausible appearance */
+    int valid; /* 0: no plausible appearance */
     int64_t at_us;
-    double km;                  /* estimated position at at_us */
-    double pace_kmh;            /* from the appearances; NaN if unknown */
-    int pace_from_fit;          /* 1: fitted on >= 2 appearances; 0: assumed (typical pace) */
+    double km;         /* estimated position at at_us */
+    double pace_kmh;   /* from the appearances; NaN if unknown */
+    int pace_from_fit; /* 1: fitted on >= 2 appearances; 0: assumed (typical pace) */
     int has_next;
     char next_camera[FT_CAMERA_ID_MAX];
     double next_km;
-    int64_t eta_us;             /* when the person should reach next_camera */
+    int64_t eta_us; /* when the person should reach next_camera */
 } ft_estimate;
 
 typedef struct ft_search_result {
-    int n_appearances;          /* plausible ones, in time order: the timeline */
+    int n_appearances; /* plausible ones, in time order: the timeline */
     ft_appearance *appearances;
-    int n_flagged;              /* implausible ones (left out of the timeline) */
+    int n_flagged; /* implausible ones (left out of the timeline) */
     ft_appearance *flagged;
-    double threshold;           /* distance below which a match is kept */
+    double threshold; /* distance below which a match is kept */
     int threshold_extrapolated;
-    double fmr;                 /* the false-match rate per comparison at threshold */
-    double possible_threshold;  /* distance below which a possible candidate is kept (0: none) */
-    int64_t gallery;            /* descriptors compared */
-    int candidates;             /* sightings within the threshold before merging */
+    double fmr;                /* the false-match rate per comparison at threshold */
+    double possible_threshold; /* distance below which a possible candidate is kept (0: none) */
+    int64_t gallery;           /* descriptors compared */
+    int candidates;            /* sightings within the threshold before merging */
     ft_estimate estimate;
 } ft_search_result;
 
@@ -142,25 +142,35 @@ enum ft_query_how {
 };
 
 typedef struct ft_query_params {
-    ft_detect_params detect;   /* the event's descriptor profile: detector, align, mirror
-                                  (must be what ingest used); tile_px is ignored */
-    int face;                  /* use the N-th largest face (1 = largest; default 1) */
-    int retry;                 /* 1 (default): pad and try the other detector before
+    ft_detect_params detect;    /* the event's descriptor space (ft_detect_params_for_space
+                                  with ft_store_descriptor_space): the query must be
+                                  described as ingest did; tile_px is ignored */
+    int face;                   /* use the N-th largest face (1 = largest; default 1) */
+    int retry;                  /* 1 (default): pad and try the other detector before
                                   giving up; 0: one attempt */
-    int min_reliable_px;       /* warn below this face height; default 60 */
+    int min_reliable_px;        /* warn below this face height; default 60 */
     float min_reliable_quality; /* warn below this quality; default 0.25 */
 } ft_query_params;
 
 ft_query_params ft_query_default_params(void);
 
+/* Sets qp->detect to describe photos as the event in st was ingested (its
+** descriptor space, ft_store_descriptor_space; an event without descriptors
+** yet takes the default pipeline's) and points *cal at that space's
+** calibration; space (if not NULL, space_len bytes) gets the space's name.
+** FT_EINVAL with a message in err when the event's space is one this
+** version cannot search; store errors. */
+int ft_query_params_for_store(ft_store *st, ft_query_params *qp, const ft_calibration **cal,
+                              char *space, size_t space_len, char *err, size_t errlen);
+
 typedef struct ft_query {
-    int width, height;         /* the photo's */
-    int n_faces;               /* faces found (by the attempt that found any) */
-    int used;                  /* 1-based by size */
-    int how;                   /* enum ft_query_how */
-    ft_face face;              /* the face used, in the photo's coordinates, described */
-    float quality;             /* ft_face_quality of it */
-    char warning[200];         /* "" or why the matches are less reliable */
+    int width, height; /* the photo's */
+    int n_faces;       /* faces found (by the attempt that found any) */
+    int used;          /* 1-based by size */
+    int how;           /* enum ft_query_how */
+    ft_face face;      /* the face used, in the photo's coordinates, described */
+    float quality;     /* ft_face_quality of it */
+    char warning[200]; /* "" or why the matches are less reliable */
 } ft_query;
 
 /* Finds the query face in a photo and describes it (search/query.c has the

@@ -116,6 +116,18 @@ int ft_store_meta_get(ft_store *st, const char *key, char *out /* OUT */, size_t
 ** arguments or a read-only store. */
 int ft_store_meta_set(ft_store *st, const char *key, const char *value);
 
+/* The setting that names the descriptor space of the event's descriptors
+** (ft_descriptor_space in facetrail.h): set by the first ingest; search
+** describes the query photo the same way and uses that space's calibration. */
+#define FT_STORE_SPACE_KEY "descriptor_space"
+/* The space made before that setting existed (face-api's net on dlib's chip
+** from the 68 points: the only pipeline ingest had then). */
+#define FT_STORE_SPACE_LEGACY "faceapi-chip68"
+/* The event's descriptor space into out: the setting; else, for a database
+** from before it, FT_STORE_SPACE_LEGACY when it holds descriptors and ""
+** when it holds none (any pipeline may start it). FT_ETOOBIG, store errors. */
+int ft_store_descriptor_space(ft_store *st, char *out /* OUT */, size_t out_len);
+
 /* ------------------------------------------------------------------------ */
 /* Cameras                                                                  */
 /* ------------------------------------------------------------------------ */

@@ -45,17 +45,16 @@ int ft_time_parse(const char *text, const char *zone, int64_t *out_us /* OUT */,
                   ft_time_parsed *info /* OUT, optional */, char *err, size_t errlen);
 
 enum ft_time_style {
-    FT_TIME_ISO_UTC = 0,    /* "2026-04-12T09:30:00.000Z" (zone ignored) */
-    FT_TIME_LOCAL_DATE = 1, /* "2026-04-12 11:30:00 CEST" in zone */
+    FT_TIME_ISO_UTC = 0,     /* "2026-04-12T09:30:00.000Z" (zone ignored) */
+    FT_TIME_LOCAL_DATE = 1,  /* "2026-04-12 11:30:00 CEST" in zone */
     FT_TIME_LOCAL_CLOCK = 2, /* "11:30:00" in zone */
-    FT_TIME_ISO_LOCAL = 3,  /* "2026-04-12T11:30:00.000+02:00" in zone */
+    FT_TIME_ISO_LOCAL = 3,   /* "2026-04-12T11:30:00.000+02:00" in zone */
     FT_TIME_LOCAL_PLAIN = 4, /* "2026-04-12 11:30:00" in zone (say the zone elsewhere) */
 };
 
 /* Writes us in the given style into buf (at least FT_TIME_TEXT_MAX bytes
 ** is always enough). Returns buf. */
-char *ft_time_format(int64_t us, const char *zone, enum ft_time_style style, char *buf,
-                     size_t len);
+char *ft_time_format(int64_t us, const char *zone, enum ft_time_style style, char *buf, size_t len);
 
 /* 1 if zone names a zone this system knows ("UTC", or a file under the
 ** zoneinfo folder), else 0. NULL and "" (the process's zone) are valid. */

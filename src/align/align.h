@@ -79,6 +79,9 @@ int ft__shape5_run(const ft__shape5 *sp, const ft_image *img, ft__rect rect, ft_
 int ft__shape5_run_leaves(const ft__shape5 *sp, const ft_image *img, ft__rect rect,
                           ft__shape5_out *out, uint32_t *leaves, size_t cap);
 size_t ft__shape5_n_trees(const ft__shape5 *sp);
+/* The predictor's mean shape: where its 5 parts sit, on average, in the unit
+** square of the face rectangles it was trained on. */
+void ft__shape5_mean(const ft__shape5 *sp, double mean[5][2]);
 
 /* dlib's chip_details: the chip's rectangle in the image (left, top,
 ** right, bottom, doubles), its rotation (radians) and its size. */
@@ -97,6 +100,14 @@ void ft__dlib_face_chip_details(const long pts[5][2], long size, double padding,
 ** image (see chip5.c for how exactly it matches dlib). FT_OK; FT_EINVAL for
 ** an empty size; FT_ENOMEM (the image pyramid for a large face). */
 int ft__dlib_extract_chip(const ft_image *img, const ft__chip_details *cd, uint8_t *dst);
+/* dlib's chip_details(chip_points, img_points, (size, size)) for n point
+** pairs (x, y interleaved): the chip whose chip_pts land on img_pts
+** (align/chip_points.c). */
+void ft__dlib_chip_details_points(const double *chip_pts, const double *img_pts, int n, long size,
+                                  ft__chip_details *cd);
+/* The dlib chip (size px, framed as dlib's with padding 0.25) from YuNet's
+** own five points, through the template measured in dlib's chips. */
+void ft__yunet5_chip_details(const double pts[5][2], long size, ft__chip_details *cd);
 
 /* dlib's impl::unnormalizing_tform(rect): the unit square -> rect map,
 ** x' = m[0][0] x + m[0][1] y + m[0][2] (y' likewise), bit for bit. */

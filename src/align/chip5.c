@@ -75,30 +75,14 @@ static const double chip150_pinv[3][3] = {
 void ft__dlib_face_chip_details(const long pts[5][2], long size, double padding,
                                 ft__chip_details *cd)
 {
-    double from[10], to[10], m[2][2], t[2];
+    double from[10], to[10];
     for (int i = 0; i < 5; i++) {
         from[2 * i] = (padding + mean5[i][0]) / (2 * padding + 1) * (double)size;
         from[2 * i + 1] = (padding + mean5[i][1]) / (2 * padding + 1) * (double)size;
         to[2 * i] = (double)pts[i][0];
         to[2 * i + 1] = (double)pts[i][1];
     }
-    ft__dlib_similarity(from, to, 5, m, t);
-    /* p = m * (1, 0) */
-    const double px = m[0][0] * 1.0 + m[0][1] * 0.0, py = m[1][0] * 1.0 + m[1][1] * 0.0;
-    cd->angle = atan2(py, px);
-    const double scale = sqrt(px * px + py * py);
-    cd->rows = cd->cols = size;
-    /* centred_drect(tform((cols, rows) / 2), cols * scale, rows * scale) */
-    const double cx = (double)cd->cols / 2.0, cy = (double)cd->rows / 2.0;
-    const double qx = m[0][0] * cx + m[0][1] * cy + t[0];
-    const double qy = m[1][0] * cx + m[1][1] * cy + t[1];
-    double w = (double)cd->cols * scale, h = (double)cd->rows * scale;
-    w--;
-    h--;
-    cd->rect[0] = qx - w / 2;
-    cd->rect[1] = qy - h / 2;
-    cd->rect[2] = qx + w / 2;
-    cd->rect[3] = qy + h / 2;
+    ft__dlib_chip_details_points(from, to, 5, size, cd);
 }
 
 /* ------------------------------------------------------------------------ */

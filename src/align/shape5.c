@@ -365,6 +365,12 @@ int ft__shape5_run(const ft__shape5 *sp, const ft_image *img, ft__rect rect, ft_
     return ft__shape5_run_leaves(sp, img, rect, out, NULL, 0);
 }
 
+void ft__shape5_mean(const ft__shape5 *sp, double mean[5][2])
+{
+    for (int i = 0; i < N_PARTS; i++)
+        mean[i][0] = sp->initial[2 * i], mean[i][1] = sp->initial[2 * i + 1];
+}
+
 size_t ft__shape5_n_trees(const ft__shape5 *sp)
 {
     return sp->n_trees;

@@ -61,9 +61,7 @@ ft_ingest_params ft_ingest_default_params(void)
     ft_ingest_params p;
     memset(&p, 0, sizeof p);
     p.sample_fps = 5.0;
-    p.detect = ft_detect_default_params();
-    p.detect.tile_px = 512;
-    p.detect.align = FT_ALIGN_DLIB;
+    p.detect = ft_detect_default_params(); /* YuNet at full resolution: no tiles */
     p.n_desc = 3;
     p.commit_every_s = 5.0;
     p.video_threads = 1;
@@ -240,9 +238,7 @@ static int process_frame(ingest *in, const ft_image *frame, int64_t pts_us, int6
         ft__track_det *d = &in->dets[i];
         memcpy(d->box, f->box, sizeof d->box);
         d->score = f->score;
-        d->quality = f->has_landmarks ? ft__shot_quality(frame, f->box, f->score,
-                                                         (const double(*)[2])f->landmarks)
-                                      : 0.0f;
+        d->quality = ft__shot_quality(frame, f);
         d->desc = NULL;
         in->has_desc[i] = 0;
     }
@@ -387,6 +383,21 @@ int ft_ingest_run(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_in
                         "camera %s: %s (add it with 'facetrail camera add')", p->camera_id,
                         ft_store_errmsg(st));
 
+    /* one descriptor space per event: search compares only within it */
+    const char *space = ft_descriptor_space(&p->detect);
+    char have[64];
+    if (!space)
+        return ft__errf(err, errlen, FT_EINVAL,
+                        "these detect parameters make no descriptors search can use");
+    if ((rc = ft_store_descriptor_space(st, have, sizeof have)) != FT_OK)
+        return ft__errf(err, errlen, rc, "%s", ft_store_errmsg(st));
+    if (*have && strcmp(have, space))
+        return ft__errf(err, errlen, FT_EINVAL,
+                        "this event's descriptors are of kind %s, and this ingest would make %s; "
+                        "one event keeps one kind (ingest into a new database, or choose the "
+                        "event's pipeline)",
+                        have, space);
+
     /* open the video first: a bad file must not leave a running ingest */
     ft_video_params vp = ft_video_default_params();
     vp.threads = p->video_threads;
@@ -404,6 +415,11 @@ int ft_ingest_run(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_in
     memset(&in, 0, sizeof in);
     in.eng = eng, in.st = st, in.p = p, in.err = err, in.errlen = errlen;
     int64_t ingest_id = 0, resume_us = -1;
+    if (!*have && (rc = ft_store_meta_set(st, FT_STORE_SPACE_KEY, space)) != FT_OK) {
+        ft__errf(err, errlen, rc, "%s", ft_store_errmsg(st));
+        ft_video_close(v);
+        return rc;
+    }
     rc = ft_store_ingest_begin_content(st, p->camera_id, p->source, &content, p->start_us,
                                        p->sample_fps, p->force ? FT_INGEST_FORCE : 0, &ingest_id,
                                        &resume_us);

@@ -35,8 +35,8 @@
 **             (2) box and landmarks are in the photo's own pixel coordinates.
 ** THREADS     As the engine: one thread at a time per engine.
 */
-#include "facetrail/search.h"
 #include "core/core.h"
+#include "facetrail/search.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -57,6 +57,26 @@ ft_query_params ft_query_default_params(void)
     p.min_reliable_px = 60;
     p.min_reliable_quality = 0.25f;
     return p;
+}
+
+int ft_query_params_for_store(ft_store *st, ft_query_params *qp, const ft_calibration **cal,
+                              char *space, size_t space_len, char *err, size_t errlen)
+{
+    char have[64];
+    int rc = ft_store_descriptor_space(st, have, sizeof have);
+    if (rc != FT_OK) return ft__errf(err, errlen, rc, "%s", ft_store_errmsg(st));
+    if (!*have) {
+        ft_detect_params d = ft_detect_default_params();
+        snprintf(have, sizeof have, "%s", ft_descriptor_space(&d));
+    }
+    *cal = ft_calibration_for_space(have);
+    if (!*cal || ft_detect_params_for_space(have, &qp->detect) != FT_OK)
+        return ft__errf(err, errlen, FT_EINVAL,
+                        "this event's descriptors are of kind '%s', which this version of "
+                        "facetrail cannot search",
+                        have);
+    if (space && space_len) snprintf(space, space_len, "%s", have);
+    return FT_OK;
 }
 
 const char *ft_query_how_name(int how)
@@ -96,14 +116,17 @@ static int cmp_area_desc(const void *a, const void *b)
 static void unpad_face(ft_face *f, int pad)
 {
     f->box[0] -= pad, f->box[1] -= pad;
-    for (int i = 0; i < FT_N_LANDMARKS; i++) f->landmarks[i][0] -= pad, f->landmarks[i][1] -= pad;
+    for (int i = 0; i < FT_N_LANDMARKS; i++)
+        f->landmarks[i][0] -= pad, f->landmarks[i][1] -= pad;
+    for (int i = 0; i < 5; i++)
+        f->points5[i][0] -= pad, f->points5[i][1] -= pad;
     f->landmark_crop[0] -= pad, f->landmark_crop[1] -= pad;
     f->align_rect[0] -= pad, f->align_rect[1] -= pad;
     f->descriptor_crop[0] -= pad, f->descriptor_crop[1] -= pad;
 }
 
-int ft_query_face(ft_engine *eng, const ft_image *img, const ft_query_params *params,
-                  ft_query *out, char *err, size_t errlen)
+int ft_query_face(ft_engine *eng, const ft_image *img, const ft_query_params *params, ft_query *out,
+                  char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (!eng || !img || !params || params->face < 1)
@@ -114,7 +137,7 @@ int ft_query_face(ft_engine *eng, const ft_image *img, const ft_query_params *pa
     ft_image *padded = NULL;
     int pad = (img->width > img->height ? img->width : img->height) / 2;
     enum ft_detector_kind other =
-        params->detect.detector == FT_DETECTOR_SSD ? FT_DETECTOR_TINY : FT_DETECTOR_SSD;
+        params->detect.detector == FT_DETECTOR_SSD ? FT_DETECTOR_YUNET : FT_DETECTOR_SSD;
     struct attempt {
         int how, padded, tiled;
         enum ft_detector_kind det;
@@ -130,7 +153,9 @@ int ft_query_face(ft_engine *eng, const ft_image *img, const ft_query_params *pa
     const ft_image *used = img;
     ft_detect_params dp = params->detect;
     for (int s = 0; s < n_steps && rc == FT_OK; s++) {
-        if (steps[s].tiled && img->width <= TILE_ABOVE_PX && img->height <= TILE_ABOVE_PX)
+        if (steps[s].tiled && img->width <= TILE_ABOVE_PX && img->height <= TILE_ABOVE_PX) continue;
+        /* the detector's own landmarks come only from YuNet */
+        if (params->detect.landmarks == FT_LANDMARKS_DETECTOR5 && steps[s].det != FT_DETECTOR_YUNET)
             continue;
         if (steps[s].padded && !padded && (rc = pad_image(img, pad, &padded)) != FT_OK) {
             ft__errf(err, errlen, rc, "padding the photo: %s", ft_strerror(rc));
@@ -144,8 +169,8 @@ int ft_query_face(ft_engine *eng, const ft_image *img, const ft_query_params *pa
         used = steps[s].padded ? padded : img;
         rc = ft_engine_detect(eng, used, &dp, faces, MAX_QUERY_FACES, &n);
         if (rc != FT_OK) {
-            ft__errf(err, errlen, rc, "%s", *ft_engine_errmsg(eng) ? ft_engine_errmsg(eng)
-                                                                   : ft_strerror(rc));
+            ft__errf(err, errlen, rc, "%s",
+                     *ft_engine_errmsg(eng) ? ft_engine_errmsg(eng) : ft_strerror(rc));
             break;
         }
         if (n > MAX_QUERY_FACES) n = MAX_QUERY_FACES;
@@ -165,8 +190,8 @@ int ft_query_face(ft_engine *eng, const ft_image *img, const ft_query_params *pa
         out->n_faces = n;
         qsort(faces, (size_t)n, sizeof *faces, cmp_area_desc);
         if (params->face > n) {
-            rc = ft__errf(err, errlen, FT_EINVAL, "the photo has %d face%s; there is no face %d",
-                          n, n > 1 ? "s" : "", params->face);
+            rc = ft__errf(err, errlen, FT_EINVAL, "the photo has %d face%s; there is no face %d", n,
+                          n > 1 ? "s" : "", params->face);
         }
     }
     if (rc == FT_OK) {
@@ -176,8 +201,8 @@ int ft_query_face(ft_engine *eng, const ft_image *img, const ft_query_params *pa
         ft_detect_params desc = params->detect;
         rc = ft_engine_describe(eng, used, &desc, &out->face);
         if (rc != FT_OK)
-            ft__errf(err, errlen, rc, "%s", *ft_engine_errmsg(eng) ? ft_engine_errmsg(eng)
-                                                                   : ft_strerror(rc));
+            ft__errf(err, errlen, rc, "%s",
+                     *ft_engine_errmsg(eng) ? ft_engine_errmsg(eng) : ft_strerror(rc));
         else if (!out->face.has_descriptor && used == img) {
             /* the chip reaches past the border: describe on the padded photo */
             if (!padded && (rc = pad_image(img, pad, &padded)) != FT_OK) {
@@ -187,6 +212,8 @@ int ft_query_face(ft_engine *eng, const ft_image *img, const ft_query_params *pa
                 f.box[0] += pad, f.box[1] += pad;
                 for (int i = 0; i < FT_N_LANDMARKS; i++)
                     f.landmarks[i][0] += pad, f.landmarks[i][1] += pad;
+                for (int i = 0; i < 5; i++)
+                    f.points5[i][0] += pad, f.points5[i][1] += pad;
                 f.landmark_crop[0] += pad, f.landmark_crop[1] += pad;
                 rc = ft_engine_describe(eng, padded, &desc, &f);
                 if (rc == FT_OK && f.has_descriptor) {

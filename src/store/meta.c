@@ -76,3 +76,18 @@ int ft_store_meta_set(ft_store *st, const char *key, const char *value)
     }
     return ft__store_end(st, rc, "saving a setting");
 }
+
+int ft_store_descriptor_space(ft_store *st, char *out, size_t out_len)
+{
+    if (!out || !out_len) return FT_EINVAL;
+    *out = 0;
+    int rc = ft_store_meta_get(st, FT_STORE_SPACE_KEY, out, out_len);
+    if (rc != FT_ENOTFOUND) return rc;
+    int64_t cams, sightings, descs;
+    if ((rc = ft_store_stats(st, &cams, &sightings, &descs, NULL, NULL)) != FT_OK) return rc;
+    if (descs > 0) {
+        if (strlen(FT_STORE_SPACE_LEGACY) >= out_len) return FT_ETOOBIG;
+        strcpy(out, FT_STORE_SPACE_LEGACY);
+    }
+    return FT_OK;
+}

@@ -109,8 +109,10 @@ int ft__tracker_load(ft__tracker *tr, const unsigned char *buf, size_t len);
 /* ---- quality.c ----------------------------------------------------------- */
 
 /* Quality of a face shot in [0, 1]: detector score x size x frontal pose x
-** sharpness, each term documented in quality.c. pts are the 68 landmarks. */
-float ft__shot_quality(const ft_image *img, const double box[4], double score,
-                       const double pts[68][2]);
+** sharpness, each term documented in quality.c; 0 without landmarks. */
+float ft__shot_quality(const ft_image *img, const ft_face *f);
+/* The eye centres and the nose of a face with landmarks of any kind (68,
+** dlib's 5, YuNet's 5), image pixels; 0 when it has none. */
+int ft__face_eyes_nose(const ft_face *f, double le[2], double re[2], double nose[2]);
 
 #endif

@@ -249,7 +249,7 @@ name="detect: an image without a face gives \"faces\":[]"
 if need_models "$name"; then
     run "$CLI" detect "$tmp/grey.png"
     check "$name" '[ $rc -eq 0 ] && [ "$(lines "$tmp/out")" -eq 1 ] &&
-        grep -q "^{\"file\":\".*\",\"width\":16,\"height\":16,\"detector\":\"ssd_mobilenetv1\",\"faces\":\[\]}$" "$tmp/out"'
+        grep -q "^{\"file\":\".*\",\"width\":16,\"height\":16,\"detector\":\"yunet_n\",\"faces\":\[\]}$" "$tmp/out"'
 fi
 name="compare: an image without a face is an error"
 if need_models "$name"; then
@@ -262,15 +262,26 @@ if need_samples "$name"; then
     run "$CLI" detect "$DEMO"/sample1.jpg "$DEMO"/sample2.jpg "$DEMO"/sample3.jpg \
         "$DEMO"/sample4.jpg "$DEMO"/sample5.jpg "$DEMO"/sample6.jpg
     check "$name" '[ $rc -eq 0 ] && [ "$(lines "$tmp/out")" -eq 6 ] &&
-        [ "$(grep -c "^{\"file\":\"$DEMO/sample[1-6].jpg\",\"width\":[0-9]*,\"height\":[0-9]*,\"detector\":\"ssd_mobilenetv1\",\"faces\":\[{\"box\":\[" "$tmp/out")" -eq 6 ]'
+        [ "$(grep -c "^{\"file\":\"$DEMO/sample[1-6].jpg\",\"width\":[0-9]*,\"height\":[0-9]*,\"detector\":\"yunet_n\",\"faces\":\[{\"box\":\[" "$tmp/out")" -eq 6 ]'
     cp "$tmp/out" "$tmp/samples.jsonl"
     check "detect: no nan or inf in the output" '! grep -qi "nan\|inf" "$tmp/samples.jsonl"'
-    # first face of sample1: 68 landmark pairs and a 128-d descriptor
+    # first face of sample1: YuNet's 5 points, dlib's 5 landmarks, a 128-d descriptor
     sed -n 1p "$tmp/samples.jsonl" >"$tmp/s1"
+    n_p5=$(array_len points5 "$tmp/s1")
     n_lm=$(array_len landmarks "$tmp/s1")
     n_desc=$(array_len descriptor "$tmp/s1")
-    check "detect: 68 landmarks and 128 descriptor values per face" \
-        '[ "$n_lm" = 68 ] && [ "$n_desc" = 128 ]'
+    check "detect: 5 detector points, 5 landmarks and 128 descriptor values per face" \
+        '[ "$n_p5" = 5 ] && [ "$n_lm" = 5 ] && [ "$n_desc" = 128 ]'
+    run "$CLI" detect --pipeline faceapi "$DEMO"/sample1.jpg
+    sed -n 1p "$tmp/out" >"$tmp/s1f"
+    n_lm=$(array_len landmarks "$tmp/s1f")
+    n_desc=$(array_len descriptor "$tmp/s1f")
+    check "detect --pipeline faceapi: SSD, 68 landmarks, 128 descriptor values" \
+        '[ $rc -eq 0 ] && grep -q "\"detector\":\"ssd_mobilenetv1\"" "$tmp/s1f" && [ "$n_lm" = 68 ] && [ "$n_desc" = 128 ]'
+    run "$CLI" detect --pipeline dlib-yunet5 --detector ssd "$DEMO"/sample1.jpg
+    check "detect: YuNet's points with another detector are refused" '[ $rc -eq 2 ] && grep -q "YuNet" "$tmp/err"'
+    run "$CLI" detect --pipeline nonsense "$DEMO"/sample1.jpg
+    check "detect --pipeline nonsense: exit 2, lists the names" '[ $rc -eq 2 ] && grep -q "dlib-yunet5" "$tmp/err"'
     check "detect: every face has box, score, crops and descriptor" \
         '[ "$(grep -o "{\"box\":" "$tmp/samples.jsonl" | wc -l)" -eq "$(grep -o "\"descriptor\":\[" "$tmp/samples.jsonl" | wc -l)" ] &&
          [ "$(grep -o "\"landmark_crop\":\[" "$tmp/samples.jsonl" | wc -l)" -eq "$(grep -o "\"align_rect\":\[" "$tmp/samples.jsonl" | wc -l)" ]'
@@ -425,6 +436,10 @@ elif need_samples "$name"; then
         grep -q "note: --start 2026-04-12T11:30 read as Europe/Paris time, 2026-04-12T11:30:00.000+02:00" "$tmp/err"'
     run "$CLI" ingest --quiet --db "$tmp/paris.ftdb" --camera "$scam" --start 2026-04-12T11:30+02:00 "$sclip"
     check "ingest: the same start written with its offset is the same ingest" '[ $rc -eq 2 ] && ! grep -q "note:" "$tmp/err" && grep -q "start 2026-04-12T09:30:00Z): already ingested" "$tmp/err"'
+    # one descriptor space per event: another pipeline is refused, by name
+    run "$CLI" ingest --quiet --pipeline faceapi-chip68 --db "$tmp/paris.ftdb" --camera "$scam" --start 2026-04-12T12:30Z "$sclip"
+    check "ingest with another pipeline into an event: refused, names both kinds" '[ $rc -eq 2 ] &&
+        grep -q "descriptors are of kind dlib-chip5, and this ingest would make faceapi-chip68" "$tmp/err"'
 fi
 name="ingest whose faces never make a track: no sightings, says why"
 if [ ! -x "$SIM" ]; then

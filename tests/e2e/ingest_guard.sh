@@ -169,12 +169,15 @@ fi
 db="$TMP/two.ftdb"
 new_db "$db"
 if start_bg "$db" "$video"; then
+    # held still while the others try (an ingest may finish in a second)
+    kill -STOP $bg
     ingest "$db" "$video"
     check "a second ingest of the camera while one runs: exit 2, names camera, process, host" \
         '[ $rc -eq 2 ] && grep -q "camera $cam is being ingested by process $bg on host $(hostname) since .*; wait for it or stop it" "$TMP/out"' "$TMP/out"
     check "... without internal function names" '! grep -q -e "ft_" -e "FT_" "$TMP/out"' "$TMP/out"
     ingest "$db" "$other"
     check "... also for another video of the same camera" '[ $rc -eq 2 ] && grep -q "is being ingested" "$TMP/out"' "$TMP/out"
+    kill -CONT $bg
     wait $bg
     brc=$?
     check "the first ingest completes with the right frame count ($ref_frames) and sightings" \

@@ -721,7 +721,7 @@ static int preload_tiny(const char *dir, char *msg, size_t cap)
     char err[512] = "";
     int rc = ft_engine_open(&ep, &eng, err, sizeof err);
     if (rc != FT_OK) ft_test_fail(__FILE__, __LINE__, "open: %s", err);
-    ft_detect_params dp = ft_detect_default_params();
+    ft_detect_params dp = ft_detect_faceapi_params();
     dp.detector = FT_DETECTOR_TINY;
     dp.with_landmarks = 0;
     dp.with_descriptor = 0;

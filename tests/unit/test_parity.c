@@ -140,20 +140,20 @@ static void compare_file(const char *jsonl, ft_detect_params dp, int n_threads, 
 static void test_parity_ssd(void)
 {
     stats st = { 0 };
-    compare_file("ssd.jsonl", ft_detect_default_params(), 1, &st);
+    compare_file("ssd.jsonl", ft_detect_faceapi_params(), 1, &st);
     ASSERT(st.faces > 0);
 }
 
 static void test_parity_ssd_two_threads(void)
 {
     stats st = { 0 };
-    compare_file("ssd.jsonl", ft_detect_default_params(), 2, &st);
+    compare_file("ssd.jsonl", ft_detect_faceapi_params(), 2, &st);
 }
 
 static void test_parity_tiny(void)
 {
     stats st = { 0 };
-    ft_detect_params dp = ft_detect_default_params();
+    ft_detect_params dp = ft_detect_faceapi_params();
     dp.detector = FT_DETECTOR_TINY;
     dp.input_size = 416;
     compare_file("tiny.jsonl", dp, 1, &st);
@@ -163,7 +163,7 @@ static void test_parity_tiny(void)
 static void test_parity_tiny_landmarks(void)
 {
     stats st = { 0 };
-    ft_detect_params dp = ft_detect_default_params();
+    ft_detect_params dp = ft_detect_faceapi_params();
     dp.tiny_landmarks = 1;
     compare_file("tinylm.jsonl", dp, 1, &st);
 }

@@ -14,7 +14,7 @@
 #include <math.h>
 #include <unistd.h>
 
-#define T0 1775986200000000LL /* 2026-04-12T09:30:00Z */
+#define T0  1775986200000000LL /* 2026-04-12T09:30:00Z */
 #define MIN 60000000LL
 
 static ft_store *st;
@@ -238,7 +238,8 @@ static void test_search_default_policy(void)
     ASSERT_EQ(r.candidates, 4); /* 0.05, 0.10, 0.02, 0.08; not 0.30 nor 0.35 */
     ASSERT_EQ(r.n_appearances, 3);
     ASSERT_EQ(r.n_flagged, 0);
-    for (int i = 0; i < r.n_appearances; i++) ASSERT(!r.appearances[i].possible);
+    for (int i = 0; i < r.n_appearances; i++)
+        ASSERT(!r.appearances[i].possible);
     double km = r.estimate.km, pace = r.estimate.pace_kmh;
     ASSERT_NEAR(pace, 10.0, 0.05);
     ft_search_result_free(&r);
@@ -254,8 +255,7 @@ static void test_search_default_policy(void)
     ASSERT_STR_CONTAINS(r.appearances[3].camera_id, "C");
     ASSERT_EQ(r.appearances[3].first_us, T0 + 180 * MIN);
     ASSERT(r.appearances[3].possible);
-    ASSERT(!r.appearances[0].possible && !r.appearances[1].possible &&
-           !r.appearances[2].possible);
+    ASSERT(!r.appearances[0].possible && !r.appearances[1].possible && !r.appearances[2].possible);
     ASSERT_EQ(r.n_flagged, 1); /* the 0.30 look-alike at 61 min: possible, impossible */
     ASSERT_NEAR(r.estimate.km, km, 1e-12);
     ASSERT_NEAR(r.estimate.pace_kmh, pace, 1e-12);
@@ -267,5 +267,65 @@ static void test_search_default_policy(void)
     unlink(path);
 }
 
+/* One descriptor space per event: an empty event takes the default
+** pipeline's, an event from before the setting (descriptors, no key) is the
+** legacy face-api space and is searched with face-api's pipeline and table,
+** and a space this version does not know is refused, not scored. */
+static void test_search_descriptor_space(void)
+{
+    snprintf(path, sizeof path, "/tmp/ft_search_s_%d.ftdb", (int)getpid());
+    unlink(path);
+    ASSERT_OK(ft_store_open(path, FT_STORE_CREATE, &st));
+    char space[64], err[256];
+    ASSERT_OK(ft_store_descriptor_space(st, space, sizeof space));
+    ASSERT_STR_EQ(space, "");
+    ft_query_params qp = ft_query_default_params();
+    const ft_calibration *cal = NULL;
+    ASSERT_OK(ft_query_params_for_store(st, &qp, &cal, space, sizeof space, err, sizeof err));
+    ASSERT_STR_EQ(space, "dlib-chip5");
+    ASSERT(cal == ft_calibration_default());
+    ASSERT_EQ(qp.detect.detector, FT_DETECTOR_YUNET);
+    ASSERT_EQ(qp.detect.descriptor, FT_DESCRIPTOR_DLIB);
+    ASSERT_EQ(qp.detect.landmarks, FT_LANDMARKS_DLIB5);
+    /* descriptors stored without the setting: an event from an older version */
+    ft_camera c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.id, sizeof c.id, "A");
+    ASSERT_OK(ft_store_camera_add(st, &c));
+    add(ingest_of("A"), 1, T0, 0, 0.05f);
+    ASSERT_OK(ft_store_descriptor_space(st, space, sizeof space));
+    ASSERT_STR_EQ(space, FT_STORE_SPACE_LEGACY);
+    qp = ft_query_default_params();
+    ASSERT_OK(ft_query_params_for_store(st, &qp, &cal, NULL, 0, err, sizeof err));
+    ASSERT(cal == ft_calibration_for_space("faceapi-chip68"));
+    ASSERT(cal != ft_calibration_default());
+    ASSERT_EQ(qp.detect.detector, FT_DETECTOR_SSD);
+    ASSERT_EQ(qp.detect.descriptor, FT_DESCRIPTOR_FACEAPI);
+    ASSERT_EQ(qp.detect.landmarks, FT_LANDMARKS_68);
+    ASSERT_EQ(qp.detect.align, FT_ALIGN_DLIB);
+    /* the setting wins; an unknown kind is refused */
+    ASSERT_OK(ft_store_meta_set(st, FT_STORE_SPACE_KEY, "dlib-chip5"));
+    ASSERT_OK(ft_store_descriptor_space(st, space, sizeof space));
+    ASSERT_STR_EQ(space, "dlib-chip5");
+    ASSERT_OK(ft_store_meta_set(st, FT_STORE_SPACE_KEY, "arcface-r100"));
+    ASSERT_EQ(ft_query_params_for_store(st, &qp, &cal, NULL, 0, err, sizeof err), FT_EINVAL);
+    ASSERT_STR_CONTAINS(err, "arcface-r100");
+    ASSERT(ft_calibration_for_space("arcface-r100") == NULL);
+    ASSERT(ft_calibration_for_space(NULL) == NULL);
+    /* names and params agree both ways */
+    const char *names[4] = { "faceapi-crop", "faceapi-chip68", "dlib-chip5", "dlib-yunet5" };
+    for (int i = 0; i < 4; i++) {
+        ft_detect_params d = ft_detect_default_params();
+        ASSERT_OK(ft_detect_params_for_space(names[i], &d));
+        ASSERT_STR_EQ(ft_descriptor_space(&d), names[i]);
+    }
+    ft_detect_params bad = ft_detect_default_params();
+    ASSERT_EQ(ft_detect_params_for_space("nope", &bad), FT_EINVAL);
+    bad.descriptor = FT_DESCRIPTOR_DLIB, bad.landmarks = FT_LANDMARKS_68;
+    ASSERT(ft_descriptor_space(&bad) == NULL);
+    ft_store_close(st);
+    unlink(path);
+}
+
 FT_TESTS(FT_TEST(test_search_timeline), FT_TEST(test_search_default_policy),
-         FT_TEST(test_search_empty))
+         FT_TEST(test_search_empty), FT_TEST(test_search_descriptor_space))

@@ -30,7 +30,8 @@ static void test_track_single_face(void)
     int n_live, n_done;
     ft__tracker_live(tr, &n_live);
     ASSERT_EQ(n_live, 1);
-    for (int f = 6; f < 6 + 4; f++) ASSERT_OK(ft__tracker_update(tr, f * 200000, NULL, 0, assign));
+    for (int f = 6; f < 6 + 4; f++)
+        ASSERT_OK(ft__tracker_update(tr, f * 200000, NULL, 0, assign));
     ft__tracker_live(tr, &n_live);
     ft__track *done = ft__tracker_finished(tr, &n_done);
     ASSERT_EQ(n_live, 0);
@@ -72,7 +73,8 @@ static void test_track_crossing_with_descriptors(void)
     ft__tracker *tr;
     ASSERT_OK(ft__tracker_create(NULL, &tr));
     float da[128], db[128];
-    for (int i = 0; i < 128; i++) da[i] = (i % 2) ? 0.1f : -0.1f, db[i] = -da[i];
+    for (int i = 0; i < 128; i++)
+        da[i] = (i % 2) ? 0.1f : -0.1f, db[i] = -da[i];
     int assign[2];
     for (int f = 0; f < 8; f++) {
         ft__track_det d[2] = { det(100 + 40 * f, 100, 50), det(380 - 40 * f, 104, 50) };
@@ -145,20 +147,46 @@ static void test_quality_terms(void)
                 img->rgb[((size_t)y * 200 + x) * 3 + c] = ((x / 4 + y / 4) % 2) ? 220 : 30;
     ft_image *blur;
     ASSERT_OK(ft_image_create(200, 200, &blur));
-    for (size_t i = 0; i < 200 * 200 * 3; i++) blur->rgb[i] = 125;
-    double pts[68][2];
-    memset(pts, 0, sizeof pts);
-    for (int i = 36; i < 42; i++) pts[i][0] = 70, pts[i][1] = 80;
-    for (int i = 42; i < 48; i++) pts[i][0] = 130, pts[i][1] = 80;
-    pts[30][0] = 100, pts[30][1] = 110;
-    double box[4] = { 40, 40, 120, 120 };
-    float sharp = ft__shot_quality(img, box, 0.9, (const double(*)[2])pts);
-    float flat = ft__shot_quality(blur, box, 0.9, (const double(*)[2])pts);
-    pts[30][0] = 125; /* nose near the right eye: yaw 0.42 */
-    float turned = ft__shot_quality(img, box, 0.9, (const double(*)[2])pts);
-    double small_box[4] = { 40, 40, 20, 24 };
-    pts[30][0] = 100;
-    float small = ft__shot_quality(img, small_box, 0.9, (const double(*)[2])pts);
+    for (size_t i = 0; i < 200 * 200 * 3; i++)
+        blur->rgb[i] = 125;
+    ft_face f;
+    memset(&f, 0, sizeof f);
+    f.has_landmarks = 1, f.n_landmarks = 68, f.landmark_kind = FT_LANDMARKS_68, f.score = 0.9;
+    for (int i = 36; i < 42; i++)
+        f.landmarks[i][0] = 70, f.landmarks[i][1] = 80;
+    for (int i = 42; i < 48; i++)
+        f.landmarks[i][0] = 130, f.landmarks[i][1] = 80;
+    f.landmarks[30][0] = 100, f.landmarks[30][1] = 110;
+    const double box[4] = { 40, 40, 120, 120 };
+    memcpy(f.box, box, sizeof box);
+    float sharp = ft__shot_quality(img, &f);
+    float flat = ft__shot_quality(blur, &f);
+    f.landmarks[30][0] = 125; /* nose near the right eye: yaw 0.42 */
+    float turned = ft__shot_quality(img, &f);
+    const double small_box[4] = { 40, 40, 20, 24 };
+    ft_face g = f;
+    memcpy(g.box, small_box, sizeof small_box);
+    g.landmarks[30][0] = 100;
+    float small = ft__shot_quality(img, &g);
+    /* the same face with YuNet's 5 points (eye centres, nose tip) and with
+    ** dlib's 5 (eye corners, base of the nose) gives the same terms */
+    ft_face y5;
+    memset(&y5, 0, sizeof y5);
+    memcpy(y5.box, box, sizeof box);
+    y5.score = 0.9, y5.has_landmarks = 1, y5.n_landmarks = 5;
+    y5.landmark_kind = FT_LANDMARKS_DETECTOR5;
+    const double yp[5][2] = { { 70, 80 }, { 130, 80 }, { 100, 110 }, { 80, 130 }, { 120, 130 } };
+    memcpy(y5.landmarks, yp, sizeof yp);
+    ft_face d5 = y5;
+    d5.landmark_kind = FT_LANDMARKS_DLIB5;
+    const double dp[5][2] = { { 60, 80 }, { 80, 80 }, { 140, 80 }, { 120, 80 }, { 100, 115 } };
+    memcpy(d5.landmarks, dp, sizeof dp);
+    ASSERT_NEAR(ft__shot_quality(img, &y5), sharp, 1e-6);
+    ASSERT_NEAR(ft__shot_quality(img, &d5), sharp, 1e-6);
+    y5.landmarks[2][0] = 125; /* turned */
+    ASSERT_NEAR(ft__shot_quality(img, &y5), turned, 1e-6);
+    y5.has_landmarks = 0;
+    ASSERT_EQ(ft__shot_quality(img, &y5), 0.0f);
     printf("# quality sharp %.3f flat %.3f turned %.3f small %.3f\n", sharp, flat, turned, small);
     ASSERT(sharp > 0.8f && sharp <= 0.9f); /* every term near 1, times the score */
     ASSERT(flat < sharp * 0.5f);           /* no texture: the sharp term is 0.3 */
@@ -199,7 +227,8 @@ static void test_track_save_load(void)
         int nd = f < 6 ? 2 : 0;
         ASSERT_OK(ft__tracker_update(a, f * 200000, d, nd, assign));
         ASSERT_OK(ft__tracker_update(b, f * 200000, d, nd, assign_b));
-        for (int i = 0; i < nd; i++) ASSERT_EQ(assign[i], assign_b[i]);
+        for (int i = 0; i < nd; i++)
+            ASSERT_EQ(assign[i], assign_b[i]);
     }
     int na, nb;
     ft__track *fa = ft__tracker_finished(a, &na), *fb = ft__tracker_finished(b, &nb);
