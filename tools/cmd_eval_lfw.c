@@ -244,7 +244,9 @@ static int describe_central(ft_engine *eng, const ft_image *img, const ft_detect
         memset(&f, 0, sizeof f);
         for (int k = 0; k < 4; k++)
             f.box[k] = b[k];
-        int rc = ft_engine_describe(eng, img, dp, &f);
+        ft_detect_params q = *dp;
+        q.landmarks = FT_LANDMARKS_DLIB5; /* a box has no detector points */
+        int rc = ft_engine_describe(eng, img, &q, &f);
         if (rc == FT_OK && !f.has_descriptor) rc = FT_EINVAL;
         if (rc == FT_OK) memcpy(out, f.descriptor, sizeof f.descriptor);
         return rc;

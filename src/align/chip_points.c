@@ -24,9 +24,19 @@
 #include <math.h>
 
 /* YuNet's 5 points in a dlib chip of 150 px, padding 0.25 (see DESIGN):
-** subject's right eye, left eye, nose tip, right and left mouth corner. */
+** subject's right eye, left eye, nose tip, right and left mouth corner, in
+** the frame of dlib's chip points. Measured on 1,723 faces that are not LFW
+** (UTKFace every third image, and the deepface, face-api and
+** face_recognition sample photos of ../shared/data; 2026-12-06):
+**   bench_yunet_template $(find deepface face-api-js face_recognition ...) \
+**       $(every third utkface image, 1600)
+** gave eyes (48.34, 47.12) (100.93, 45.64), nose (75.58, 75.90), mouth
+** (52.72, 99.47) (99.35, 98.15), standard deviations 2-5 px; the template is
+** that, made left-right symmetric about x = 75 (LFW's own faces give
+** (47.06, 45.83) (102.50, 46.34), (74.54, 78.87), (50.34, 103.98) (98.57,
+** 104.45): the chip's framing varies with the data by a few pixels). */
 static const double yunet5_template[5][2] = {
-    { 55.0, 60.0 }, { 95.0, 60.0 }, { 75.0, 83.0 }, { 59.0, 103.0 }, { 91.0, 103.0 },
+    { 48.71, 46.38 }, { 101.29, 46.38 }, { 75.00, 75.90 }, { 51.69, 98.81 }, { 98.31, 98.81 },
 };
 
 void ft__dlib_chip_details_points(const double *chip_pts, const double *img_pts, int n, long size,
