@@ -386,9 +386,11 @@ int ft_ingest_run(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_in
     /* one descriptor space per event: search compares only within it */
     const char *space = ft_descriptor_space(&p->detect);
     char have[64];
-    if (!space)
+    if (!space || !ft_calibration_for_space(space))
         return ft__errf(err, errlen, FT_EINVAL,
-                        "these detect parameters make no descriptors search can use");
+                        "descriptors of kind %s have no calibration, so search could not score "
+                        "them (use the default pipeline)",
+                        space ? space : "(none)");
     if ((rc = ft_store_descriptor_space(st, have, sizeof have)) != FT_OK)
         return ft__errf(err, errlen, rc, "%s", ft_store_errmsg(st));
     if (*have && strcmp(have, space))
