@@ -440,6 +440,10 @@ elif need_samples "$name"; then
     run "$CLI" ingest --quiet --pipeline faceapi-chip68 --db "$tmp/paris.ftdb" --camera "$scam" --start 2026-04-12T12:30Z "$sclip"
     check "ingest with another pipeline into an event: refused, names both kinds" '[ $rc -eq 2 ] &&
         grep -q "descriptors are of kind dlib-chip5, and this ingest would make faceapi-chip68" "$tmp/err"'
+    "$CLI" camera add --db "$tmp/yunet5.ftdb" --id "$scam" --km 1 >/dev/null 2>&1
+    run "$CLI" ingest --quiet --pipeline dlib-yunet5 --db "$tmp/yunet5.ftdb" --camera "$scam" --start 2026-04-12T12:30Z "$sclip"
+    check "ingest with an uncalibrated descriptor kind: refused before any work" '[ $rc -eq 2 ] &&
+        grep -q "dlib-yunet5 have no calibration" "$tmp/err"'
 fi
 name="ingest whose faces never make a track: no sightings, says why"
 if [ ! -x "$SIM" ]; then
