@@ -8,7 +8,8 @@
 #   make bench      per-stage timings, beside the reference peer, as ratios
 #   make parity     full parity run against the JavaScript peer on the six samples
 #   make install    PREFIX (default /usr/local): bin/facetrail, lib/libfacetrail.a,
-#                   include/, share/facetrail/models/face-api/ (found by the binary)
+#                   include/, share/facetrail/models/{face-api,yunet,dlib}/ (found by
+#                   the binary)
 #   make format / format-check / clean
 #
 # Variants: SANITIZE=address,undefined selects build/asan; DEBUG=1 build/debug.
@@ -143,6 +144,12 @@ install: cli lib models
 	$(INSTALL) -m 644 $(wildcard include/facetrail/*.h) $(DESTDIR)$(PREFIX)/include/facetrail/
 	$(INSTALL) -m 644 models/face-api/LICENSE $(DESTDIR)$(PREFIX)/share/facetrail/models/face-api/LICENSE
 	$(INSTALL) -m 644 models/face-api/model/* $(DESTDIR)$(PREFIX)/share/facetrail/models/face-api/model/
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)/share/facetrail/models/yunet $(DESTDIR)$(PREFIX)/share/facetrail/models/dlib
+	$(INSTALL) -m 644 models/yunet/yunet_n_dynamic.onnx models/yunet/LICENSE models/yunet/SOURCE.txt \
+	  $(DESTDIR)$(PREFIX)/share/facetrail/models/yunet/
+	$(INSTALL) -m 644 models/dlib/dlib_face_recognition_resnet_model_v1.dat \
+	  models/dlib/shape_predictor_5_face_landmarks.dat models/dlib/LICENSE \
+	  $(DESTDIR)$(PREFIX)/share/facetrail/models/dlib/
 
 format:
 	clang-format -i $(wildcard include/*.h include/facetrail/*.h src/*/*.[ch] src/*/*/*.[ch] tools/*.c tests/*/*.[ch] bench/*.c)
