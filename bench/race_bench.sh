@@ -22,6 +22,8 @@
 #   --reuse          keep an existing OUT/sim (same options) instead of simulating again
 #   --search-only    keep OUT's simulation, database and ingest times: search again
 #   --search-args A  extra options for every 'facetrail search' (e.g. "--max-false 1")
+#   --ingest-args A  extra options for every 'facetrail ingest' (e.g. "--pipeline
+#                    faceapi-chip68": the face-api pipeline, for a side-by-side run)
 # Environment: FT (facetrail, default build/release/facetrail), SIM (default
 # build/release/bench/bench_race_sim), FT_MODEL_DIR.
 #
@@ -39,6 +41,7 @@ FT=${FT:-build/release/facetrail}
 SIM=${SIM:-build/release/bench/bench_race_sim}
 RUNNERS=200 CAMERAS=8 WIDTH=1920 HEIGHT=1080 FPS=10 SEED=1 THREADS=1 REUSE=0 SEARCH_ONLY=0
 SEARCH_ARGS=
+INGEST_ARGS=
 PEOPLE=/work/shared/data/lfw/images
 OUT=build/race
 while [ $# -gt 0 ]; do
@@ -55,6 +58,7 @@ while [ $# -gt 0 ]; do
     --reuse) REUSE=1; shift ;;
     --search-only) SEARCH_ONLY=1; REUSE=1; shift ;;
     --search-args) SEARCH_ARGS=$2; shift 2 ;;
+    --ingest-args) INGEST_ARGS=$2; shift 2 ;;
     --) shift; break ;;
     -h | --help) sed -n '2,/^set -eu/p' "$0" | sed -e '/^set -eu/d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "race_bench.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -97,8 +101,9 @@ while read -r id km video start frames; do
 done <"$OUT/cameras.txt"
 while read -r id km video start frames; do
     t0=$(now_ns)
+    # shellcheck disable=SC2086
     line=$("$FT" ingest --db "$DB" --camera "$id" --start "$start" --threads "$THREADS" --quiet \
-        "$RACE/$video")
+        $INGEST_ARGS "$RACE/$video")
     t1=$(now_ns)
     echo "$line"
     sightings=$(echo "$line" | sed -n 's/.* \([0-9][0-9]*\) sightings stored.*/\1/p')
