@@ -582,7 +582,8 @@ int cmd_search(int argc, char **argv)
                 q.r.used);
     if (q.r.how != FT_QUERY_DIRECT && !json)
         fprintf(stderr, "note: %s: the face was %s\n", q.path, ft_query_how_name(q.r.how));
-    if (q.r.warning[0]) fprintf(stderr, "warning: %s\n", q.r.warning);
+    if (q.r.warning[0] && json) /* text prints it in the report */
+        fprintf(stderr, "warning: %s\n", q.r.warning);
     if (html && ft_face_thumbnail(img, q.r.face.box, 96, &q.thumb, &q.thumb_len) != FT_OK)
         q.thumb = NULL, q.thumb_len = 0;
     sp.cal = cal;
