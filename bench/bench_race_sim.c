@@ -1412,7 +1412,8 @@ static ft_image *make_background(const sim *S, camera *cam)
 }
 
 /* Where pass p's face is at time t (s after the gun). u is the fraction of
-** the crossing done. */
+** the crossing done. The truth's geometry describes this; bench_fusion
+** recomputes it (pass_face_at): keep the two in step. */
 static pose pass_pose(const sim *S, const camera *cam, const pass *p, double t)
 {
     const options *o = &S->o;
@@ -1756,10 +1757,17 @@ static void write_truth_json(const sim *S)
         fprintf(f,
                 "    {\"id\": \"%s\", \"km\": %.1f, \"video\": \"%s\", \"start\": \"%s\", "
                 "\"end\": \"%s\", \"frames\": %lld, \"motion\": \"%s\", \"lanes\": %d, "
-                "\"time_compression\": %.4g, \"max_lane_delay_s\": %.2f}%s\n",
+                "\"time_compression\": %.4g, \"max_lane_delay_s\": %.2f,\n     ",
                 cam->id, cam->km, cam->video, a, b, (long long)cam->n_frames,
                 cam->motion == MOTION_LATERAL ? "lateral" : "approach", cam->lanes,
-                cam->compression, cam->max_delay, c + 1 < S->n_cams ? "," : "");
+                cam->compression, cam->max_delay);
+        /* where the faces are (pass_pose): for labelling tracks by position */
+        fprintf(f, "\"dir\": %d, \"horizon\": %.2f, \"vp_x\": %.2f, \"%s\": [", cam->dir,
+                cam->horizon, cam->vp_x, cam->motion == MOTION_LATERAL ? "lane_y" : "exit_y");
+        for (int k = 0; k < cam->lanes; k++)
+            fprintf(f, "%s%.2f", k ? ", " : "",
+                    cam->motion == MOTION_LATERAL ? cam->lane_y[k] : cam->exit_y[k]);
+        fprintf(f, "]}%s\n", c + 1 < S->n_cams ? "," : "");
     }
     fprintf(f, "  ],\n  \"runners\": [\n");
     for (int i = 0; i < S->n_runners; i++) {
@@ -1799,12 +1807,23 @@ static void write_truth_tsv(const sim *S)
     fprintf(f, "# " PROG " ground truth, tab-separated (truth.json has the same and more).\n"
                "# camera ID KM VIDEO START_ISO START_US FRAMES\n"
                "# runner ID NAME QUERY PACE_KMH\n"
-               "# pass RUNNER CAMERA T_IN_US T_OUT_US T_IN_ISO T_OUT_ISO FACE_PX PHOTO\n");
+               "# pass RUNNER CAMERA T_IN_US T_OUT_US T_IN_ISO T_OUT_ISO FACE_PX PHOTO LANE\n"
+               "# geometry CAMERA MOTION DIR WIDTH HEIGHT HORIZON VP_X APPROACH_S0 LANES Y...\n");
     for (int c = 0; c < S->n_cams; c++) {
         const camera *cam = &S->cams[c];
         format_time(wall_us(S, cam->t0), a);
         fprintf(f, "camera\t%s\t%.1f\t%s\t%s\t%lld\t%lld\n", cam->id, cam->km, cam->video, a,
                 (long long)wall_us(S, cam->t0), (long long)cam->n_frames);
+    }
+    for (int c = 0; c < S->n_cams; c++) {
+        const camera *cam = &S->cams[c];
+        int lateral = cam->motion == MOTION_LATERAL;
+        fprintf(f, "geometry\t%s\t%s\t%d\t%d\t%d\t%.2f\t%.2f\t%g\t%d", cam->id,
+                lateral ? "lateral" : "approach", cam->dir, o->width, o->height, cam->horizon,
+                cam->vp_x, APPROACH_S0, cam->lanes);
+        for (int k = 0; k < cam->lanes; k++)
+            fprintf(f, "\t%.2f", lateral ? cam->lane_y[k] : cam->exit_y[k]);
+        fputc('\n', f);
     }
     for (int i = 0; i < S->n_runners; i++) {
         const runner *ru = &S->runners[i];
@@ -1817,9 +1836,9 @@ static void write_truth_tsv(const sim *S)
             const pass *p = &S->passes[(size_t)c * S->n_runners + i];
             format_time(wall_us(S, p->t_in), a);
             format_time(wall_us(S, p->t_out), b);
-            fprintf(f, "pass\t%s\t%s\t%lld\t%lld\t%s\t%s\t%.1f\t%s\n", S->runners[i].id,
+            fprintf(f, "pass\t%s\t%s\t%lld\t%lld\t%s\t%s\t%.1f\t%s\t%d\n", S->runners[i].id,
                     S->cams[c].id, (long long)wall_us(S, p->t_in), (long long)wall_us(S, p->t_out),
-                    a, b, p->face_px, photo_label(pe, p->photo));
+                    a, b, p->face_px, photo_label(pe, p->photo), p->lane);
         }
     }
     close_text(f, path);
