@@ -641,6 +641,38 @@ int ft_wider_evaluate(const ft_wider_gt *gt, int n_images, const ft_wider_det *d
                       const size_t *offsets, const ft_wider_params *params,
                       ft_wider_result *out /* OUT */, char *err, size_t err_len);
 
+/* Precision and recall at one operating point, as a product that keeps the
+** detections with raw score >= score and box height >= min_height sees them.
+** The faces are the hard level's (every face the protocol counts). */
+typedef struct ft_wider_point {
+    double score;              /* in: raw score threshold */
+    double min_height;         /* in: detections and faces shorter than this (px) are
+                                  left out (as min_face_px drops faces); 0: none */
+    int faces;                 /* hard-level faces at least min_height tall */
+    int recalled;              /* of which matched by a kept detection */
+    long long detections;      /* kept detections */
+    long long ignored;         /* of which on a face that does not count (not hard-level,
+                                  or shorter than min_height): neither right nor wrong */
+    long long false_positives; /* detections - ignored - recalled: on no face, or a
+                                  second detection of one face */
+    double precision;          /* recalled / (detections - ignored); NaN when 0 / 0 */
+    double recall;             /* recalled / faces; NaN when faces == 0 */
+} ft_wider_point;
+
+/* Fills points[0 .. n_points) (score and min_height given, the rest written)
+** for the detections of the first n_images images, matched as the AP protocol
+** matches them (by raw score, each to its best-IoU face, IoU >= iou_thresh
+** with the +1 convention, a second detection of a counted face is false), but
+** among the kept detections only; an image without faces is skipped, as the
+** protocol skips it. At min_height 0, (precision, recall) is the hard level's
+** PR-curve point at that raw score. Other arguments as ft_wider_evaluate's.
+** Errors: FT_EINVAL (bad arguments, a non-finite box or score, an index file
+** not read; message in err), FT_ENOMEM. */
+int ft_wider_operating_points(const ft_wider_gt *gt, int n_images, const ft_wider_det *dets,
+                              const size_t *offsets, double iou_thresh,
+                              ft_wider_point *points /* IN/OUT */, int n_points, char *err,
+                              size_t err_len);
+
 /* Detections read from a JSON Lines file in the format of the reference peer's
 ** faceapi-detect.mjs: per image {"file": PATH, "faces": [{"box": [x, y, w, h],
 ** "score": s}, ...]} (other members ignored; "ms_detect" summed when present). */

@@ -6,14 +6,20 @@
 ** DESIGN
 **   Load the ground truth and the three index files (ft_wider_gt_load), then
 **   get detections for the first N images, either by running facetrail's
-**   detector on DIR/<file> (no landmarks, no descriptors; min score 0.05 by
-**   default so that the PR curve has its low-score tail) or by reading a JSON
+**   detector on DIR/<file> (no landmarks, no descriptors; a low min score by
+**   default so that the PR curve has its low-score tail: 0.02 for YuNet, as
+**   upstream evaluates it, whose score cls x obj is a product of two
+**   sigmoids; 0.05 for SSD and tiny, as the peer) or by reading a JSON
 **   Lines file in the format of the reference peer's faceapi-detect.mjs, and
 **   score them with ft_wider_evaluate: the same protocol for both, so the
 **   peer's anchor and facetrail are compared like for like.
 **   Every image path is checked before the engine starts; any image that
 **   cannot be read or detected stops the run (a partial score would not be
-**   the protocol's).
+**   the protocol's), e.g. one YuNet refuses as too big (WIDER's images are
+**   1024 px wide and at most about 2.2 Mpx padded, far below its limit).
+**   Besides the AP, precision and recall at a grid of operating points (raw
+**   score x shortest face kept, ft_wider_operating_points): what a product
+**   that keeps those detections sees, for choosing its default score.
 **
 ** OUTPUT      a table on stdout, or with --json one object on one line. A
 **             progress line on stderr while detecting when stderr is a
@@ -52,14 +58,21 @@ static const char wider_usage[] =
     "  --limit N               evaluate only the first N images of the gt file\n"
     "  --json                  print one JSON object instead of the table\n"
     "  --operating-threshold X raw score at which recall by height is measured\n"
-    "                          (default 0.5, face-api's default min score)\n"
+    "                          (default: the detector's default min score, 0.6 for\n"
+    "                          yunet, 0.5 for ssd and tiny; 0.5 with --predictions)\n"
+    "  --operating-scores LIST raw scores of the precision/recall table, comma-\n"
+    "                          separated (default 0.3,0.4,0.5,0.6,0.7,0.8)\n"
+    "  --operating-heights LIST  shortest faces kept in that table, pixels: shorter\n"
+    "                          detections are dropped and shorter faces ignored\n"
+    "                          (default 0,32,48)\n"
     "\n"
     "detector options (with --images):\n"
     "  --detector yunet|ssd|tiny  face detector (default yunet)\n"
     "  --input-size N          tiny detector input size, a multiple of 32 (default 416)\n"
     PIPELINE_OPTIONS_HELP
-    "  --min-score X           lowest score kept, in (0, 1) (default 0.05: the PR curve\n"
-    "                          needs the low-score detections)\n"
+    "  --min-score X           lowest score kept, in (0, 1) (default 0.02 for yunet, as\n"
+    "                          upstream evaluates it, 0.05 for ssd and tiny, as the\n"
+    "                          peer: the PR curve needs the low-score detections)\n"
     "  --max-results N         most faces the ssd detector keeps (default 1000, as the peer)\n"
     "  --models DIR            model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
     "  --threads N             worker threads (default 1; more only on an idle machine)\n"
@@ -67,14 +80,23 @@ static const char wider_usage[] =
     "\n"
     "JSON: {\"images\":..,\"faces\":{\"easy\":..,\"medium\":..,\"hard\":..},\"ap_easy\":..,\n"
     "\"ap_medium\":..,\"ap_hard\":..,\"recall_by_height\":[{\"min\":0,\"max\":16,\"faces\":..,\n"
-    "\"matched\":..,\"recall\":..},..],\"operating_threshold\":..,\"detector\":..,\n"
-    "\"input_size\":..,\"min_score\":..,\"detections\":..,\"ms_per_image\":..,..}.\n"
-    "ms_per_image is the detector's time per image (without decoding; from the\n"
-    "file's \"ms_detect\" with --predictions).\n"
+    "\"matched\":..,\"recall\":..},..],\"operating_threshold\":..,\"operating_points\":\n"
+    "[{\"score\":..,\"min_height\":..,\"faces\":..,\"recalled\":..,\"detections\":..,\n"
+    "\"ignored\":..,\"false_positives\":..,\"precision\":..,\"recall\":..},..],\"detector\":..,\n"
+    "\"input_size\":..,\"tile\":..,\"min_score\":..,\"detections\":..,\"ms_per_image\":..,..}.\n"
+    "input_size is null for yunet (the image at its own size, padded to 32) and\n"
+    "with --predictions; tile is 0 without --tile. ms_per_image is the detector's\n"
+    "time per image (without decoding; from the file's \"ms_detect\" with\n"
+    "--predictions). A precision or recall without detections or faces is null.\n"
     "\n"
     "exit status: 0 done, 2 a usage error or a file, image or model that cannot be used\n";
 
 static const char *const level_label[FT_WIDER_N_LEVELS] = { "easy", "medium", "hard" };
+
+#define MAX_OPERATING 32 /* values in --operating-scores and --operating-heights */
+/* Lowest scores kept by default, so that the PR curve has its tail. */
+#define YUNET_EVAL_MIN_SCORE 0.02f
+#define OTHER_EVAL_MIN_SCORE 0.05f
 
 struct run {
     /* options */
@@ -82,6 +104,12 @@ struct run {
     long long limit;
     int json;
     double operating;
+    float min_score; /* --min-score, 0 when not given */
+    int operating_given;
+    /* the precision/recall table: every score x every height */
+    double op_scores[MAX_OPERATING], op_heights[MAX_OPERATING];
+    int n_op_scores, n_op_heights;
+    ft_wider_point *points; /* (n_op_heights * n_op_scores), height-major */
     ft_engine_params ep;
     ft_detect_params dp;
     /* detections, image by image */
@@ -98,6 +126,28 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Reads the option's value, a comma-separated list of 1 to MAX_OPERATING
+** numbers in [lo, hi], into v[0 .. *n). 0, or CLI_ERROR after the usage error. */
+static int opts_list(struct opts *o, double lo, double hi, const char *what, double *v, int *n)
+{
+    const char *p = opts_value(o);
+    if (!p) return CLI_ERROR;
+    int k = 0;
+    for (;;) {
+        char *end;
+        errno = 0;
+        double x = strtod(p, &end);
+        if (end == p || *p == ' ' || *p == '\t' || errno == ERANGE || !isfinite(x) || x < lo ||
+            x > hi || k == MAX_OPERATING || (*end != ',' && *end != '\0'))
+            return opts_bad(o, what);
+        v[k++] = x;
+        if (*end == '\0') break;
+        p = end + 1;
+    }
+    *n = k;
+    return 0;
 }
 
 /* DIR/FILE in a new buffer (free it), NULL when out of memory. */
@@ -200,6 +250,11 @@ static int detect_all(const char *cmd, struct run *r, const ft_wider_gt *gt, int
             double tc = now_s();
             if (rc != FT_OK) {
                 fprintf(stderr, "facetrail %s: %s: %s\n", cmd, path, message);
+                if (rc == FT_ETOOBIG && r->dp.detector == FT_DETECTOR_YUNET)
+                    fprintf(stderr,
+                            "facetrail %s: hint: YuNet runs the whole image at once; a set "
+                            "with images this big needs them scaled down, or --detector ssd\n",
+                            cmd);
                 status = CLI_ERROR;
             } else if (push_faces(r, &fs)) {
                 fprintf(stderr, "facetrail %s: out of memory\n", cmd);
@@ -252,6 +307,18 @@ static int read_predictions(const char *cmd, struct run *r, const ft_wider_gt *g
     return CLI_OK;
 }
 
+/* A finite double in the fewest digits that read back as it (0.3, not
+** 0.29999999999999999): for values the user gave as text. */
+static void jw_shortest(struct jw *w, double v)
+{
+    char buf[32];
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    fputs(buf, w->f);
+}
+
 static void write_json(const struct run *r, const ft_wider_result *res, const ft_wider_preds *p)
 {
     struct jw w;
@@ -296,7 +363,34 @@ static void write_json(const struct run *r, const ft_wider_result *res, const ft
     }
     jw_close(&w);
     jw_key(&w, "operating_threshold");
-    jw_double(&w, res->operating_score);
+    jw_shortest(&w, res->operating_score);
+    jw_key(&w, "operating_points");
+    jw_open(&w, '[');
+    for (int k = 0; k < r->n_op_heights * r->n_op_scores; k++) {
+        const ft_wider_point *pt = &r->points[k];
+        jw_item(&w);
+        jw_open(&w, '{');
+        jw_key(&w, "score");
+        jw_shortest(&w, pt->score);
+        jw_key(&w, "min_height");
+        jw_shortest(&w, pt->min_height);
+        jw_key(&w, "faces");
+        jw_int(&w, pt->faces);
+        jw_key(&w, "recalled");
+        jw_int(&w, pt->recalled);
+        jw_key(&w, "detections");
+        jw_int(&w, pt->detections);
+        jw_key(&w, "ignored");
+        jw_int(&w, pt->ignored);
+        jw_key(&w, "false_positives");
+        jw_int(&w, pt->false_positives);
+        jw_key(&w, "precision");
+        jw_double(&w, pt->precision); /* NaN becomes null */
+        jw_key(&w, "recall");
+        jw_double(&w, pt->recall);
+        jw_close(&w);
+    }
+    jw_close(&w);
     jw_key(&w, "detections");
     jw_int(&w, res->n_detections);
     if (r->predictions) {
@@ -312,7 +406,20 @@ static void write_json(const struct run *r, const ft_wider_result *res, const ft
         jw_key(&w, "detector");
         jw_str(&w, detector_name(r->dp.detector));
         jw_key(&w, "input_size");
-        jw_int(&w, r->dp.detector == FT_DETECTOR_TINY ? r->dp.input_size : 512);
+        if (r->dp.detector == FT_DETECTOR_YUNET)
+            fputs("null", w.f); /* the image at its own size */
+        else
+            jw_int(&w, r->dp.detector == FT_DETECTOR_TINY ? r->dp.input_size : 512);
+        jw_key(&w, "tile");
+        jw_int(&w, r->dp.tile_px);
+        if (r->dp.tile_px > 0) {
+            jw_key(&w, "tile_overlap");
+            jw_float(&w, r->dp.tile_overlap);
+        }
+        if (r->dp.min_face_px > 0) {
+            jw_key(&w, "min_face");
+            jw_int(&w, r->dp.min_face_px);
+        }
         jw_key(&w, "min_score");
         jw_float(&w, r->dp.min_score);
         if (r->dp.detector == FT_DETECTOR_SSD) {
@@ -332,16 +439,22 @@ static void write_json(const struct run *r, const ft_wider_result *res, const ft
 
 static void write_table(const struct run *r, const ft_wider_result *res, const ft_wider_preds *p)
 {
+    printf("WIDER FACE, official protocol: %d images, ", res->n_images);
     if (r->predictions)
-        printf("WIDER FACE, official protocol: %d images, detections from %s\n", res->n_images,
-               r->predictions);
+        printf("detections from %s", r->predictions);
     else if (r->dp.detector == FT_DETECTOR_TINY)
-        printf("WIDER FACE, official protocol: %d images, %s %d, min score %g\n", res->n_images,
-               detector_name(r->dp.detector), r->dp.input_size, (double)r->dp.min_score);
+        printf("%s %d, min score %g", detector_name(r->dp.detector), r->dp.input_size,
+               (double)r->dp.min_score);
+    else if (r->dp.detector == FT_DETECTOR_YUNET)
+        printf("%s at full resolution, min score %g", detector_name(r->dp.detector),
+               (double)r->dp.min_score);
     else
-        printf("WIDER FACE, official protocol: %d images, %s 512, min score %g, max results %d\n",
-               res->n_images, detector_name(r->dp.detector), (double)r->dp.min_score,
-               r->dp.max_results);
+        printf("%s 512, min score %g, max results %d", detector_name(r->dp.detector),
+               (double)r->dp.min_score, r->dp.max_results);
+    if (!r->predictions && r->dp.tile_px > 0)
+        printf(", tiles of %d px (overlap %g)", r->dp.tile_px, (double)r->dp.tile_overlap);
+    if (!r->predictions && r->dp.min_face_px > 0) printf(", faces >= %d px", r->dp.min_face_px);
+    printf("\n");
     printf("\n  level     faces      AP\n");
     int faces[FT_WIDER_N_LEVELS] = { res->faces_easy, res->faces_medium, res->faces_hard };
     double ap[FT_WIDER_N_LEVELS] = { res->ap_easy, res->ap_medium, res->ap_hard };
@@ -364,6 +477,21 @@ static void write_table(const struct run *r, const ft_wider_result *res, const f
         else
             printf("  %-10s %6d %6d       -\n", label, h->faces, h->matched);
     }
+    printf("\n  precision and recall of the hard-level faces at raw scores; faces and\n"
+           "  detections shorter than the height are left out:\n");
+    printf("  height   score   faces  found  recall  detections  ignored  false  precision\n");
+    for (int k = 0; k < r->n_op_heights * r->n_op_scores; k++) {
+        const ft_wider_point *pt = &r->points[k];
+        char label[32], rec[16] = "-", prec[16] = "-";
+        if (pt->min_height > 0)
+            snprintf(label, sizeof label, ">= %g", pt->min_height);
+        else
+            snprintf(label, sizeof label, "all");
+        if (!isnan(pt->recall)) snprintf(rec, sizeof rec, "%.3f", pt->recall);
+        if (!isnan(pt->precision)) snprintf(prec, sizeof prec, "%.3f", pt->precision);
+        printf("  %-7s %6g  %6d %6d  %6s  %10lld  %7lld %6lld  %9s\n", label, pt->score, pt->faces,
+               pt->recalled, rec, pt->detections, pt->ignored, pt->false_positives, prec);
+    }
     printf("\n  %lld detections", res->n_detections);
     if (r->predictions && p->n_timed)
         printf("; %.1f ms/image detecting (the file's ms_detect)", p->ms_detect_sum / p->n_timed);
@@ -385,9 +513,13 @@ int cmd_eval_wider(int argc, char **argv)
     r.dp = ft_detect_default_params();
     r.dp.with_landmarks = 0;
     r.dp.with_descriptor = 0;
-    r.dp.min_score = 0.05f;
     r.dp.max_results = 1000;
-    r.operating = 0.5;
+    static const double default_scores[] = { 0.3, 0.4, 0.5, 0.6, 0.7, 0.8 };
+    static const double default_heights[] = { 0, 32, 48 };
+    r.n_op_scores = (int)(sizeof default_scores / sizeof default_scores[0]);
+    r.n_op_heights = (int)(sizeof default_heights / sizeof default_heights[0]);
+    memcpy(r.op_scores, default_scores, sizeof default_scores);
+    memcpy(r.op_heights, default_heights, sizeof default_heights);
     long long n;
     double x;
 
@@ -423,6 +555,15 @@ int cmd_eval_wider(int argc, char **argv)
         } else if (opts_is(&o, "--operating-threshold")) {
             if (opts_double(&o, 0, 1, 0, "a number in [0, 1]", &x)) return CLI_ERROR;
             r.operating = x;
+            r.operating_given = 1;
+        } else if (opts_is(&o, "--operating-scores")) {
+            if (opts_list(&o, 0, 1, "a comma-separated list of scores in [0, 1]", r.op_scores,
+                          &r.n_op_scores))
+                return CLI_ERROR;
+        } else if (opts_is(&o, "--operating-heights")) {
+            if (opts_list(&o, 0, 100000, "a comma-separated list of face heights in pixels",
+                          r.op_heights, &r.n_op_heights))
+                return CLI_ERROR;
         } else if (opts_is(&o, "--detector")) {
             if (opts_detector(&o, &r.dp.detector)) return CLI_ERROR;
         } else if (opts_is(&o, "--input-size")) {
@@ -433,8 +574,8 @@ int cmd_eval_wider(int argc, char **argv)
         } else if (opts_is(&o, "--min-score")) {
             const char *what = "a number in (0, 1)";
             if (opts_double(&o, 0, 1, 1, what, &x)) return CLI_ERROR;
-            r.dp.min_score = (float)x;
-            if (!(r.dp.min_score > 0 && r.dp.min_score < 1)) return opts_bad(&o, what);
+            r.min_score = (float)x;
+            if (!(r.min_score > 0 && r.min_score < 1)) return opts_bad(&o, what);
         } else if (opts_is(&o, "--max-results")) {
             if (opts_int(&o, 1, INT_MAX, "a positive integer", &n)) return CLI_ERROR;
             r.dp.max_results = (int)n;
@@ -450,6 +591,17 @@ int cmd_eval_wider(int argc, char **argv)
         return usage_error(cmd, "needs --images DIR (run the detector) or --predictions FILE");
     if (r.images_dir && r.predictions)
         return usage_error(cmd, "--images and --predictions exclude each other");
+    /* after all options, as --pipeline sets the detector's default score */
+    if (r.min_score > 0)
+        r.dp.min_score = r.min_score;
+    else
+        r.dp.min_score =
+            r.dp.detector == FT_DETECTOR_YUNET ? YUNET_EVAL_MIN_SCORE : OTHER_EVAL_MIN_SCORE;
+    if (!r.operating_given)
+        /* the float's value to 6 digits (0.6, not 0.6000000238): the same
+        ** float scores pass it as pass the engine's float min_score */
+        r.operating =
+            r.predictions ? 0.5 : round(ft_detector_default_score(r.dp.detector) * 1e6) / 1e6;
 
     char err[512] = "";
     ft_wider_gt *gt = NULL;
@@ -488,7 +640,17 @@ int cmd_eval_wider(int argc, char **argv)
         ft_wider_params wp = ft_wider_default_params();
         wp.operating_score = r.operating;
         ft_wider_result res;
-        rc = ft_wider_evaluate(gt, n_images, dets, offsets, &wp, &res, err, sizeof err);
+        int n_points = r.n_op_heights * r.n_op_scores;
+        r.points = calloc((size_t)n_points, sizeof *r.points);
+        for (int k = 0; r.points && k < n_points; k++) {
+            r.points[k].min_height = r.op_heights[k / r.n_op_scores];
+            r.points[k].score = r.op_scores[k % r.n_op_scores];
+        }
+        rc = r.points ? ft_wider_evaluate(gt, n_images, dets, offsets, &wp, &res, err, sizeof err)
+                      : FT_ENOMEM;
+        if (rc == FT_OK)
+            rc = ft_wider_operating_points(gt, n_images, dets, offsets, wp.iou_thresh, r.points,
+                                           n_points, err, sizeof err);
         if (rc != FT_OK) {
             fprintf(stderr, "facetrail %s: %s\n", cmd, *err ? err : ft_strerror(rc));
             status = CLI_ERROR;
@@ -502,7 +664,16 @@ int cmd_eval_wider(int argc, char **argv)
                     "facetrail %s: note: the operating threshold %g is below --min-score %g: "
                     "recall by height misses the detections in between\n",
                     cmd, r.operating, (double)r.dp.min_score);
+        for (int k = 0; status == CLI_OK && !r.predictions && k < r.n_op_scores; k++)
+            if (r.op_scores[k] < r.dp.min_score) {
+                fprintf(stderr,
+                        "facetrail %s: note: operating score %g is below --min-score %g: its "
+                        "recall misses the detections in between\n",
+                        cmd, r.op_scores[k], (double)r.dp.min_score);
+                break;
+            }
     }
+    free(r.points);
     ft_wider_preds_fini(&preds);
     free(r.dets);
     free(r.offsets);

@@ -33,6 +33,11 @@
 **   mpre = [0, prec, 0], envelope from the right, sum over recall changes.
 **   The best-gt search (3) does not depend on the level and is done once.
 **
+**   Operating points (ft_wider_operating_points): the same steps 2-4 at the
+**   hard level on raw scores, for the detections kept at one raw score (and
+**   box height), without the normalisation or the thresholds of step 5;
+**   faces shorter than the point's min_height join the ignored ones.
+**
 ** CHOICES where the port is undefined (it divides by zero, giving NaN)
 **   (a) a threshold with 0 proposals has precision 0 (the port: 0/0 = NaN).
 **       This never changes the AP: proposals only grow as the threshold
@@ -648,42 +653,55 @@ static int height_bin(double h)
     return b;
 }
 
+/* The checks ft_wider_evaluate and ft_wider_operating_points share: gt read
+** with its three index files, n_images in range, offsets non-decreasing,
+** every detection finite. Sets the most detections and faces of one image. */
+static int check_detections(const char *fn, const ft_wider_gt *gt, int n_images,
+                            const ft_wider_det *dets, const size_t *offsets, size_t *max_p,
+                            size_t *max_g, char *err, size_t err_len)
+{
+    if (n_images < 0 || n_images > gt->n_images)
+        return ft__errf(err, err_len, FT_EINVAL, "%s: n_images %d not in [0, %d]", fn, n_images,
+                        gt->n_images);
+    if (gt->levels_read != (1u << FT_WIDER_N_LEVELS) - 1)
+        return ft__errf(err, err_len, FT_EINVAL,
+                        "%s: the index files of all three levels must be read first", fn);
+    *max_p = *max_g = 0;
+    for (int i = 0; i < n_images; i++) {
+        if (offsets[i + 1] < offsets[i])
+            return ft__errf(err, err_len, FT_EINVAL, "%s: offsets decrease at image %d", fn, i);
+        size_t p = offsets[i + 1] - offsets[i];
+        if (p > *max_p) *max_p = p;
+        if ((size_t)gt->images[i].n_faces > *max_g) *max_g = (size_t)gt->images[i].n_faces;
+    }
+    if (offsets[n_images] > offsets[0] && !dets)
+        return ft__errf(err, err_len, FT_EINVAL, "%s: dets is NULL", fn);
+    for (size_t d = offsets[0]; d < offsets[n_images]; d++)
+        if (!finite_box(dets[d].box) || !isfinite(dets[d].score))
+            return ft__errf(err, err_len, FT_EINVAL,
+                            "%s: detection %zu has a non-finite box or score", fn, d);
+    return FT_OK;
+}
+
 int ft_wider_evaluate(const ft_wider_gt *gt, int n_images, const ft_wider_det *dets,
                       const size_t *offsets, const ft_wider_params *params, ft_wider_result *out,
                       char *err, size_t err_len)
 {
     if (!gt || !offsets || !params || !out)
         return ft__errf(err, err_len, FT_EINVAL, "ft_wider_evaluate: NULL argument");
-    if (n_images < 0 || n_images > gt->n_images)
-        return ft__errf(err, err_len, FT_EINVAL, "ft_wider_evaluate: n_images %d not in [0, %d]",
-                        n_images, gt->n_images);
-    if (gt->levels_read != (1u << FT_WIDER_N_LEVELS) - 1)
-        return ft__errf(
-            err, err_len, FT_EINVAL,
-            "ft_wider_evaluate: the index files of all three levels must be read first");
     if (!(params->iou_thresh > 0 && params->iou_thresh <= 1) || params->thresh_num < 1 ||
         params->thresh_num > 1000000 || !isfinite(params->operating_score))
         return ft__errf(err, err_len, FT_EINVAL,
                         "ft_wider_evaluate: bad params (iou_thresh in (0, 1], thresh_num in "
                         "[1, 1000000], finite operating_score)");
-    size_t max_p = 0, max_g = 0;
-    for (int i = 0; i < n_images; i++) {
-        if (offsets[i + 1] < offsets[i])
-            return ft__errf(err, err_len, FT_EINVAL,
-                            "ft_wider_evaluate: offsets decrease at image %d", i);
-        size_t p = offsets[i + 1] - offsets[i];
-        if (p > max_p) max_p = p;
-        if ((size_t)gt->images[i].n_faces > max_g) max_g = (size_t)gt->images[i].n_faces;
-    }
-    if (offsets[n_images] > offsets[0] && !dets)
-        return ft__errf(err, err_len, FT_EINVAL, "ft_wider_evaluate: dets is NULL");
+    size_t max_p, max_g;
+    int rc = check_detections("ft_wider_evaluate", gt, n_images, dets, offsets, &max_p, &max_g, err,
+                              err_len);
+    if (rc != FT_OK) return rc;
 
     /* (1) the normalisation range over every detection, as norm_score */
     double smin = 1.0, smax = 0.0;
     for (size_t d = offsets[0]; d < offsets[n_images]; d++) {
-        if (!finite_box(dets[d].box) || !isfinite(dets[d].score))
-            return ft__errf(err, err_len, FT_EINVAL,
-                            "ft_wider_evaluate: detection %zu has a non-finite box or score", d);
         if (dets[d].score < smin) smin = dets[d].score;
         if (dets[d].score > smax) smax = dets[d].score;
     }
@@ -816,6 +834,91 @@ int ft_wider_evaluate(const ft_wider_gt *gt, int n_images, const ft_wider_det *d
     scratch_free(&w);
     ft__free(pr);
     ft__free(curve);
+    return FT_OK;
+}
+
+int ft_wider_operating_points(const ft_wider_gt *gt, int n_images, const ft_wider_det *dets,
+                              const size_t *offsets, double iou_thresh, ft_wider_point *points,
+                              int n_points, char *err, size_t err_len)
+{
+    const char *fn = "ft_wider_operating_points";
+    if (!gt || !offsets || (n_points > 0 && !points) || n_points < 0)
+        return ft__errf(err, err_len, FT_EINVAL, "%s: NULL argument", fn);
+    if (!(iou_thresh > 0 && iou_thresh <= 1))
+        return ft__errf(err, err_len, FT_EINVAL, "%s: iou_thresh %g not in (0, 1]", fn, iou_thresh);
+    for (int k = 0; k < n_points; k++)
+        if (!isfinite(points[k].score) || !isfinite(points[k].min_height))
+            return ft__errf(err, err_len, FT_EINVAL, "%s: point %d: non-finite score or height", fn,
+                            k);
+    size_t max_p, max_g;
+    int rc = check_detections(fn, gt, n_images, dets, offsets, &max_p, &max_g, err, err_len);
+    if (rc != FT_OK) return rc;
+    scratch w;
+    if (scratch_alloc(&w, max_p, max_g))
+        return ft__errf(err, err_len, FT_ENOMEM, "%s: out of memory", fn);
+    for (int k = 0; k < n_points; k++) {
+        ft_wider_point *pt = &points[k];
+        pt->faces = pt->recalled = 0;
+        pt->detections = pt->ignored = pt->false_positives = 0;
+    }
+
+    for (int i = 0; i < n_images; i++) {
+        const ft_wider_image *im = &gt->images[i];
+        const ft_wider_det *d = dets ? dets + offsets[i] : NULL;
+        int P = (int)(offsets[i + 1] - offsets[i]);
+        int G = im->n_faces;
+        if (G == 0) continue; /* skipped, as the protocol skips it: no face, no proposal */
+        /* by raw score, each detection's best face (as ft_wider_evaluate (2), (3)) */
+        for (int h = 0; h < P; h++)
+            w.order[h] = (ranked){ d[h].score, (size_t)h };
+        if (P > 0) qsort(w.order, (size_t)P, sizeof *w.order, cmp_ranked);
+        for (int h = 0; h < P; h++) {
+            const ft_wider_det *det = &d[w.order[h].index];
+            double best = ft__wider_iou(det->box, im->faces[0].box);
+            int arg = 0;
+            for (int g = 1; g < G; g++) {
+                double o = ft__wider_iou(det->box, im->faces[g].box);
+                if (o > best) {
+                    best = o;
+                    arg = g;
+                }
+            }
+            w.best_iou[h] = best;
+            w.best_gt[h] = arg;
+        }
+        for (int k = 0; k < n_points; k++) {
+            ft_wider_point *pt = &points[k];
+            double H = pt->min_height;
+            /* state: 1 a counted face not yet found, 2 found, 0 not counted */
+            for (int g = 0; g < G; g++) {
+                const ft_wider_face *f = &im->faces[g];
+                int counts = ((f->levels >> FT_WIDER_HARD) & 1u) && (H <= 0 || f->box[3] >= H);
+                w.state[g] = (signed char)counts;
+                pt->faces += counts;
+            }
+            for (int h = 0; h < P && w.order[h].score >= pt->score; h++) {
+                if (H > 0 && !(d[w.order[h].index].box[3] >= H)) continue;
+                pt->detections++;
+                int g = w.best_gt[h];
+                if (w.best_iou[h] < iou_thresh)
+                    pt->false_positives++;
+                else if (w.state[g] == 0)
+                    pt->ignored++;
+                else if (w.state[g] == 1) {
+                    w.state[g] = 2;
+                    pt->recalled++;
+                } else
+                    pt->false_positives++; /* a second detection of a found face */
+            }
+        }
+    }
+    for (int k = 0; k < n_points; k++) {
+        ft_wider_point *pt = &points[k];
+        long long counted = pt->detections - pt->ignored;
+        pt->precision = counted > 0 ? (double)pt->recalled / (double)counted : NAN;
+        pt->recall = pt->faces > 0 ? (double)pt->recalled / pt->faces : NAN;
+    }
+    scratch_free(&w);
     return FT_OK;
 }
 

@@ -567,6 +567,56 @@ elif need_samples "$name"; then
         grep -q "damaged frame" "$tmp/out"'
 fi
 
+# ------------------------------------------------------- eval wider: a tiny set --
+
+# One image (grey.png) with one annotated face, in WIDER FACE's layout, and two
+# detections: one on the face (score 0.9), one off it (0.375, 4 px tall).
+mkdir -p "$tmp/wider/images/0--Grey"
+cp "$tmp/grey.png" "$tmp/wider/images/0--Grey/g.png"
+printf '0--Grey/g.png\n1\n2 2 8 8 0 0 0 0 0 0\n' >"$tmp/wider/gt.txt"
+for l in easy medium hard; do
+    printf '0--Grey/g.png\t1\n' >"$tmp/wider/wider_val_${l}_gt_index.txt"
+done
+printf '{"file":"0--Grey/g.png","faces":[{"box":[2,2,8,8],"score":0.9},{"box":[9,9,4,4],"score":0.375}]}\n' \
+    >"$tmp/wider/preds.jsonl"
+wider="--gt $tmp/wider/gt.txt --index-dir $tmp/wider"
+run "$CLI" eval wider $wider --predictions "$tmp/wider/preds.jsonl" --json \
+    --operating-scores 0.25,0.5 --operating-heights 0,8
+check "eval wider --json: a precision/recall point per score and height" \
+    '[ $rc -eq 0 ] && [ "$(grep -o "{\"score\":" "$tmp/out" | wc -l)" -eq 4 ] &&
+     grep -q "{\"score\":0.25,\"min_height\":0,\"faces\":1,\"recalled\":1,\"detections\":2,\"ignored\":0,\"false_positives\":1,\"precision\":0.5,\"recall\":1}" "$tmp/out" &&
+     grep -q "{\"score\":0.5,\"min_height\":0,\"faces\":1,\"recalled\":1,\"detections\":1,\"ignored\":0,\"false_positives\":0,\"precision\":1,\"recall\":1}" "$tmp/out"'
+check "eval wider: the shortest faces kept drop the short detection" \
+    'grep -q "{\"score\":0.25,\"min_height\":8,\"faces\":1,\"recalled\":1,\"detections\":1,\"ignored\":0,\"false_positives\":0,\"precision\":1,\"recall\":1}" "$tmp/out"'
+check "eval wider --predictions: operating threshold 0.5" 'grep -q "\"operating_threshold\":0.5," "$tmp/out"'
+run "$CLI" eval wider $wider --predictions "$tmp/wider/preds.jsonl" --operating-heights 0,8
+check "eval wider: the table has the operating points" \
+    '[ $rc -eq 0 ] && grep -q "precision$" "$tmp/out" && [ "$(grep -c "^  >= 8 " "$tmp/out")" -eq 6 ]'
+for v in 0.3,x 1.5 "" 0.3, ,0.3 "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.1,0.2,0.3,0.4,0.5,0.6"; do
+    run "$CLI" eval wider $wider --predictions "$tmp/wider/preds.jsonl" --operating-scores "$v"
+    check "eval wider --operating-scores '$(echo "$v" | cut -c1-12)': exit 2" \
+        '[ $rc -eq 2 ] && grep -q -- "--operating-scores" "$tmp/err"'
+done
+run "$CLI" eval wider $wider --predictions "$tmp/wider/preds.jsonl" --operating-heights -8
+check "eval wider --operating-heights -8: exit 2" '[ $rc -eq 2 ] && grep -q -- "--operating-heights" "$tmp/err"'
+
+name="eval wider: YuNet by default, at full resolution, min score 0.02"
+if need_models "$name"; then
+    run "$CLI" eval wider $wider --images "$tmp/wider/images" --json
+    check "$name" '[ $rc -eq 0 ] && grep -q "\"detector\":\"yunet_n\",\"input_size\":null,\"tile\":0,\"min_score\":0.0199999996," "$tmp/out" &&
+        ! grep -q "max_results" "$tmp/out"'
+    run "$CLI" eval wider $wider --images "$tmp/wider/images"
+    check "eval wider: the table names YuNet at full resolution" \
+        '[ $rc -eq 0 ] && grep -q "yunet_n at full resolution, min score 0.02$" "$tmp/out"'
+    run "$CLI" eval wider $wider --images "$tmp/wider/images" --json --pipeline faceapi
+    check "eval wider --pipeline faceapi: SSD at 512, min score 0.05 (not the pipeline's 0.5)" \
+        '[ $rc -eq 0 ] && grep -q "\"detector\":\"ssd_mobilenetv1\",\"input_size\":512,\"tile\":0,\"min_score\":0.0500000007,\"max_results\":1000," "$tmp/out" &&
+         grep -q "\"operating_threshold\":0.5," "$tmp/out"'
+    run "$CLI" eval wider $wider --images "$tmp/wider/images" --json --min-score 0.25 --pipeline faceapi --tile 64
+    check "eval wider: --min-score before --pipeline is kept; --tile is reported" \
+        '[ $rc -eq 0 ] && grep -q "\"tile\":64,\"tile_overlap\":0.25,\"min_score\":0.25," "$tmp/out"'
+fi
+
 # ------------------------------------------- model folder, from anywhere --
 # Without --models and FT_MODEL_DIR the binary finds the models from its own
 # location (PREFIX/bin -> PREFIX/share/facetrail/models/face-api/model;

@@ -492,6 +492,118 @@ static void test_recall_by_height(void)
     no_leaks();
 }
 
+static void test_operating_points(void)
+{
+    /* Image "op": faces (x y w h) 1 (0,0,40,40), 2 (100,0,20,20), 3
+    ** (200,0,50,50) not at any level, 4 (300,0,60,60), 5 (400,0,35,30):
+    ** hard-level faces 1, 2, 4, 5. Image "none": no face, one detection at
+    ** 0.95 (skipped, as the protocol skips it). Detections on "op":
+    **   a 0.9 on 1 exactly             b 0.8 on 1 shifted 2 px (a second one)
+    **   c 0.7 on 2 exactly (h 20)      d 0.6 on 3 (not counted: ignored)
+    **   e 0.5 on no face               f 0.4 on 4 exactly
+    **   g 0.3 (400,0,35,34) on 5: face 36x31 = 1116 px inside the box's
+    **     36x35 = 1260 (+1 convention): IoU 0.886.
+    ** score 0.5, all: a b c d e kept: 5 detections, d ignored, a c found,
+    **   b e false: precision 2/4, recall 2/4.
+    ** score 0.3, all: 7 kept, d ignored, a c f g found, b e false:
+    **   precision 4/6, recall 4/4.
+    ** score 0.3, >= 32 px: c (h 20) dropped; faces 1 and 4 count (5 is 30
+    **   px, 2 is 20 px); a f found, b e false, d g ignored: 6 detections,
+    **   precision 2/4, recall 2/2.
+    ** score 0.95: nothing on "op": precision undefined (NaN), recall 0/4.
+    ** score 0.3, >= 100 px: no face, no detection: both NaN. */
+    tmpdir t;
+    tmp_open(&t);
+    char err[256] = "";
+    ft_wider_gt *gt = NULL;
+    int rc = load_gt(&t,
+                     "e/op.jpg\n5\n"
+                     "0 0 40 40 0 0 0 0 0 0\n"
+                     "100 0 20 20 0 0 0 0 0 0\n"
+                     "200 0 50 50 0 0 0 0 0 0\n"
+                     "300 0 60 60 0 0 0 0 0 0\n"
+                     "400 0 35 30 0 0 0 0 0 0\n"
+                     "e/none.jpg\n0\n0 0 0 0 0 0 0 0 0 0\n",
+                     IDX_HEADER "e/op.jpg\t1\ne/none.jpg\t\n",
+                     IDX_HEADER "e/op.jpg\t1 4\ne/none.jpg\t\n",
+                     IDX_HEADER "e/op.jpg\t1 2 4 5\ne/none.jpg\t\n", &gt, err, sizeof err);
+    if (rc) ft_test_fail(__FILE__, __LINE__, "load: %s", err);
+    ft_wider_det d[8] = {
+        { { 600, 0, 40, 40 }, 0.5 }, { { 0, 0, 40, 40 }, 0.9 },   { { 300, 0, 60, 60 }, 0.4 },
+        { { 2, 0, 40, 40 }, 0.8 },   { { 200, 0, 50, 50 }, 0.6 }, { { 100, 0, 20, 20 }, 0.7 },
+        { { 400, 0, 35, 34 }, 0.3 }, { { 0, 0, 50, 50 }, 0.95 },
+    };
+    size_t off[3] = { 0, 7, 8 };
+    ft_wider_point pt[5] = {
+        { .score = 0.5 },
+        { .score = 0.3 },
+        { .score = 0.3, .min_height = 32 },
+        { .score = 0.95 },
+        { .score = 0.3, .min_height = 100 },
+    };
+    ASSERT_OK(ft_wider_operating_points(gt, 2, d, off, 0.5, pt, 5, err, sizeof err));
+    int faces[5] = { 4, 4, 2, 4, 0 }, found[5] = { 2, 4, 2, 0, 0 };
+    long long n_det[5] = { 5, 7, 6, 0, 0 }, ign[5] = { 1, 1, 2, 0, 0 }, fp[5] = { 2, 2, 2, 0, 0 };
+    double prec[5] = { 0.5, 4.0 / 6.0, 0.5, NAN, NAN }, rec[5] = { 0.5, 1, 1, 0, NAN };
+    for (int k = 0; k < 5; k++) {
+        ASSERT_EQ(pt[k].faces, faces[k]);
+        ASSERT_EQ(pt[k].recalled, found[k]);
+        ASSERT_EQ(pt[k].detections, n_det[k]);
+        ASSERT_EQ(pt[k].ignored, ign[k]);
+        ASSERT_EQ(pt[k].false_positives, fp[k]);
+        if (isnan(prec[k]))
+            ASSERT(isnan(pt[k].precision));
+        else
+            ASSERT_NEAR(pt[k].precision, prec[k], 1e-12);
+        if (isnan(rec[k]))
+            ASSERT(isnan(pt[k].recall));
+        else
+            ASSERT_NEAR(pt[k].recall, rec[k], 1e-12);
+    }
+    /* at min_height 0 the faces found are those of recall_by_height at the
+    ** same operating score (the same kept detections, the same matching) */
+    ft_wider_params wp = ft_wider_default_params();
+    ft_wider_result r;
+    for (int k = 0; k < 2; k++) {
+        wp.operating_score = pt[k].score;
+        ASSERT_OK(ft_wider_evaluate(gt, 2, d, off, &wp, &r, err, sizeof err));
+        int sum_faces = 0, sum_found = 0;
+        for (int b = 0; b < FT_WIDER_N_HEIGHT_BINS; b++) {
+            sum_faces += r.height[b].faces;
+            sum_found += r.height[b].matched;
+        }
+        ASSERT_EQ(sum_faces, pt[k].faces);
+        ASSERT_EQ(sum_found, pt[k].recalled);
+    }
+    /* IoU 0.95: b (0.907) no longer matches face 1 (still false) and g
+    ** (0.886) matches nothing (false): score 0.3 gives a c f found, b e g
+    ** false, d ignored */
+    ASSERT_OK(ft_wider_operating_points(gt, 2, d, off, 0.95, pt + 1, 1, err, sizeof err));
+    ASSERT_EQ(pt[1].recalled, 3);
+    ASSERT_EQ(pt[1].false_positives, 3);
+    ASSERT_EQ(pt[1].ignored, 1);
+    /* the first image alone: same numbers (the second one added nothing) */
+    ASSERT_OK(ft_wider_operating_points(gt, 1, d, off, 0.5, pt, 1, err, sizeof err));
+    ASSERT_EQ(pt[0].detections, 5);
+    /* no point: nothing to do */
+    ASSERT_OK(ft_wider_operating_points(gt, 2, d, off, 0.5, NULL, 0, err, sizeof err));
+    /* bad arguments */
+    ASSERT_EQ(ft_wider_operating_points(gt, 2, d, off, 0, pt, 1, err, sizeof err), FT_EINVAL);
+    ASSERT_EQ(ft_wider_operating_points(gt, 3, d, off, 0.5, pt, 1, err, sizeof err), FT_EINVAL);
+    ASSERT_EQ(ft_wider_operating_points(gt, 2, d, off, 0.5, NULL, 1, err, sizeof err), FT_EINVAL);
+    ASSERT_EQ(ft_wider_operating_points(NULL, 2, d, off, 0.5, pt, 1, err, sizeof err), FT_EINVAL);
+    ASSERT_EQ(ft_wider_operating_points(gt, 2, NULL, off, 0.5, pt, 1, err, sizeof err), FT_EINVAL);
+    pt[0].score = NAN;
+    ASSERT_EQ(ft_wider_operating_points(gt, 2, d, off, 0.5, pt, 1, err, sizeof err), FT_EINVAL);
+    pt[0].score = 0.5;
+    d[3].box[2] = INFINITY;
+    ASSERT_EQ(ft_wider_operating_points(gt, 2, d, off, 0.5, pt, 1, err, sizeof err), FT_EINVAL);
+    ASSERT(strstr(err, "ft_wider_operating_points") != NULL);
+    ft_wider_gt_destroy(gt);
+    tmp_close(&t);
+    no_leaks();
+}
+
 static void test_evaluate_bad_arguments(void)
 {
     tmpdir t;
@@ -920,6 +1032,10 @@ static void test_alloc_failures(void)
             rc = ft_wider_preds_read(t.preds, gt, &p, err, sizeof err);
             if (rc == FT_OK) {
                 rc = ft_wider_evaluate(gt, p.n_images, p.dets, p.offsets, &wp, &r, err, sizeof err);
+                ft_wider_point pt = { .score = 0.5 };
+                if (rc == FT_OK)
+                    rc = ft_wider_operating_points(gt, p.n_images, p.dets, p.offsets, 0.5, &pt, 1,
+                                                   err, sizeof err);
                 ft_wider_preds_fini(&p);
             }
         }
@@ -941,7 +1057,7 @@ FT_TESTS(FT_TEST(test_iou_plus_one), FT_TEST(test_voc_ap),
          FT_TEST(test_ap_levels_ignored_false_positive), FT_TEST(test_duplicate_is_false_positive),
          FT_TEST(test_images_without_gt_or_detections), FT_TEST(test_normalisation_spreads_scores),
          FT_TEST(test_iou_convention_decides_match), FT_TEST(test_negative_size_boxes_never_match),
-         FT_TEST(test_recall_by_height),
+         FT_TEST(test_recall_by_height), FT_TEST(test_operating_points),
          FT_TEST(test_evaluate_bad_arguments), FT_TEST(test_parse_real_format),
          FT_TEST(test_gt_malformed), FT_TEST(test_index_malformed),
          FT_TEST(test_truncations_and_garbage), FT_TEST(test_predictions),
