@@ -207,7 +207,7 @@ typedef struct ft_detect_params {
     int tiny_landmarks;             /* default 0: use face_landmark_68_tiny */
     enum ft_align_kind align;       /* descriptor chip; default FT_ALIGN_DLIB */
     int mirror;                     /* 1: average the descriptors of the chip and of
-                                       its mirror image; default 0 */
+                                       its mirror image; default 1 (face-api: 0) */
     int tile_px;                    /* small-face mode: besides the whole image, run the detector
                          on overlapping square tiles of this many image pixels
                          (each resized to the detector input, so small faces are
@@ -223,7 +223,7 @@ typedef struct ft_detect_params {
 float ft_detector_default_score(enum ft_detector_kind kind);
 
 /* The default pipeline: YuNet (score 0.6), dlib's 5-point predictor, dlib's
-** descriptor. */
+** descriptor averaged with its mirror image's ("dlib-chip5-mirror"). */
 ft_detect_params ft_detect_default_params(void);
 /* face-api's pipeline, as detectAllFaces().withFaceLandmarks()
 ** .withFaceDescriptors() with default options: SSD (score 0.5), 68 landmarks,
@@ -234,8 +234,10 @@ ft_detect_params ft_detect_faceapi_params(void);
 ** space, and each space has its own calibration. Names: "faceapi-crop"
 ** (face-api's crop), "faceapi-chip68" (face-api's net on dlib's chip from the
 ** 68 points: events ingested before the dlib descriptor), "dlib-chip5"
-** (dlib's net and chip from dlib's 5 points), "dlib-yunet5" (dlib's net on a
-** chip from YuNet's 5 points). NULL for a combination the engine refuses. */
+** (dlib's net and chip from dlib's 5 points), "dlib-chip5-mirror" (the same,
+** averaged with the mirror image's: the default), "dlib-yunet5" (dlib's net on
+** a chip from YuNet's 5 points). NULL for a combination of descriptor,
+** landmarks, alignment and mirror that is none of these. */
 const char *ft_descriptor_space(const ft_detect_params *p);
 /* Sets the detector (with its default score), landmark, alignment and
 ** descriptor fields of p to make descriptors of the named space as its
@@ -333,6 +335,14 @@ enum ft_metric {
 float ft_metric_distance(enum ft_metric metric, const float *a, const float *b);
 /* "euclidean" or "cosine"; "unknown" otherwise. Never NULL. */
 const char *ft_metric_name(enum ft_metric metric);
+
+/* A one-line description of the pipeline p (detector and score, landmarks,
+** chip, descriptor net, mirror) and the metric, for the record an event
+** keeps of how its descriptors were made, e.g. "detector=yunet_n score=0.6
+** landmarks=dlib5 chip=dlib150/0.25 descriptor=dlib_resnet_v1 mirror=1
+** metric=cosine". */
+void ft_pipeline_describe(const ft_detect_params *p, enum ft_metric metric, char *out,
+                          size_t out_len);
 
 /* -- LFW pairs file ------------------------------------------------------ */
 

@@ -585,11 +585,12 @@ int opts_pipeline(struct opts *o, ft_detect_params *dp)
     if (opts_is(o, "--pipeline")) {
         const char *v = opts_value(o);
         if (!v) return -1;
-        const char *space = !strcmp(v, "dlib")      ? "dlib-chip5"
+        const char *space = !strcmp(v, "dlib")      ? "dlib-chip5-mirror"
                             : !strcmp(v, "faceapi") ? "faceapi-crop"
                                                     : v;
         if (ft_detect_params_for_space(space, dp) != FT_OK) {
-            opts_bad(o, "dlib (dlib-chip5), dlib-yunet5, faceapi (faceapi-crop) or faceapi-chip68");
+            opts_bad(o, "dlib (dlib-chip5-mirror, the default), dlib-chip5, dlib-yunet5, faceapi "
+                        "(faceapi-crop) or faceapi-chip68");
             return -1;
         }
         if (dp->landmarks == FT_LANDMARKS_68) dp->tile_px = 0;

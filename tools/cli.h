@@ -81,11 +81,12 @@ int opts_engine(struct opts *o, ft_engine_params *ep);
 int opts_pipeline(struct opts *o, ft_detect_params *dp);
 /* Help lines for opts_pipeline's options. */
 #define PIPELINE_OPTIONS_HELP                                                               \
-    "  --pipeline NAME       how descriptors are made: dlib (default: YuNet, dlib's 5\n"    \
-    "                        points and chip, dlib's net), dlib-yunet5 (the chip from\n"    \
-    "                        YuNet's points), faceapi (SSD, 68 points, face-api's crop\n"   \
-    "                        and net, as face-api.js), faceapi-chip68 (dlib's chip);\n"     \
-    "                        give it before --detector to choose another detector\n"        \
+    "  --pipeline NAME       how descriptors are made: dlib (default, dlib-chip5-mirror:\n" \
+    "                        YuNet, dlib's 5 points and chip, dlib's net, averaged with\n"  \
+    "                        the mirror image), dlib-chip5 (no mirror), dlib-yunet5 (the\n" \
+    "                        chip from YuNet's points), faceapi (SSD, 68 points, face-\n"   \
+    "                        api's crop and net, as face-api.js), faceapi-chip68 (dlib's\n" \
+    "                        chip); give it before --detector to choose another detector\n" \
     "  --align faceapi|dlib  face-api pipelines: face-api's crop or dlib's aligned chip\n"  \
     "  --mirror              average the descriptors of the chip and its mirror image\n"    \
     "  --tile N              small-face mode: also detect on overlapping N-pixel tiles\n"   \

@@ -120,6 +120,9 @@ int ft_store_meta_set(ft_store *st, const char *key, const char *value);
 ** (ft_descriptor_space in facetrail.h): set by the first ingest; search
 ** describes the query photo the same way and uses that space's calibration. */
 #define FT_STORE_SPACE_KEY "descriptor_space"
+/* The setting that records how the event's descriptors were made
+** (ft_pipeline_describe), set with FT_STORE_SPACE_KEY. */
+#define FT_STORE_PIPELINE_KEY "pipeline"
 /* The space made before that setting existed (face-api's net on dlib's chip
 ** from the 68 points: the only pipeline ingest had then). */
 #define FT_STORE_SPACE_LEGACY "faceapi-chip68"

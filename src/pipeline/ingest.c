@@ -417,7 +417,10 @@ int ft_ingest_run(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_in
     memset(&in, 0, sizeof in);
     in.eng = eng, in.st = st, in.p = p, in.err = err, in.errlen = errlen;
     int64_t ingest_id = 0, resume_us = -1;
-    if (!*have && (rc = ft_store_meta_set(st, FT_STORE_SPACE_KEY, space)) != FT_OK) {
+    char how[256];
+    ft_pipeline_describe(&p->detect, ft_calibration_for_space(space)->metric, how, sizeof how);
+    if (!*have && ((rc = ft_store_meta_set(st, FT_STORE_PIPELINE_KEY, how)) != FT_OK ||
+                   (rc = ft_store_meta_set(st, FT_STORE_SPACE_KEY, space)) != FT_OK)) {
         ft__errf(err, errlen, rc, "%s", ft_store_errmsg(st));
         ft_video_close(v);
         return rc;

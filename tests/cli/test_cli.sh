@@ -439,7 +439,7 @@ elif need_samples "$name"; then
     # one descriptor space per event: another pipeline is refused, by name
     run "$CLI" ingest --quiet --pipeline faceapi-chip68 --db "$tmp/paris.ftdb" --camera "$scam" --start 2026-04-12T12:30Z "$sclip"
     check "ingest with another pipeline into an event: refused, names both kinds" '[ $rc -eq 2 ] &&
-        grep -q "descriptors are of kind dlib-chip5, and this ingest would make faceapi-chip68" "$tmp/err"'
+        grep -q "descriptors are of kind dlib-chip5-mirror, and this ingest would make faceapi-chip68" "$tmp/err"'
     "$CLI" camera add --db "$tmp/yunet5.ftdb" --id "$scam" --km 1 >/dev/null 2>&1
     run "$CLI" ingest --quiet --pipeline dlib-yunet5 --db "$tmp/yunet5.ftdb" --camera "$scam" --start 2026-04-12T12:30Z "$sclip"
     check "ingest with an uncalibrated descriptor kind: refused before any work" '[ $rc -eq 2 ] &&
@@ -644,9 +644,15 @@ if need_samples "$name"; then
 fi
 name="an installed PREFIX/bin/facetrail finds PREFIX/share/facetrail/models"
 if need_samples "$name"; then
-    mkdir -p "$tmp/prefix/bin" "$tmp/prefix/share/facetrail/models/face-api"
+    # the layout make install writes: face-api's files, yunet/ and dlib/ beside
+    mkdir -p "$tmp/prefix/bin" "$tmp/prefix/share/facetrail/models/face-api/model"
     cp "$abs_cli" "$tmp/prefix/bin/facetrail"
-    ln -s "$abs_models" "$tmp/prefix/share/facetrail/models/face-api/model"
+    for f in "$abs_models"/*; do ln -s "$f" "$tmp/prefix/share/facetrail/models/face-api/model/"; done
+    run_in /tmp "$tmp/prefix/bin/facetrail" detect "$abs_demo/sample2.jpg"
+    check "an installed facetrail without yunet/ and dlib/: exit 2, names the missing model" \
+        '[ $rc -eq 2 ] && grep -q "yunet" "$tmp/err"'
+    ln -s "$(cd models/yunet && pwd)" "$tmp/prefix/share/facetrail/models/yunet"
+    ln -s "$(cd models/dlib && pwd)" "$tmp/prefix/share/facetrail/models/dlib"
     run_in /tmp "$tmp/prefix/bin/facetrail" detect "$abs_demo/sample2.jpg"
     check "$name" '[ $rc -eq 0 ] && grep -q "\"faces\":\[{\"box\"" "$tmp/out"'
 fi

@@ -392,6 +392,18 @@ static double check_face(const char *what, const ft_face *f, const dlib_batch *b
 /* Against dlib                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* The default pipeline with one chip per face ("dlib-chip5"): what dlib's
+** compute_face_descriptor gives. The default also averages the mirror
+** image's descriptor, checked on its own in test_pipeline_mirror. */
+static ft_detect_params plain_params(void)
+{
+    ft_detect_params p = ft_detect_default_params();
+    ASSERT_EQ(p.mirror, 1);
+    ASSERT_STR_EQ(ft_descriptor_space(&p), "dlib-chip5-mirror");
+    p.mirror = 0;
+    return p;
+}
+
 /* Every face the default pipeline finds in the photos equals dlib's
 ** pipeline run from the face's rectangle: the parts exactly, the descriptor
 ** within 1e-4; prints the worst difference, the count, and the timings. */
@@ -400,7 +412,7 @@ static void test_pipeline_dlib_parity(void)
     need_models();
     ref_program("dlib_shape_ref");
     ft_engine *eng = open_engine(ft_test_model_dir(), 1);
-    const ft_detect_params dp = ft_detect_default_params();
+    const ft_detect_params dp = plain_params();
     ft_detect_params det_only = dp;
     det_only.with_landmarks = det_only.with_descriptor = 0;
     static ft_face faces[N_PHOTOS][MAX_FACES], boxes[MAX_FACES], again[MAX_FACES];
@@ -474,7 +486,7 @@ static void test_pipeline_describe_box(void)
     need_models();
     ref_program("dlib_shape_ref");
     ft_engine *eng = open_engine(ft_test_model_dir(), 1);
-    const ft_detect_params dp = ft_detect_default_params();
+    const ft_detect_params dp = plain_params();
     ft_detect_params det_only = dp;
     det_only.with_landmarks = det_only.with_descriptor = 0;
     static const struct {
@@ -609,7 +621,7 @@ static void test_pipeline_threads(void)
 {
     need_models();
     ft_engine *e1 = open_engine(ft_test_model_dir(), 1), *e2 = open_engine(ft_test_model_dir(), 2);
-    const ft_detect_params dp = ft_detect_default_params();
+    const ft_detect_params dp = plain_params();
     static ft_face a[MAX_FACES], b[MAX_FACES], c[MAX_FACES];
     double worst = 0, worst_box = 0, ms1 = 0, ms2 = 0;
     int n_all = 0;
@@ -661,8 +673,8 @@ static void test_pipeline_yunet5(void)
 {
     need_models();
     ft_engine *eng = open_engine(ft_test_model_dir(), 1);
-    const ft_detect_params dp = ft_detect_default_params();
-    ft_detect_params y5 = ft_detect_default_params();
+    const ft_detect_params dp = plain_params();
+    ft_detect_params y5 = plain_params();
     ASSERT_OK(ft_detect_params_for_space("dlib-yunet5", &y5));
     ASSERT_EQ(y5.landmarks, FT_LANDMARKS_DETECTOR5);
     ASSERT_STR_EQ(ft_descriptor_space(&y5), "dlib-yunet5");
@@ -766,13 +778,13 @@ static void test_pipeline_bad_params(void)
     ASSERT_EQ(ft_engine_detect(eng, img, &p, faces, 4, &n), FT_EINVAL);
     ASSERT_STR_CONTAINS(ft_engine_errmsg(eng), "descriptors need landmarks");
     /* a box alone cannot give YuNet's own points */
-    ft_detect_params y5 = ft_detect_default_params();
+    ft_detect_params y5 = plain_params();
     ASSERT_OK(ft_detect_params_for_space("dlib-yunet5", &y5));
     ft_face f = { .box = { 103, 102, 45, 45 } };
     ASSERT_EQ(ft_engine_describe(eng, img, &y5, &f), FT_EINVAL);
     ASSERT_STR_CONTAINS(ft_engine_errmsg(eng), "no landmarks");
     /* after all that, the engine still works */
-    const ft_detect_params dp = ft_detect_default_params();
+    const ft_detect_params dp = plain_params();
     ASSERT(detect(eng, img, &dp, (ft_face[MAX_FACES]){ 0 }) >= 1);
     ASSERT_STR_EQ(ft_engine_errmsg(eng), "");
     ft_image_destroy(img);
@@ -825,7 +837,7 @@ static void test_pipeline_missing_models(void)
     snprintf(dir, sizeof dir, "%s/models/face-api/model", root);
     ft_engine *eng = open_engine(dir, 1);
     ft_image *img = load("tests/data/parity/sample1_q.png");
-    const ft_detect_params dp = ft_detect_default_params();
+    const ft_detect_params dp = plain_params();
     static ft_face faces[MAX_FACES];
     int n, rc;
 

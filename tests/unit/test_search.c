@@ -282,8 +282,9 @@ static void test_search_descriptor_space(void)
     ft_query_params qp = ft_query_default_params();
     const ft_calibration *cal = NULL;
     ASSERT_OK(ft_query_params_for_store(st, &qp, &cal, space, sizeof space, err, sizeof err));
-    ASSERT_STR_EQ(space, "dlib-chip5");
+    ASSERT_STR_EQ(space, "dlib-chip5-mirror");
     ASSERT(cal == ft_calibration_default());
+    ASSERT_EQ(qp.detect.mirror, 1);
     ASSERT_EQ(qp.detect.detector, FT_DETECTOR_YUNET);
     ASSERT_EQ(qp.detect.descriptor, FT_DESCRIPTOR_DLIB);
     ASSERT_EQ(qp.detect.landmarks, FT_LANDMARKS_DLIB5);
@@ -303,6 +304,7 @@ static void test_search_descriptor_space(void)
     ASSERT_EQ(qp.detect.descriptor, FT_DESCRIPTOR_FACEAPI);
     ASSERT_EQ(qp.detect.landmarks, FT_LANDMARKS_68);
     ASSERT_EQ(qp.detect.align, FT_ALIGN_DLIB);
+    ASSERT_EQ(qp.detect.mirror, 0);
     /* the setting wins; an unknown kind is refused */
     ASSERT_OK(ft_store_meta_set(st, FT_STORE_SPACE_KEY, "dlib-chip5"));
     ASSERT_OK(ft_store_descriptor_space(st, space, sizeof space));
@@ -313,8 +315,9 @@ static void test_search_descriptor_space(void)
     ASSERT(ft_calibration_for_space("arcface-r100") == NULL);
     ASSERT(ft_calibration_for_space(NULL) == NULL);
     /* names and params agree both ways */
-    const char *names[4] = { "faceapi-crop", "faceapi-chip68", "dlib-chip5", "dlib-yunet5" };
-    for (int i = 0; i < 4; i++) {
+    const char *names[5] = { "faceapi-crop", "faceapi-chip68", "dlib-chip5", "dlib-chip5-mirror",
+                             "dlib-yunet5" };
+    for (int i = 0; i < 5; i++) {
         ft_detect_params d = ft_detect_default_params();
         ASSERT_OK(ft_detect_params_for_space(names[i], &d));
         ASSERT_STR_EQ(ft_descriptor_space(&d), names[i]);
