@@ -14,6 +14,9 @@
 **           FPN adds a 2x-upsampled stride-32 map to the stride-16 one, so
 **           other sizes do not fit), BGR, raw 0..255 (configs/yunet_n.py:
 **           mean 0, std 1, to_rgb False; OpenCV's blobFromImage defaults).
+**           detect makes it a band of rows at a time, as the net's first
+**           layers read them (ft__onnx_net_run_rows), so that the whole
+**           float image is never written out.
 **   net     backbone (conv 3x3/2, depthwise-separable units, max pools),
 **           a top-down FPN (nearest 2x upsample + add), and per level a
 **           shared unit and cls/obj/bbox/kps heads; the export applies the
@@ -31,7 +34,7 @@
 **                 FT__YUNET_N_OUT order, whatever the graph's own order.
 **             (2) every forward checks the grids against the strides, so a
 **                 decode never reads past an output.
-** OWNERSHIP   The net owns its interpreter, input buffer and message.
+** OWNERSHIP   The net owns its interpreter, the trial run's input and message.
 ** SEE ALSO    tests/unit/test_yunet.c, tests/ref/yunet_ref.py.
 */
 #include "detect/detect.h"
@@ -77,17 +80,38 @@ void ft__yunet_padded_size(int w, int h, int *pad_w, int *pad_h)
     *pad_h = (h > 0 ? (h - 1) / 32 + 1 : 1) * 32;
 }
 
+/* What the input rows make from (ft__onnx_rows_fn). */
+typedef struct rows_src {
+    const ft_image *img;
+    int pad_w;
+} rows_src;
+
+/* Rows [y0, y1) of the net's input: the image's pixels BGR as float, zeros
+** right of and below it. */
+static void input_rows(void *arg, int y0, int y1, float *dst)
+{
+    const rows_src *src = arg;
+    const ft_image *img = src->img;
+    size_t row = (size_t)src->pad_w * 3;
+    for (int y = y0; y < y1; y++, dst += row) {
+        if (y >= img->height) {
+            memset(dst, 0, row * sizeof(float));
+            continue;
+        }
+        const uint8_t *s = img->rgb + (size_t)y * img->width * 3;
+        float *d = dst;
+        for (int x = 0; x < img->width; x++, s += 3, d += 3)
+            d[0] = s[2], d[1] = s[1], d[2] = s[0]; /* RGB -> BGR */
+        memset(d, 0, (size_t)(src->pad_w - img->width) * 3 * sizeof(float));
+    }
+}
+
 void ft__yunet_input(const ft_image *img, float *dst)
 {
     int pw, ph;
     ft__yunet_padded_size(img->width, img->height, &pw, &ph);
-    memset(dst, 0, (size_t)pw * ph * 3 * sizeof(float));
-    for (int y = 0; y < img->height; y++) {
-        const uint8_t *s = img->rgb + (size_t)y * img->width * 3;
-        float *d = dst + (size_t)y * pw * 3;
-        for (int x = 0; x < img->width; x++, s += 3, d += 3)
-            d[0] = s[2], d[1] = s[1], d[2] = s[0]; /* RGB -> BGR */
-    }
+    rows_src src = { img, pw };
+    input_rows(&src, 0, ph, dst);
 }
 
 /* Grows the input buffer to n floats + slack. */
@@ -101,16 +125,10 @@ static int input_reserve(ft__yunet *net, size_t n)
     return FT_OK;
 }
 
-int ft__yunet_forward(const ft__nn_ctx *ctx, ft__yunet *net, const float *bgr, int h, int w,
-                      ft__tensor out[FT__YUNET_N_OUT])
+/* Points out at the raw outputs of the run that just ended on an (h, w)
+** input, checking their grids (INVARIANT (2)). */
+static int outputs(ft__yunet *net, int h, int w, ft__tensor out[FT__YUNET_N_OUT])
 {
-    net->err[0] = 0;
-    if (h < 32 || w < 32 || h % 32 || w % 32)
-        return ft__errf(net->err, sizeof net->err, FT_EINVAL,
-                        "YuNet input %dx%d: width and height must be multiples of 32", w, h);
-    ft__tensor in = { (float *)bgr, h, w, 3 };
-    int rc = ft__onnx_net_run(ctx, net->net, &in, net->graph_out, net->err, sizeof net->err);
-    if (rc != FT_OK) return rc;
     for (int k = 0; k < FT__YUNET_N_OUT; k++) {
         out[k] = net->graph_out[net->out_index[k]];
         int s = strides[k % 3];
@@ -121,6 +139,18 @@ int ft__yunet_forward(const ft__nn_ctx *ctx, ft__yunet *net, const float *bgr, i
                             out_names[k], out[k].w, out[k].h, w, h, s, w / s, h / s);
     }
     return FT_OK;
+}
+
+int ft__yunet_forward(const ft__nn_ctx *ctx, ft__yunet *net, const float *bgr, int h, int w,
+                      ft__tensor out[FT__YUNET_N_OUT])
+{
+    net->err[0] = 0;
+    if (h < 32 || w < 32 || h % 32 || w % 32)
+        return ft__errf(net->err, sizeof net->err, FT_EINVAL,
+                        "YuNet input %dx%d: width and height must be multiples of 32", w, h);
+    ft__tensor in = { (float *)bgr, h, w, 3 };
+    int rc = ft__onnx_net_run(ctx, net->net, &in, net->graph_out, net->err, sizeof net->err);
+    return rc != FT_OK ? rc : outputs(net, h, w, out);
 }
 
 int ft__yunet_open(const char *onnx_path, ft__yunet **out, char *err, size_t errlen)
@@ -284,11 +314,12 @@ int ft__yunet_detect(const ft__nn_ctx *ctx, ft__yunet *net, const ft_image *img,
         return ft__errf(net->err, sizeof net->err, FT_ETOOBIG,
                         "YuNet: a %dx%d image is over the %d pixels the detector runs at once",
                         img->width, img->height, FT__YUNET_MAX_PIXELS);
-    if (input_reserve(net, (size_t)pw * ph * 3) != FT_OK)
-        return ft__errf(net->err, sizeof net->err, FT_ENOMEM, "YuNet: out of memory");
-    ft__yunet_input(img, net->input);
+    /* the input is made a band of rows at a time, as the first layers read it */
+    rows_src src = { img, pw };
     ft__tensor raw[FT__YUNET_N_OUT];
-    int rc = ft__yunet_forward(ctx, net, net->input, ph, pw, raw);
+    int rc = ft__onnx_net_run_rows(ctx, net->net, ph, pw, input_rows, &src, net->graph_out,
+                                   net->err, sizeof net->err);
+    if (rc == FT_OK) rc = outputs(net, ph, pw, raw);
     if (rc != FT_OK) return rc;
     rc = ft__yunet_decode(raw, min_score, nms_iou, top_k, out);
     if (rc != FT_OK) ft__errf(net->err, sizeof net->err, rc, "YuNet: decoding failed");

@@ -56,6 +56,44 @@ int ft__window_pad_before(int in, int k, int stride, enum ft__pad pad)
 /* Convolution                                                              */
 /* ------------------------------------------------------------------------ */
 
+/* An XNNPACK operator for l's weights with top/bottom rows and l's columns
+** of padding (flags: XNN_FLAG_TENSORFLOW_SAME_PADDING or 0). */
+static int conv_op(const ft__conv *l, uint32_t top, uint32_t bottom, uint32_t flags,
+                   xnn_operator_t *op)
+{
+    uint32_t px = (uint32_t)l->pad_x;
+    int kh = l->kh, kw = l->kw, cin = l->cin, cout = l->cout;
+    uint32_t s = (uint32_t)l->stride;
+    enum xnn_status st;
+    if (l->depthwise) {
+        /* With XNN_FLAG_DEPTHWISE_CONVOLUTION the kernel is (1, kh, kw, c):
+        ** the same memory as TF's depthwise (kh, kw, c, 1). */
+        st = xnn_create_convolution2d_nhwc_f32(top, px, bottom, px, kh, kw, s, s, 1, 1, cin, 1, 1,
+                                               cin, cin, l->w, l->b, l->out_min, l->out_max,
+                                               flags | XNN_FLAG_DEPTHWISE_CONVOLUTION, op);
+    } else {
+        /* XNNPACK wants OHWI; TF stores HWIO. */
+        size_t nw = (size_t)kh * kw * cin * cout;
+        float *ohwi = ft__malloc(nw * sizeof(float));
+        if (!ohwi) return FT_ENOMEM;
+        for (int o = 0; o < cout; o++)
+            for (int y = 0; y < kh; y++)
+                for (int x = 0; x < kw; x++)
+                    for (int i = 0; i < cin; i++)
+                        ohwi[(((size_t)o * kh + y) * kw + x) * cin + i] =
+                            l->w[(((size_t)y * kw + x) * cin + i) * cout + o];
+        st = xnn_create_convolution2d_nhwc_f32(top, px, bottom, px, kh, kw, s, s, 1, 1, 1, cin,
+                                               cout, cin, cout, ohwi, l->b, l->out_min, l->out_max,
+                                               flags, op);
+        ft__free(ohwi);
+    }
+    if (st != xnn_status_success) {
+        *op = NULL;
+        return FT_EBACKEND;
+    }
+    return FT_OK;
+}
+
 static int conv_create(ft__conv *l, int kh, int kw, int stride, int cin, int cout, int depthwise,
                        enum ft__pad pad, int pad_y, int pad_x, const float *w, const float *b,
                        float out_min, float out_max)
@@ -66,7 +104,6 @@ static int conv_create(ft__conv *l, int kh, int kw, int stride, int cin, int cou
     l->kh = kh, l->kw = kw, l->stride = stride, l->cin = cin, l->cout = cout;
     l->depthwise = depthwise, l->pad = pad, l->out_min = out_min, l->out_max = out_max;
     l->pad_y = pad_y, l->pad_x = pad_x;
-    uint32_t py = (uint32_t)pad_y, px = (uint32_t)pad_x;
     size_t nw = (size_t)kh * kw * cin * (depthwise ? 1 : cout);
     l->w = ft__malloc(nw * sizeof(float));
     l->b = ft__calloc((size_t)cout, sizeof(float));
@@ -74,35 +111,8 @@ static int conv_create(ft__conv *l, int kh, int kw, int stride, int cin, int cou
     memcpy(l->w, w, nw * sizeof(float));
     if (b) memcpy(l->b, b, (size_t)cout * sizeof(float));
     if (ft__nn_init() != FT_OK) return FT_EBACKEND;
-
     uint32_t flags = pad == FT__PAD_SAME ? XNN_FLAG_TENSORFLOW_SAME_PADDING : 0;
-    enum xnn_status st;
-    if (depthwise) {
-        /* With XNN_FLAG_DEPTHWISE_CONVOLUTION the kernel is (1, kh, kw, c):
-        ** the same memory as TF's depthwise (kh, kw, c, 1). */
-        st = xnn_create_convolution2d_nhwc_f32(py, px, py, px, kh, kw, stride, stride, 1, 1, cin, 1,
-                                               1, cin, cin, l->w, l->b, out_min, out_max,
-                                               flags | XNN_FLAG_DEPTHWISE_CONVOLUTION, &l->op);
-    } else {
-        /* XNNPACK wants OHWI; TF stores HWIO. */
-        float *ohwi = ft__malloc(nw * sizeof(float));
-        if (!ohwi) return FT_ENOMEM;
-        for (int o = 0; o < cout; o++)
-            for (int y = 0; y < kh; y++)
-                for (int x = 0; x < kw; x++)
-                    for (int i = 0; i < cin; i++)
-                        ohwi[(((size_t)o * kh + y) * kw + x) * cin + i] =
-                            l->w[(((size_t)y * kw + x) * cin + i) * cout + o];
-        st = xnn_create_convolution2d_nhwc_f32(py, px, py, px, kh, kw, stride, stride, 1, 1, 1, cin,
-                                               cout, cin, cout, ohwi, l->b, out_min, out_max, flags,
-                                               &l->op);
-        ft__free(ohwi);
-    }
-    if (st != xnn_status_success) {
-        l->op = NULL;
-        return FT_EBACKEND;
-    }
-    return FT_OK;
+    return conv_op(l, (uint32_t)pad_y, (uint32_t)pad_y, flags, &l->op);
 }
 
 int ft__conv_init(ft__conv *l, int kh, int kw, int stride, int cin, int cout, int depthwise,
@@ -124,6 +134,8 @@ void ft__conv_fini(ft__conv *l)
 {
     if (!l) return;
     if (l->op) xnn_delete_operator(l->op);
+    for (int i = 0; i < 3; i++)
+        if (l->band_op[i]) xnn_delete_operator(l->band_op[i]);
     ft__free(l->w);
     ft__free(l->b);
     memset(l, 0, sizeof *l);
@@ -160,8 +172,93 @@ int ft__conv_run(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, ft__t
 }
 
 /* ------------------------------------------------------------------------ */
+/* Bands of rows                                                            */
+/* ------------------------------------------------------------------------ */
+
+int ft__band_ok(int k, int stride, int pad)
+{
+    return pad <= stride && k >= stride;
+}
+
+void ft__band_rows(int k, int stride, int pad, int in_h, int out_h, int y0, int y1, int *r0,
+                   int *r1)
+{
+    FT_ASSERT(0 <= y0 && y0 < y1 && y1 <= out_h);
+    *r0 = y0 * stride - pad > 0 ? y0 * stride - pad : 0;
+    *r1 = y1 == out_h ? in_h : (y1 - 1) * stride - pad + k;
+    FT_ASSERT(*r1 <= in_h);
+}
+
+/* Which band operator runs rows [y0, y1) of out_h: 0 the first band (padding
+** above), 1 a middle one (none), 2 the last (padding below). The rows the
+** operator gives for in_rows input rows are checked to be y1 - y0. */
+static int band_kind(int k, int stride, int pad, int in_rows, int out_h, int y0, int y1)
+{
+    int kind = y0 == 0 ? 0 : y1 == out_h ? 2 : 1;
+    int padded = in_rows + (kind == 1 ? 0 : pad);
+    FT_ASSERT(padded >= k && (padded - k) / stride + 1 == y1 - y0);
+    return kind;
+}
+
+int ft__conv_band_init(ft__conv *l)
+{
+    FT_ASSERT(l->pad == FT__PAD_EXPLICIT && ft__band_ok(l->kh, l->stride, l->pad_y));
+    uint32_t p = (uint32_t)l->pad_y;
+    const uint32_t top[3] = { p, 0, 0 }, bottom[3] = { 0, 0, p };
+    for (int i = 0; i < 3; i++) {
+        if (l->band_op[i]) continue;
+        int rc = conv_op(l, top[i], bottom[i], 0, &l->band_op[i]);
+        if (rc != FT_OK) return rc;
+    }
+    return FT_OK;
+}
+
+int ft__conv_run_band(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, int in_h, int y0,
+                      int y1, ft__tensor *out)
+{
+    ft__tensor whole = { NULL, in_h, in->w, in->c };
+    ft__conv_out_shape(l, &whole, out);
+    int out_h = out->h, r0, r1;
+    ft__band_rows(l->kh, l->stride, l->pad_y, in_h, out_h, y0, y1, &r0, &r1);
+    FT_ASSERT(in->c == l->cin && in->h == r1 - r0);
+    if (y0 == 0 && y1 == out_h) return ft__conv_run(ctx, l, in, out);
+    FT_ASSERT(!ctx->use_ref && l->band_op[0]);
+    int kind = band_kind(l->kh, l->stride, l->pad_y, in->h, out_h, y0, y1);
+    out->h = y1 - y0;
+    if (out->w <= 0) return FT_EINVAL;
+    if (ctx->macs)
+        *ctx->macs += (uint64_t)out->h * out->w * l->cout * l->kh * l->kw *
+                      (uint64_t)(l->depthwise ? 1 : l->cin);
+    xnn_operator_t op = l->band_op[kind];
+    if (xnn_setup_convolution2d_nhwc_f32(op, 1, (size_t)in->h, (size_t)in->w, in->data, out->data,
+                                         ctx->pool) != xnn_status_success)
+        return FT_EBACKEND;
+    return xnn_run_operator(op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Pooling                                                                  */
 /* ------------------------------------------------------------------------ */
+
+/* An XNNPACK operator for l with top/bottom rows and l's columns of padding. */
+static int pool_op(const ft__pool *l, uint32_t top, uint32_t bottom, uint32_t flags,
+                   xnn_operator_t *op)
+{
+    uint32_t px = (uint32_t)l->pad_x, k = (uint32_t)l->k, s = (uint32_t)l->stride;
+    size_t c = (size_t)l->channels;
+    enum xnn_status st;
+    if (l->kind == FT__POOL_MAX)
+        st = xnn_create_max_pooling2d_nhwc_f32(top, px, bottom, px, k, k, s, s, 1, 1, c, c, c,
+                                               -INFINITY, INFINITY, flags, op);
+    else
+        st = xnn_create_average_pooling2d_nhwc_f32(0, 0, 0, 0, k, k, s, s, c, c, c, -INFINITY,
+                                                   INFINITY, 0, op);
+    if (st != xnn_status_success) {
+        *op = NULL;
+        return FT_EBACKEND;
+    }
+    return FT_OK;
+}
 
 static int pool_create(ft__pool *l, enum ft__pool_kind kind, int k, int stride, enum ft__pad pad,
                        int pad_y, int pad_x, int channels)
@@ -173,21 +270,7 @@ static int pool_create(ft__pool *l, enum ft__pool_kind kind, int k, int stride, 
     l->pad_y = pad_y, l->pad_x = pad_x;
     if (ft__nn_init() != FT_OK) return FT_EBACKEND;
     uint32_t flags = pad == FT__PAD_SAME ? XNN_FLAG_TENSORFLOW_SAME_PADDING : 0;
-    uint32_t py = (uint32_t)pad_y, px = (uint32_t)pad_x;
-    enum xnn_status st;
-    if (kind == FT__POOL_MAX)
-        st = xnn_create_max_pooling2d_nhwc_f32(py, px, py, px, k, k, stride, stride, 1, 1, channels,
-                                               channels, channels, -INFINITY, INFINITY, flags,
-                                               &l->op);
-    else
-        st = xnn_create_average_pooling2d_nhwc_f32(0, 0, 0, 0, k, k, stride, stride, channels,
-                                                   channels, channels, -INFINITY, INFINITY, 0,
-                                                   &l->op);
-    if (st != xnn_status_success) {
-        l->op = NULL;
-        return FT_EBACKEND;
-    }
-    return FT_OK;
+    return pool_op(l, (uint32_t)pad_y, (uint32_t)pad_y, flags, &l->op);
 }
 
 int ft__pool_init(ft__pool *l, enum ft__pool_kind kind, int k, int stride, enum ft__pad pad,
@@ -204,8 +287,11 @@ int ft__pool_init_pad(ft__pool *l, int k, int stride, int pad_y, int pad_x, int 
 
 void ft__pool_fini(ft__pool *l)
 {
-    if (l && l->op) xnn_delete_operator(l->op);
-    if (l) memset(l, 0, sizeof *l);
+    if (!l) return;
+    if (l->op) xnn_delete_operator(l->op);
+    for (int i = 0; i < 3; i++)
+        if (l->band_op[i]) xnn_delete_operator(l->band_op[i]);
+    memset(l, 0, sizeof *l);
 }
 
 void ft__pool_out_shape(const ft__pool *l, const ft__tensor *in, ft__tensor *out)
@@ -237,6 +323,40 @@ int ft__pool_run(const ft__nn_ctx *ctx, ft__pool *l, const ft__tensor *in, ft__t
                                                    out->data, ctx->pool);
     if (st != xnn_status_success) return FT_EBACKEND;
     return xnn_run_operator(l->op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
+}
+
+int ft__pool_band_init(ft__pool *l)
+{
+    FT_ASSERT(l->kind == FT__POOL_MAX && l->pad == FT__PAD_EXPLICIT &&
+              ft__band_ok(l->k, l->stride, l->pad_y));
+    uint32_t p = (uint32_t)l->pad_y;
+    const uint32_t top[3] = { p, 0, 0 }, bottom[3] = { 0, 0, p };
+    for (int i = 0; i < 3; i++) {
+        if (l->band_op[i]) continue;
+        int rc = pool_op(l, top[i], bottom[i], 0, &l->band_op[i]);
+        if (rc != FT_OK) return rc;
+    }
+    return FT_OK;
+}
+
+int ft__pool_run_band(const ft__nn_ctx *ctx, ft__pool *l, const ft__tensor *in, int in_h, int y0,
+                      int y1, ft__tensor *out)
+{
+    ft__tensor whole = { NULL, in_h, in->w, in->c };
+    ft__pool_out_shape(l, &whole, out);
+    int out_h = out->h, r0, r1;
+    ft__band_rows(l->k, l->stride, l->pad_y, in_h, out_h, y0, y1, &r0, &r1);
+    FT_ASSERT(in->c == l->channels && in->h == r1 - r0);
+    if (y0 == 0 && y1 == out_h) return ft__pool_run(ctx, l, in, out);
+    FT_ASSERT(!ctx->use_ref && l->band_op[0]);
+    int kind = band_kind(l->k, l->stride, l->pad_y, in->h, out_h, y0, y1);
+    out->h = y1 - y0;
+    if (out->w <= 0) return FT_EINVAL;
+    xnn_operator_t op = l->band_op[kind];
+    if (xnn_setup_max_pooling2d_nhwc_f32(op, 1, (size_t)in->h, (size_t)in->w, in->data, out->data,
+                                         ctx->pool) != xnn_status_success)
+        return FT_EBACKEND;
+    return xnn_run_operator(op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -427,6 +547,26 @@ int ft__upsample_run(const ft__nn_ctx *ctx, ft__upsample *l, const ft__tensor *i
     size_t f = (size_t)l->factor, c = (size_t)in->c;
     size_t a[5] = { (size_t)in->h, 1, (size_t)in->w, 1, c }, z[5] = { 1, f, 1, f, c };
     if (xnn_setup_add_nd_f32(l->op, 5, a, 5, z, in->data, l->zeros, out->data, ctx->pool) !=
+        xnn_status_success)
+        return FT_EBACKEND;
+    return xnn_run_operator(l->op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
+}
+
+int ft__upsample_add_run(const ft__nn_ctx *ctx, ft__upsample *l, const ft__tensor *a,
+                         const ft__tensor *in, ft__tensor *out)
+{
+    size_t f = (size_t)l->factor, c = (size_t)in->c;
+    FT_ASSERT(in->c == l->channels && a->c == in->c && a->h == l->factor * in->h &&
+              a->w == l->factor * in->w && out->data != in->data);
+    out->h = a->h, out->w = a->w, out->c = a->c;
+    if (ctx->use_ref) {
+        ft__ref_upsample_add(l->factor, a, in, out);
+        return FT_OK;
+    }
+    /* a seen as (h, f, w, f, c), in as (h, 1, w, 1, c) */
+    size_t sa[5] = { (size_t)in->h, f, (size_t)in->w, f, c },
+           si[5] = { (size_t)in->h, 1, (size_t)in->w, 1, c };
+    if (xnn_setup_add_nd_f32(l->op, 5, sa, 5, si, a->data, in->data, out->data, ctx->pool) !=
         xnn_status_success)
         return FT_EBACKEND;
     return xnn_run_operator(l->op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;

@@ -129,6 +129,7 @@ typedef struct ft__conv {
     float *w; /* (kh, kw, cin, cout) or (kh, kw, cin) when depthwise */
     float *b; /* (cout) */
     xnn_operator_t op;
+    xnn_operator_t band_op[3]; /* ft__conv_band_init: first, middle, last band */
 } ft__conv;
 
 int ft__conv_init(ft__conv *l, int kh, int kw, int stride, int cin, int cout, int depthwise,
@@ -142,6 +143,28 @@ void ft__conv_fini(ft__conv *l);
 void ft__conv_out_shape(const ft__conv *l, const ft__tensor *in, ft__tensor *out);
 int ft__conv_run(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, ft__tensor *out);
 
+/* Bands of rows: nn/onnx_net.c runs a chain of layers a few output rows at a
+** time, so that what passes from layer to layer stays in the cache. A band
+** of a layer is its output rows [y0, y1) for an input in_h rows high (out_h
+** rows out); it reads the input rows [r0, r1) that ft__band_rows gives
+** (all rows to the input's end for the last band). ft__*_band_init makes
+** three more operators with the layer's weights: for the first band
+** (padding above only), a middle one (no vertical padding) and the last
+** (padding below only); a band that is the whole output runs as
+** ft__*_run. Possible for explicit padding at most the stride and a window
+** at least the stride (ft__band_ok): then only the first and last bands
+** touch the padding, and every input row is read. */
+int ft__band_ok(int k, int stride, int pad);
+void ft__band_rows(int k, int stride, int pad, int in_h, int out_h, int y0, int y1,
+                   int *r0 /* OUT */, int *r1 /* OUT */);
+/* The band operators of an explicitly padded layer. FT_ENOMEM, FT_EBACKEND. */
+int ft__conv_band_init(ft__conv *l);
+/* Output rows [y0, y1) of l on an input in_h rows high, of which in holds
+** rows [r0, r1) (in->h == r1 - r0); out->data receives (y1 - y0, w, cout).
+** Partial bands need the band operators and the XNNPACK path. */
+int ft__conv_run_band(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, int in_h, int y0,
+                      int y1, ft__tensor *out);
+
 enum ft__pool_kind { FT__POOL_MAX = 0, FT__POOL_AVG = 1 };
 
 /* Max or average pooling, k x k window. Average pooling is VALID only. */
@@ -151,6 +174,7 @@ typedef struct ft__pool {
     enum ft__pad pad;
     int pad_y, pad_x; /* FT__PAD_EXPLICIT only */
     xnn_operator_t op;
+    xnn_operator_t band_op[3]; /* ft__pool_band_init: first, middle, last band */
 } ft__pool;
 
 int ft__pool_init(ft__pool *l, enum ft__pool_kind kind, int k, int stride, enum ft__pad pad,
@@ -160,6 +184,11 @@ int ft__pool_init_pad(ft__pool *l, int k, int stride, int pad_y, int pad_x, int 
 void ft__pool_fini(ft__pool *l);
 void ft__pool_out_shape(const ft__pool *l, const ft__tensor *in, ft__tensor *out);
 int ft__pool_run(const ft__nn_ctx *ctx, ft__pool *l, const ft__tensor *in, ft__tensor *out);
+/* Bands of max pooling with explicit padding, as ft__conv_band_init and
+** ft__conv_run_band. */
+int ft__pool_band_init(ft__pool *l);
+int ft__pool_run_band(const ft__nn_ctx *ctx, ft__pool *l, const ft__tensor *in, int in_h, int y0,
+                      int y1, ft__tensor *out);
 
 /* Element-wise out = clamp(a + b, out_min, out_max); same shapes; out may
 ** alias a or b. */
@@ -223,6 +252,11 @@ int ft__upsample_init(ft__upsample *l, int factor, int channels);
 void ft__upsample_fini(ft__upsample *l);
 void ft__upsample_out_shape(const ft__upsample *l, const ft__tensor *in, ft__tensor *out);
 int ft__upsample_run(const ft__nn_ctx *ctx, ft__upsample *l, const ft__tensor *in, ft__tensor *out);
+/* out = a + the upsampling of in, in one pass (the same broadcasting add, of
+** in seen as (h, 1, w, 1, c) to a seen as (h, f, w, f, c)); a is (h*f, w*f,
+** c); out may alias a but not in. */
+int ft__upsample_add_run(const ft__nn_ctx *ctx, ft__upsample *l, const ft__tensor *a,
+                         const ft__tensor *in, ft__tensor *out);
 
 /* ------------------------------------------------------------------------ */
 /* Reference kernels (nn/ref/ref.c): straightforward loops, TF semantics     */
@@ -236,6 +270,7 @@ void ft__ref_leaky(float slope, const ft__tensor *in, ft__tensor *out);
 void ft__ref_fc(const ft__fc *l, const float *in, float *out);
 void ft__ref_sigmoid(const ft__tensor *in, ft__tensor *out);
 void ft__ref_upsample(int factor, const ft__tensor *in, ft__tensor *out);
+void ft__ref_upsample_add(int factor, const ft__tensor *a, const ft__tensor *in, ft__tensor *out);
 
 /* ------------------------------------------------------------------------ */
 /* Scratch buffers                                                          */

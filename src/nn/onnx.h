@@ -135,7 +135,8 @@ typedef struct ft__onnx_net ft__onnx_net;
 **             folded into it
 **   MaxPool   square kernel, equal strides, symmetric pads, ceil_mode 0
 **   Resize    nearest, asymmetric, floor, constant scales (1, 1, f, f) with
-**             an integer f (opset 11 form: X, roi, scales)
+**             an integer f (opset 11 form: X, roi, scales); when an Add
+**             alone reads it, done inside that Add
 **   Add       of two activations of the same shape
 **   Sigmoid   on any activation
 **   Transpose perm (0, 2, 3, 1) and Reshape to (1, -1, C) after it: views
@@ -163,5 +164,23 @@ int ft__onnx_net_output_channels(const ft__onnx_net *net, int i);
 ** FT_EBACKEND. */
 int ft__onnx_net_run(const ft__nn_ctx *ctx, ft__onnx_net *net, const ft__tensor *in,
                      ft__tensor *out, char *err, size_t errlen);
+
+/* Makes rows [y0, y1) of a net's (h, w, c) input into dst ((y1 - y0) * w * c
+** floats). */
+typedef void (*ft__onnx_rows_fn)(void *arg, int y0, int y1, float *dst);
+
+/* ft__onnx_net_run on an (h, w, c) input that fill makes: a band of rows at a
+** time, just before the first layers read them, when one chain of layers
+** alone reads the input (see onnx_net.c); else the whole input at once, into
+** a buffer the net keeps. Never more than once per row and run. */
+int ft__onnx_net_run_rows(const ft__nn_ctx *ctx, ft__onnx_net *net, int h, int w,
+                          ft__onnx_rows_fn fill, void *arg, ft__tensor *out, char *err,
+                          size_t errlen);
+
+/* Test hooks (process-wide, not thread-safe): the bytes a band of a chain
+** aims at (0: the default, 256 KB), and whole != 0 runs every chain in one
+** band, the whole image at once, as the reference path does. */
+void ft__onnx_band_bytes(size_t bytes);
+void ft__onnx_whole(int on);
 
 #endif

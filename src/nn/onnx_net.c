@@ -17,21 +17,51 @@
 **   and output values); Transpose and Reshape only make views; the shape
 **   nodes are evaluated at build time, so that a Reshape's target is known
 **   then. A Conv whose output only a Relu reads gets the ReLU as its clamp
-**   (out_min 0), and the Relu node is skipped.
+**   (out_min 0), and the Relu node is skipped. A Resize that only an Add
+**   reads (the top-down path of a feature pyramid) makes no step: the Add
+**   adds the small map upsampled as it goes (OP_ADD_UP, one broadcasting
+**   add), so the upsampled map is never written.
+**
+**   Chains: a run of conv and max-pool steps, each the only reader of the
+**   one before (and that one no graph output), with explicit padding no
+**   larger than the stride, is run in bands of rows instead of layer after
+**   layer over the whole image. For each band of the last layer's output
+**   rows, every layer computes the rows the next needs next, reading the
+**   rows the one before kept; a layer's band buffer keeps at its start the
+**   rows its reader has yet to read (the window's overlap) and drops the
+**   rest. So the values inside a chain never exist whole, and what passes
+**   from layer to layer stays in the cache (at 1920x1088, YuNet's first
+**   seventeen layers write about 340 MB, and read it back, when run layer
+**   after layer; in bands, about 8 MB: the last one's output). A
+**   band's height is the most rows of the last layer that keep every
+**   layer's band within BAND_BYTES; the reference path, and the test hook
+**   ft__onnx_whole, run each chain as one band (the whole image), which is
+**   the same computation as layer after layer. The layers' band operators
+**   (nn.h) make the first and last bands pad as the whole layer does;
+**   every output row is computed once, by the same kernel on the same
+**   inputs, so banded outputs equal whole ones bit for bit. A chain runs at
+**   its last step's place. When a chain alone reads the graph input,
+**   ft__onnx_net_run_rows makes the input rows only as that chain's first
+**   layer reads them (a band buffer of its own).
 **
 **   Buffers: values that steps produce get buffers by liveness, computed at
 **   build: a step's output takes a free buffer before its inputs are
 **   released, so no step writes over what it reads; a value is released
 **   after its last reader (through any view of it); graph outputs never.
+**   A chain counts as one step at its last step's place.
 **   Buffers grow at run time to the sizes the current input needs, and are
 **   kept for the next run.
 **
 ** INVARIANTS  (1) a view's root is the step-produced value (or the input)
-**                 that holds its data; views never have buffers of their own.
+**                 that holds its data; views never have buffers of their own
+**                 (nor do Resize outputs made inside an Add: their root is
+**                 the map to upsample).
 **             (2) the channel count of every ACT/NHWC/FLAT value is known at
 **                 build; heights and widths only at run.
 **             (3) nothing refers to the graph after build (names are copied,
 **                 CONST data only passed to layer constructors, which copy).
+**             (4) a value inside a chain is read by the chain's next step
+**                 only; it has no buffer and no tensor in t[].
 ** THREADS     A net is used by one thread at a time.
 */
 #include "nn/onnx.h"
@@ -60,24 +90,47 @@ typedef struct value {
     int last_use;               /* last step reading this root; INT_MAX for graph outputs */
     const ft__onnx_tensor *cst; /* CONST, during build only */
     int scalar;                 /* SHAPE: rank 0 (a Gather of one index) */
+    int up;                     /* ACT > 1: root upsampled by up, made by the Add that
+                                   alone reads it (no step, no buffer) */
     int n_items;
     shape_item item[MAX_ITEMS];
 } value;
 
-enum opk { OP_CONV, OP_POOL, OP_UPSAMPLE, OP_ADD, OP_SIGMOID };
+enum opk { OP_CONV, OP_POOL, OP_UPSAMPLE, OP_ADD, OP_SIGMOID, OP_ADD_UP };
 
 typedef struct step {
     enum opk op;
     int in0, in1, out; /* value indexes (in1 -1 when unused) */
+    int chain;         /* the chain the step is in, -1 if none */
     char *node;        /* node name, for messages */
     union {
         ft__conv conv;
         ft__pool pool;
         ft__upsample up;
         ft__add add;
-        ft__sigmoid sig;
+        ft__sigmoid sig; /* OP_ADD_UP: up */
     } l;
 } step;
+
+/* One layer of a chain, and where its bands stand during a run. */
+typedef struct link {
+    int k, s, p;     /* window height, stride, vertical padding */
+    int h, w, c;     /* output shape of this run */
+    int done, end;   /* output rows [0, done) computed, [0, end) wanted by the band */
+    int base;        /* first output row the band buffer holds */
+    int rows;        /* most rows the band buffer holds (dry pass) */
+    float *band;     /* output rows [base, done); not for the chain's last layer */
+    size_t band_cap; /* floats, slack excluded */
+} link;
+
+/* Consecutive conv/max-pool steps, each reading only the one before, run in
+** bands of rows (see DESIGN). */
+typedef struct chain {
+    int first, last; /* steps */
+    int n;           /* last - first + 1 */
+    link *l;         /* (n) */
+    link src;        /* the input's band when a run makes the input by rows */
+} chain;
 
 struct ft__onnx_net {
     int in_c, in_h, in_w;
@@ -92,6 +145,13 @@ struct ft__onnx_net {
     float **buf;
     size_t *buf_cap; /* floats, slack excluded */
     ft__tensor *t;   /* (n_v) run-time shape and data of each root */
+    int n_chain;
+    chain *chain;         /* (n_chain), capacity n_s */
+    int src_chain;        /* the chain that alone reads the input, -1 if none */
+    ft__onnx_rows_fn src; /* during ft__onnx_net_run_rows: makes input rows */
+    void *src_arg;
+    float *in_buf; /* ft__onnx_net_run_rows without src_chain: the whole input */
+    size_t in_cap; /* floats, slack excluded */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -265,7 +325,7 @@ static step *new_step(builder *b, enum opk op, int in0, int in1, int *rc)
 {
     step *s = &b->net->s[b->net->n_s];
     memset(s, 0, sizeof *s);
-    s->op = op, s->in0 = in0, s->in1 = in1, s->out = -1;
+    s->op = op, s->in0 = in0, s->in1 = in1, s->out = -1, s->chain = -1;
     if (!(s->node = ft__strdup(b->n->name))) {
         *rc = FT_ENOMEM;
         return NULL;
@@ -285,6 +345,15 @@ static int readers(const ft__onnx_graph *g, const char *name, int *only_node)
     for (int i = 0; i < g->n_output; i++)
         if (strcmp(g->output[i].name, name) == 0) n++, *only_node = -1;
     return n;
+}
+
+/* The op_type of the node producing the value called name ("" if none). */
+static const char *producer_op(const ft__onnx_graph *g, const char *name)
+{
+    for (int i = 0; i < g->n_node; i++)
+        for (int k = 0; k < g->node[i].n_out; k++)
+            if (strcmp(g->node[i].out[k], name) == 0) return g->node[i].op_type;
+    return "";
 }
 
 /* ------------------------------------------------------------------------ */
@@ -453,9 +522,23 @@ static int build_resize(builder *b)
                         "only mode nearest with asymmetric coordinates and floor rounding is "
                         "supported (got %s, %s, %s)",
                         mode, coord, nearest);
+    int c = b->net->v[x].c, only;
+    /* read only by an Add whose other input is no upsampling: that Add
+    ** upsamples as it adds (OP_ADD_UP), so no step here */
+    if (b->n->n_out >= 1 && f > 1 && readers(b->g, b->n->out[0], &only) == 1 && only >= 0 &&
+        strcmp(b->g->node[only].op_type, "Add") == 0 && b->g->node[only].n_in == 2) {
+        const ft__onnx_node *add = &b->g->node[only];
+        const char *other = strcmp(add->in[0], b->n->out[0]) == 0 ? add->in[1] : add->in[0];
+        if (strcmp(other, b->n->out[0]) != 0 && strcmp(producer_op(b->g, other), "Resize") != 0) {
+            int o = output_value(b, 0, V_ACT, c, &rc);
+            if (o < 0) return rc;
+            b->net->v[o].root = b->net->v[x].root;
+            b->net->v[o].up = f;
+            return FT_OK;
+        }
+    }
     step *s = new_step(b, OP_UPSAMPLE, x, -1, &rc);
     if (!s) return rc;
-    int c = b->net->v[x].c;
     if ((rc = ft__upsample_init(&s->l.up, f, c)) != FT_OK) return rc;
     s->out = output_value(b, 0, V_ACT, c, &rc);
     return s->out < 0 ? rc : FT_OK;
@@ -469,6 +552,17 @@ static int build_add(builder *b)
     if (b->net->v[x].c != b->net->v[y].c)
         return node_err(b, "adds %d channels to %d (broadcasting is not supported)", b->net->v[x].c,
                         b->net->v[y].c);
+    if (b->net->v[x].up > 1 || b->net->v[y].up > 1) { /* in1: the upsampled one */
+        if (b->net->v[x].up > 1) {
+            int t = x;
+            x = y, y = t;
+        }
+        step *s = new_step(b, OP_ADD_UP, x, y, &rc);
+        if (!s) return rc;
+        if ((rc = ft__upsample_init(&s->l.up, b->net->v[y].up, b->net->v[x].c)) != FT_OK) return rc;
+        s->out = output_value(b, 0, V_ACT, b->net->v[x].c, &rc);
+        return s->out < 0 ? rc : FT_OK;
+    }
     step *s = new_step(b, OP_ADD, x, y, &rc);
     if (!s) return rc;
     if ((rc = ft__add_init(&s->l.add, -INFINITY, INFINITY)) != FT_OK) return rc;
@@ -699,7 +793,73 @@ static int build_node(builder *b, int i)
     return node_err(b, "operator %s is not supported", op);
 }
 
-/* Liveness and buffers (see DESIGN). */
+/* Whether step x can be a layer of a chain. */
+static int chainable(const step *x)
+{
+    if (x->op == OP_CONV)
+        return x->l.conv.pad == FT__PAD_EXPLICIT &&
+               ft__band_ok(x->l.conv.kh, x->l.conv.stride, x->l.conv.pad_y);
+    if (x->op == OP_POOL)
+        return x->l.pool.kind == FT__POOL_MAX && x->l.pool.pad == FT__PAD_EXPLICIT &&
+               ft__band_ok(x->l.pool.k, x->l.pool.stride, x->l.pool.pad_y);
+    return 0;
+}
+
+/* Finds the chains (see DESIGN) and makes their layers' band operators. */
+static int plan_chains(ft__onnx_net *net)
+{
+    int *n_read = ft__calloc((size_t)net->n_v, sizeof *n_read); /* steps reading each root */
+    net->chain = ft__calloc((size_t)(net->n_s ? net->n_s : 1), sizeof *net->chain);
+    if (!n_read || !net->chain) {
+        ft__free(n_read);
+        return FT_ENOMEM;
+    }
+    for (int i = 0; i < net->n_s; i++) {
+        const step *x = &net->s[i];
+        n_read[net->v[x->in0].root]++;
+        if (x->in1 >= 0 && net->v[x->in1].root != net->v[x->in0].root)
+            n_read[net->v[x->in1].root]++;
+    }
+    for (int i = 0; i < net->n_out; i++)
+        n_read[net->v[net->out[i]].root] = INT_MAX / 2; /* kept whole */
+    int rc = FT_OK;
+    for (int i = 0; i < net->n_s && rc == FT_OK;) {
+        int j = i;
+        while (j + 1 < net->n_s && chainable(&net->s[j]) && chainable(&net->s[j + 1]) &&
+               net->s[j + 1].in1 < 0 && net->v[net->s[j + 1].in0].root == net->s[j].out &&
+               n_read[net->s[j].out] == 1)
+            j++;
+        if (j > i) {
+            chain *ch = &net->chain[net->n_chain];
+            ch->first = i, ch->last = j, ch->n = j - i + 1;
+            if (!(ch->l = ft__calloc((size_t)ch->n, sizeof *ch->l))) rc = FT_ENOMEM;
+            for (int k = i; k <= j && rc == FT_OK; k++) {
+                step *x = &net->s[k];
+                link *l = &ch->l[k - i];
+                x->chain = net->n_chain;
+                if (x->op == OP_CONV) {
+                    l->k = x->l.conv.kh, l->s = x->l.conv.stride, l->p = x->l.conv.pad_y;
+                    rc = ft__conv_band_init(&x->l.conv);
+                } else {
+                    l->k = x->l.pool.k, l->s = x->l.pool.stride, l->p = x->l.pool.pad_y;
+                    rc = ft__pool_band_init(&x->l.pool);
+                }
+            }
+            net->n_chain++;
+        }
+        i = j + 1;
+    }
+    net->src_chain = -1;
+    for (int c = 0; c < net->n_chain; c++)
+        if (net->v[net->s[net->chain[c].first].in0].root == net->input && n_read[net->input] == 1)
+            net->src_chain = c;
+    ft__free(n_read);
+    return rc;
+}
+
+/* Liveness and buffers (see DESIGN). A chain is one step at its last step's
+** place: it reads its first step's input, and writes its last step's
+** output; the values inside it have no buffers. */
 static int assign_buffers(ft__onnx_net *net)
 {
     for (int i = 0; i < net->n_s; i++) {
@@ -707,19 +867,25 @@ static int assign_buffers(ft__onnx_net *net)
         net->v[net->v[s->in0].root].last_use = i;
         if (s->in1 >= 0) net->v[net->v[s->in1].root].last_use = i;
     }
+    for (int c = 0; c < net->n_chain; c++) {
+        int r = net->v[net->s[net->chain[c].first].in0].root;
+        if (net->v[r].last_use < net->chain[c].last) net->v[r].last_use = net->chain[c].last;
+    }
     for (int i = 0; i < net->n_out; i++)
         net->v[net->v[net->out[i]].root].last_use = INT_MAX;
     int *busy = ft__calloc((size_t)(net->n_s + 1), sizeof *busy); /* buffer -> owner + 1 */
     if (!busy) return FT_ENOMEM;
     for (int i = 0; i < net->n_s; i++) {
         const step *s = &net->s[i];
+        if (s->chain >= 0 && i != net->chain[s->chain].last) continue;
+        int in0 = s->chain >= 0 ? net->s[net->chain[s->chain].first].in0 : s->in0;
         int bsel = 0;
         while (bsel < net->n_buf && busy[bsel])
             bsel++;
         if (bsel == net->n_buf) net->n_buf++;
         busy[bsel] = s->out + 1;
         net->v[s->out].buf = bsel;
-        int rel[3] = { net->v[s->in0].root, s->in1 >= 0 ? net->v[s->in1].root : -1, s->out };
+        int rel[3] = { net->v[in0].root, s->in1 >= 0 ? net->v[s->in1].root : -1, s->out };
         for (int k = 0; k < 3; k++) {
             int r = rel[k];
             if (r < 0 || (k == 1 && r == rel[0]) || net->v[r].buf < 0) continue;
@@ -745,7 +911,8 @@ void ft__onnx_net_free(ft__onnx_net *net)
         switch (s->op) {
         case OP_CONV: ft__conv_fini(&s->l.conv); break;
         case OP_POOL: ft__pool_fini(&s->l.pool); break;
-        case OP_UPSAMPLE: ft__upsample_fini(&s->l.up); break;
+        case OP_UPSAMPLE:
+        case OP_ADD_UP: ft__upsample_fini(&s->l.up); break;
         case OP_ADD: ft__add_fini(&s->l.add); break;
         case OP_SIGMOID: ft__sigmoid_fini(&s->l.sig); break;
         }
@@ -761,6 +928,14 @@ void ft__onnx_net_free(ft__onnx_net *net)
     ft__free(net->buf);
     ft__free(net->buf_cap);
     ft__free(net->t);
+    for (int c = 0; net->chain && c < net->n_chain; c++) {
+        for (int i = 0; net->chain[c].l && i < net->chain[c].n; i++)
+            ft__free(net->chain[c].l[i].band);
+        ft__free(net->chain[c].l);
+        ft__free(net->chain[c].src.band);
+    }
+    ft__free(net->in_buf);
+    ft__free(net->chain);
     ft__free(net);
 }
 
@@ -819,7 +994,7 @@ int ft__onnx_net_build(const ft__onnx_graph *g, ft__onnx_net **out, char *err, s
         }
         net->out[net->n_out++] = v;
     }
-    if ((rc = assign_buffers(net)) != FT_OK) goto fail;
+    if ((rc = plan_chains(net)) != FT_OK || (rc = assign_buffers(net)) != FT_OK) goto fail;
     for (int i = 0; i < net->n_v; i++)
         net->v[i].cst = NULL; /* INVARIANT (3) */
     ft__free(b.skip);
@@ -872,6 +1047,172 @@ static int buf_tensor(ft__onnx_net *net, int b, int h, int w, int c, ft__tensor 
     return FT_OK;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Chains in bands of rows                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Largest band a chain aims at: what one layer writes per band, in bytes
+** (its reader's input band is about as large; both stay in a 1 MB L2). */
+#define BAND_BYTES (256 << 10)
+static size_t band_bytes = BAND_BYTES;
+static int whole;
+
+void ft__onnx_band_bytes(size_t bytes)
+{
+    band_bytes = bytes ? bytes : BAND_BYTES;
+}
+
+void ft__onnx_whole(int on)
+{
+    whole = on;
+}
+
+/* Output rows of the chain's last layer per band: the most that keep every
+** layer's band within band_bytes; all of them (one band, the whole image)
+** for the reference path or when whole runs are asked for. */
+static int band_height(const ft__nn_ctx *ctx, const chain *ch)
+{
+    int n = ch->n, h = ch->l[n - 1].h;
+    if (ctx->use_ref || whole) return h;
+    double span = 1, most = 1; /* rows of layer i per row of the last */
+    for (int i = n - 2; i >= 0; i--) {
+        span *= ch->l[i + 1].s;
+        double bytes = span * ch->l[i].w * ch->l[i].c * sizeof(float);
+        if (bytes > most) most = bytes;
+    }
+    double r = (double)band_bytes / most;
+    return r < 1 ? 1 : r >= h ? h : (int)r;
+}
+
+/* Runs the chain's layers over the output rows of its last one, rows_per_band
+** at a time, from in (the first layer's input) to out (the last's output).
+** Each layer computes the rows the next one needs for this band and keeps,
+** at the start of its band buffer, the rows the next one still has to read.
+** dry: only count the rows each band buffer must hold (link.rows). */
+static int chain_pass(const ft__nn_ctx *ctx, ft__onnx_net *net, chain *ch, const ft__tensor *in,
+                      const ft__tensor *out, int rows_per_band, int dry)
+{
+    int n = ch->n, h = ch->l[n - 1].h;
+    link *L = ch->l, *q = &ch->src;
+    int src = net->src && ch == &net->chain[net->src_chain];
+    for (int i = 0; i < n; i++)
+        L[i].done = L[i].base = 0;
+    q->done = q->base = 0, q->w = in->w, q->c = in->c;
+    for (int b = rows_per_band < h ? rows_per_band : h;;
+         b = h - b > rows_per_band ? b + rows_per_band : h) {
+        int r0, r1;
+        L[n - 1].end = b;
+        for (int i = n - 1; i > 0; i--) {
+            ft__band_rows(L[i].k, L[i].s, L[i].p, L[i - 1].h, L[i].h, 0, L[i].end, &r0, &r1);
+            L[i - 1].end = r1;
+        }
+        for (int i = 0; i < n; i++) {
+            link *x = &L[i];
+            if (x->end <= x->done) continue;
+            int y0 = x->done, y1 = x->end, in_h = i ? L[i - 1].h : in->h;
+            ft__band_rows(x->k, x->s, x->p, in_h, x->h, y0, y1, &r0, &r1);
+            ft__tensor a, o = { NULL, y1 - y0, x->w, x->c };
+            if (i == 0 && src) {
+                /* the input's rows from the source, in their own band */
+                size_t in_row = (size_t)q->w * q->c;
+                FT_ASSERT(r0 >= q->base && r0 <= q->done);
+                if (r0 > q->base) {
+                    if (!dry)
+                        memmove(q->band, q->band + (size_t)(r0 - q->base) * in_row,
+                                (size_t)(q->done - r0) * in_row * sizeof(float));
+                    q->base = r0;
+                }
+                if (r1 > q->done) {
+                    if (r1 - q->base > q->rows) q->rows = r1 - q->base;
+                    if (!dry)
+                        net->src(net->src_arg, q->done, r1,
+                                 q->band + (size_t)(q->done - q->base) * in_row);
+                    q->done = r1;
+                }
+                a = (ft__tensor){ q->band ? q->band + (size_t)(r0 - q->base) * in_row : NULL,
+                                  r1 - r0, q->w, q->c };
+            } else if (i == 0) {
+                a = (ft__tensor){ in->data + (size_t)r0 * in->w * in->c, r1 - r0, in->w, in->c };
+            } else {
+                const link *y = &L[i - 1];
+                FT_ASSERT(r0 >= y->base && r1 <= y->done);
+                a = (ft__tensor){ y->band ? y->band + (size_t)(r0 - y->base) * y->w * y->c : NULL,
+                                  r1 - r0, y->w, y->c };
+            }
+            size_t row = (size_t)x->w * x->c;
+            if (i == n - 1) {
+                o.data = out->data + (size_t)y0 * row;
+            } else {
+                /* drop the rows the next layer has read for the last time */
+                const link *z = &L[i + 1];
+                int keep = z->done * z->s - z->p > 0 ? z->done * z->s - z->p : 0;
+                FT_ASSERT(keep <= x->done);
+                if (keep > x->base) {
+                    if (!dry)
+                        memmove(x->band, x->band + (size_t)(keep - x->base) * row,
+                                (size_t)(x->done - keep) * row * sizeof(float));
+                    x->base = keep;
+                }
+                if (y1 - x->base > x->rows) x->rows = y1 - x->base;
+                if (!dry) o.data = x->band + (size_t)(y0 - x->base) * row;
+            }
+            if (!dry) {
+                step *s = &net->s[ch->first + i];
+                int rc = s->op == OP_CONV
+                             ? ft__conv_run_band(ctx, &s->l.conv, &a, in_h, y0, y1, &o)
+                             : ft__pool_run_band(ctx, &s->l.pool, &a, in_h, y0, y1, &o);
+                if (rc != FT_OK) return rc;
+            }
+            x->done = y1;
+        }
+        if (b == h) break;
+    }
+    return FT_OK;
+}
+
+/* Runs chain c (at its last step): shapes, the output's buffer, band buffers
+** grown to what this input size needs, then the bands. */
+static int run_chain(const ft__nn_ctx *ctx, ft__onnx_net *net, chain *ch, const ft__tensor *img,
+                     char *err, size_t errlen)
+{
+    const step *last = &net->s[ch->last];
+    const ft__tensor *in = &net->t[net->v[net->s[ch->first].in0].root];
+    ft__tensor shape = *in;
+    for (int i = 0; i < ch->n; i++) {
+        const step *s = &net->s[ch->first + i];
+        ft__tensor next;
+        if (s->op == OP_CONV)
+            ft__conv_out_shape(&s->l.conv, &shape, &next);
+        else
+            ft__pool_out_shape(&s->l.pool, &shape, &next);
+        if (next.h < 1 || next.w < 1)
+            return ft__errf(err, errlen, FT_EINVAL, "node %s: input %dx%d is too small for the net",
+                            s->node, img->w, img->h);
+        ch->l[i].h = next.h, ch->l[i].w = next.w, ch->l[i].c = next.c;
+        shape = next;
+    }
+    ft__tensor *o = &net->t[last->out];
+    int rc = buf_tensor(net, net->v[last->out].buf, shape.h, shape.w, shape.c, o);
+    if (rc != FT_OK) return ft__errf(err, errlen, rc, "out of memory");
+    int rows = band_height(ctx, ch);
+    for (int i = 0; i < ch->n; i++)
+        ch->l[i].rows = 0;
+    ch->src.rows = 0;
+    chain_pass(ctx, net, ch, in, o, rows, 1);
+    for (int i = -1; i + 1 < ch->n; i++) {
+        link *l = i < 0 ? &ch->src : &ch->l[i];
+        size_t need = (size_t)l->rows * l->w * l->c;
+        if (l->band_cap < need) {
+            float *p = ft__realloc(l->band, (need + FT__XNN_SLACK) * sizeof(float));
+            if (!p) return ft__errf(err, errlen, FT_ENOMEM, "out of memory");
+            l->band = p, l->band_cap = need;
+        }
+    }
+    rc = chain_pass(ctx, net, ch, in, o, rows, 0);
+    if (rc != FT_OK) return ft__errf(err, errlen, rc, "node %s: XNNPACK failed", last->node);
+    return FT_OK;
+}
+
 int ft__onnx_net_run(const ft__nn_ctx *ctx, ft__onnx_net *net, const ft__tensor *in,
                      ft__tensor *out, char *err, size_t errlen)
 {
@@ -881,6 +1222,13 @@ int ft__onnx_net_run(const ft__nn_ctx *ctx, ft__onnx_net *net, const ft__tensor 
     net->t[net->input] = *in;
     for (int i = 0; i < net->n_s; i++) {
         step *s = &net->s[i];
+        if (s->chain >= 0) {
+            chain *ch = &net->chain[s->chain];
+            if (i != ch->last) continue;
+            int rc = run_chain(ctx, net, ch, in, err, errlen);
+            if (rc != FT_OK) return rc;
+            continue;
+        }
         const ft__tensor *a = &net->t[net->v[s->in0].root];
         const ft__tensor *b = s->in1 >= 0 ? &net->t[net->v[s->in1].root] : NULL;
         ft__tensor shape = *a, *o = &net->t[s->out];
@@ -896,6 +1244,13 @@ int ft__onnx_net_run(const ft__nn_ctx *ctx, ft__onnx_net *net, const ft__tensor 
                                 s->node, a->h, a->w, b->h, b->w, in->w, in->h);
             break;
         case OP_SIGMOID: break;
+        case OP_ADD_UP:
+            if (a->h != s->l.up.factor * b->h || a->w != s->l.up.factor * b->w || a->c != b->c)
+                return ft__errf(err, errlen, FT_EINVAL,
+                                "node %s adds %dx%d upsampled %d times to %dx%d: the input size "
+                                "(%dx%d) does not fit the net",
+                                s->node, b->h, b->w, s->l.up.factor, a->h, a->w, in->w, in->h);
+            break;
         }
         if (shape.h < 1 || shape.w < 1)
             return ft__errf(err, errlen, FT_EINVAL, "node %s: input %dx%d is too small for the net",
@@ -908,6 +1263,7 @@ int ft__onnx_net_run(const ft__nn_ctx *ctx, ft__onnx_net *net, const ft__tensor 
         case OP_UPSAMPLE: rc = ft__upsample_run(ctx, &s->l.up, a, o); break;
         case OP_ADD: rc = ft__add_run(ctx, &s->l.add, a, b, o); break;
         case OP_SIGMOID: rc = ft__sigmoid_run(ctx, &s->l.sig, a, o); break;
+        case OP_ADD_UP: rc = ft__upsample_add_run(ctx, &s->l.up, a, b, o); break;
         }
         if (rc != FT_OK) return ft__errf(err, errlen, rc, "node %s: XNNPACK failed", s->node);
     }
@@ -916,4 +1272,29 @@ int ft__onnx_net_run(const ft__nn_ctx *ctx, ft__onnx_net *net, const ft__tensor 
         out[i].c = net->v[net->out[i]].c;
     }
     return FT_OK;
+}
+
+int ft__onnx_net_run_rows(const ft__nn_ctx *ctx, ft__onnx_net *net, int h, int w,
+                          ft__onnx_rows_fn fill, void *arg, ft__tensor *out, char *err,
+                          size_t errlen)
+{
+    ft__tensor in = { NULL, h, w, net->in_c };
+    if (h < 1 || w < 1)
+        return ft__errf(err, errlen, FT_EINVAL, "input %dx%dx%d, the net takes %d channels", h, w,
+                        net->in_c, net->in_c);
+    if (net->src_chain >= 0) {
+        net->src = fill, net->src_arg = arg;
+        int rc = ft__onnx_net_run(ctx, net, &in, out, err, errlen);
+        net->src = NULL, net->src_arg = NULL;
+        return rc;
+    }
+    size_t need = (size_t)h * w * net->in_c;
+    if (net->in_cap < need) {
+        float *p = ft__realloc(net->in_buf, (need + FT__XNN_SLACK) * sizeof(float));
+        if (!p) return ft__errf(err, errlen, FT_ENOMEM, "out of memory");
+        net->in_buf = p, net->in_cap = need;
+    }
+    fill(arg, 0, h, net->in_buf);
+    in.data = net->in_buf;
+    return ft__onnx_net_run(ctx, net, &in, out, err, errlen);
 }

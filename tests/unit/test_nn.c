@@ -1369,6 +1369,172 @@ static void test_sigmoid_upsample_reads(void)
     no_leaks();
 }
 
+/* ------------------------------------------------------------------------ */
+/* Bands of rows                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void test_band_rows_by_hand(void)
+{
+    int r0, r1;
+    /* 3x3, stride 1, pad 1, 10 rows in and out: row y reads y-1..y+1 */
+    ft__band_rows(3, 1, 1, 10, 10, 0, 3, &r0, &r1);
+    ASSERT(r0 == 0 && r1 == 4);
+    ft__band_rows(3, 1, 1, 10, 10, 3, 7, &r0, &r1);
+    ASSERT(r0 == 2 && r1 == 8);
+    ft__band_rows(3, 1, 1, 10, 10, 7, 10, &r0, &r1);
+    ASSERT(r0 == 6 && r1 == 10);
+    /* 3x3, stride 2, pad 1, 9 rows in, 5 out: row y reads 2y-1..2y+1 */
+    ft__band_rows(3, 2, 1, 9, 5, 0, 2, &r0, &r1);
+    ASSERT(r0 == 0 && r1 == 4);
+    ft__band_rows(3, 2, 1, 9, 5, 2, 4, &r0, &r1);
+    ASSERT(r0 == 3 && r1 == 8);
+    ft__band_rows(3, 2, 1, 9, 5, 4, 5, &r0, &r1);
+    ASSERT(r0 == 7 && r1 == 9);
+    /* 2x2, stride 2, 9 rows in, 4 out: the last band reads to the input's end */
+    ft__band_rows(2, 2, 0, 9, 4, 1, 3, &r0, &r1);
+    ASSERT(r0 == 2 && r1 == 6);
+    ft__band_rows(2, 2, 0, 9, 4, 3, 4, &r0, &r1);
+    ASSERT(r0 == 6 && r1 == 9);
+    ASSERT(ft__band_ok(3, 1, 1) && ft__band_ok(3, 2, 1) && ft__band_ok(1, 1, 0) &&
+           ft__band_ok(2, 2, 0));
+    ASSERT(!ft__band_ok(5, 1, 2) && !ft__band_ok(1, 2, 0));
+}
+
+/* Geometries banded: kernel, stride, padding, depthwise (2: max pooling). */
+static const int BAND_GEOS[][4] = { { 3, 1, 1, 0 }, { 3, 1, 1, 1 }, { 3, 2, 1, 0 }, { 3, 2, 1, 1 },
+                                    { 1, 1, 0, 0 }, { 2, 2, 0, 0 }, { 2, 2, 0, 2 }, { 3, 2, 1, 2 },
+                                    { 3, 1, 1, 2 }, { 3, 3, 0, 1 } };
+
+/* A layer run band by band (bands of 1, 2, 3 rows and uneven ones) gives the
+** whole run's output bit for bit, on every geometry and several sizes. */
+static void test_bands_vs_whole(void)
+{
+    const int sizes[][2] = { { 1, 1 }, { 2, 7 }, { 5, 3 }, { 9, 8 }, { 16, 5 }, { 23, 11 } };
+    const int chans[] = { 3, 16 };
+    int n = 0;
+    for (size_t gi = 0; gi < sizeof BAND_GEOS / sizeof BAND_GEOS[0]; gi++)
+        for (int si = 0; si < 6; si++)
+            for (int ci = 0; ci < 2; ci++) {
+                const int k = BAND_GEOS[gi][0], st = BAND_GEOS[gi][1], p = BAND_GEOS[gi][2];
+                const int kind = BAND_GEOS[gi][3], h = sizes[si][0], wd = sizes[si][1];
+                const int c = chans[ci], cout = kind == 0 ? c + 1 : c;
+                uint32_t s = 0xb4d5u + (uint32_t)n++;
+                size_t nin = (size_t)h * wd * c;
+                float *x = malloc((nin + FT__XNN_SLACK) * sizeof(float));
+                float *w = malloc((size_t)k * k * c * cout * sizeof(float));
+                float *b = malloc((size_t)cout * sizeof(float));
+                ASSERT(x && w && b);
+                fill_random(&s, x, nin, -1, 1);
+                fill_random(&s, w, (size_t)k * k * c * cout, -1, 1);
+                fill_random(&s, b, (size_t)cout, -1, 1);
+                ft__conv cl;
+                ft__pool pl;
+                ft__tensor in = { x, h, wd, c }, whole;
+                if (kind == 2) {
+                    ASSERT_OK(ft__pool_init_pad(&pl, k, st, p, p, c));
+                    ASSERT_OK(ft__pool_band_init(&pl));
+                    ft__pool_out_shape(&pl, &in, &whole);
+                } else {
+                    ASSERT_OK(ft__conv_init_pad(&cl, k, k, st, p, p, c, cout, kind == 1, w, b, 0,
+                                                INFINITY));
+                    ASSERT_OK(ft__conv_band_init(&cl));
+                    ft__conv_out_shape(&cl, &in, &whole);
+                }
+                if (whole.h < 1 || whole.w < 1) {
+                    if (kind == 2)
+                        ft__pool_fini(&pl);
+                    else
+                        ft__conv_fini(&cl);
+                    free(x), free(w), free(b);
+                    continue;
+                }
+                size_t row = (size_t)whole.w * whole.c, no = row * whole.h;
+                whole.data = sentinel_buf(no);
+                float *banded = sentinel_buf(no);
+                ASSERT_OK(kind == 2 ? ft__pool_run(&XNN, &pl, &in, &whole)
+                                    : ft__conv_run(&XNN, &cl, &in, &whole));
+                for (int bh = 1; bh <= 4; bh++) {
+                    for (int y0 = 0; y0 < whole.h;) {
+                        /* bh 4: uneven bands of 1, 3, 2, 1, 3, ... rows */
+                        int step = bh < 4 ? bh : 1 + (y0 * 7 + 1) % 3;
+                        int y1 = y0 + step < whole.h ? y0 + step : whole.h, r0, r1;
+                        ft__band_rows(k, st, p, h, whole.h, y0, y1, &r0, &r1);
+                        ft__tensor a = { x + (size_t)r0 * wd * c, r1 - r0, wd, c };
+                        ft__tensor o = { banded + (size_t)y0 * row, 0, 0, 0 };
+                        ASSERT_OK(kind == 2 ? ft__pool_run_band(&XNN, &pl, &a, h, y0, y1, &o)
+                                            : ft__conv_run_band(&XNN, &cl, &a, h, y0, y1, &o));
+                        ASSERT(o.h == y1 - y0 && o.w == whole.w && o.c == whole.c);
+                        y0 = y1;
+                    }
+                    if (memcmp(banded, whole.data, no * sizeof(float)) != 0 ||
+                        !guard_intact(banded, no))
+                        ft_test_fail(__FILE__, __LINE__,
+                                     "seed %u: %s k%d s%d p%d on %dx%dx%d in bands of %d rows: "
+                                     "not the whole run's output",
+                                     s,
+                                     kind == 2 ? "max pool"
+                                     : kind    ? "depthwise"
+                                               : "conv",
+                                     k, st, p, h, wd, c, bh);
+                }
+                if (kind == 2)
+                    ft__pool_fini(&pl);
+                else
+                    ft__conv_fini(&cl);
+                free(x), free(w), free(b), free(whole.data), free(banded);
+            }
+    no_leaks();
+}
+
+/* out = a + upsample(in): by hand, the XNNPACK path against the reference
+** and against an upsampling then an add, bit for bit. */
+static void test_upsample_add(void)
+{
+    /* 1 2  up 2 + a (0..15)  =   1  2  4  5
+    ** 3 4                        5  6  8  9 ... */
+    float in1[4] = { 1, 2, 3, 4 }, a1[16], o1[16];
+    for (int i = 0; i < 16; i++)
+        a1[i] = (float)i;
+    ft__tensor ti = { in1, 2, 2, 1 }, ta = { a1, 4, 4, 1 }, to = { o1, 4, 4, 1 };
+    ft__ref_upsample_add(2, &ta, &ti, &to);
+    const float want1[16] = { 1, 2, 4, 5, 5, 6, 8, 9, 11, 12, 14, 15, 15, 16, 18, 19 };
+    ASSERT(memcmp(o1, want1, sizeof want1) == 0);
+    const int shapes[][3] = { { 1, 1, 1 }, { 2, 3, 5 }, { 7, 9, 64 }, { 4, 6, 16 } };
+    uint32_t seed = 7300;
+    for (int si = 0; si < 4; si++)
+        for (int f = 1; f <= 3; f++) {
+            uint32_t s = seed++;
+            const int h = shapes[si][0], w = shapes[si][1], c = shapes[si][2];
+            size_t n = (size_t)h * w * c, m = n * f * f;
+            float *x = sentinel_buf(n), *a = sentinel_buf(m), *o = sentinel_buf(m);
+            float *want = sentinel_buf(m), *up = sentinel_buf(m), *sum = sentinel_buf(m);
+            fill_random(&s, x, n, -8, 8);
+            fill_random(&s, a, m, -8, 8);
+            ft__upsample l;
+            ft__add add;
+            ASSERT_OK(ft__upsample_init(&l, f, c));
+            ASSERT_OK(ft__add_init(&add, -INFINITY, INFINITY));
+            ft__tensor tx = { x, h, w, c }, tA = { a, h * f, w * f, c };
+            ft__tensor tO = { o, 0, 0, 0 }, tW = { want, 0, 0, 0 }, tU = { up, 0, 0, 0 };
+            ft__tensor tS = { sum, 0, 0, 0 };
+            ASSERT_OK(ft__upsample_add_run(&XNN, &l, &tA, &tx, &tO));
+            ASSERT_OK(ft__upsample_add_run(&REF, &l, &tA, &tx, &tW));
+            ASSERT_OK(ft__upsample_run(&XNN, &l, &tx, &tU));
+            ASSERT_OK(ft__add_run(&XNN, &add, &tA, &tU, &tS));
+            ASSERT(tO.h == h * f && tO.w == w * f && tO.c == c);
+            if (memcmp(o, want, m * sizeof(float)) != 0 || memcmp(o, sum, m * sizeof(float)) != 0)
+                ft_test_fail(__FILE__, __LINE__,
+                             "seed %u: upsample-add %dx%dx%d by %d: xnn, ref and upsample + "
+                             "add disagree",
+                             s, h, w, c, f);
+            ASSERT(guard_intact(o, m) && guard_intact(want, m));
+            ft__upsample_fini(&l);
+            ft__add_fini(&add);
+            free(x), free(a), free(o), free(want), free(up), free(sum);
+        }
+    no_leaks();
+}
+
 FT_TESTS(FT_TEST(test_window_tf_values), FT_TEST(test_ref_conv_same_s1_by_hand),
          FT_TEST(test_ref_conv_same_s2_pads_after), FT_TEST(test_ref_conv_layouts_by_hand),
          FT_TEST(test_ref_pool_by_hand), FT_TEST(test_ref_add_leaky_fc_by_hand),
@@ -1381,4 +1547,5 @@ FT_TESTS(FT_TEST(test_window_tf_values), FT_TEST(test_ref_conv_same_s1_by_hand),
          FT_TEST(test_landmarks_ref_vs_xnn), FT_TEST(test_landmarks_tiny_ref_vs_xnn),
          FT_TEST(test_descriptor_ref_vs_xnn), FT_TEST(test_sigmoid_upsample_by_hand),
          FT_TEST(test_sigmoid_vs_ref), FT_TEST(test_upsample_vs_ref),
-         FT_TEST(test_sigmoid_upsample_reads))
+         FT_TEST(test_sigmoid_upsample_reads), FT_TEST(test_band_rows_by_hand),
+         FT_TEST(test_bands_vs_whole), FT_TEST(test_upsample_add))

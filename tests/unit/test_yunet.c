@@ -26,7 +26,8 @@
 ** TOLERANCES  raw outputs vs OpenCV: max |diff| <= 1e-4 (printed);
 **             decoding of the same raw outputs vs the script: 0.01 px;
 **             the whole pipeline vs OpenCV's: same faces, 0.1 px;
-**             XNNPACK vs reference kernels on the whole net: 1e-4.
+**             XNNPACK vs reference kernels on the whole net: 1e-4;
+**             chains of layers in bands of rows vs in one: bit for bit.
 ** TIMING      test_yunet_1080p prints ms per 1920x1080 frame on 1 thread.
 */
 #include "detect/detect.h"
@@ -1130,6 +1131,101 @@ static void test_yunet_xnn_vs_ref(void)
     no_leaks();
 }
 
+/* Copies of the twelve raw outputs (views last only until the next run). */
+static void copy_outputs(const ft__tensor *o, float **copy)
+{
+    for (int k = 0; k < 12; k++) {
+        size_t n = ft__tensor_count(&o[k]);
+        copy[k] = malloc(n * sizeof(float));
+        ASSERT(copy[k] != NULL);
+        memcpy(copy[k], o[k].data, n * sizeof(float));
+    }
+}
+
+/* Makes input rows from a whole input (ft__onnx_rows_fn), checking they are
+** asked for once each, in order. */
+typedef struct rows_check {
+    const float *all;
+    int w, next, calls;
+} rows_check;
+
+static void rows_from(void *arg, int y0, int y1, float *dst)
+{
+    rows_check *r = arg;
+    ASSERT(y0 == r->next && y1 > y0);
+    memcpy(dst, r->all + (size_t)y0 * r->w * 3, (size_t)(y1 - y0) * r->w * 3 * sizeof(float));
+    r->next = y1, r->calls++;
+}
+
+/* The chains of layers in bands of rows (one row of the last layer per band,
+** 64 KB bands, the default) give the whole run's outputs bit for bit; so
+** does an input made by rows, each row once. */
+static void test_yunet_bands(void)
+{
+    need_model(DYN_MODEL);
+    ft__yunet *net = open_net(DYN_MODEL);
+    ft_image *s5 = photo("sample5_crop512.png");
+    ft_image *odd = compose(s5, 0, 0, 333, 201, 333, 201, 0, 0, 1, 0);
+    ft_image *imgs[2] = { s5, odd };
+    const size_t budgets[3] = { 1, 64 << 10, 0 };
+    ft__onnx_graph *g = NULL;
+    ft__onnx_net *raw = NULL;
+    ASSERT_OK(ft__onnx_load(DYN_MODEL, &g, err, sizeof err));
+    ASSERT_OK(ft__onnx_net_build(g, &raw, err, sizeof err));
+    ft__onnx_free(g);
+    for (int i = 0; i < 2; i++) {
+        ft__tensor out[12];
+        float *buf, *whole[12];
+        ft__onnx_whole(1);
+        forward_image(&XNN, net, imgs[i], out, &buf);
+        copy_outputs(out, whole);
+        free(buf);
+        ft__onnx_whole(0);
+        for (int b = 0; b < 3; b++) {
+            ft__onnx_band_bytes(budgets[b]);
+            forward_image(&XNN, net, imgs[i], out, &buf);
+            for (int k = 0; k < 12; k++)
+                if (memcmp(out[k].data, whole[k], ft__tensor_count(&out[k]) * sizeof(float)))
+                    ft_test_fail(__FILE__, __LINE__,
+                                 "%dx%d, bands of %zu bytes: %s differs from the whole run",
+                                 imgs[i]->width, imgs[i]->height, budgets[b], NAMES[k]);
+            free(buf);
+            /* the input by rows, through the interpreter itself */
+            int pw, ph;
+            ft__yunet_padded_size(imgs[i]->width, imgs[i]->height, &pw, &ph);
+            buf = malloc(((size_t)pw * ph * 3 + 64) * sizeof(float));
+            ASSERT(buf != NULL);
+            ft__yunet_input(imgs[i], buf);
+            rows_check rc = { buf, pw, 0, 0 };
+            ft__tensor ro[12];
+            ASSERT_OK(
+                ft__onnx_net_run_rows(&XNN, raw, ph, pw, rows_from, &rc, ro, err, sizeof err));
+            ASSERT(rc.next == ph && (b == 2 || rc.calls > 1));
+            for (int k = 0; k < 12; k++) {
+                const char *name = ft__onnx_net_output_name(raw, k);
+                int j = 0;
+                while (j < 12 && strcmp(NAMES[j], name) != 0)
+                    j++;
+                ASSERT(j < 12);
+                if (memcmp(ro[k].data, whole[j], ft__tensor_count(&ro[k]) * sizeof(float)))
+                    ft_test_fail(__FILE__, __LINE__,
+                                 "%dx%d, bands of %zu bytes, input by rows: %s differs from the "
+                                 "whole run",
+                                 imgs[i]->width, imgs[i]->height, budgets[b], name);
+            }
+            free(buf);
+        }
+        for (int k = 0; k < 12; k++)
+            free(whole[k]);
+    }
+    ft__onnx_band_bytes(0);
+    ft__onnx_net_free(raw);
+    ft_image_destroy(s5);
+    ft_image_destroy(odd);
+    ft__yunet_close(net);
+    no_leaks();
+}
+
 /* ------------------------------------------------------------------------ */
 /* Decoding                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -1475,6 +1571,7 @@ FT_TESTS(FT_TEST(test_onnx_reader_hand_model), FT_TEST(test_onnx_reader_rejects_
          FT_TEST(test_onnx_reader_every_cut), FT_TEST(test_onnx_net_hand_graph),
          FT_TEST(test_onnx_net_rejects_unsupported), FT_TEST(test_yunet_files),
          FT_TEST(test_yunet_raw_vs_opencv_640), FT_TEST(test_yunet_dynamic_vs_opencv_sizes),
-         FT_TEST(test_yunet_xnn_vs_ref), FT_TEST(test_yunet_decode_vs_script),
-         FT_TEST(test_yunet_detect_photos), FT_TEST(test_yunet_1080p), FT_TEST(test_yunet_sizes),
-         FT_TEST(test_yunet_damaged_files), FT_TEST(test_yunet_alloc_failures))
+         FT_TEST(test_yunet_xnn_vs_ref), FT_TEST(test_yunet_bands),
+         FT_TEST(test_yunet_decode_vs_script), FT_TEST(test_yunet_detect_photos),
+         FT_TEST(test_yunet_1080p), FT_TEST(test_yunet_sizes), FT_TEST(test_yunet_damaged_files),
+         FT_TEST(test_yunet_alloc_failures))

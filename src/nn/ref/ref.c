@@ -124,3 +124,14 @@ void ft__ref_upsample(int factor, const ft__tensor *in, ft__tensor *out)
                 out->data[((size_t)y * out->w + x) * out->c + c] =
                     in->data[((size_t)(y / factor) * in->w + x / factor) * in->c + c];
 }
+
+void ft__ref_upsample_add(int factor, const ft__tensor *a, const ft__tensor *in, ft__tensor *out)
+{
+    for (int y = 0; y < out->h; y++)
+        for (int x = 0; x < out->w; x++)
+            for (int c = 0; c < out->c; c++) {
+                size_t i = ((size_t)y * out->w + x) * out->c + c;
+                out->data[i] =
+                    a->data[i] + in->data[((size_t)(y / factor) * in->w + x / factor) * in->c + c];
+            }
+}
