@@ -659,13 +659,15 @@ int cmd_eval_wider(int argc, char **argv)
         } else {
             write_table(&r, &res, &preds);
         }
-        if (status == CLI_OK && !r.predictions && r.operating < r.dp.min_score)
+        /* compared as floats: detection scores and min_score are floats, and
+        ** 0.6 given as text is the float 0.6f that --min-score 0.6 keeps */
+        if (status == CLI_OK && !r.predictions && (float)r.operating < r.dp.min_score)
             fprintf(stderr,
                     "facetrail %s: note: the operating threshold %g is below --min-score %g: "
                     "recall by height misses the detections in between\n",
                     cmd, r.operating, (double)r.dp.min_score);
         for (int k = 0; status == CLI_OK && !r.predictions && k < r.n_op_scores; k++)
-            if (r.op_scores[k] < r.dp.min_score) {
+            if ((float)r.op_scores[k] < r.dp.min_score) {
                 fprintf(stderr,
                         "facetrail %s: note: operating score %g is below --min-score %g: its "
                         "recall misses the detections in between\n",

@@ -612,6 +612,10 @@ if need_models "$name"; then
     check "eval wider --pipeline faceapi: SSD at 512, min score 0.05 (not the pipeline's 0.5)" \
         '[ $rc -eq 0 ] && grep -q "\"detector\":\"ssd_mobilenetv1\",\"input_size\":512,\"tile\":0,\"min_score\":0.0500000007,\"max_results\":1000," "$tmp/out" &&
          grep -q "\"operating_threshold\":0.5," "$tmp/out"'
+    run "$CLI" eval wider $wider --images "$tmp/wider/images" --json --min-score 0.6 --operating-threshold 0.6 \
+        --operating-scores 0.6,0.7
+    check "eval wider --min-score 0.6 with operating scores 0.6: no note that they are below it" \
+        '[ $rc -eq 0 ] && ! grep -q "note" "$tmp/err"'
     run "$CLI" eval wider $wider --images "$tmp/wider/images" --json --min-score 0.25 --pipeline faceapi --tile 64
     check "eval wider: --min-score before --pipeline is kept; --tile is reported" \
         '[ $rc -eq 0 ] && grep -q "\"tile\":64,\"tile_overlap\":0.25,\"min_score\":0.25," "$tmp/out"'
