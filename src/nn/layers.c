@@ -165,6 +165,10 @@ int ft__conv_run(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, ft__t
         ft__ref_conv(l, in, out);
         return FT_OK;
     }
+    if (ft__dw3x3_usable(l)) {
+        ft__dw3x3_run(ctx, l, in, l->pad_y, out);
+        return FT_OK;
+    }
     if (xnn_setup_convolution2d_nhwc_f32(l->op, 1, (size_t)in->h, (size_t)in->w, in->data,
                                          out->data, ctx->pool) != xnn_status_success)
         return FT_EBACKEND;
@@ -229,6 +233,10 @@ int ft__conv_run_band(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, 
     if (ctx->macs)
         *ctx->macs += (uint64_t)out->h * out->w * l->cout * l->kh * l->kw *
                       (uint64_t)(l->depthwise ? 1 : l->cin);
+    if (ft__dw3x3_usable(l)) {
+        ft__dw3x3_run(ctx, l, in, kind == 0 ? l->pad_y : 0, out);
+        return FT_OK;
+    }
     xnn_operator_t op = l->band_op[kind];
     if (xnn_setup_convolution2d_nhwc_f32(op, 1, (size_t)in->h, (size_t)in->w, in->data, out->data,
                                          ctx->pool) != xnn_status_success)
@@ -315,6 +323,10 @@ int ft__pool_run(const ft__nn_ctx *ctx, ft__pool *l, const ft__tensor *in, ft__t
         ft__ref_pool(l, in, out);
         return FT_OK;
     }
+    if (ft__maxpool2_usable(l)) {
+        ft__maxpool2_run(ctx, l, in, out);
+        return FT_OK;
+    }
     enum xnn_status st =
         l->kind == FT__POOL_MAX
             ? xnn_setup_max_pooling2d_nhwc_f32(l->op, 1, (size_t)in->h, (size_t)in->w, in->data,
@@ -352,6 +364,10 @@ int ft__pool_run_band(const ft__nn_ctx *ctx, ft__pool *l, const ft__tensor *in, 
     int kind = band_kind(l->k, l->stride, l->pad_y, in->h, out_h, y0, y1);
     out->h = y1 - y0;
     if (out->w <= 0) return FT_EINVAL;
+    if (ft__maxpool2_usable(l)) {
+        ft__maxpool2_run(ctx, l, in, out);
+        return FT_OK;
+    }
     xnn_operator_t op = l->band_op[kind];
     if (xnn_setup_max_pooling2d_nhwc_f32(op, 1, (size_t)in->h, (size_t)in->w, in->data, out->data,
                                          ctx->pool) != xnn_status_success)
@@ -568,6 +584,43 @@ int ft__upsample_add_run(const ft__nn_ctx *ctx, ft__upsample *l, const ft__tenso
            si[5] = { (size_t)in->h, 1, (size_t)in->w, 1, c };
     if (xnn_setup_add_nd_f32(l->op, 5, sa, 5, si, a->data, in->data, out->data, ctx->pool) !=
         xnn_status_success)
+        return FT_EBACKEND;
+    return xnn_run_operator(l->op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Channel slices                                                           */
+/* ------------------------------------------------------------------------ */
+
+int ft__slice_init(ft__slice *l, int c, int off, int n)
+{
+    memset(l, 0, sizeof *l);
+    FT_ASSERT(n > 0 && off >= 0 && off + n <= c);
+    l->c = c, l->off = off, l->n = n;
+    if (ft__nn_init() != FT_OK) return FT_EBACKEND;
+    if (xnn_create_copy_nc_x32((size_t)n, (size_t)c, (size_t)n, 0, &l->op) != xnn_status_success) {
+        l->op = NULL;
+        return FT_EBACKEND;
+    }
+    return FT_OK;
+}
+
+void ft__slice_fini(ft__slice *l)
+{
+    if (l && l->op) xnn_delete_operator(l->op);
+    if (l) memset(l, 0, sizeof *l);
+}
+
+int ft__slice_run(const ft__nn_ctx *ctx, ft__slice *l, const ft__tensor *in, ft__tensor *out)
+{
+    FT_ASSERT(in->c == l->c && in->data != out->data);
+    out->h = in->h, out->w = in->w, out->c = l->n;
+    if (ctx->use_ref) {
+        ft__ref_slice(l->off, in, out);
+        return FT_OK;
+    }
+    if (xnn_setup_copy_nc_x32(l->op, (size_t)in->h * in->w, in->data + l->off, out->data,
+                              ctx->pool) != xnn_status_success)
         return FT_EBACKEND;
     return xnn_run_operator(l->op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
 }

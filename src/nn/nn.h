@@ -6,9 +6,12 @@
 ** DESIGN
 **   Tensors are batch-1 NHWC float32 (llama2.c style: plain structs, shapes in
 **   comments). A layer is a caller-owned struct set up once from weights
-**   (ft__conv_init ...) and run many times; each run picks the XNNPACK path or,
-**   when the context asks for it (ctx->use_ref), the naive reference path in
-**   nn/ref/, which the tests use as the oracle for the XNNPACK path.
+**   (ft__conv_init ...) and run many times; each run picks the XNNPACK path
+**   (or, for 3x3 depthwise convolution at stride 1 and 2x2 max pooling with
+**   a multiple of 16 channels on an AVX-512 CPU, the kernels of
+**   nn/kern_avx512.c) or, when the context asks for it (ctx->use_ref), the
+**   naive reference path in nn/ref/, which the tests use as the oracle for
+**   the others.
 **   Padding follows TensorFlow: SAME pads (total = max((out-1)*s + k - in, 0))
 **   with the smaller half before, VALID pads nothing; max pooling ignores the
 **   padded cells (as if -inf).
@@ -165,6 +168,18 @@ int ft__conv_band_init(ft__conv *l);
 int ft__conv_run_band(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, int in_h, int y0,
                       int y1, ft__tensor *out);
 
+/* 3x3 depthwise convolution at stride 1 on AVX-512 (nn/kern_avx512.c),
+** which ft__conv_run and ft__conv_run_band use instead of XNNPACK's kernel
+** where ft__dw3x3_usable says so: explicit padding of one column and at most
+** one row, channels a multiple of 16, a CPU with AVX-512F. ft__dw3x3_run
+** makes out->h rows; output row j reads input rows j - top .. j - top + 2
+** (zeros outside in's rows). ft__dw3x3_allow(0) is a test hook
+** (process-wide): every layer to XNNPACK (max pooling too). */
+int ft__dw3x3_usable(const ft__conv *l);
+void ft__dw3x3_run(const ft__nn_ctx *ctx, const ft__conv *l, const ft__tensor *in, int top,
+                   ft__tensor *out);
+void ft__dw3x3_allow(int on);
+
 enum ft__pool_kind { FT__POOL_MAX = 0, FT__POOL_AVG = 1 };
 
 /* Max or average pooling, k x k window. Average pooling is VALID only. */
@@ -184,6 +199,13 @@ int ft__pool_init_pad(ft__pool *l, int k, int stride, int pad_y, int pad_x, int 
 void ft__pool_fini(ft__pool *l);
 void ft__pool_out_shape(const ft__pool *l, const ft__tensor *in, ft__tensor *out);
 int ft__pool_run(const ft__nn_ctx *ctx, ft__pool *l, const ft__tensor *in, ft__tensor *out);
+/* 2x2 max pooling at stride 2 without padding on AVX-512 (nn/kern_avx512.c),
+** which ft__pool_run and ft__pool_run_band use where ft__maxpool2_usable
+** says so (channels a multiple of 16, a CPU with AVX-512F): out->h rows,
+** output row j from input rows 2j and 2j + 1. */
+int ft__maxpool2_usable(const ft__pool *l);
+void ft__maxpool2_run(const ft__nn_ctx *ctx, const ft__pool *l, const ft__tensor *in,
+                      ft__tensor *out);
 /* Bands of max pooling with explicit padding, as ft__conv_band_init and
 ** ft__conv_run_band. */
 int ft__pool_band_init(ft__pool *l);
@@ -258,6 +280,17 @@ int ft__upsample_run(const ft__nn_ctx *ctx, ft__upsample *l, const ft__tensor *i
 int ft__upsample_add_run(const ft__nn_ctx *ctx, ft__upsample *l, const ft__tensor *a,
                          const ft__tensor *in, ft__tensor *out);
 
+/* Channels [off, off + n) of an (h, w, c) tensor as an (h, w, n) one: a
+** copy. out must not alias in. */
+typedef struct ft__slice {
+    int c, off, n;
+    xnn_operator_t op;
+} ft__slice;
+
+int ft__slice_init(ft__slice *l, int c, int off, int n);
+void ft__slice_fini(ft__slice *l);
+int ft__slice_run(const ft__nn_ctx *ctx, ft__slice *l, const ft__tensor *in, ft__tensor *out);
+
 /* ------------------------------------------------------------------------ */
 /* Reference kernels (nn/ref/ref.c): straightforward loops, TF semantics     */
 /* ------------------------------------------------------------------------ */
@@ -271,6 +304,7 @@ void ft__ref_fc(const ft__fc *l, const float *in, float *out);
 void ft__ref_sigmoid(const ft__tensor *in, ft__tensor *out);
 void ft__ref_upsample(int factor, const ft__tensor *in, ft__tensor *out);
 void ft__ref_upsample_add(int factor, const ft__tensor *a, const ft__tensor *in, ft__tensor *out);
+void ft__ref_slice(int off, const ft__tensor *in, ft__tensor *out);
 
 /* ------------------------------------------------------------------------ */
 /* Scratch buffers                                                          */

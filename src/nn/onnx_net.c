@@ -22,6 +22,16 @@
 **   adds the small map upsampled as it goes (OP_ADD_UP, one broadcasting
 **   add), so the upsampled map is never written.
 **
+**   Siblings: regular convs that read one value with one window (a
+**   detection head's 1x1 convs for class, box, objectness and landmarks)
+**   run as one conv with their output channels side by side, reading the
+**   value once; when each one's output has a single reader, a per-channel
+**   conv (depthwise, or 1 channel to 1) all with one window, those readers
+**   run as one depthwise conv too. Slices (a channel copy) then give each
+**   original output back where it was made, so the graph's values keep
+**   their meaning. Each channel of the merged conv is the single conv's
+**   (test_onnx_net_siblings checks it bit for bit).
+**
 **   Chains: a run of conv and max-pool steps, each the only reader of the
 **   one before (and that one no graph output), with explicit padding no
 **   larger than the stride, is run in bands of rows instead of layer after
@@ -40,7 +50,8 @@
 **   (nn.h) make the first and last bands pad as the whole layer does;
 **   every output row is computed once, by the same kernel on the same
 **   inputs, so banded outputs equal whole ones bit for bit. A chain runs at
-**   its last step's place. When a chain alone reads the graph input,
+**   its last step's place (its steps need not be next to each other in
+**   the list). When a chain alone reads the graph input,
 **   ft__onnx_net_run_rows makes the input rows only as that chain's first
 **   layer reads them (a band buffer of its own).
 **
@@ -96,7 +107,7 @@ typedef struct value {
     shape_item item[MAX_ITEMS];
 } value;
 
-enum opk { OP_CONV, OP_POOL, OP_UPSAMPLE, OP_ADD, OP_SIGMOID, OP_ADD_UP };
+enum opk { OP_CONV, OP_POOL, OP_UPSAMPLE, OP_ADD, OP_SIGMOID, OP_ADD_UP, OP_SLICE };
 
 typedef struct step {
     enum opk op;
@@ -109,6 +120,7 @@ typedef struct step {
         ft__upsample up;
         ft__add add;
         ft__sigmoid sig; /* OP_ADD_UP: up */
+        ft__slice slice;
     } l;
 } step;
 
@@ -126,10 +138,11 @@ typedef struct link {
 /* Consecutive conv/max-pool steps, each reading only the one before, run in
 ** bands of rows (see DESIGN). */
 typedef struct chain {
-    int first, last; /* steps */
-    int n;           /* last - first + 1 */
-    link *l;         /* (n) */
-    link src;        /* the input's band when a run makes the input by rows */
+    int first, last; /* steps: the first and last of steps[] */
+    int n;
+    int *steps; /* (n) in order, each reading the one before */
+    link *l;    /* (n) */
+    link src;   /* the input's band when a run makes the input by rows */
 } chain;
 
 struct ft__onnx_net {
@@ -805,55 +818,235 @@ static int chainable(const step *x)
     return 0;
 }
 
-/* Finds the chains (see DESIGN) and makes their layers' band operators. */
-static int plan_chains(ft__onnx_net *net)
+/* How many steps read each root (n_read, graph outputs counting as many),
+** and the last step that does (reader). */
+static void count_readers(const ft__onnx_net *net, int *n_read, int *reader)
 {
-    int *n_read = ft__calloc((size_t)net->n_v, sizeof *n_read); /* steps reading each root */
-    net->chain = ft__calloc((size_t)(net->n_s ? net->n_s : 1), sizeof *net->chain);
-    if (!n_read || !net->chain) {
-        ft__free(n_read);
-        return FT_ENOMEM;
-    }
+    for (int i = 0; i < net->n_v; i++)
+        n_read[i] = 0, reader[i] = -1;
     for (int i = 0; i < net->n_s; i++) {
         const step *x = &net->s[i];
-        n_read[net->v[x->in0].root]++;
-        if (x->in1 >= 0 && net->v[x->in1].root != net->v[x->in0].root)
-            n_read[net->v[x->in1].root]++;
+        int r0 = net->v[x->in0].root, r1 = x->in1 >= 0 ? net->v[x->in1].root : -1;
+        n_read[r0]++, reader[r0] = i;
+        if (r1 >= 0 && r1 != r0) n_read[r1]++, reader[r1] = i;
     }
     for (int i = 0; i < net->n_out; i++)
         n_read[net->v[net->out[i]].root] = INT_MAX / 2; /* kept whole */
-    int rc = FT_OK;
-    for (int i = 0; i < net->n_s && rc == FT_OK;) {
-        int j = i;
-        while (j + 1 < net->n_s && chainable(&net->s[j]) && chainable(&net->s[j + 1]) &&
-               net->s[j + 1].in1 < 0 && net->v[net->s[j + 1].in0].root == net->s[j].out &&
-               n_read[net->s[j].out] == 1)
-            j++;
-        if (j > i) {
-            chain *ch = &net->chain[net->n_chain];
-            ch->first = i, ch->last = j, ch->n = j - i + 1;
-            if (!(ch->l = ft__calloc((size_t)ch->n, sizeof *ch->l))) rc = FT_ENOMEM;
-            for (int k = i; k <= j && rc == FT_OK; k++) {
-                step *x = &net->s[k];
-                link *l = &ch->l[k - i];
-                x->chain = net->n_chain;
-                if (x->op == OP_CONV) {
-                    l->k = x->l.conv.kh, l->s = x->l.conv.stride, l->p = x->l.conv.pad_y;
-                    rc = ft__conv_band_init(&x->l.conv);
-                } else {
-                    l->k = x->l.pool.k, l->s = x->l.pool.stride, l->p = x->l.pool.pad_y;
-                    rc = ft__pool_band_init(&x->l.pool);
-                }
-            }
-            net->n_chain++;
+}
+
+/* Finds the chains (see DESIGN) and makes their layers' band operators. */
+static int plan_chains(ft__onnx_net *net)
+{
+    int *n_read = ft__calloc((size_t)net->n_v, sizeof *n_read);
+    int *reader = ft__calloc((size_t)net->n_v, sizeof *reader);
+    int *list = ft__calloc((size_t)(net->n_s ? net->n_s : 1), sizeof *list);
+    net->chain = ft__calloc((size_t)(net->n_s ? net->n_s : 1), sizeof *net->chain);
+    int rc = n_read && reader && list && net->chain ? FT_OK : FT_ENOMEM;
+    if (rc == FT_OK) count_readers(net, n_read, reader);
+    for (int i = 0; i < net->n_s && rc == FT_OK; i++) {
+        if (net->s[i].chain >= 0 || !chainable(&net->s[i])) continue;
+        int n = 0, j = i;
+        list[n++] = i;
+        for (;;) { /* follow the output to its only reader */
+            int o = net->s[j].out, r = reader[o];
+            if (n_read[o] != 1 || r < 0 || !chainable(&net->s[r]) || net->s[r].in1 >= 0 ||
+                net->s[r].chain >= 0 || net->v[net->s[r].in0].root != o)
+                break;
+            list[n++] = j = r;
         }
-        i = j + 1;
+        if (n < 2) continue;
+        chain *ch = &net->chain[net->n_chain];
+        ch->n = n, ch->first = list[0], ch->last = list[n - 1];
+        ch->steps = ft__calloc((size_t)n, sizeof *ch->steps);
+        ch->l = ft__calloc((size_t)n, sizeof *ch->l);
+        net->n_chain++;
+        if (!ch->steps || !ch->l) {
+            rc = FT_ENOMEM;
+            break;
+        }
+        for (int k = 0; k < n && rc == FT_OK; k++) {
+            step *x = &net->s[list[k]];
+            link *l = &ch->l[k];
+            ch->steps[k] = list[k];
+            x->chain = net->n_chain - 1;
+            if (x->op == OP_CONV) {
+                l->k = x->l.conv.kh, l->s = x->l.conv.stride, l->p = x->l.conv.pad_y;
+                rc = ft__conv_band_init(&x->l.conv);
+            } else {
+                l->k = x->l.pool.k, l->s = x->l.pool.stride, l->p = x->l.pool.pad_y;
+                rc = ft__pool_band_init(&x->l.pool);
+            }
+        }
     }
     net->src_chain = -1;
-    for (int c = 0; c < net->n_chain; c++)
+    for (int c = 0; rc == FT_OK && c < net->n_chain; c++)
         if (net->v[net->s[net->chain[c].first].in0].root == net->input && n_read[net->input] == 1)
             net->src_chain = c;
     ft__free(n_read);
+    ft__free(reader);
+    ft__free(list);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sibling convolutions                                                     */
+/* ------------------------------------------------------------------------ */
+
+#define MAX_SIBLINGS 16
+
+static int same_window(const ft__conv *a, const ft__conv *b)
+{
+    return a->kh == b->kh && a->kw == b->kw && a->stride == b->stride && a->pad == b->pad &&
+           a->pad_y == b->pad_y && a->pad_x == b->pad_x && a->out_min == b->out_min &&
+           a->out_max == b->out_max;
+}
+
+/* A conv that works on each channel alone: depthwise, or 1 channel in and out. */
+static int per_channel(const ft__conv *c)
+{
+    return c->depthwise || (c->cin == 1 && c->cout == 1);
+}
+
+/* Merges the regular convs that read step i's input with i's window (see
+** DESIGN), and, when each one's output has a single reader, a per-channel
+** conv all with one window, those readers too. *merged: 1 if it did. */
+static int merge_siblings(ft__onnx_net *net, const int *n_read, const int *reader, int i,
+                          int *merged)
+{
+    step *S = net->s;
+    const ft__conv *c0 = &S[i].l.conv;
+    int m[MAX_SIBLINGS], r[MAX_SIBLINGS], off[MAX_SIBLINGS + 1], nm = 0, x = net->v[S[i].in0].root;
+    *merged = 0;
+    for (int j = i; j < net->n_s && nm < MAX_SIBLINGS; j++)
+        if (S[j].op == OP_CONV && !S[j].l.conv.depthwise && net->v[S[j].in0].root == x &&
+            S[j].l.conv.cin == c0->cin && same_window(&S[j].l.conv, c0))
+            m[nm++] = j;
+    if (nm < 2) return FT_OK;
+    /* the second stage: each output's only reader, per channel, one window */
+    int two = 1, p = INT_MAX;
+    off[0] = 0;
+    for (int k = 0; k < nm; k++) {
+        int o = S[m[k]].out;
+        off[k + 1] = off[k] + S[m[k]].l.conv.cout;
+        r[k] = n_read[o] == 1 ? reader[o] : -1;
+        if (r[k] < 0 || S[r[k]].op != OP_CONV || S[r[k]].in1 >= 0 ||
+            net->v[S[r[k]].in0].root != o || !per_channel(&S[r[k]].l.conv) ||
+            !same_window(&S[r[k]].l.conv, &S[r[0]].l.conv))
+            two = 0;
+        else if (r[k] < p)
+            p = r[k];
+    }
+    int C = off[nm], rc = FT_OK;
+    const ft__conv *d0 = two ? &S[r[0]].l.conv : NULL;
+    /* layers first (nothing changed if one fails), then the steps */
+    ft__conv one, dw;
+    ft__slice sl[MAX_SIBLINGS];
+    memset(&one, 0, sizeof one), memset(&dw, 0, sizeof dw), memset(sl, 0, sizeof sl);
+    size_t taps = (size_t)c0->kh * c0->kw, taps2 = two ? (size_t)d0->kh * d0->kw : 0;
+    float *w = ft__malloc(taps * c0->cin * C * sizeof(float)), *b = ft__malloc(C * sizeof(float));
+    float *w2 = ft__malloc((taps2 ? taps2 : 1) * C * sizeof(float));
+    float *b2 = ft__malloc(C * sizeof(float));
+    step *ns = ft__calloc((size_t)net->n_s + 1, sizeof *ns);
+    int vm = -1, vm2 = -1;
+    char name[300];
+    snprintf(name, sizeof name, "%s+%d", S[i].node, nm);
+    if (!w || !b || !w2 || !b2 || !ns || (vm = add_value(net, name, V_ACT)) < 0) {
+        rc = FT_ENOMEM;
+        goto done;
+    }
+    for (int k = 0; k < nm; k++) {
+        const ft__conv *ck = &S[m[k]].l.conv;
+        for (size_t t = 0; t < taps * ck->cin; t++)
+            for (int o = 0; o < ck->cout; o++)
+                w[t * C + off[k] + o] = ck->w[t * ck->cout + o];
+        memcpy(b + off[k], ck->b, (size_t)ck->cout * sizeof(float));
+        if (two) { /* (kh, kw, c) for depthwise and 1 -> 1 alike */
+            const ft__conv *dk = &S[r[k]].l.conv;
+            for (size_t t = 0; t < taps2; t++)
+                for (int o = 0; o < dk->cout; o++)
+                    w2[t * C + off[k] + o] = dk->w[t * dk->cout + o];
+            memcpy(b2 + off[k], dk->b, (size_t)dk->cout * sizeof(float));
+        }
+    }
+    net->v[vm].c = C;
+    if ((rc = ft__conv_init_pad(&one, c0->kh, c0->kw, c0->stride, c0->pad_y, c0->pad_x, c0->cin, C,
+                                0, w, b, c0->out_min, c0->out_max)) != FT_OK)
+        goto done;
+    if (two) {
+        snprintf(name, sizeof name, "%s+%d", S[p].node, nm);
+        if ((vm2 = add_value(net, name, V_ACT)) < 0) {
+            rc = FT_ENOMEM;
+            goto done;
+        }
+        net->v[vm2].c = C;
+        if ((rc = ft__conv_init_pad(&dw, d0->kh, d0->kw, d0->stride, d0->pad_y, d0->pad_x, C, C, 1,
+                                    w2, b2, d0->out_min, d0->out_max)) != FT_OK)
+            goto done;
+    }
+    for (int k = 0; k < nm && rc == FT_OK; k++)
+        rc = ft__slice_init(&sl[k], C, off[k], off[k + 1] - off[k]);
+    if (rc != FT_OK) goto done;
+
+    /* the new steps: the merged conv at the first sibling's place, the merged
+    ** per-channel conv at its first reader's; slices give each original
+    ** output back where it was made */
+    int n = 0;
+    for (int t = 0; t < net->n_s; t++) {
+        step *o = &S[t];
+        int k = -1, is_r = 0;
+        for (int q = 0; q < nm; q++)
+            if (t == m[q] || (two && t == r[q])) k = q, is_r = t != m[q];
+        if (k < 0) {
+            ns[n++] = *o;
+            continue;
+        }
+        step sl_step = { OP_SLICE, two ? vm2 : vm, -1, o->out, -1, o->node, { .slice = sl[k] } };
+        ft__conv_fini(&o->l.conv);
+        if (t == m[0]) {
+            ns[n++] = (step){ OP_CONV, o->in0, -1, vm, -1, o->node, { .conv = one } };
+            if (two) continue;
+            if (!(sl_step.node = ft__strdup(o->node))) rc = FT_ENOMEM; /* reported below */
+            ns[n++] = sl_step;
+        } else if (two && t == p) {
+            ns[n++] = (step){ OP_CONV, vm, -1, vm2, -1, ft__strdup(o->node), { .conv = dw } };
+            if (!ns[n - 1].node) rc = FT_ENOMEM;
+            ns[n++] = sl_step;
+        } else if (two && !is_r) {
+            ft__free(o->node); /* a sibling: its reader's slice stands for it */
+        } else {
+            ns[n++] = sl_step;
+        }
+    }
+    ft__free(net->s);
+    net->s = ns, net->n_s = n, ns = NULL;
+    *merged = 1;
+    memset(&one, 0, sizeof one), memset(&dw, 0, sizeof dw), memset(sl, 0, sizeof sl);
+done:
+    ft__conv_fini(&one);
+    ft__conv_fini(&dw);
+    for (int k = 0; k < nm; k++)
+        ft__slice_fini(&sl[k]);
+    ft__free(w), ft__free(b), ft__free(w2), ft__free(b2), ft__free(ns);
+    return rc;
+}
+
+/* Merges every group of sibling convs (see DESIGN). */
+static int merge_all_siblings(ft__onnx_net *net)
+{
+    int rc = FT_OK;
+    for (int i = 0; i < net->n_s && rc == FT_OK; i++) {
+        if (net->s[i].op != OP_CONV || net->s[i].l.conv.depthwise) continue;
+        int *n_read = ft__calloc((size_t)net->n_v, sizeof *n_read);
+        int *reader = ft__calloc((size_t)net->n_v, sizeof *reader);
+        int merged = 0;
+        if (!n_read || !reader)
+            rc = FT_ENOMEM;
+        else
+            count_readers(net, n_read, reader),
+                rc = merge_siblings(net, n_read, reader, i, &merged);
+        ft__free(n_read);
+        ft__free(reader);
+    }
     return rc;
 }
 
@@ -914,6 +1107,7 @@ void ft__onnx_net_free(ft__onnx_net *net)
         case OP_UPSAMPLE:
         case OP_ADD_UP: ft__upsample_fini(&s->l.up); break;
         case OP_ADD: ft__add_fini(&s->l.add); break;
+        case OP_SLICE: ft__slice_fini(&s->l.slice); break;
         case OP_SIGMOID: ft__sigmoid_fini(&s->l.sig); break;
         }
         ft__free(s->node);
@@ -932,6 +1126,7 @@ void ft__onnx_net_free(ft__onnx_net *net)
         for (int i = 0; net->chain[c].l && i < net->chain[c].n; i++)
             ft__free(net->chain[c].l[i].band);
         ft__free(net->chain[c].l);
+        ft__free(net->chain[c].steps);
         ft__free(net->chain[c].src.band);
     }
     ft__free(net->in_buf);
@@ -994,7 +1189,9 @@ int ft__onnx_net_build(const ft__onnx_graph *g, ft__onnx_net **out, char *err, s
         }
         net->out[net->n_out++] = v;
     }
-    if ((rc = plan_chains(net)) != FT_OK || (rc = assign_buffers(net)) != FT_OK) goto fail;
+    if ((rc = merge_all_siblings(net)) != FT_OK || (rc = plan_chains(net)) != FT_OK ||
+        (rc = assign_buffers(net)) != FT_OK)
+        goto fail;
     for (int i = 0; i < net->n_v; i++)
         net->v[i].cst = NULL; /* INVARIANT (3) */
     ft__free(b.skip);
@@ -1157,7 +1354,7 @@ static int chain_pass(const ft__nn_ctx *ctx, ft__onnx_net *net, chain *ch, const
                 if (!dry) o.data = x->band + (size_t)(y0 - x->base) * row;
             }
             if (!dry) {
-                step *s = &net->s[ch->first + i];
+                step *s = &net->s[ch->steps[i]];
                 int rc = s->op == OP_CONV
                              ? ft__conv_run_band(ctx, &s->l.conv, &a, in_h, y0, y1, &o)
                              : ft__pool_run_band(ctx, &s->l.pool, &a, in_h, y0, y1, &o);
@@ -1179,7 +1376,7 @@ static int run_chain(const ft__nn_ctx *ctx, ft__onnx_net *net, chain *ch, const 
     const ft__tensor *in = &net->t[net->v[net->s[ch->first].in0].root];
     ft__tensor shape = *in;
     for (int i = 0; i < ch->n; i++) {
-        const step *s = &net->s[ch->first + i];
+        const step *s = &net->s[ch->steps[i]];
         ft__tensor next;
         if (s->op == OP_CONV)
             ft__conv_out_shape(&s->l.conv, &shape, &next);
@@ -1244,6 +1441,7 @@ int ft__onnx_net_run(const ft__nn_ctx *ctx, ft__onnx_net *net, const ft__tensor 
                                 s->node, a->h, a->w, b->h, b->w, in->w, in->h);
             break;
         case OP_SIGMOID: break;
+        case OP_SLICE: shape.c = s->l.slice.n; break;
         case OP_ADD_UP:
             if (a->h != s->l.up.factor * b->h || a->w != s->l.up.factor * b->w || a->c != b->c)
                 return ft__errf(err, errlen, FT_EINVAL,
@@ -1264,6 +1462,7 @@ int ft__onnx_net_run(const ft__nn_ctx *ctx, ft__onnx_net *net, const ft__tensor 
         case OP_ADD: rc = ft__add_run(ctx, &s->l.add, a, b, o); break;
         case OP_SIGMOID: rc = ft__sigmoid_run(ctx, &s->l.sig, a, o); break;
         case OP_ADD_UP: rc = ft__upsample_add_run(ctx, &s->l.up, a, b, o); break;
+        case OP_SLICE: rc = ft__slice_run(ctx, &s->l.slice, a, o); break;
         }
         if (rc != FT_OK) return ft__errf(err, errlen, rc, "node %s: XNNPACK failed", s->node);
     }

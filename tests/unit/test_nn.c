@@ -1535,6 +1535,107 @@ static void test_upsample_add(void)
     no_leaks();
 }
 
+/* The AVX-512 kernels (nn/kern_avx512.c): 3x3 depthwise at stride 1 against
+** the reference and XNNPACK (within the float tolerance: another summation
+** order), 2x2 max pooling bit for bit; inputs at a page's very end, so a
+** read past the last pixel faults. */
+static void test_avx512_kernels_vs_ref(void)
+{
+    ft__conv probe;
+    static const float w9[9 * 16], b16[16];
+    ASSERT_OK(ft__conv_init_pad(&probe, 3, 3, 1, 1, 1, 16, 16, 1, w9, b16, -INFINITY, INFINITY));
+    int usable = ft__dw3x3_usable(&probe);
+    ft__conv_fini(&probe);
+    if (!usable) FT_SKIP("no AVX-512F on this CPU: XNNPACK runs these layers");
+    guard_install();
+    const int chans[] = { 16, 32, 64 }, hs[] = { 1, 2, 3, 6 }, ws[] = { 1, 2, 7, 8, 9, 17 };
+    uint32_t seed = 7400;
+    double worst = 0;
+    int n = 0;
+    for (int ci = 0; ci < 3; ci++)
+        for (int hi = 0; hi < 4; hi++)
+            for (int wi = 0; wi < 6; wi++)
+                for (int py = 0; py <= 1; py++) {
+                    uint32_t s = seed++;
+                    const int c = chans[ci], h = hs[hi], w = ws[wi];
+                    size_t nin = (size_t)h * w * c;
+                    page_buf in = page_tail(nin > SLACK ? nin - SLACK : 1, &s);
+                    float *x = in.data; /* nin floats, then the inaccessible page */
+                    /* XNNPACK may read XNN_EXTRA_BYTES past its input: a copy for it */
+                    float *xs = malloc((nin + SLACK) * sizeof(float));
+                    float *wt = malloc(9 * (size_t)c * sizeof(float));
+                    float *b = malloc(c * sizeof(float));
+                    ASSERT(xs && wt && b);
+                    memcpy(xs, x, nin * sizeof(float));
+                    fill_random(&s, wt, 9 * (size_t)c, -1, 1);
+                    fill_random(&s, b, (size_t)c, -1, 1);
+                    /* depthwise: with ReLU when py is 1, none otherwise */
+                    ft__conv l;
+                    ASSERT_OK(ft__conv_init_pad(&l, 3, 3, 1, py, 1, c, c, 1, wt, b,
+                                                py ? 0 : -INFINITY, INFINITY));
+                    ASSERT(ft__dw3x3_usable(&l));
+                    ft__tensor tin = { x, h, w, c }, tslack = { xs, h, w, c }, o;
+                    ft__conv_out_shape(&l, &tin, &o);
+                    if (o.h > 0) {
+                        size_t no = (size_t)o.h * o.w * c;
+                        ft__tensor fast = { sentinel_buf(no), 0, 0, 0 };
+                        ft__tensor xnn = { sentinel_buf(no), 0, 0, 0 };
+                        ft__tensor ref = { sentinel_buf(no), 0, 0, 0 };
+                        snprintf(guard_case, sizeof guard_case, "seed %u: dw3x3 %dx%dx%d pad %d", s,
+                                 h, w, c, py);
+                        ASSERT_OK(ft__conv_run(&XNN, &l, &tin, &fast));
+                        ft__dw3x3_allow(0);
+                        ASSERT_OK(ft__conv_run(&XNN, &l, &tslack, &xnn));
+                        ft__dw3x3_allow(1);
+                        ASSERT_OK(ft__conv_run(&REF, &l, &tslack, &ref));
+                        cmp_result r1 = compare(fast.data, ref.data, no);
+                        cmp_result r2 = compare(fast.data, xnn.data, no);
+                        if (!within(&r1, 1e-5) || !within(&r2, 1e-5) ||
+                            !guard_intact(fast.data, no))
+                            ft_test_fail(__FILE__, __LINE__,
+                                         "seed %u: dw3x3 %dx%dx%d pad %d: |fast - ref| %.3g, "
+                                         "|fast - xnn| %.3g",
+                                         s, h, w, c, py, r1.worst, r2.worst);
+                        worst = fmax(worst, r1.worst / (1 + r1.max_ref));
+                        free(fast.data), free(xnn.data), free(ref.data);
+                    }
+                    ft__conv_fini(&l);
+                    /* max pooling 2x2 / 2 */
+                    ft__pool pl;
+                    ASSERT_OK(ft__pool_init_pad(&pl, 2, 2, 0, 0, c));
+                    ASSERT(ft__maxpool2_usable(&pl));
+                    ft__pool_out_shape(&pl, &tin, &o);
+                    if (o.h > 0 && o.w > 0) {
+                        size_t no = (size_t)o.h * o.w * c;
+                        ft__tensor fast = { sentinel_buf(no), 0, 0, 0 };
+                        ft__tensor xnn = { sentinel_buf(no), 0, 0, 0 };
+                        ft__tensor ref = { sentinel_buf(no), 0, 0, 0 };
+                        snprintf(guard_case, sizeof guard_case, "seed %u: maxpool2 %dx%dx%d", s, h,
+                                 w, c);
+                        ASSERT_OK(ft__pool_run(&XNN, &pl, &tin, &fast));
+                        ft__dw3x3_allow(0);
+                        ASSERT_OK(ft__pool_run(&XNN, &pl, &tslack, &xnn));
+                        ft__dw3x3_allow(1);
+                        ASSERT_OK(ft__pool_run(&REF, &pl, &tslack, &ref));
+                        if (memcmp(fast.data, ref.data, no * sizeof(float)) != 0 ||
+                            memcmp(fast.data, xnn.data, no * sizeof(float)) != 0 ||
+                            !guard_intact(fast.data, no))
+                            ft_test_fail(__FILE__, __LINE__,
+                                         "seed %u: maxpool2 %dx%dx%d: not the reference's and "
+                                         "XNNPACK's output",
+                                         s, h, w, c);
+                        free(fast.data), free(xnn.data), free(ref.data);
+                    }
+                    ft__pool_fini(&pl);
+                    free(xs), free(wt), free(b);
+                    page_free(&in);
+                    n++;
+                }
+    ASSERT_EQ(n, 3 * 4 * 6 * 2);
+    printf("# avx512 depthwise: worst |fast - ref| / (1 + max|ref|) = %.3g\n", worst);
+    no_leaks();
+}
+
 FT_TESTS(FT_TEST(test_window_tf_values), FT_TEST(test_ref_conv_same_s1_by_hand),
          FT_TEST(test_ref_conv_same_s2_pads_after), FT_TEST(test_ref_conv_layouts_by_hand),
          FT_TEST(test_ref_pool_by_hand), FT_TEST(test_ref_add_leaky_fc_by_hand),
@@ -1548,4 +1649,5 @@ FT_TESTS(FT_TEST(test_window_tf_values), FT_TEST(test_ref_conv_same_s1_by_hand),
          FT_TEST(test_descriptor_ref_vs_xnn), FT_TEST(test_sigmoid_upsample_by_hand),
          FT_TEST(test_sigmoid_vs_ref), FT_TEST(test_upsample_vs_ref),
          FT_TEST(test_sigmoid_upsample_reads), FT_TEST(test_band_rows_by_hand),
-         FT_TEST(test_bands_vs_whole), FT_TEST(test_upsample_add))
+         FT_TEST(test_bands_vs_whole), FT_TEST(test_upsample_add),
+         FT_TEST(test_avx512_kernels_vs_ref))

@@ -355,9 +355,10 @@ typedef struct knobs {
     int perm_other;      /* Transpose perm (0, 3, 1, 2) */
     int group2;          /* dw with group 2 (neither regular nor depthwise) */
     size_t graph_cut;    /* keep only this many bytes of the graph (0: all) */
+    int sibling;         /* a second 1x1 conv on c1 with pw's window: output z2 */
 } knobs;
 
-static const knobs GOOD = { 7, 11, 0, 0, 0, 0, 0, "Sigmoid", "nearest", 0, 0, NULL, 0, 0, 0 };
+static const knobs GOOD = { 7, 11, 0, 0, 0, 0, 0, "Sigmoid", "nearest", 0, 0, NULL, 0, 0, 0, 0 };
 
 static pb hand_model(const knobs *k)
 {
@@ -450,6 +451,11 @@ static pb hand_model(const knobs *k)
                    (const char *[]){ "z", NULL });
     attr_is(&n, "kernel_shape", (const int64_t[]){ 1, 1 }, 2);
     pb_msg(&g, G_NODE, &n);
+    if (k->sibling) {
+        n = node_begin("Conv", "pw2", (const char *[]){ "c1", "WP", NULL },
+                       (const char *[]){ "z2", NULL });
+        pb_msg(&g, G_NODE, &n);
+    }
 
     pb_str(&g, G_NAME, "hand");
     tensor_f(&g, G_INIT, "W1", d_w1, 4, W1, k->raw_short ? 3 * CIN * 9 - 1 : 3 * CIN * 9, 1);
@@ -477,6 +483,7 @@ static pb hand_model(const knobs *k)
     value_info(&g, G_INPUT, "W1", d_w1, 4); /* IR 3 style: an initializer among the inputs */
     value_info(&g, G_OUTPUT, "y", y_dims, 3);
     value_info(&g, G_OUTPUT, "z", z_dims, 4);
+    if (k->sibling) value_info(&g, G_OUTPUT, "z2", z_dims, 4);
 
     pb m = { 0 };
     if (k->ir) pb_int(&m, M_IR, k->ir);
@@ -775,6 +782,49 @@ static void test_onnx_net_hand_graph(void)
     in.c = 3;
     ASSERT_EQ(ft__onnx_net_run(&XNN, net, &in, out, err, sizeof err), FT_EINVAL);
     ft__onnx_net_free(net);
+    no_leaks();
+}
+
+/* Two 1x1 convs on one input (siblings) run as one conv with their output
+** channels side by side, then split back: here their outputs are graph
+** outputs, so the split follows the merged conv directly; every output is
+** the plain graph's (one conv), bit for bit. */
+static void test_onnx_net_siblings(void)
+{
+    knobs k = GOOD;
+    k.sibling = 1;
+    int rc;
+    ft__onnx_graph *g = parse_hand(&k, &rc);
+    ASSERT_OK(rc);
+    ft__onnx_net *net = NULL, *plain = NULL;
+    if ((rc = ft__onnx_net_build(g, &net, err, sizeof err)) != FT_OK)
+        ft_test_fail(__FILE__, __LINE__, "build: %d %s", rc, err);
+    ft__onnx_free(g);
+    ASSERT_EQ(ft__onnx_net_n_outputs(net), 3);
+    ASSERT(strcmp(ft__onnx_net_output_name(net, 2), "z2") == 0);
+    ASSERT_EQ(ft__onnx_net_output_channels(net, 2), 2);
+    g = parse_hand(&GOOD, &rc);
+    ASSERT_OK(rc);
+    ASSERT_OK(ft__onnx_net_build(g, &plain, err, sizeof err));
+    ft__onnx_free(g);
+    float x[20 * 28 * CIN + 64];
+    for (int i = 0; i < 20 * 28 * CIN; i++)
+        x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    for (int pass = 0; pass < 2; pass++) {
+        const ft__nn_ctx *ctx = pass ? &REF : &XNN;
+        ft__tensor in = { x, 20, 28, CIN }, out[3], want[2];
+        ASSERT_OK(ft__onnx_net_run(ctx, plain, &in, want, err, sizeof err));
+        ASSERT_OK(ft__onnx_net_run(ctx, net, &in, out, err, sizeof err));
+        size_t ny = ft__tensor_count(&want[0]), nz = ft__tensor_count(&want[1]);
+        ASSERT(ft__tensor_count(&out[0]) == ny);
+        ASSERT(memcmp(out[0].data, want[0].data, ny * sizeof(float)) == 0);
+        ASSERT(ft__tensor_count(&out[1]) == nz && ft__tensor_count(&out[2]) == nz);
+        ASSERT(out[2].h == want[1].h && out[2].w == want[1].w && out[2].c == 2);
+        ASSERT(memcmp(out[1].data, want[1].data, nz * sizeof(float)) == 0);
+        ASSERT(memcmp(out[2].data, want[1].data, nz * sizeof(float)) == 0);
+    }
+    ft__onnx_net_free(net);
+    ft__onnx_net_free(plain);
     no_leaks();
 }
 
@@ -1569,9 +1619,9 @@ static void test_yunet_alloc_failures(void)
 
 FT_TESTS(FT_TEST(test_onnx_reader_hand_model), FT_TEST(test_onnx_reader_rejects_malformed),
          FT_TEST(test_onnx_reader_every_cut), FT_TEST(test_onnx_net_hand_graph),
-         FT_TEST(test_onnx_net_rejects_unsupported), FT_TEST(test_yunet_files),
-         FT_TEST(test_yunet_raw_vs_opencv_640), FT_TEST(test_yunet_dynamic_vs_opencv_sizes),
-         FT_TEST(test_yunet_xnn_vs_ref), FT_TEST(test_yunet_bands),
-         FT_TEST(test_yunet_decode_vs_script), FT_TEST(test_yunet_detect_photos),
-         FT_TEST(test_yunet_1080p), FT_TEST(test_yunet_sizes), FT_TEST(test_yunet_damaged_files),
-         FT_TEST(test_yunet_alloc_failures))
+         FT_TEST(test_onnx_net_siblings), FT_TEST(test_onnx_net_rejects_unsupported),
+         FT_TEST(test_yunet_files), FT_TEST(test_yunet_raw_vs_opencv_640),
+         FT_TEST(test_yunet_dynamic_vs_opencv_sizes), FT_TEST(test_yunet_xnn_vs_ref),
+         FT_TEST(test_yunet_bands), FT_TEST(test_yunet_decode_vs_script),
+         FT_TEST(test_yunet_detect_photos), FT_TEST(test_yunet_1080p), FT_TEST(test_yunet_sizes),
+         FT_TEST(test_yunet_damaged_files), FT_TEST(test_yunet_alloc_failures))

@@ -135,3 +135,10 @@ void ft__ref_upsample_add(int factor, const ft__tensor *a, const ft__tensor *in,
                     a->data[i] + in->data[((size_t)(y / factor) * in->w + x / factor) * in->c + c];
             }
 }
+
+void ft__ref_slice(int off, const ft__tensor *in, ft__tensor *out)
+{
+    for (size_t i = 0; i < (size_t)in->h * in->w; i++)
+        for (int c = 0; c < out->c; c++)
+            out->data[i * out->c + c] = in->data[i * in->c + off + c];
+}
