@@ -49,7 +49,12 @@
 **   the same computation as layer after layer. The layers' band operators
 **   (nn.h) make the first and last bands pad as the whole layer does;
 **   every output row is computed once, by the same kernel on the same
-**   inputs, so banded outputs equal whole ones bit for bit. A chain runs at
+**   inputs, so banded outputs equal whole ones bit for bit. On a pool of
+**   several threads chains run whole: every layer of every band would be a
+**   parallel region of its own, and pthreadpool's workers meet at each
+**   (two threads on the 2-core test machine, the other core busy: 0.9 s
+**   a 1080p frame in bands, 0.5 s whole; 58 ms on one thread). A stripe of
+**   rows per thread, each run in bands, would have both. A chain runs at
 **   its last step's place (its steps need not be next to each other in
 **   the list). When a chain alone reads the graph input,
 **   ft__onnx_net_run_rows makes the input rows only as that chain's first
@@ -1266,11 +1271,13 @@ void ft__onnx_whole(int on)
 
 /* Output rows of the chain's last layer per band: the most that keep every
 ** layer's band within band_bytes; all of them (one band, the whole image)
-** for the reference path or when whole runs are asked for. */
+** for the reference path, when whole runs are asked for, and on a pool of
+** several threads (see DESIGN). */
 static int band_height(const ft__nn_ctx *ctx, const chain *ch)
 {
     int n = ch->n, h = ch->l[n - 1].h;
-    if (ctx->use_ref || whole) return h;
+    if (ctx->use_ref || whole || (ctx->pool && pthreadpool_get_threads_count(ctx->pool) > 1))
+        return h;
     double span = 1, most = 1; /* rows of layer i per row of the last */
     for (int i = n - 2; i >= 0; i--) {
         span *= ch->l[i + 1].s;

@@ -1537,8 +1537,8 @@ static void test_upsample_add(void)
 
 /* The AVX-512 kernels (nn/kern_avx512.c): 3x3 depthwise at stride 1 against
 ** the reference and XNNPACK (within the float tolerance: another summation
-** order), 2x2 max pooling bit for bit; inputs at a page's very end, so a
-** read past the last pixel faults. */
+** order), 2x2 max pooling bit for bit, and on three threads as on one;
+** inputs at a page's very end, so a read past the last pixel faults. */
 static void test_avx512_kernels_vs_ref(void)
 {
     ft__conv probe;
@@ -1548,6 +1548,9 @@ static void test_avx512_kernels_vs_ref(void)
     ft__conv_fini(&probe);
     if (!usable) FT_SKIP("no AVX-512F on this CPU: XNNPACK runs these layers");
     guard_install();
+    pthreadpool_t pool = pthreadpool_create(3);
+    ASSERT(pool != NULL);
+    const ft__nn_ctx threads = { pool, 0, NULL };
     const int chans[] = { 16, 32, 64 }, hs[] = { 1, 2, 3, 6 }, ws[] = { 1, 2, 7, 8, 9, 17 };
     uint32_t seed = 7400;
     double worst = 0;
@@ -1584,6 +1587,10 @@ static void test_avx512_kernels_vs_ref(void)
                         snprintf(guard_case, sizeof guard_case, "seed %u: dw3x3 %dx%dx%d pad %d", s,
                                  h, w, c, py);
                         ASSERT_OK(ft__conv_run(&XNN, &l, &tin, &fast));
+                        ft__tensor par = { sentinel_buf(no), 0, 0, 0 };
+                        ASSERT_OK(ft__conv_run(&threads, &l, &tin, &par));
+                        ASSERT(memcmp(par.data, fast.data, no * sizeof(float)) == 0);
+                        free(par.data);
                         ft__dw3x3_allow(0);
                         ASSERT_OK(ft__conv_run(&XNN, &l, &tslack, &xnn));
                         ft__dw3x3_allow(1);
@@ -1613,6 +1620,10 @@ static void test_avx512_kernels_vs_ref(void)
                         snprintf(guard_case, sizeof guard_case, "seed %u: maxpool2 %dx%dx%d", s, h,
                                  w, c);
                         ASSERT_OK(ft__pool_run(&XNN, &pl, &tin, &fast));
+                        ft__tensor par = { sentinel_buf(no), 0, 0, 0 };
+                        ASSERT_OK(ft__pool_run(&threads, &pl, &tin, &par));
+                        ASSERT(memcmp(par.data, fast.data, no * sizeof(float)) == 0);
+                        free(par.data);
                         ft__dw3x3_allow(0);
                         ASSERT_OK(ft__pool_run(&XNN, &pl, &tslack, &xnn));
                         ft__dw3x3_allow(1);
@@ -1632,6 +1643,7 @@ static void test_avx512_kernels_vs_ref(void)
                     n++;
                 }
     ASSERT_EQ(n, 3 * 4 * 6 * 2);
+    pthreadpool_destroy(pool);
     printf("# avx512 depthwise: worst |fast - ref| / (1 + max|ref|) = %.3g\n", worst);
     no_leaks();
 }
