@@ -113,7 +113,9 @@ T512 static void dw_row(const float *const r[3], float *out, int w, int c, const
 
 typedef struct job {
     const ft__conv *l;
-    const ft__tensor *in;
+    const float *in;          /* contiguous rows, or */
+    const float *const *rows; /* one pointer per row */
+    int n_rows, w;
     ft__tensor *out;
     int top;
 } job;
@@ -122,14 +124,13 @@ typedef struct job {
 static void row_task(void *arg, size_t j)
 {
     const job *jb = arg;
-    const ft__tensor *in = jb->in;
-    size_t row = (size_t)in->w * in->c;
+    size_t row = (size_t)jb->w * jb->l->cin;
     const float *r[3];
     for (int dy = 0; dy < 3; dy++) {
         long y = (long)j - jb->top + dy;
-        r[dy] = y >= 0 && y < in->h ? in->data + (size_t)y * row : NULL;
+        r[dy] = y < 0 || y >= jb->n_rows ? NULL : jb->rows ? jb->rows[y] : jb->in + (size_t)y * row;
     }
-    dw_row(r, jb->out->data + j * row, in->w, in->c, jb->l->w, jb->l->b, jb->l->out_min,
+    dw_row(r, jb->out->data + j * row, jb->w, jb->l->cin, jb->l->w, jb->l->b, jb->l->out_min,
            jb->l->out_max);
 }
 
@@ -137,7 +138,15 @@ void ft__dw3x3_run(const ft__nn_ctx *ctx, const ft__conv *l, const ft__tensor *i
                    ft__tensor *out)
 {
     FT_ASSERT(ft__dw3x3_usable(l) && in->c == l->cin && out->w == in->w && top >= 0 && top <= 1);
-    job jb = { l, in, out, top };
+    job jb = { l, in->data, NULL, in->h, in->w, out, top };
+    pthreadpool_parallelize_1d(ctx->pool, row_task, &jb, (size_t)out->h, 0);
+}
+
+void ft__dw3x3_run_rows(const ft__nn_ctx *ctx, const ft__conv *l, const float *const *rows,
+                        int n_rows, int w, int top, ft__tensor *out)
+{
+    FT_ASSERT(ft__dw3x3_usable(l) && out->w == w && top >= 0 && top <= 1);
+    job jb = { l, NULL, rows, n_rows, w, out, top };
     pthreadpool_parallelize_1d(ctx->pool, row_task, &jb, (size_t)out->h, 0);
 }
 
@@ -191,6 +200,13 @@ void ft__dw3x3_run(const ft__nn_ctx *ctx, const ft__conv *l, const ft__tensor *i
                    ft__tensor *out)
 {
     (void)ctx, (void)in, (void)top, (void)out;
+    FT_ASSERT(ft__dw3x3_usable(l)); /* never: no AVX-512 here */
+}
+
+void ft__dw3x3_run_rows(const ft__nn_ctx *ctx, const ft__conv *l, const float *const *rows,
+                        int n_rows, int w, int top, ft__tensor *out)
+{
+    (void)ctx, (void)rows, (void)n_rows, (void)w, (void)top, (void)out;
     FT_ASSERT(ft__dw3x3_usable(l)); /* never: no AVX-512 here */
 }
 

@@ -244,6 +244,20 @@ int ft__conv_run_band(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, 
     return xnn_run_operator(op, ctx->pool) == xnn_status_success ? FT_OK : FT_EBACKEND;
 }
 
+int ft__conv_run_band_rows(const ft__nn_ctx *ctx, ft__conv *l, const float *const *rows, int n_rows,
+                           int w, int in_h, int y0, int y1, ft__tensor *out)
+{
+    ft__tensor whole = { NULL, in_h, w, l->cin };
+    ft__conv_out_shape(l, &whole, out);
+    int out_h = out->h, r0, r1;
+    ft__band_rows(l->kh, l->stride, l->pad_y, in_h, out_h, y0, y1, &r0, &r1);
+    FT_ASSERT(ft__dw3x3_usable(l) && !ctx->use_ref && n_rows == r1 - r0);
+    out->h = y1 - y0;
+    if (ctx->macs) *ctx->macs += (uint64_t)out->h * out->w * l->cout * l->kh * l->kw;
+    ft__dw3x3_run_rows(ctx, l, rows, n_rows, w, y0 == 0 ? l->pad_y : 0, out);
+    return FT_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Pooling                                                                  */
 /* ------------------------------------------------------------------------ */

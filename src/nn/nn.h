@@ -167,6 +167,10 @@ int ft__conv_band_init(ft__conv *l);
 ** Partial bands need the band operators and the XNNPACK path. */
 int ft__conv_run_band(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, int in_h, int y0,
                       int y1, ft__tensor *out);
+/* The same for a layer ft__dw3x3_usable takes, with the input rows [r0, r1)
+** (n_rows of them, w pixels each) given one pointer each. */
+int ft__conv_run_band_rows(const ft__nn_ctx *ctx, ft__conv *l, const float *const *rows, int n_rows,
+                           int w, int in_h, int y0, int y1, ft__tensor *out);
 
 /* 3x3 depthwise convolution at stride 1 on AVX-512 (nn/kern_avx512.c),
 ** which ft__conv_run and ft__conv_run_band use instead of XNNPACK's kernel
@@ -178,6 +182,9 @@ int ft__conv_run_band(const ft__nn_ctx *ctx, ft__conv *l, const ft__tensor *in, 
 int ft__dw3x3_usable(const ft__conv *l);
 void ft__dw3x3_run(const ft__nn_ctx *ctx, const ft__conv *l, const ft__tensor *in, int top,
                    ft__tensor *out);
+/* The same on n_rows input rows of w pixels given one pointer each. */
+void ft__dw3x3_run_rows(const ft__nn_ctx *ctx, const ft__conv *l, const float *const *rows,
+                        int n_rows, int w, int top, ft__tensor *out);
 void ft__dw3x3_allow(int on);
 
 enum ft__pool_kind { FT__POOL_MAX = 0, FT__POOL_AVG = 1 };

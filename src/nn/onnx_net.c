@@ -49,7 +49,12 @@
 **   the same computation as layer after layer. The layers' band operators
 **   (nn.h) make the first and last bands pad as the whole layer does;
 **   every output row is computed once, by the same kernel on the same
-**   inputs, so banded outputs equal whole ones bit for bit. On a pool of
+**   inputs, so banded outputs equal whole ones bit for bit. A 1x1 conv's
+**   band that an AVX-512 depthwise conv (nn/kern_avx512.c) reads is a ring
+**   of rows instead (row y in slot y % rows): the depthwise kernel takes a
+**   pointer per row, so the rows kept need no moving, and the 1x1 conv,
+**   which any row count suits, writes the rows that wrap around in a
+**   second call. On a pool of
 **   several threads chains run whole: every layer of every band would be a
 **   parallel region of its own, and pthreadpool's workers meet at each
 **   (two threads on the 2-core test machine, the other core busy: 0.9 s
@@ -131,13 +136,16 @@ typedef struct step {
 
 /* One layer of a chain, and where its bands stand during a run. */
 typedef struct link {
-    int k, s, p;     /* window height, stride, vertical padding */
-    int h, w, c;     /* output shape of this run */
-    int done, end;   /* output rows [0, done) computed, [0, end) wanted by the band */
-    int base;        /* first output row the band buffer holds */
-    int rows;        /* most rows the band buffer holds (dry pass) */
-    float *band;     /* output rows [base, done); not for the chain's last layer */
-    size_t band_cap; /* floats, slack excluded */
+    int k, s, p;        /* window height, stride, vertical padding */
+    int h, w, c;        /* output shape of this run */
+    int done, end;      /* output rows [0, done) computed, [0, end) wanted by the band */
+    int base;           /* first output row the band buffer holds */
+    int rows;           /* most rows the band buffer holds (dry pass) */
+    float *band;        /* output rows [base, done); not for the chain's last layer */
+    size_t band_cap;    /* floats, slack excluded */
+    int ring;           /* the band is a ring of rows: row y in slot y % rows (see DESIGN) */
+    const float **ptrs; /* (rows) a ring's rows as its reader takes them */
+    int ptrs_cap;
 } link;
 
 /* Consecutive conv/max-pool steps, each reading only the one before, run in
@@ -1128,8 +1136,10 @@ void ft__onnx_net_free(ft__onnx_net *net)
     ft__free(net->buf_cap);
     ft__free(net->t);
     for (int c = 0; net->chain && c < net->n_chain; c++) {
-        for (int i = 0; net->chain[c].l && i < net->chain[c].n; i++)
+        for (int i = 0; net->chain[c].l && i < net->chain[c].n; i++) {
             ft__free(net->chain[c].l[i].band);
+            ft__free(net->chain[c].l[i].ptrs);
+        }
         ft__free(net->chain[c].l);
         ft__free(net->chain[c].steps);
         ft__free(net->chain[c].src.band);
@@ -1288,6 +1298,39 @@ static int band_height(const ft__nn_ctx *ctx, const chain *ch)
     return r < 1 ? 1 : r >= h ? h : (int)r;
 }
 
+/* Runs layer i of a chain on its output rows [y0, y1) (see chain_pass): from
+** a ring, the rows as pointers; into a ring, in two calls where the rows
+** wrap around. */
+static int run_link(const ft__nn_ctx *ctx, ft__onnx_net *net, chain *ch, int i, const ft__tensor *a,
+                    int in_h, int y0, int y1, ft__tensor *o)
+{
+    step *s = &net->s[ch->steps[i]];
+    link *x = &ch->l[i];
+    if (i > 0 && ch->l[i - 1].ring) { /* a depthwise conv reading a ring */
+        link *y = &ch->l[i - 1];
+        int r0, r1;
+        ft__band_rows(x->k, x->s, x->p, in_h, x->h, y0, y1, &r0, &r1);
+        for (int r = r0; r < r1; r++)
+            y->ptrs[r - r0] = y->band + (size_t)(r % y->rows) * y->w * y->c;
+        return ft__conv_run_band_rows(ctx, &s->l.conv, y->ptrs, r1 - r0, a->w, in_h, y0, y1, o);
+    }
+    if (x->ring) { /* a 1x1 conv writing a ring: rows split where they wrap */
+        size_t row = (size_t)x->w * x->c, in_row = (size_t)a->w * a->c;
+        for (int ya = y0; ya < y1;) {
+            int slot = ya % x->rows, yb = y1 - ya < x->rows - slot ? y1 : ya + x->rows - slot;
+            ft__tensor ai = { a->data + (size_t)(ya - y0) * in_row, yb - ya, a->w, a->c };
+            ft__tensor oi = { x->band + (size_t)slot * row, yb - ya, x->w, x->c };
+            int rc = ft__conv_run_band(ctx, &s->l.conv, &ai, in_h, ya, yb, &oi);
+            if (rc != FT_OK) return rc;
+            ya = yb;
+        }
+        o->h = y1 - y0, o->w = x->w, o->c = x->c;
+        return FT_OK;
+    }
+    return s->op == OP_CONV ? ft__conv_run_band(ctx, &s->l.conv, a, in_h, y0, y1, o)
+                            : ft__pool_run_band(ctx, &s->l.pool, a, in_h, y0, y1, o);
+}
+
 /* Runs the chain's layers over the output rows of its last one, rows_per_band
 ** at a time, from in (the first layer's input) to out (the last's output).
 ** Each layer computes the rows the next one needs for this band and keeps,
@@ -1340,7 +1383,9 @@ static int chain_pass(const ft__nn_ctx *ctx, ft__onnx_net *net, chain *ch, const
             } else {
                 const link *y = &L[i - 1];
                 FT_ASSERT(r0 >= y->base && r1 <= y->done);
-                a = (ft__tensor){ y->band ? y->band + (size_t)(r0 - y->base) * y->w * y->c : NULL,
+                a = (ft__tensor){ y->band && !y->ring
+                                      ? y->band + (size_t)(r0 - y->base) * y->w * y->c
+                                      : NULL,
                                   r1 - r0, y->w, y->c };
             }
             size_t row = (size_t)x->w * x->c;
@@ -1352,19 +1397,16 @@ static int chain_pass(const ft__nn_ctx *ctx, ft__onnx_net *net, chain *ch, const
                 int keep = z->done * z->s - z->p > 0 ? z->done * z->s - z->p : 0;
                 FT_ASSERT(keep <= x->done);
                 if (keep > x->base) {
-                    if (!dry)
+                    if (!dry && !x->ring)
                         memmove(x->band, x->band + (size_t)(keep - x->base) * row,
                                 (size_t)(x->done - keep) * row * sizeof(float));
                     x->base = keep;
                 }
                 if (y1 - x->base > x->rows) x->rows = y1 - x->base;
-                if (!dry) o.data = x->band + (size_t)(y0 - x->base) * row;
+                if (!dry && !x->ring) o.data = x->band + (size_t)(y0 - x->base) * row;
             }
             if (!dry) {
-                step *s = &net->s[ch->steps[i]];
-                int rc = s->op == OP_CONV
-                             ? ft__conv_run_band(ctx, &s->l.conv, &a, in_h, y0, y1, &o)
-                             : ft__pool_run_band(ctx, &s->l.pool, &a, in_h, y0, y1, &o);
+                int rc = run_link(ctx, net, ch, i, &a, in_h, y0, y1, &o);
                 if (rc != FT_OK) return rc;
             }
             x->done = y1;
@@ -1399,8 +1441,15 @@ static int run_chain(const ft__nn_ctx *ctx, ft__onnx_net *net, chain *ch, const 
     int rc = buf_tensor(net, net->v[last->out].buf, shape.h, shape.w, shape.c, o);
     if (rc != FT_OK) return ft__errf(err, errlen, rc, "out of memory");
     int rows = band_height(ctx, ch);
-    for (int i = 0; i < ch->n; i++)
+    for (int i = 0; i < ch->n; i++) {
+        /* rings: a 1x1 conv's output that one of the AVX-512 depthwise convs reads */
+        const step *s = &net->s[ch->steps[i]];
+        const step *z = i + 1 < ch->n ? &net->s[ch->steps[i + 1]] : NULL;
+        ch->l[i].ring = !ctx->use_ref && z && s->op == OP_CONV && s->l.conv.kh == 1 &&
+                        s->l.conv.kw == 1 && s->l.conv.stride == 1 && s->l.conv.pad_y == 0 &&
+                        z->op == OP_CONV && ft__dw3x3_usable(&z->l.conv);
         ch->l[i].rows = 0;
+    }
     ch->src.rows = 0;
     chain_pass(ctx, net, ch, in, o, rows, 1);
     for (int i = -1; i + 1 < ch->n; i++) {
@@ -1410,6 +1459,11 @@ static int run_chain(const ft__nn_ctx *ctx, ft__onnx_net *net, chain *ch, const 
             float *p = ft__realloc(l->band, (need + FT__XNN_SLACK) * sizeof(float));
             if (!p) return ft__errf(err, errlen, FT_ENOMEM, "out of memory");
             l->band = p, l->band_cap = need;
+        }
+        if (i >= 0 && l->ring && l->ptrs_cap < l->rows) {
+            const float **p = ft__realloc(l->ptrs, (size_t)l->rows * sizeof *p);
+            if (!p) return ft__errf(err, errlen, FT_ENOMEM, "out of memory");
+            l->ptrs = p, l->ptrs_cap = l->rows;
         }
     }
     rc = chain_pass(ctx, net, ch, in, o, rows, 0);
