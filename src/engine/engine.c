@@ -370,6 +370,14 @@ static int sibling_model(ft_engine *eng, const char *rel, char *path, size_t len
     return FT_OK;
 }
 
+/* A model file that cannot be read is a model problem for the caller, as a
+** damaged one is: FT_EIO from a loader becomes FT_EMODEL (the message
+** already names the file). */
+static int model_status(int rc)
+{
+    return rc == FT_EIO ? FT_EMODEL : rc;
+}
+
 /* Opens the descriptor net of kind d if it is not open yet. */
 static int ensure_descriptor_net(ft_engine *eng, enum ft_descriptor_kind d)
 {
@@ -379,7 +387,7 @@ static int ensure_descriptor_net(ft_engine *eng, enum ft_descriptor_kind d)
         rc = ft__recog_open(eng->model_dir, &eng->recog, eng->errmsg, sizeof eng->errmsg);
     if (d == FT_DESCRIPTOR_DLIB && !eng->dlibnet &&
         (rc = sibling_model(eng, DLIB_NET_FILE, path, sizeof path)) == FT_OK)
-        rc = ft__dlibnet_open(path, &eng->dlibnet, eng->errmsg, sizeof eng->errmsg);
+        rc = model_status(ft__dlibnet_open(path, &eng->dlibnet, eng->errmsg, sizeof eng->errmsg));
     return rc;
 }
 
@@ -402,7 +410,7 @@ static int ensure_nets(ft_engine *eng, const ft_detect_params *p)
         rc = ft__landmark_open(eng->model_dir, t, &eng->lm[t], e, el);
     if (rc == FT_OK && p->with_landmarks && p->landmarks == FT_LANDMARKS_DLIB5 && !eng->shape5 &&
         (rc = sibling_model(eng, DLIB_SHAPE5_FILE, path, sizeof path)) == FT_OK)
-        rc = ft__shape5_open(path, &eng->shape5, e, el);
+        rc = model_status(ft__shape5_open(path, &eng->shape5, e, el));
     if (rc == FT_OK && p->with_descriptor) rc = ensure_descriptor_net(eng, p->descriptor);
     return rc;
 }
@@ -649,7 +657,8 @@ int ft_engine_describe(ft_engine *eng, const ft_image *img, const ft_detect_para
             char path[4096];
             rc = sibling_model(eng, DLIB_SHAPE5_FILE, path, sizeof path);
             if (rc == FT_OK)
-                rc = ft__shape5_open(path, &eng->shape5, eng->errmsg, sizeof eng->errmsg);
+                rc = model_status(
+                    ft__shape5_open(path, &eng->shape5, eng->errmsg, sizeof eng->errmsg));
         }
         if (rc == FT_OK) rc = landmarks_dlib5(eng, img, face);
     }
