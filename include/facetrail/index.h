@@ -118,6 +118,10 @@ int ft_index_add_batch(ft_index *idx, const int64_t *ids, const float *vecs, siz
 ** deleted slots outnumber live ones, and on save). FT_ENOTFOUND if none. */
 int ft_index_remove(ft_index *idx, int64_t id);
 
+/* Copies the vector stored under id (the first live one, if several) to
+** out (dim floats). O(count). FT_ENOTFOUND if none, FT_EINVAL for NULL. */
+int ft_index_get(const ft_index *idx, int64_t id, float *out /* OUT */);
+
 /* The k nearest vectors to query (dim floats) that pass filter (NULL: all),
 ** nearest first, ties by smaller id; *n_out = min(k, number of candidates).
 ** hits has room for k (may be NULL when k == 0).

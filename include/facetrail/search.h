@@ -56,6 +56,9 @@ void ft_searcher_close(ft_searcher *s);
 int64_t ft_searcher_sightings(const ft_searcher *s);
 int64_t ft_searcher_descriptors(const ft_searcher *s);
 int64_t ft_searcher_latest_us(const ft_searcher *s);
+/* Bytes the searcher holds in memory (the index with its capacity, the
+** sightings table). */
+size_t ft_searcher_memory(const ft_searcher *s);
 
 typedef struct ft_search_params {
     int top;                       /* nearest descriptors examined; default 300 */
@@ -75,6 +78,19 @@ typedef struct ft_search_params {
                                   `possible` (never used for the estimate); 0: none
                                   (default) */
     const ft_calibration *cal;     /* NULL: ft_calibration_default() (metric must agree) */
+    /* Course-aware search (search/search.c, DESIGN): the event-wide matches
+    ** are anchors; every other camera is searched again inside the time
+    ** window in which the person could pass it from the anchors, at the
+    ** threshold that window's own gallery allows. */
+    int course;          /* 1 (default): windows; 0: event-wide only */
+    double min_pace_kmh; /* slowest pace a window allows: default 2.5 (a walking
+                              child); the fastest is max_speed_kmh */
+    double pace_band;    /* with anchors at >= 2 places, a window allows the
+                              fitted pace divided or multiplied by this (within
+                              min_pace_kmh .. max_speed_kmh); default 1.5 */
+    int expand;          /* 1 (default): windows are also searched with the
+                              anchors' own descriptors (the person as the cameras
+                              saw them that day); 0: the query photos only */
 } ft_search_params;
 
 ft_search_params ft_search_default_params(void);
@@ -93,6 +109,11 @@ typedef struct ft_appearance {
                                    possible_false_matches): for a person to judge */
     int plausible;             /* 0: needs an impossible speed given stronger appearances */
     char why[160];             /* why it is implausible */
+    int window;                /* 1: found inside a course window (not event-wide) */
+    int64_t gallery;           /* descriptors it was compared with: the event's, or its
+                                  window's; expected_false is for this gallery and the
+                                  number of probe descriptors */
+    int64_t window_from_us, window_to_us; /* the window (window = 1) */
 } ft_appearance;
 
 typedef struct ft_estimate {
@@ -119,12 +140,26 @@ typedef struct ft_search_result {
     int64_t gallery;           /* descriptors compared */
     int candidates;            /* sightings within the threshold before merging */
     ft_estimate estimate;
+    int probes;  /* query descriptors searched with (one per photo) */
+    int anchors; /* event-wide matches the windows were taken from */
+    int windows; /* cameras searched again inside a window */
+    /* The two tiers: the false matches to expect among all the confirmed
+    ** appearances of this search (the event-wide bound plus every window's),
+    ** and among the possible ones (0 when not asked for). */
+    double expected_false_confirmed, expected_false_possible;
 } ft_search_result;
 
 /* Searches for the person whose descriptor is query. FT_EINVAL for bad
 ** parameters (message via ft_searcher_errmsg). */
 int ft_searcher_search(ft_searcher *s, const float query[FT_DESCRIPTOR_DIM],
                        const ft_search_params *p, ft_search_result *out /* OUT */);
+/* The same with n (1 .. FT_SEARCH_MAX_PROBES) descriptors of one person,
+** e.g. one per photo (queries: n x FT_DESCRIPTOR_DIM floats): a sighting's
+** distance is the smallest over them, and the false-match accounting counts
+** n comparisons per gallery descriptor. */
+#define FT_SEARCH_MAX_PROBES 16
+int ft_searcher_search_multi(ft_searcher *s, const float *queries, int n, const ft_search_params *p,
+                             ft_search_result *out /* OUT */);
 const char *ft_searcher_errmsg(const ft_searcher *s);
 void ft_search_result_free(ft_search_result *r);
 

@@ -478,6 +478,17 @@ int ft_index_remove(ft_index *idx, int64_t id)
     return FT_OK;
 }
 
+int ft_index_get(const ft_index *idx, int64_t id, float *out)
+{
+    if (!idx || !out) return FT_EINVAL;
+    for (size_t s = 0; s < idx->n; s++) {
+        if (idx->ids[s] != id || idx->dead[s]) continue;
+        memcpy(out, (const float *)idx->rows.p + s * idx->dpf, (size_t)idx->dim * sizeof(float));
+        return FT_OK;
+    }
+    return FT_ENOTFOUND;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Selection                                                                */
 /* ------------------------------------------------------------------------ */

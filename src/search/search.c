@@ -7,10 +7,14 @@
 **           memory: the descriptors into an ft_index (int8 first pass, exact
 **           float re-rank: the same hits as a float scan; ids = sighting
 **           row * 4 + n), the rest into a table indexed by row.
-**   search  1. the `top` nearest descriptors (only sightings passing the
-**              time/camera filter), best distance per sighting;
+**   search  1. the `top` nearest descriptors to each probe (the query
+**              descriptors, one per photo; only sightings passing the
+**              time/camera filter), best distance per sighting over every
+**              probe and every shot of the sighting;
 **           2. keep a sighting if its distance is below the threshold at
-**              FMR = min(max_false_matches / descriptors compared, max_fmr):
+**              FMR = min(max_false_matches / comparisons, max_fmr), where
+**              comparisons = probes x descriptors that pass the filter (the
+**              union bound for a minimum over several probes):
 **              at most max_false_matches false matches expected in this
 **              search, and never a looser rate per comparison than max_fmr
 **              however small the gallery (a 20-descriptor event must not
@@ -18,10 +22,30 @@
 **              to possible_false_matches are kept too, marked possible;
 **           3. per camera, sightings closer in time than merge_gap_s merge
 **              into one appearance (best distance, first/last seen);
-**           4. plausibility: appearances are taken strongest first; one that
+**           4. course windows (course = 1): the confirmed, plausible
+**              appearances of steps 1-3 are anchors. Every camera without
+**              one is searched again inside the window in which the person
+**              could pass it: from the nearest anchor before it on the
+**              course and the nearest after it, at a pace between
+**              min_pace_kmh and max_speed_kmh (with anchors at >= 2 places,
+**              the fitted pace / pace_band .. x pace_band within those), the
+**              windows of both anchors intersected. A window's gallery is
+**              the descriptors of that camera inside it (hundreds, where the
+**              event has up to a million): its threshold comes from its own
+**              gallery, with the budget max_false_matches shared equally by
+**              the windows, so a search's confirmed tier expects at most
+**              2 x max_false_matches false matches (event-wide + windows;
+**              result.expected_false_confirmed). With expand, each window is
+**              also searched with the best descriptor of each anchor (the
+**              person as the cameras saw them that day), counted as further
+**              probes in that window's comparisons. Without an anchor, only
+**              the time filters narrow the gallery (a lost child: --since
+**              the report time);
+**           5. plausibility: appearances are taken strongest first (confirmed
+**              before possible, then by expected false matches); one that
 **              would need more than max_speed_kmh to or from an already
 **              accepted appearance is flagged and left out;
-**           5. where now: the pace is the least-squares slope of km over time
+**           6. where now: the pace is the least-squares slope of km over time
 **              of the accepted appearances (>= 2 distinct km), else a typical
 **              pace (10 km/h, flagged as assumed); the position at at_us is
 **              extrapolated from the last appearance, capped at the course end;
@@ -43,7 +67,8 @@
 
 typedef struct sight {
     int64_t id;
-    int cam;        /* index into cams */
+    int cam;    /* index into cams */
+    int n_desc; /* descriptors in the index (ids row * 4 + 0 .. n_desc - 1) */
     int64_t first_us, last_us, best_us;
 } sight;
 
@@ -71,6 +96,10 @@ ft_search_params ft_search_default_params(void)
     p.max_false_matches = FT_SEARCH_MAX_FALSE;
     p.max_fmr = FT_SEARCH_MAX_FMR;
     p.possible_false_matches = 0;
+    p.course = 1;
+    p.min_pace_kmh = 2.5;
+    p.pace_band = 1.5;
+    p.expand = 1;
     return p;
 }
 
@@ -100,7 +129,7 @@ static int on_sighting(const ft_sighting *si, void *ctx)
     int cam = find_cam(s, si->camera_id);
     if (cam < 0) return L->rc = FT_EFORMAT;
     int64_t row = s->n_s;
-    s->s[s->n_s++] = (sight){ si->id, cam, si->first_us, si->last_us, si->best_us };
+    s->s[s->n_s++] = (sight){ si->id, cam, si->n_desc, si->first_us, si->last_us, si->best_us };
     if (si->last_us > s->latest_us) s->latest_us = si->last_us;
     for (int n = 0; n < si->n_desc; n++) {
         float v[FT_DESCRIPTOR_DIM];
@@ -163,6 +192,13 @@ int64_t ft_searcher_latest_us(const ft_searcher *s)
     return s->latest_us;
 }
 
+size_t ft_searcher_memory(const ft_searcher *s)
+{
+    if (!s) return 0;
+    return sizeof *s + ft_index_memory(s->index) + (size_t)s->cap_s * sizeof *s->s +
+           (size_t)s->n_cams * sizeof *s->cams;
+}
+
 const char *ft_searcher_errmsg(const ft_searcher *s)
 {
     return s ? s->errmsg : "no searcher";
@@ -180,24 +216,45 @@ void ft_search_result_free(ft_search_result *r)
 /* Search                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* Which sightings a pass looks at: one camera (or all) in [since, until]. */
 typedef struct filter_ctx {
     const ft_searcher *s;
-    const ft_search_params *p;
-    int cam;
+    int cam; /* -1: all */
+    int64_t since_us, until_us;
 } filter_ctx;
+
+static int in_filter(const filter_ctx *f, const sight *x)
+{
+    if (f->cam >= 0 && x->cam != f->cam) return 0;
+    return x->best_us >= f->since_us && x->best_us <= f->until_us;
+}
 
 static int keep(int64_t id, void *ctx)
 {
     filter_ctx *f = ctx;
-    const sight *x = &f->s->s[id / 4];
-    if (f->cam >= 0 && x->cam != f->cam) return 0;
-    return x->best_us >= f->p->since_us && x->best_us <= f->p->until_us;
+    return in_filter(f, &f->s->s[id / 4]);
+}
+
+/* Descriptors of the sightings that pass f: the gallery of a pass. */
+static int64_t gallery_of(const ft_searcher *s, const filter_ctx *f)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < s->n_s; i++)
+        if (in_filter(f, &s->s[i])) n += s->s[i].n_desc;
+    return n;
 }
 
 typedef struct match {
     int64_t row;
     double distance;
 } match;
+
+static int cmp_match_row(const void *a, const void *b)
+{
+    const match *x = a, *y = b;
+    if (x->row != y->row) return x->row < y->row ? -1 : 1;
+    return x->distance < y->distance ? -1 : x->distance > y->distance;
+}
 
 static int cmp_match_time(const void *a, const void *b, void *ctx)
 {
@@ -208,9 +265,126 @@ static int cmp_match_time(const void *a, const void *b, void *ctx)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static int cmp_app_distance(const void *a, const void *b)
+/* The sightings passing f within keep_below of any of the n probes (each
+** FT_DESCRIPTOR_DIM floats, already normalised for the metric), with their
+** best distance over probes and shots, sorted by camera and time. *out is
+** freed by the caller. */
+static int collect(const ft_searcher *s, const float *probes, int n, int top, filter_ctx *f,
+                   double keep_below, match **out, int *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    ft_index_hit *hits = ft__malloc((size_t)top * sizeof *hits);
+    match *m = ft__malloc((size_t)top * (size_t)n * sizeof *m);
+    if (!hits || !m) {
+        ft__free(hits);
+        ft__free(m);
+        return FT_ENOMEM;
+    }
+    ft_index_filter filter = { keep, f };
+    int n_m = 0, rc = FT_OK;
+    for (int q = 0; q < n && rc == FT_OK; q++) {
+        int n_hits = 0;
+        rc = ft_index_search(s->index, probes + (size_t)q * FT_DESCRIPTOR_DIM, top, &filter, hits,
+                             &n_hits);
+        for (int i = 0; rc == FT_OK && i < n_hits; i++)
+            if (hits[i].distance < keep_below)
+                m[n_m++] = (match){ hits[i].id / 4, hits[i].distance };
+    }
+    ft__free(hits);
+    if (rc != FT_OK) {
+        ft__free(m);
+        return rc;
+    }
+    /* best per sighting: sorted by row then distance, keep each row's first */
+    qsort(m, (size_t)n_m, sizeof *m, cmp_match_row);
+    int k = 0;
+    for (int i = 0; i < n_m; i++)
+        if (k == 0 || m[k - 1].row != m[i].row) m[k++] = m[i];
+    qsort_r(m, (size_t)k, sizeof *m, cmp_match_time, (void *)s);
+    *out = m;
+    *n_out = k;
+    return FT_OK;
+}
+
+/* A growing list of appearances. */
+typedef struct app_list {
+    ft_appearance *a;
+    int n, cap;
+} app_list;
+
+static ft_appearance *app_push(app_list *L)
+{
+    if (L->n == L->cap) {
+        int cap = L->cap ? 2 * L->cap : 64;
+        ft_appearance *g = ft__realloc(L->a, (size_t)cap * sizeof *g);
+        if (!g) return NULL;
+        L->a = g;
+        L->cap = cap;
+    }
+    ft_appearance *a = &L->a[L->n++];
+    memset(a, 0, sizeof *a);
+    return a;
+}
+
+/* How the matches of one pass are scored. */
+typedef struct pass_info {
+    const ft_calibration *cal;
+    double comparisons; /* probes x gallery descriptors */
+    double threshold;   /* below: confirmed; else possible */
+    int64_t gallery;
+    int window;
+    int64_t from_us, to_us;
+    double merge_gap_s;
+} pass_info;
+
+/* Merges matches (sorted by camera and time) into appearances, appended to
+** L and scored as pi says. */
+static int merge(const ft_searcher *s, const match *m, int n_m, const pass_info *pi, app_list *L)
+{
+    int first = L->n;
+    for (int i = 0; i < n_m; i++) {
+        const sight *x = &s->s[m[i].row];
+        ft_appearance *a = L->n > first ? &L->a[L->n - 1] : NULL;
+        int same = a && strcmp(a->camera_id, s->cams[x->cam].id) == 0 &&
+                   (double)(x->first_us - a->last_us) <= pi->merge_gap_s * 1e6;
+        if (!same) {
+            if (!(a = app_push(L))) return FT_ENOMEM;
+            snprintf(a->camera_id, sizeof a->camera_id, "%s", s->cams[x->cam].id);
+            a->km = s->cams[x->cam].km;
+            a->first_us = x->first_us;
+            a->last_us = x->last_us;
+            a->distance = INFINITY;
+        }
+        if (x->last_us > a->last_us) a->last_us = x->last_us;
+        if (m[i].distance < a->distance) {
+            a->distance = m[i].distance;
+            a->best_sighting = x->id;
+        }
+        a->tracks++;
+    }
+    for (int i = first; i < L->n; i++) {
+        ft_appearance *a = &L->a[i];
+        a->expected_false = ft_calibration_expected_false_matches(
+            pi->cal, a->distance, pi->comparisons, &a->extrapolated);
+        a->score = 1.0 - fmin(1.0, a->expected_false);
+        a->possible = !(a->distance < pi->threshold);
+        a->plausible = 1;
+        a->window = pi->window;
+        a->gallery = pi->gallery;
+        a->window_from_us = pi->window ? pi->from_us : 0;
+        a->window_to_us = pi->window ? pi->to_us : 0;
+    }
+    return FT_OK;
+}
+
+/* Confirmed before possible, then by expected false matches, distance, time. */
+static int cmp_app_strength(const void *a, const void *b)
 {
     const ft_appearance *x = a, *y = b;
+    if (x->possible != y->possible) return x->possible - y->possible;
+    if (x->expected_false != y->expected_false)
+        return x->expected_false < y->expected_false ? -1 : 1;
     if (x->distance != y->distance) return x->distance < y->distance ? -1 : 1;
     return x->first_us < y->first_us ? -1 : x->first_us > y->first_us;
 }
@@ -234,8 +408,73 @@ static double speed_between(const ft_appearance *a, const ft_appearance *b)
     return dt_h > 0 ? dkm / dt_h : INFINITY;
 }
 
-static void estimate(const ft_searcher *s, const ft_search_result *r, int64_t at_us,
-                     ft_estimate *e)
+/* Sorts L strongest first and marks each appearance that needs more than
+** max_speed from an already accepted, stronger one. */
+static void check_plausible(app_list *L, double max_speed)
+{
+    qsort(L->a, (size_t)L->n, sizeof *L->a, cmp_app_strength);
+    for (int i = 0; i < L->n; i++) {
+        ft_appearance *a = &L->a[i];
+        a->plausible = 1;
+        a->why[0] = 0;
+        for (int j = 0; j < i; j++) {
+            if (!L->a[j].plausible) continue;
+            double v = speed_between(a, &L->a[j]);
+            if (v > max_speed) {
+                a->plausible = 0;
+                if (isinf(v))
+                    snprintf(a->why, sizeof a->why, "at the same time as a stronger match at %s",
+                             L->a[j].camera_id);
+                else
+                    snprintf(a->why, sizeof a->why,
+                             "would need %.0f km/h from a stronger match at %s", v,
+                             L->a[j].camera_id);
+                break;
+            }
+        }
+    }
+}
+
+/* Least-squares pace (km/h) of the confirmed plausible appearances of L
+** (mid times); NaN without two distinct places or for a pace <= 0. */
+static double fitted_pace(const app_list *L)
+{
+    double n = 0, st = 0, sk = 0, stt = 0, stk = 0, kmin = INFINITY, kmax = -INFINITY;
+    int64_t t0 = 0;
+    for (int i = 0; i < L->n; i++) {
+        const ft_appearance *a = &L->a[i];
+        if (a->possible || !a->plausible) continue;
+        if (n == 0) t0 = a->first_us;
+        double t = ((a->first_us + a->last_us) / 2 - t0) / 3.6e9;
+        n += 1, st += t, sk += a->km, stt += t * t, stk += t * a->km;
+        kmin = fmin(kmin, a->km), kmax = fmax(kmax, a->km);
+    }
+    double den = n * stt - st * st;
+    if (!(kmax > kmin) || !(den > 0)) return NAN;
+    double pace = (n * stk - st * sk) / den;
+    return pace > 0 ? pace : NAN;
+}
+
+/* The time window in which a person seen at anchor a could pass km, at a
+** pace in [v_lo, v_hi] km/h (merge_gap_s of slack at one place). */
+static void window_from(const ft_appearance *a, double km, double v_lo, double v_hi, double slack_s,
+                        int64_t *lo, int64_t *hi)
+{
+    double d = fabs(km - a->km);
+    if (d == 0) {
+        *lo = a->first_us - (int64_t)(slack_s * 1e6);
+        *hi = a->last_us + (int64_t)(slack_s * 1e6);
+    } else if (km > a->km) {
+        *lo = a->first_us + (int64_t)(d / v_hi * 3.6e9);
+        *hi = a->last_us + (int64_t)(d / v_lo * 3.6e9);
+    } else {
+        *lo = a->first_us - (int64_t)(d / v_lo * 3.6e9);
+        *hi = a->last_us - (int64_t)(d / v_hi * 3.6e9);
+    }
+}
+
+/* Step 6: where the person is now (ft_estimate). */
+static void estimate(const ft_searcher *s, const ft_search_result *r, int64_t at_us, ft_estimate *e)
 {
     memset(e, 0, sizeof *e);
     e->pace_kmh = NAN;
@@ -281,140 +520,247 @@ static void estimate(const ft_searcher *s, const ft_search_result *r, int64_t at
     }
 }
 
+/* A camera to search again, and how. */
+typedef struct window {
+    int cam;
+    int64_t from_us, to_us;
+    int64_t gallery;
+} window;
+
 static int fail(ft_searcher *s, int rc, const char *msg)
 {
     snprintf(s->errmsg, sizeof s->errmsg, "%s", msg);
     return rc;
 }
 
-int ft_searcher_search(ft_searcher *s, const float query[FT_DESCRIPTOR_DIM],
-                       const ft_search_params *p, ft_search_result *out)
+/* The threshold at which comparisons expect `budget` false matches, at a
+** rate per comparison of at most cap. */
+static int threshold_for(const ft_calibration *cal, double budget, double comparisons, double cap,
+                         double *fmr, double *thr, int *extrapolated)
+{
+    double r = comparisons > 0 ? budget / comparisons : 1.0;
+    if (r > cap) r = cap;
+    *fmr = r;
+    int ex = 0;
+    int rc = ft_calibration_threshold(cal, r, thr, &ex);
+    if (extrapolated) *extrapolated = ex;
+    return rc;
+}
+
+/* Step 4: the windows of the cameras without a confirmed appearance in L,
+** from its confirmed plausible appearances (the anchors), searched and
+** merged into L. */
+static int course_windows(ft_searcher *s, const float *q, int nq, const ft_search_params *p,
+                          const ft_calibration *cal, app_list *L, ft_search_result *out)
+{
+    int n_anchor = 0;
+    for (int i = 0; i < L->n; i++)
+        n_anchor += !L->a[i].possible && L->a[i].plausible;
+    out->anchors = n_anchor;
+    if (n_anchor == 0 || s->n_cams < 2) return FT_OK;
+    double v_lo = p->min_pace_kmh, v_hi = p->max_speed_kmh;
+    double pace = fitted_pace(L);
+    if (isfinite(pace)) {
+        v_lo = fmax(v_lo, pace / p->pace_band);
+        v_hi = fmin(v_hi, pace * p->pace_band);
+        if (!(v_lo < v_hi)) v_lo = p->min_pace_kmh, v_hi = p->max_speed_kmh;
+    }
+    window *w = ft__calloc((size_t)s->n_cams, sizeof *w);
+    if (!w) return FT_ENOMEM;
+    int n_w = 0;
+    for (int c = 0; c < s->n_cams; c++) {
+        double km = s->cams[c].km;
+        const ft_appearance *before = NULL, *after = NULL;
+        int confirmed_here = 0;
+        for (int i = 0; i < L->n; i++) {
+            const ft_appearance *a = &L->a[i];
+            if (a->possible || !a->plausible) continue;
+            if (strcmp(a->camera_id, s->cams[c].id) == 0) confirmed_here = 1;
+            if (a->km <= km && (!before || a->km > before->km)) before = a;
+            if (a->km >= km && (!after || a->km < after->km)) after = a;
+        }
+        if (confirmed_here) continue;
+        int64_t lo = INT64_MIN, hi = INT64_MAX, l2, h2;
+        if (before) window_from(before, km, v_lo, v_hi, p->merge_gap_s, &lo, &hi);
+        if (after) {
+            window_from(after, km, v_lo, v_hi, p->merge_gap_s, &l2, &h2);
+            if (!before || (l2 <= hi && h2 >= lo)) { /* intersect; disjoint: the nearer */
+                lo = before ? (l2 > lo ? l2 : lo) : l2;
+                hi = before ? (h2 < hi ? h2 : hi) : h2;
+            } else if (fabs(after->km - km) < fabs(km - before->km)) {
+                lo = l2, hi = h2;
+            }
+        }
+        if (lo < p->since_us) lo = p->since_us;
+        if (hi > p->until_us) hi = p->until_us;
+        if (lo > hi) continue;
+        filter_ctx f = { s, c, lo, hi };
+        int64_t g = gallery_of(s, &f);
+        if (g > 0) w[n_w++] = (window){ c, lo, hi, g };
+    }
+    out->windows = n_w;
+    /* probes: the query descriptors, then each anchor's closest descriptor */
+    float *probes =
+        ft__malloc((size_t)FT_SEARCH_MAX_PROBES * 2 * FT_DESCRIPTOR_DIM * sizeof(float));
+    if (!probes) {
+        ft__free(w);
+        return FT_ENOMEM;
+    }
+    memcpy(probes, q, (size_t)nq * FT_DESCRIPTOR_DIM * sizeof(float));
+    int np = nq;
+    for (int i = 0; p->expand && i < L->n && np < 2 * FT_SEARCH_MAX_PROBES; i++) {
+        const ft_appearance *a = &L->a[i];
+        if (a->possible || !a->plausible) continue;
+        int64_t row = -1;
+        for (int64_t r = 0; r < s->n_s && row < 0; r++)
+            if (s->s[r].id == a->best_sighting) row = r;
+        if (row < 0) continue;
+        float best[FT_DESCRIPTOR_DIM], v[FT_DESCRIPTOR_DIM];
+        double bd = INFINITY;
+        for (int j = 0; j < s->s[row].n_desc; j++) {
+            if (ft_index_get(s->index, row * 4 + j, v) != FT_OK) continue;
+            for (int k = 0; k < nq; k++) {
+                double d = ft_metric_distance(s->metric, q + (size_t)k * FT_DESCRIPTOR_DIM, v);
+                if (d < bd) bd = d, memcpy(best, v, sizeof v);
+            }
+        }
+        if (isfinite(bd)) memcpy(probes + (size_t)np++ * FT_DESCRIPTOR_DIM, best, sizeof best);
+    }
+    int rc = FT_OK;
+    double budget = p->max_false_matches / n_w;
+    double possible_budget = p->possible_false_matches / n_w;
+    for (int i = 0; rc == FT_OK && i < n_w; i++) {
+        double comparisons = (double)np * (double)w[i].gallery, fmr, thr, pfmr, pthr = 0;
+        rc = threshold_for(cal, budget, comparisons, p->max_fmr, &fmr, &thr, NULL);
+        double keep_below = thr;
+        if (rc == FT_OK && p->possible_false_matches > p->max_false_matches) {
+            rc = threshold_for(cal, possible_budget, comparisons, 1.0, &pfmr, &pthr, NULL);
+            if (pthr > keep_below) keep_below = pthr;
+            out->expected_false_possible += pfmr * comparisons;
+        }
+        if (rc != FT_OK) break;
+        out->expected_false_confirmed += fmr * comparisons;
+        /* the window supersedes the event-wide possible candidates inside it */
+        int k = 0;
+        for (int j = 0; j < L->n; j++) {
+            const ft_appearance *a = &L->a[j];
+            if (!a->window && strcmp(a->camera_id, s->cams[w[i].cam].id) == 0 &&
+                a->last_us >= w[i].from_us && a->first_us <= w[i].to_us)
+                continue;
+            L->a[k++] = *a;
+        }
+        L->n = k;
+        filter_ctx f = { s, w[i].cam, w[i].from_us, w[i].to_us };
+        match *m = NULL;
+        int n_m = 0;
+        rc = collect(s, probes, np, p->top, &f, keep_below, &m, &n_m);
+        out->candidates += n_m;
+        pass_info pi = { cal, comparisons,  thr,        w[i].gallery,
+                         1,   w[i].from_us, w[i].to_us, p->merge_gap_s };
+        if (rc == FT_OK) rc = merge(s, m, n_m, &pi, L);
+        ft__free(m);
+    }
+    ft__free(probes);
+    ft__free(w);
+    return rc;
+}
+
+int ft_searcher_search_multi(ft_searcher *s, const float *queries, int nq,
+                             const ft_search_params *p, ft_search_result *out)
 {
     memset(out, 0, sizeof *out);
     s->errmsg[0] = 0;
+    if (!queries || nq < 1 || nq > FT_SEARCH_MAX_PROBES)
+        return fail(s, FT_EINVAL, "1 to 16 query descriptors");
     if (!p || p->top < 1 || p->top > 100000) return fail(s, FT_EINVAL, "top must be 1..100000");
     if (!(p->max_speed_kmh > 0) || !(p->merge_gap_s >= 0) || !(p->max_false_matches > 0) ||
         !(p->max_fmr > 0 && p->max_fmr <= 1) || !(p->possible_false_matches >= 0))
         return fail(s, FT_EINVAL, "bad speed, merge gap or false-match bound");
+    if (p->course &&
+        (!(p->min_pace_kmh > 0 && p->min_pace_kmh < p->max_speed_kmh) || !(p->pace_band >= 1)))
+        return fail(s, FT_EINVAL, "bad pace band for course windows");
     const ft_calibration *cal = p->cal ? p->cal : ft_calibration_default();
     if (cal->metric != s->metric)
         return fail(s, FT_EINVAL, "the calibration is for another distance metric");
     int cam = -1;
     if (p->camera_id && (cam = find_cam(s, p->camera_id)) < 0)
         return fail(s, FT_EINVAL, "no such camera");
-    for (int i = 0; i < FT_DESCRIPTOR_DIM; i++)
-        if (!isfinite(query[i])) return fail(s, FT_EINVAL, "the query descriptor is not finite");
+    float *q = ft__malloc((size_t)nq * FT_DESCRIPTOR_DIM * sizeof *q);
+    if (!q) return fail(s, FT_ENOMEM, "out of memory");
+    for (int i = 0; i < nq * FT_DESCRIPTOR_DIM; i++) {
+        if (!isfinite(queries[i])) {
+            ft__free(q);
+            return fail(s, FT_EINVAL, "the query descriptor is not finite");
+        }
+        q[i] = queries[i];
+    }
+    if (s->metric == FT_METRIC_COSINE)
+        for (int i = 0; i < nq; i++)
+            ft_descriptor_normalize(q + (size_t)i * FT_DESCRIPTOR_DIM);
 
-    out->gallery = s->n_desc;
-    /* the threshold at which max_false_matches are expected in this gallery,
-    ** never at a looser rate per comparison than max_fmr */
-    double fmr = s->n_desc > 0 ? p->max_false_matches / (double)s->n_desc : 1.0;
-    if (fmr > p->max_fmr) fmr = p->max_fmr;
-    out->fmr = fmr;
-    int rc = ft_calibration_threshold(cal, fmr, &out->threshold, &out->threshold_extrapolated);
-    if (rc != FT_OK) return fail(s, rc, "calibration failed");
+    /* 1-3: event-wide, within the filters */
+    filter_ctx f = { s, cam, p->since_us, p->until_us };
+    int64_t G = gallery_of(s, &f);
+    double comparisons = (double)nq * (double)G;
+    out->gallery = G;
+    out->probes = nq;
+    int rc = threshold_for(cal, p->max_false_matches, comparisons, p->max_fmr, &out->fmr,
+                           &out->threshold, &out->threshold_extrapolated);
     double keep_below = out->threshold;
-    if (p->possible_false_matches > p->max_false_matches) {
-        double pf = s->n_desc > 0 ? p->possible_false_matches / (double)s->n_desc : 1.0;
-        if (pf > 1) pf = 1;
-        int ex;
-        rc = ft_calibration_threshold(cal, pf, &out->possible_threshold, &ex);
-        if (rc != FT_OK) return fail(s, rc, "calibration failed");
+    if (rc == FT_OK && p->possible_false_matches > p->max_false_matches) {
+        double pf;
+        rc = threshold_for(cal, p->possible_false_matches, comparisons, 1.0, &pf,
+                           &out->possible_threshold, NULL);
         if (out->possible_threshold > keep_below) keep_below = out->possible_threshold;
+        out->expected_false_possible = pf * comparisons;
     }
-    if (s->n_desc == 0) return FT_OK;
-
-    float q[FT_DESCRIPTOR_DIM];
-    memcpy(q, query, sizeof q);
-    if (s->metric == FT_METRIC_COSINE) ft_descriptor_normalize(q);
-    int k = p->top;
-    ft_index_hit *hits = ft__malloc((size_t)k * sizeof *hits);
-    match *m = ft__malloc((size_t)k * sizeof *m);
-    ft_appearance *apps = ft__calloc((size_t)k, sizeof *apps);
-    rc = hits && m && apps ? FT_OK : FT_ENOMEM;
-    filter_ctx fc = { s, p, cam };
-    ft_index_filter filter = { keep, &fc };
-    int n_hits = 0, n_m = 0, n_apps = 0;
-    if (rc == FT_OK) rc = ft_index_search(s->index, q, k, &filter, hits, &n_hits);
-    /* best distance per sighting, within the threshold */
-    for (int i = 0; rc == FT_OK && i < n_hits; i++) {
-        if (!(hits[i].distance < keep_below)) continue;
-        int64_t row = hits[i].id / 4;
-        int j = 0;
-        while (j < n_m && m[j].row != row) j++;
-        if (j == n_m) m[n_m++] = (match){ row, hits[i].distance };
-        else if (hits[i].distance < m[j].distance) m[j].distance = hits[i].distance;
+    if (rc != FT_OK) {
+        ft__free(q);
+        return fail(s, rc, "calibration failed");
     }
-    out->candidates = n_m;
-    if (rc == FT_OK) qsort_r(m, (size_t)n_m, sizeof *m, cmp_match_time, s);
-    /* merge per camera */
-    for (int i = 0; rc == FT_OK && i < n_m; i++) {
-        const sight *x = &s->s[m[i].row];
-        ft_appearance *a = n_apps ? &apps[n_apps - 1] : NULL;
-        int same = a && strcmp(a->camera_id, s->cams[x->cam].id) == 0 &&
-                   (double)(x->first_us - a->last_us) <= p->merge_gap_s * 1e6;
-        if (!same) {
-            a = &apps[n_apps++];
-            snprintf(a->camera_id, sizeof a->camera_id, "%s", s->cams[x->cam].id);
-            a->km = s->cams[x->cam].km;
-            a->first_us = x->first_us;
-            a->last_us = x->last_us;
-            a->distance = INFINITY;
-        }
-        if (x->last_us > a->last_us) a->last_us = x->last_us;
-        if (m[i].distance < a->distance) {
-            a->distance = m[i].distance;
-            a->best_sighting = x->id;
-        }
-        a->tracks++;
+    out->expected_false_confirmed = out->fmr * comparisons;
+    app_list L = { NULL, 0, 0 };
+    if (G > 0) {
+        match *m = NULL;
+        int n_m = 0;
+        rc = collect(s, q, nq, p->top, &f, keep_below, &m, &n_m);
+        out->candidates = n_m;
+        pass_info pi = { cal, comparisons, out->threshold, G, 0, 0, 0, p->merge_gap_s };
+        if (rc == FT_OK) rc = merge(s, m, n_m, &pi, &L);
+        ft__free(m);
+        /* 4: course windows from the plausible confirmed appearances */
+        if (rc == FT_OK) check_plausible(&L, p->max_speed_kmh);
+        if (rc == FT_OK && p->course && cam < 0) rc = course_windows(s, q, nq, p, cal, &L, out);
+        /* 5: plausibility over everything */
+        if (rc == FT_OK) check_plausible(&L, p->max_speed_kmh);
     }
-    for (int i = 0; i < n_apps; i++) {
-        ft_appearance *a = &apps[i];
-        a->expected_false = ft_calibration_expected_false_matches(cal, a->distance,
-                                                                  (double)s->n_desc,
-                                                                  &a->extrapolated);
-        a->score = 1.0 - fmin(1.0, a->expected_false);
-        a->possible = !(a->distance < out->threshold);
-        a->plausible = 1;
-    }
-    /* plausibility, strongest first */
-    qsort(apps, (size_t)n_apps, sizeof *apps, cmp_app_distance);
-    for (int i = 0; i < n_apps; i++)
-        for (int j = 0; j < i; j++) {
-            if (!apps[j].plausible) continue;
-            double v = speed_between(&apps[i], &apps[j]);
-            if (v > p->max_speed_kmh) {
-                apps[i].plausible = 0;
-                if (isinf(v))
-                    snprintf(apps[i].why, sizeof apps[i].why,
-                             "at the same time as a stronger match at %s", apps[j].camera_id);
-                else
-                    snprintf(apps[i].why, sizeof apps[i].why,
-                             "would need %.0f km/h from a stronger match at %s", v,
-                             apps[j].camera_id);
-                break;
-            }
-        }
     if (rc == FT_OK) {
-        out->appearances = ft__calloc((size_t)(n_apps ? n_apps : 1), sizeof *out->appearances);
-        out->flagged = ft__calloc((size_t)(n_apps ? n_apps : 1), sizeof *out->flagged);
+        out->appearances = ft__calloc((size_t)(L.n ? L.n : 1), sizeof *out->appearances);
+        out->flagged = ft__calloc((size_t)(L.n ? L.n : 1), sizeof *out->flagged);
         if (!out->appearances || !out->flagged) rc = FT_ENOMEM;
     }
-    for (int i = 0; rc == FT_OK && i < n_apps; i++) {
-        if (apps[i].plausible) out->appearances[out->n_appearances++] = apps[i];
-        else out->flagged[out->n_flagged++] = apps[i];
+    for (int i = 0; rc == FT_OK && i < L.n; i++) {
+        if (L.a[i].plausible)
+            out->appearances[out->n_appearances++] = L.a[i];
+        else
+            out->flagged[out->n_flagged++] = L.a[i];
     }
     if (rc == FT_OK) {
-        qsort(out->appearances, (size_t)out->n_appearances, sizeof *apps, cmp_app_time);
-        qsort(out->flagged, (size_t)out->n_flagged, sizeof *apps, cmp_app_time);
+        qsort(out->appearances, (size_t)out->n_appearances, sizeof *L.a, cmp_app_time);
+        qsort(out->flagged, (size_t)out->n_flagged, sizeof *L.a, cmp_app_time);
         estimate(s, out, p->at_us ? p->at_us : s->latest_us, &out->estimate);
     }
-    ft__free(hits);
-    ft__free(m);
-    ft__free(apps);
+    ft__free(L.a);
+    ft__free(q);
     if (rc != FT_OK) {
         ft_search_result_free(out);
         return fail(s, rc, rc == FT_ENOMEM ? "out of memory" : "index search failed");
     }
     return FT_OK;
+}
+
+int ft_searcher_search(ft_searcher *s, const float query[FT_DESCRIPTOR_DIM],
+                       const ft_search_params *p, ft_search_result *out)
+{
+    return ft_searcher_search_multi(s, query, 1, p, out);
 }

@@ -11,7 +11,10 @@
 #include "facetrail.h"
 #include "harness/test.h"
 
+#include "facetrail/search.h"
+
 #include <math.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #define T0  1775986200000000LL /* 2026-04-12T09:30:00Z */
@@ -330,5 +333,141 @@ static void test_search_descriptor_space(void)
     unlink(path);
 }
 
-FT_TESTS(FT_TEST(test_search_timeline), FT_TEST(test_search_default_policy),
-         FT_TEST(test_search_empty), FT_TEST(test_search_descriptor_space))
+/* Course windows. Cameras A (km 0), B (km 10), C (km 20); P at A (0.05 from
+** the query: the anchor), at B after 60 min (0.30) and at C after 120 min
+** (0.33): too weak for the event-wide threshold of 307 descriptors, strong
+** enough inside the windows the anchor allows (2.5-25 km/h: B in 24..240 min,
+** C in 48..480 min), which hold 3 descriptors each. A look-alike at B after
+** 10 min (60 km/h from A) lies outside B's window. 300 other runners pass
+** outside the windows, 4 inside. */
+static void test_search_course(void)
+{
+    snprintf(path, sizeof path, "/tmp/ft_search_c_%d.ftdb", (int)getpid());
+    unlink(path);
+    ASSERT_OK(ft_store_open(path, FT_STORE_CREATE, &st));
+    const char *ids[3] = { "A", "B", "C" };
+    for (int i = 0; i < 3; i++) {
+        ft_camera c;
+        memset(&c, 0, sizeof c);
+        snprintf(c.id, sizeof c.id, "%s", ids[i]);
+        c.km = 10.0 * i;
+        ASSERT_OK(ft_store_camera_add(st, &c));
+    }
+    int64_t a = ingest_of("A"), b = ingest_of("B"), c = ingest_of("C");
+    add(a, 1, T0, 0, 0.05f);
+    add(b, 2, T0 + 60 * MIN, 0, 0.30f);
+    add(c, 3, T0 + 120 * MIN, 0, 0.33f);
+    add(b, 4, T0 + 10 * MIN, 0, 0.30f); /* the look-alike */
+    int64_t key = 10;
+    for (int i = 0; i < 100; i++) {
+        add(a, key++, T0 + (300 + i) * MIN, 10 + 2 * (i % 50), 0);
+        add(b, key++, T0 + (300 + i) * MIN, 10 + 2 * (i % 50), 0);
+        add(c, key++, T0 + (500 + i) * MIN, 10 + 2 * (i % 50), 0);
+    }
+    add(b, key++, T0 + 50 * MIN, 12, 0);
+    add(b, key++, T0 + 55 * MIN, 14, 0);
+    add(c, key++, T0 + 100 * MIN, 16, 0);
+    add(c, key++, T0 + 110 * MIN, 18, 0);
+    ft_searcher *s;
+    char err[256];
+    ASSERT_OK(ft_searcher_open(st, FT_METRIC_EUCLIDEAN, &s, err, sizeof err));
+    ASSERT_EQ(ft_searcher_descriptors(s), 308);
+    ASSERT(ft_searcher_memory(s) > 308 * FT_DESCRIPTOR_DIM);
+    ft_search_params sp = ft_search_default_params();
+    ASSERT_EQ(sp.course, 1);
+    ASSERT_EQ(sp.expand, 1);
+    sp.cal = calibration3();
+    sp.max_fmr = 1e-3;
+    float q[FT_DESCRIPTOR_DIM];
+    vec(q, 0, 0);
+    ft_search_result r;
+
+    /* event-wide only: the anchor alone */
+    sp.course = 0;
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    ASSERT_NEAR(r.fmr, 0.01 / 308, 1e-12);
+    ASSERT(r.threshold < 0.2);
+    ASSERT_EQ(r.n_appearances, 1);
+    ASSERT_EQ(r.windows, 0);
+    ASSERT_NEAR(r.expected_false_confirmed, 0.01, 1e-9);
+    ft_search_result_free(&r);
+
+    /* course windows, expanded with the anchor's descriptor: 2 probes x 3
+    ** descriptors per window, budget 0.01 / 2: FMR 0.005 / 6 = 8.33e-4,
+    ** threshold 0.2 + 0.2 log10(8.33) = 0.3842 (log-linear between knots) */
+    sp.course = 1;
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    ASSERT_EQ(r.anchors, 1);
+    ASSERT_EQ(r.windows, 2);
+    ASSERT_EQ(r.n_appearances, 3);
+    ASSERT_STR_CONTAINS(r.appearances[0].camera_id, "A");
+    ASSERT_EQ(r.appearances[0].window, 0);
+    ASSERT_EQ(r.appearances[0].gallery, 308);
+    ASSERT_STR_CONTAINS(r.appearances[1].camera_id, "B");
+    ASSERT_EQ(r.appearances[1].first_us, T0 + 60 * MIN);
+    ASSERT_EQ(r.appearances[1].window, 1);
+    ASSERT_EQ(r.appearances[1].gallery, 3);
+    ASSERT_EQ(r.appearances[1].window_from_us, T0 + 24 * MIN);
+    ASSERT_EQ(r.appearances[1].window_to_us, T0 + 2000000 + 240 * MIN);
+    ASSERT(!r.appearances[1].possible);
+    /* the anchor's own descriptor (0.05) is 0.25 from B's shot */
+    ASSERT_NEAR(r.appearances[1].distance, 0.25, 1e-6);
+    /* expected false: 6 comparisons at FMR(0.25) = 1e-4 x 10^0.25 */
+    ASSERT_NEAR(r.appearances[1].expected_false, 6 * 1e-4 * pow(10, 0.25), 1e-6);
+    ASSERT_STR_CONTAINS(r.appearances[2].camera_id, "C");
+    ASSERT_EQ(r.appearances[2].window, 1);
+    ASSERT_EQ(r.n_flagged, 0); /* the look-alike is outside B's window */
+    ASSERT_NEAR(r.expected_false_confirmed, 0.02, 1e-9);
+    ASSERT(r.estimate.pace_from_fit);
+    ASSERT_NEAR(r.estimate.pace_kmh, 10.0, 0.1);
+    ft_search_result_free(&r);
+
+    /* without expansion: the query alone, 3 comparisons per window */
+    sp.expand = 0;
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    ASSERT_EQ(r.n_appearances, 3);
+    ASSERT_NEAR(r.appearances[1].distance, 0.30, 1e-6);
+    ASSERT_NEAR(r.appearances[1].expected_false, 3 * 1e-4 * pow(10, 0.5), 1e-6);
+    ft_search_result_free(&r);
+
+    /* a stranger: no anchor, no window */
+    sp.expand = 1;
+    float z[FT_DESCRIPTOR_DIM];
+    vec(z, 120, 0);
+    ASSERT_OK(ft_searcher_search(s, z, &sp, &r));
+    ASSERT_EQ(r.n_appearances, 0);
+    ASSERT_EQ(r.anchors, 0);
+    ASSERT_EQ(r.windows, 0);
+    ft_search_result_free(&r);
+
+    /* two photos: the far one and P's: P found, comparisons counted twice */
+    float two[2 * FT_DESCRIPTOR_DIM];
+    memcpy(two, z, sizeof z);
+    memcpy(two + FT_DESCRIPTOR_DIM, q, sizeof q);
+    sp.course = 0;
+    ASSERT_OK(ft_searcher_search_multi(s, two, 2, &sp, &r));
+    ASSERT_EQ(r.probes, 2);
+    ASSERT_NEAR(r.fmr, 0.01 / 616, 1e-12);
+    ASSERT_EQ(r.n_appearances, 1);
+    ft_search_result_free(&r);
+    ASSERT_EQ(ft_searcher_search_multi(s, two, 0, &sp, &r), FT_EINVAL);
+    ASSERT_EQ(ft_searcher_search_multi(s, two, FT_SEARCH_MAX_PROBES + 1, &sp, &r), FT_EINVAL);
+
+    /* a time filter is a smaller gallery: only the 300 sightings after 290 min */
+    sp.since_us = T0 + 290 * MIN;
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    ASSERT_EQ(r.gallery, 300);
+    ASSERT_NEAR(r.fmr, 0.01 / 300, 1e-12);
+    ft_search_result_free(&r);
+    sp.since_us = INT64_MIN;
+    sp.course = 1;
+    sp.pace_band = 0.5;
+    ASSERT_EQ(ft_searcher_search(s, q, &sp, &r), FT_EINVAL);
+    ft_searcher_close(s);
+    ft_store_close(st);
+    unlink(path);
+}
+
+FT_TESTS(FT_TEST(test_search_timeline), FT_TEST(test_search_course),
+         FT_TEST(test_search_default_policy), FT_TEST(test_search_empty),
+         FT_TEST(test_search_descriptor_space))
