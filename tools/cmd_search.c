@@ -19,16 +19,21 @@
 #include <string.h>
 
 const char search_usage[] =
-    "usage: facetrail search --db DB [options] PHOTO\n"
+    "usage: facetrail search --db DB [options] PHOTO [PHOTO...]\n"
     "\n"
     "Finds where the person in PHOTO was seen: the cameras, when, how sure, and\n"
-    "where the person probably is now. Sightings of one camera close in time\n"
-    "are merged into one appearance; an appearance that would need an\n"
-    "impossible speed given stronger ones is flagged and left out.\n"
-    "A match is shown only when at most 0.01 false matches are expected among\n"
+    "where the person probably is now. Several photos of the same person (up to\n"
+    "16) are used together. Sightings of one camera close in time are merged\n"
+    "into one appearance; an appearance that would need an impossible speed\n"
+    "given stronger ones is flagged and left out.\n"
+    "A match is confirmed only when at most 0.01 false matches are expected among\n"
     "all the sightings searched (calibrated on LFW), so a person who was not\n"
-    "there gets no appearance in about 99 searches of 100. --possible also\n"
-    "lists weaker candidates, marked 'possible', for a person to judge.\n"
+    "there gets no appearance in about 99 searches of 100. Then the course\n"
+    "helps: every other camera is searched again inside the time window in\n"
+    "which the person could have passed it (2.5-25 km/h from the confirmed\n"
+    "appearances), where far fewer sightings compete, with another 0.01 false\n"
+    "matches expected over all the windows. --possible also lists weaker\n"
+    "candidates, marked 'possible', for a person to judge.\n"
     "A tight crop of a face is padded, and the second detector tried, before\n"
     "'no face found'.\n"
     "\n"
@@ -43,6 +48,8 @@ const char search_usage[] =
     "  --camera ID           only this camera\n"
     "  --face N              use the N-th largest face of PHOTO (default 1)\n"
     "  --possible            also list weaker candidates (up to 1 false match expected)\n"
+    "  --no-course           search the whole event only, without course windows\n"
+    "  --min-pace KMH        slowest pace a course window allows (default 2.5)\n"
     "  --max-false X         matches expect at most X false matches (default 0.01)\n"
     "  --max-speed KMH       faster is implausible (default 25)\n"
     "  --json                JSON on stdout\n"
@@ -53,10 +60,13 @@ const char search_usage[] =
     "  --threads N           worker threads (default 1; more only on an idle machine)\n"
     "  -h, --help            this text\n"
     "\n"
-    "JSON: {\"query\":{...},\"appearances\":[{\"camera\",\"km\",\"first_seen\",\"last_seen\",\n"
-    "\"score\",\"strength\",\"possible\",\"expected_false_matches\",\"distance\",\"tracks\",\n"
-    "\"thumbnail\"}],\"flagged\":[...],\"estimate\":{\"km\",\"at\",\"pace_kmh\",\"next_camera\",\n"
-    "\"eta\"}}  (times ISO 8601 UTC, thumbnails as data: URIs)\n"
+    "JSON: {\"query\":{...},\"queries\":[{...}],\"searched\":{...,\"windows\",\n"
+    "\"expected_false_confirmed\",\"expected_false_possible\"},\"appearances\":[{\"camera\",\n"
+    "\"km\",\"first_seen\",\"last_seen\",\"score\",\"strength\",\"possible\",\n"
+    "\"expected_false_matches\",\"distance\",\"tracks\",\"gallery\",\"window\":null or\n"
+    "{\"from\",\"to\"},\"thumbnail\"}],\"flagged\":[...],\"estimate\":{\"km\",\"at\",\"pace_kmh\","
+    "\n"
+    "\"next_camera\",\"eta\"}}  (times ISO 8601 UTC, thumbnails as data: URIs)\n"
     "\n"
     "exit status: 0 answered (even with no appearance), 2 error (no face in PHOTO, ...)\n";
 
@@ -121,20 +131,40 @@ static int n_possible(const ft_search_result *r)
     return n;
 }
 
-static void print_text(const query *q, const ft_searcher *s, const ft_search_result *r,
+/* " window 10:05-11:40 (312 descriptors)" for an appearance found in a
+** course window, "" otherwise. */
+static void window_note(const ft_appearance *a, const char *zone, char *buf, size_t len)
+{
+    buf[0] = 0;
+    if (!a->window) return;
+    char t0[48], t1[48];
+    format_time_local(a->window_from_us, zone, 0, t0, sizeof t0);
+    format_time_local(a->window_to_us, zone, 0, t1, sizeof t1);
+    snprintf(buf, len, "  window %s-%s (%lld descriptors)", t0, t1, (long long)a->gallery);
+}
+
+static void print_text(const query *qs, int nq, const ft_searcher *s, const ft_search_result *r,
                        const ft_search_params *sp, const char *zone)
 {
-    const ft_query *f = &q->r;
-    printf("query: %s, face %d of %d%s, %.0f px tall, quality %.2f%s%s\n", q->path, f->used,
-           f->n_faces, f->n_faces > 1 ? " (by size; --face N picks another)" : "", f->face.box[3],
-           f->quality, f->how != FT_QUERY_DIRECT ? "; " : "",
-           f->how != FT_QUERY_DIRECT ? ft_query_how_name(f->how) : "");
-    if (f->warning[0]) printf("warning: %s\n", f->warning);
-    printf("searched %lld descriptors of %lld sightings; match threshold %.3f (at most %.2g "
-           "false matches expected in this search%s)\n",
-           (long long)ft_searcher_descriptors(s), (long long)ft_searcher_sightings(s), r->threshold,
-           r->fmr * (double)ft_searcher_descriptors(s),
+    for (int i = 0; i < nq; i++) {
+        const query *q = &qs[i];
+        const ft_query *f = &q->r;
+        printf("query: %s, face %d of %d%s, %.0f px tall, quality %.2f%s%s\n", q->path, f->used,
+               f->n_faces, f->n_faces > 1 ? " (by size; --face N picks another)" : "",
+               f->face.box[3], f->quality, f->how != FT_QUERY_DIRECT ? "; " : "",
+               f->how != FT_QUERY_DIRECT ? ft_query_how_name(f->how) : "");
+        if (f->warning[0]) printf("warning: %s\n", f->warning);
+    }
+    printf("searched %lld descriptors of %lld sightings%s; match threshold %.3f (at most %.2g "
+           "false matches expected event-wide%s)\n",
+           (long long)r->gallery, (long long)ft_searcher_sightings(s),
+           nq > 1 ? " with every photo" : "", r->threshold, r->fmr * (double)r->gallery * nq,
            r->threshold_extrapolated ? "; extrapolated calibration" : "");
+    if (r->windows)
+        printf("course: %d camera%s searched again inside the time window%s that %d confirmed "
+               "appearance%s allow (at most %.2g false matches expected in all)\n",
+               r->windows, r->windows > 1 ? "s" : "", r->windows > 1 ? "s" : "", r->anchors,
+               r->anchors > 1 ? "s" : "", r->expected_false_confirmed);
     int n_pos = n_possible(r), n_match = r->n_appearances - n_pos;
     if (n_match == 0) {
         printf("no appearance: this person was not seen by any camera (or not recognisably)%s\n",
@@ -151,13 +181,14 @@ static void print_text(const query *q, const ft_searcher *s, const ft_search_res
         for (int i = 0; i < r->n_appearances; i++) {
             const ft_appearance *a = &r->appearances[i];
             if (a->possible != pass) continue;
-            char t0[48], t1[48];
+            char t0[48], t1[48], wn[160];
             format_time_local(a->first_us, zone, 1, t0, sizeof t0);
             format_time_local(a->last_us, zone, 0, t1, sizeof t1);
+            window_note(a, zone, wn, sizeof wn);
             printf("  %s-%s  %-12s km %6.2f  %-8s score %.3f (%.2g false matches expected)  "
-                   "%d track%s\n",
+                   "%d track%s%s\n",
                    t0, t1, a->camera_id, a->km, strength(a), a->score, a->expected_false, a->tracks,
-                   a->tracks > 1 ? "s" : "");
+                   a->tracks > 1 ? "s" : "", wn);
         }
     }
     for (int i = 0; i < r->n_flagged; i++) {
@@ -207,6 +238,21 @@ static void json_appearance(struct jw *w, ft_store *st, const ft_appearance *a)
     jw_double(w, a->distance);
     jw_key(w, "tracks");
     jw_int(w, a->tracks);
+    jw_key(w, "gallery");
+    jw_int(w, a->gallery);
+    jw_key(w, "window");
+    if (a->window) {
+        jw_open(w, '{');
+        jw_key(w, "from");
+        format_time(a->window_from_us, t);
+        jw_str(w, t);
+        jw_key(w, "to");
+        format_time(a->window_to_us, t);
+        jw_str(w, t);
+        jw_close(w);
+    } else {
+        fputs("null", w->f);
+    }
     jw_key(w, "sighting");
     jw_int(w, a->best_sighting);
     if (!a->plausible) {
@@ -220,31 +266,44 @@ static void json_appearance(struct jw *w, ft_store *st, const ft_appearance *a)
     jw_close(w);
 }
 
-static void print_json(const query *q, const ft_searcher *s, ft_store *st,
-                       const ft_search_result *r)
+/* One query photo's object. */
+static void json_query(struct jw *w, const query *q)
 {
     const ft_query *f = &q->r;
+    jw_open(w, '{');
+    jw_key(w, "file");
+    jw_str(w, q->path);
+    jw_key(w, "faces");
+    jw_int(w, f->n_faces);
+    jw_key(w, "face");
+    jw_int(w, f->used);
+    jw_key(w, "found");
+    jw_str(w, ft_query_how_name(f->how));
+    jw_key(w, "box");
+    jw_doubles(w, f->face.box, 4);
+    jw_key(w, "quality");
+    jw_double(w, f->quality);
+    if (f->warning[0]) {
+        jw_key(w, "warning");
+        jw_str(w, f->warning);
+    }
+    jw_close(w);
+}
+
+static void print_json(const query *qs, int nq, const ft_searcher *s, ft_store *st,
+                       const ft_search_result *r)
+{
     struct jw w;
     char t[40];
     jw_init(&w, stdout, 0);
     jw_open(&w, '{');
     jw_key(&w, "query");
-    jw_open(&w, '{');
-    jw_key(&w, "file");
-    jw_str(&w, q->path);
-    jw_key(&w, "faces");
-    jw_int(&w, f->n_faces);
-    jw_key(&w, "face");
-    jw_int(&w, f->used);
-    jw_key(&w, "found");
-    jw_str(&w, ft_query_how_name(f->how));
-    jw_key(&w, "box");
-    jw_doubles(&w, f->face.box, 4);
-    jw_key(&w, "quality");
-    jw_double(&w, f->quality);
-    if (f->warning[0]) {
-        jw_key(&w, "warning");
-        jw_str(&w, f->warning);
+    json_query(&w, &qs[0]);
+    jw_key(&w, "queries");
+    jw_open(&w, '[');
+    for (int i = 0; i < nq; i++) {
+        jw_item(&w);
+        json_query(&w, &qs[i]);
     }
     jw_close(&w);
     jw_key(&w, "searched");
@@ -252,13 +311,23 @@ static void print_json(const query *q, const ft_searcher *s, ft_store *st,
     jw_key(&w, "sightings");
     jw_int(&w, ft_searcher_sightings(s));
     jw_key(&w, "descriptors");
-    jw_int(&w, ft_searcher_descriptors(s));
+    jw_int(&w, r->gallery);
+    jw_key(&w, "photos");
+    jw_int(&w, nq);
     jw_key(&w, "threshold");
     jw_double(&w, r->threshold);
     jw_key(&w, "fmr");
     jw_double(&w, r->fmr);
     jw_key(&w, "threshold_extrapolated");
     jw_bool(&w, r->threshold_extrapolated);
+    jw_key(&w, "anchors");
+    jw_int(&w, r->anchors);
+    jw_key(&w, "windows");
+    jw_int(&w, r->windows);
+    jw_key(&w, "expected_false_confirmed");
+    jw_double(&w, r->expected_false_confirmed);
+    jw_key(&w, "expected_false_possible");
+    jw_double(&w, r->expected_false_possible);
     jw_close(&w);
     jw_key(&w, "appearances");
     jw_open(&w, '[');
@@ -339,14 +408,22 @@ static void html_row(FILE *f, const query *q, ft_store *st, const ft_appearance 
     html_text(f, a->camera_id);
     fprintf(f,
             "</td><td>%.2f</td><td>%s &ndash; %s</td><td class=\"%s\">%s, score %.3f "
-            "(%.2g false matches expected)</td><td>%d</td></tr>\n",
+            "(%.2g false matches expected)</td><td>%d</td><td>",
             a->km, t0, t1, strength(a), strength(a), a->score, a->expected_false, a->tracks);
+    if (a->window) {
+        format_time_local(a->window_from_us, zone, 0, t0, sizeof t0);
+        format_time_local(a->window_to_us, zone, 0, t1, sizeof t1);
+        fprintf(f, "course window %s &ndash; %s (%lld descriptors)", t0, t1, (long long)a->gallery);
+    } else {
+        fprintf(f, "whole event (%lld descriptors)", (long long)a->gallery);
+    }
+    fputs("</td></tr>\n", f);
 }
 
-static void write_html(FILE *f, const query *q, const ft_searcher *s, ft_store *st,
+static void write_html(FILE *f, const query *qs, int nq, const ft_searcher *s, ft_store *st,
                        const ft_search_result *r, const char *zone)
 {
-    const ft_query *qf = &q->r;
+    const query *q = &qs[0];
     ft_camera *cams = NULL;
     int n_cams = 0;
     ft_store_cameras(st, &cams, &n_cams);
@@ -361,33 +438,45 @@ static void write_html(FILE *f, const query *q, const ft_searcher *s, ft_store *
           ".possible{color:#a60}.strong{color:#070}.good{color:#270}.flag{color:#888}"
           ".query img{border:2px solid #06c}</style></head><body>\n",
           f);
-    fputs("<h1>Where was this person seen?</h1><p class=\"query\">", f);
-    if (q->thumb) {
-        fputs("<img width=\"96\" height=\"96\" alt=\"query face\" src=\"", f);
-        put_jpeg_uri(f, q->thumb, q->thumb_len);
-        fputs("\"><br>", f);
-    }
-    fputs("Query: <b>", f);
-    html_text(f, q->path);
-    fprintf(f, "</b>, face %d of %d, %.0f px tall, quality %.2f", qf->used, qf->n_faces,
-            qf->face.box[3], qf->quality);
-    if (qf->how != FT_QUERY_DIRECT) {
-        fputs(" (", f);
-        html_text(f, ft_query_how_name(qf->how));
-        fputs(")", f);
-    }
-    fputs(".", f);
-    if (qf->warning[0]) {
-        fputs(" <span class=\"possible\">Warning: ", f);
-        html_text(f, qf->warning);
-        fputs("</span>", f);
+    fputs("<h1>Where was this person seen?</h1>", f);
+    for (int i = 0; i < nq; i++) {
+        const ft_query *qf = &qs[i].r;
+        fputs("<p class=\"query\">", f);
+        if (qs[i].thumb) {
+            fputs("<img width=\"96\" height=\"96\" alt=\"query face\" src=\"", f);
+            put_jpeg_uri(f, qs[i].thumb, qs[i].thumb_len);
+            fputs("\"><br>", f);
+        }
+        fputs("Query: <b>", f);
+        html_text(f, qs[i].path);
+        fprintf(f, "</b>, face %d of %d, %.0f px tall, quality %.2f", qf->used, qf->n_faces,
+                qf->face.box[3], qf->quality);
+        if (qf->how != FT_QUERY_DIRECT) {
+            fputs(" (", f);
+            html_text(f, ft_query_how_name(qf->how));
+            fputs(")", f);
+        }
+        fputs(".", f);
+        if (qf->warning[0]) {
+            fputs(" <span class=\"possible\">Warning: ", f);
+            html_text(f, qf->warning);
+            fputs("</span>", f);
+        }
+        fputs("</p>", f);
     }
     fprintf(f,
-            "</p><p>%lld sightings searched (%lld descriptors); match threshold %.3f: at "
+            "<p>%lld sightings searched (%lld descriptors); match threshold %.3f: at "
             "most %.2g false matches are expected among them. Each match shows the query "
             "face (left) beside the camera's shot (right): check them by eye.</p>\n",
-            (long long)ft_searcher_sightings(s), (long long)ft_searcher_descriptors(s),
-            r->threshold, r->fmr * (double)ft_searcher_descriptors(s));
+            (long long)ft_searcher_sightings(s), (long long)r->gallery, r->threshold,
+            r->fmr * (double)r->gallery * nq);
+    if (r->windows)
+        fprintf(f,
+                "<p>Course: %d camera%s searched again inside the time window in which the "
+                "person could have passed, from %d confirmed appearance%s; at most %.2g false "
+                "matches are expected among all the confirmed appearances.</p>\n",
+                r->windows, r->windows > 1 ? "s were" : " was", r->anchors,
+                r->anchors > 1 ? "s" : "", r->expected_false_confirmed);
     /* course strip */
     fputs("<h2>Course</h2><svg width=\"900\" height=\"110\" viewBox=\"0 0 900 110\">"
           "<line x1=\"60\" y1=\"55\" x2=\"840\" y2=\"55\" stroke=\"#999\" stroke-width=\"4\"/>",
@@ -418,7 +507,8 @@ static void write_html(FILE *f, const query *q, const ft_searcher *s, ft_store *
     fputs(".</p>", f);
     int n_pos = n_possible(r), n_match = r->n_appearances - n_pos;
     static const char head[] = "<table><tr><th>query &middot; camera</th><th>camera</th>"
-                               "<th>km</th><th>seen</th><th>match</th><th>tracks</th></tr>";
+                               "<th>km</th><th>seen</th><th>match</th><th>tracks</th>"
+                               "<th>searched in</th></tr>";
     if (n_match == 0)
         fputs("<p>No appearance found.</p>", f);
     else
@@ -508,6 +598,12 @@ int cmd_search(int argc, char **argv)
         } else if (opts_is(&o, "--possible")) {
             if (opts_flag(&o)) return CLI_ERROR;
             sp.possible_false_matches = FT_SEARCH_POSSIBLE_FALSE;
+        } else if (opts_is(&o, "--no-course")) {
+            if (opts_flag(&o)) return CLI_ERROR;
+            sp.course = 0;
+        } else if (opts_is(&o, "--min-pace")) {
+            if (opts_double(&o, 0, 100, 1, "a pace in km/h", &x)) return CLI_ERROR;
+            sp.min_pace_kmh = x;
         } else if (opts_is(&o, "--max-false")) {
             if (opts_double(&o, 0, 1e9, 1, "a positive number", &x)) return CLI_ERROR;
             sp.max_false_matches = x;
@@ -527,16 +623,22 @@ int cmd_search(int argc, char **argv)
         }
     }
     if (o.n_operands == 0) return usage_error(o.cmd, "missing PHOTO operand");
-    if (o.n_operands > 1) return usage_error(o.cmd, "one PHOTO at a time");
+    if (o.n_operands > FT_SEARCH_MAX_PROBES)
+        return usage_error(o.cmd, "at most 16 photos of one person");
+    if (!(sp.min_pace_kmh < sp.max_speed_kmh))
+        return usage_error(o.cmd, "--min-pace must be below --max-speed");
     if (!db) return usage_error(o.cmd, "missing --db DB");
     if (sp.possible_false_matches > 0 && sp.possible_false_matches <= sp.max_false_matches)
         sp.possible_false_matches = 0; /* --max-false already reaches that far */
 
-    query q;
-    memset(&q, 0, sizeof q);
-    q.path = argv[1];
+    int nq = o.n_operands;
+    query qs[FT_SEARCH_MAX_PROBES];
+    ft_image *imgs[FT_SEARCH_MAX_PROBES];
+    memset(qs, 0, sizeof qs);
+    memset(imgs, 0, sizeof imgs);
+    for (int i = 0; i < nq; i++)
+        qs[i].path = argv[1 + i];
     char err[512];
-    ft_image *img = NULL;
     ft_store *st = NULL;
     ft_engine *eng = NULL;
     ft_searcher *s = NULL;
@@ -546,9 +648,12 @@ int cmd_search(int argc, char **argv)
     memset(&out, 0, sizeof out);
     int status = CLI_ERROR;
     /* refuse a bad report path before any work */
-    const char *inputs[2] = { db, q.path };
-    if (html && out_open(&out, o.cmd, html, force, inputs, 2) != CLI_OK) return CLI_ERROR;
-    if (load_image(o.cmd, q.path, 0, &img, err, sizeof err) != FT_OK) goto done;
+    const char *inputs[1 + FT_SEARCH_MAX_PROBES] = { db };
+    for (int i = 0; i < nq; i++)
+        inputs[1 + i] = qs[i].path;
+    if (html && out_open(&out, o.cmd, html, force, inputs, 1 + nq) != CLI_OK) return CLI_ERROR;
+    for (int i = 0; i < nq; i++)
+        if (load_image(o.cmd, qs[i].path, 0, &imgs[i], err, sizeof err) != FT_OK) goto done;
     if (ft_store_open(db, FT_STORE_READONLY, &st) != FT_OK) {
         fprintf(stderr, "facetrail search: %s\n", ft_store_errmsg(NULL));
         goto done;
@@ -564,7 +669,7 @@ int cmd_search(int argc, char **argv)
         usage_error(o.cmd, "--since is after --until");
         goto done;
     }
-    /* describe the photo as the event's descriptors were made, and score
+    /* describe the photos as the event's descriptors were made, and score
     ** with that kind's calibration */
     const ft_calibration *cal = NULL;
     if (ft_query_params_for_store(st, &qp, &cal, NULL, 0, err, sizeof err) != FT_OK) {
@@ -572,45 +677,53 @@ int cmd_search(int argc, char **argv)
         goto done;
     }
     if (start_engine(o.cmd, &ep, &qp.detect, &eng) != CLI_OK) goto done;
-    int rc = ft_query_face(eng, img, &qp, &q.r, err, sizeof err);
-    if (rc != FT_OK) {
-        fprintf(stderr, "facetrail search: %s: %s\n", q.path, err);
-        goto done;
+    float desc[FT_SEARCH_MAX_PROBES][FT_DESCRIPTOR_DIM];
+    for (int i = 0; i < nq; i++) {
+        query *q = &qs[i];
+        int rc = ft_query_face(eng, imgs[i], &qp, &q->r, err, sizeof err);
+        if (rc != FT_OK) {
+            fprintf(stderr, "facetrail search: %s: %s\n", q->path, err);
+            goto done;
+        }
+        memcpy(desc[i], q->r.face.descriptor, sizeof desc[i]);
+        if (q->r.n_faces > 1 && !json)
+            fprintf(stderr, "note: %s has %d faces; using face %d (by size)\n", q->path,
+                    q->r.n_faces, q->r.used);
+        if (q->r.how != FT_QUERY_DIRECT && !json)
+            fprintf(stderr, "note: %s: the face was %s\n", q->path, ft_query_how_name(q->r.how));
+        if (q->r.warning[0] && json) /* text prints it in the report */
+            fprintf(stderr, "warning: %s: %s\n", q->path, q->r.warning);
+        if (html &&
+            ft_face_thumbnail(imgs[i], q->r.face.box, 96, &q->thumb, &q->thumb_len) != FT_OK)
+            q->thumb = NULL, q->thumb_len = 0;
     }
-    if (q.r.n_faces > 1 && !json)
-        fprintf(stderr, "note: %s has %d faces; using face %d (by size)\n", q.path, q.r.n_faces,
-                q.r.used);
-    if (q.r.how != FT_QUERY_DIRECT && !json)
-        fprintf(stderr, "note: %s: the face was %s\n", q.path, ft_query_how_name(q.r.how));
-    if (q.r.warning[0] && json) /* text prints it in the report */
-        fprintf(stderr, "warning: %s\n", q.r.warning);
-    if (html && ft_face_thumbnail(img, q.r.face.box, 96, &q.thumb, &q.thumb_len) != FT_OK)
-        q.thumb = NULL, q.thumb_len = 0;
     sp.cal = cal;
     if (ft_searcher_open(st, cal->metric, &s, err, sizeof err) != FT_OK) {
         fprintf(stderr, "facetrail search: %s\n", err);
         goto done;
     }
-    if (ft_searcher_search(s, q.r.face.descriptor, &sp, &r) != FT_OK) {
+    if (ft_searcher_search_multi(s, &desc[0][0], nq, &sp, &r) != FT_OK) {
         fprintf(stderr, "facetrail search: %s\n", ft_searcher_errmsg(s));
         goto done;
     }
     if (json)
-        print_json(&q, s, st, &r);
+        print_json(qs, nq, s, st, &r);
     else
-        print_text(&q, s, &r, &sp, zone);
+        print_text(qs, nq, s, &r, &sp, zone);
     status = CLI_OK;
     if (html) {
-        write_html(out.f, &q, s, st, &r, zone);
+        write_html(out.f, qs, nq, s, st, &r, zone);
         status = out_commit(&out);
     }
 done:
     if (html && out.tmp) out_abort(&out);
-    ft_store_free(q.thumb);
+    for (int i = 0; i < nq; i++) {
+        ft_store_free(qs[i].thumb);
+        ft_image_destroy(imgs[i]);
+    }
     ft_search_result_free(&r);
     ft_searcher_close(s);
     ft_engine_close(eng);
     ft_store_close(st);
-    ft_image_destroy(img);
     return status;
 }

@@ -482,6 +482,17 @@ if need_samples "$name"; then
     run "$CLI" search --db "$db" --face 9 "$DEMO/sample1.jpg"
     check "search --face 9 of a 3-face photo: exit 2" '[ $rc -eq 2 ] && grep -q "3 faces" "$tmp/err"'
 fi
+name="search with two photos of one person: both used, counted in the comparisons"
+if need_samples "$name"; then
+    run "$CLI" search --db "$db" --json "$DEMO/sample2.jpg" "$DEMO/sample3.jpg"
+    check "$name" '[ $rc -eq 0 ] && grep -q "\"queries\":\[{\"file\":\"[^\"]*sample2.jpg\".*{\"file\":\"[^\"]*sample3.jpg\"" "$tmp/out" && grep -q "\"photos\":2" "$tmp/out"'
+    run "$CLI" search --db "$db" "$DEMO/sample2.jpg" "$tmp/grey.png"
+    check "search with a second photo without a face: exit 2, names it" '[ $rc -eq 2 ] && grep -q "grey.png" "$tmp/err"'
+    run "$CLI" search --db "$db" --no-course --min-pace 30 "$DEMO/sample2.jpg"
+    check "search --min-pace above --max-speed: refused" '[ $rc -eq 2 ] && grep -q -- "--min-pace" "$tmp/err"'
+    run "$CLI" search --db "$db" $(for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17; do printf "%s " "$DEMO/sample2.jpg"; done)
+    check "search with 17 photos: refused, says 16" '[ $rc -eq 2 ] && grep -q "16" "$tmp/err"'
+fi
 
 # ------------------------------------------- search: reports never lose data --
 # --html writes through a temporary file and a rename; it never replaces the
