@@ -15,6 +15,7 @@
 #include "facetrail/search.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -557,6 +558,29 @@ static void write_html(FILE *f, const query *qs, int nq, const ft_searcher *s, f
 }
 
 /* ------------------------------------------------------------------------ */
+/* Loading the event beside the models                                      */
+/* ------------------------------------------------------------------------ */
+
+/* The event's sightings load on a second thread while the models load and
+** the photos are described on the first: a cold search takes the longer of
+** the two, not their sum. The store is used by that thread alone until it is
+** joined. */
+typedef struct loader {
+    ft_store *st;
+    enum ft_metric metric;
+    ft_searcher *s;
+    int rc;
+    char err[256];
+} loader;
+
+static void *load_event(void *arg)
+{
+    loader *l = arg;
+    l->rc = ft_searcher_open(l->st, l->metric, &l->s, l->err, sizeof l->err);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
 /* The command                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -647,6 +671,9 @@ int cmd_search(int argc, char **argv)
     struct out_file out;
     memset(&out, 0, sizeof out);
     int status = CLI_ERROR;
+    loader ld;
+    pthread_t thread;
+    int loading = 0;
     /* refuse a bad report path before any work */
     const char *inputs[1 + FT_SEARCH_MAX_PROBES] = { db };
     for (int i = 0; i < nq; i++)
@@ -676,6 +703,9 @@ int cmd_search(int argc, char **argv)
         fprintf(stderr, "facetrail search: %s\n", err);
         goto done;
     }
+    ld = (loader){ st, cal->metric, NULL, FT_OK, "" };
+    loading = pthread_create(&thread, NULL, load_event, &ld) == 0;
+    if (!loading) load_event(&ld); /* no thread: one after the other */
     if (start_engine(o.cmd, &ep, &qp.detect, &eng) != CLI_OK) goto done;
     float desc[FT_SEARCH_MAX_PROBES][FT_DESCRIPTOR_DIM];
     for (int i = 0; i < nq; i++) {
@@ -698,8 +728,11 @@ int cmd_search(int argc, char **argv)
             q->thumb = NULL, q->thumb_len = 0;
     }
     sp.cal = cal;
-    if (ft_searcher_open(st, cal->metric, &s, err, sizeof err) != FT_OK) {
-        fprintf(stderr, "facetrail search: %s\n", err);
+    if (loading) pthread_join(thread, NULL);
+    loading = 0;
+    s = ld.s;
+    if (ld.rc != FT_OK) {
+        fprintf(stderr, "facetrail search: %s\n", ld.err);
         goto done;
     }
     if (ft_searcher_search_multi(s, &desc[0][0], nq, &sp, &r) != FT_OK) {
@@ -716,6 +749,10 @@ int cmd_search(int argc, char **argv)
         status = out_commit(&out);
     }
 done:
+    if (loading) { /* an early exit: the loader still holds the store */
+        pthread_join(thread, NULL);
+        s = ld.s;
+    }
     if (html && out.tmp) out_abort(&out);
     for (int i = 0; i < nq; i++) {
         ft_store_free(qs[i].thumb);

@@ -328,6 +328,12 @@ int ft_store_sightings_between(ft_store *st, int64_t from_us, int64_t to_us, con
 /* Counts, and the time span of the sightings: min_us the earliest first_us,
 ** max_us the latest last_us (search's "now"); both 0 when there are no
 ** sightings. Every pointer may be NULL. One consistent snapshot. */
+/* Every sighting in id order, read quickly for loading an index: only id,
+** ingest_id, camera_id, track_key and the three times are set (n_desc 0, no
+** box, thumbnail_len 0); the descriptors come from
+** ft_store_foreach_descriptor. */
+int ft_store_sightings_brief(ft_store *st, ft_store_sighting_fn fn, void *ctx);
+
 int ft_store_stats(ft_store *st, int64_t *n_cameras, int64_t *n_sightings, int64_t *n_descriptors,
                    int64_t *min_us, int64_t *max_us);
 

@@ -110,9 +110,12 @@ static int find_cam(const ft_searcher *s, const char *id)
     return -1;
 }
 
+/* Loading: the sightings first (brief rows, in id order), then every
+** descriptor, found by its sighting's id. */
 typedef struct loader {
     ft_searcher *s;
     int rc;
+    int64_t *ids; /* ids of rows 0 .. n_s - 1, ascending */
 } loader;
 
 static int on_sighting(const ft_sighting *si, void *ctx)
@@ -122,23 +125,44 @@ static int on_sighting(const ft_sighting *si, void *ctx)
     if (s->n_s == s->cap_s) {
         int64_t cap = s->cap_s ? 2 * s->cap_s : 1024;
         sight *g = ft__realloc(s->s, (size_t)cap * sizeof *g);
-        if (!g) return L->rc = FT_ENOMEM;
-        s->s = g;
+        int64_t *ids = ft__realloc(L->ids, (size_t)cap * sizeof *ids);
+        if (g) s->s = g;
+        if (ids) L->ids = ids;
+        if (!g || !ids) return L->rc = FT_ENOMEM;
         s->cap_s = cap;
     }
     int cam = find_cam(s, si->camera_id);
     if (cam < 0) return L->rc = FT_EFORMAT;
-    int64_t row = s->n_s;
-    s->s[s->n_s++] = (sight){ si->id, cam, si->n_desc, si->first_us, si->last_us, si->best_us };
+    if (s->n_s > 0 && si->id <= L->ids[s->n_s - 1]) return L->rc = FT_EFORMAT;
+    L->ids[s->n_s] = si->id;
+    s->s[s->n_s++] = (sight){ si->id, cam, 0, si->first_us, si->last_us, si->best_us };
     if (si->last_us > s->latest_us) s->latest_us = si->last_us;
-    for (int n = 0; n < si->n_desc; n++) {
-        float v[FT_DESCRIPTOR_DIM];
-        memcpy(v, si->desc[n], sizeof v);
-        if (s->metric == FT_METRIC_COSINE) ft_descriptor_normalize(v);
-        int rc = ft_index_add(s->index, row * 4 + n, v);
-        if (rc != FT_OK) return L->rc = rc;
-        s->n_desc++;
+    return 0;
+}
+
+static int on_descriptor(int64_t sighting_id, int n, const float *vec, void *ctx)
+{
+    loader *L = ctx;
+    ft_searcher *s = L->s;
+    int64_t lo = 0, hi = s->n_s - 1;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (L->ids[mid] < sighting_id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
+    /* a sighting committed after the sightings were read (a live ingest)
+    ** waits for the next open */
+    if (s->n_s == 0 || L->ids[lo] != sighting_id) return 0;
+    if (n < 0 || n > 3) return L->rc = FT_EFORMAT;
+    float v[FT_DESCRIPTOR_DIM];
+    memcpy(v, vec, sizeof v);
+    if (s->metric == FT_METRIC_COSINE) ft_descriptor_normalize(v);
+    int rc = ft_index_add(s->index, lo * 4 + n, v);
+    if (rc != FT_OK) return L->rc = rc;
+    if (n + 1 > s->s[lo].n_desc) s->s[lo].n_desc = n + 1;
+    s->n_desc++;
     return 0;
 }
 
@@ -149,16 +173,25 @@ int ft_searcher_open(ft_store *st, enum ft_metric metric, ft_searcher **out, cha
     ft_searcher *s = ft__calloc(1, sizeof *s);
     if (!s) return ft__errf(err, errlen, FT_ENOMEM, "out of memory");
     s->metric = metric;
+    int64_t n_desc = 0;
     int rc = ft_index_create(FT_DESCRIPTOR_DIM, FT_INDEX_I8, &s->index);
-    if (rc == FT_OK && (rc = ft_store_cameras(st, &s->cams, &s->n_cams)) != FT_OK)
+    if (rc == FT_OK && ((rc = ft_store_cameras(st, &s->cams, &s->n_cams)) != FT_OK ||
+                        (rc = ft_store_stats(st, NULL, NULL, &n_desc, NULL, NULL)) != FT_OK))
         ft__errf(err, errlen, rc, "%s", ft_store_errmsg(st));
+    /* room for every descriptor at once: no copying while the index grows */
+    if (rc == FT_OK && n_desc > 0 && (rc = ft_index_reserve(s->index, (size_t)n_desc)) != FT_OK)
+        ft__errf(err, errlen, rc, "%s", rc == FT_ENOMEM ? "out of memory" : "too many descriptors");
     if (rc == FT_OK) {
-        loader L = { s, FT_OK };
-        rc = ft_store_sightings_between(st, INT64_MIN, INT64_MAX, NULL, on_sighting, &L);
+        loader L = { s, FT_OK, NULL };
+        rc = ft_store_sightings_brief(st, on_sighting, &L);
+        if (rc == FT_OK) rc = ft_store_foreach_descriptor(st, on_descriptor, &L);
         if (L.rc != FT_OK) rc = L.rc;
+        ft__free(L.ids);
         if (rc != FT_OK)
             ft__errf(err, errlen, rc, "loading the sightings: %s",
-                     rc == FT_ENOMEM ? "out of memory" : ft_store_errmsg(st));
+                     rc == FT_ENOMEM    ? "out of memory"
+                     : rc == FT_EFORMAT ? "a descriptor or camera the event does not hold"
+                                        : ft_store_errmsg(st));
     }
     if (rc != FT_OK) {
         ft_searcher_close(s);

@@ -23,6 +23,7 @@
 */
 #include "store/store.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* Columns of SIGHTING_COLUMNS (store.c) into out; descriptors not yet. */
@@ -186,6 +187,44 @@ int ft_store_sightings_between(ft_store *st, int64_t from_us, int64_t to_us, con
         if ((rc = read_descriptors(st, one)) != FT_OK) break;
         st->walking++;
         st->errmsg[0] = 0; /* so a message after the call is this call's */
+        rc = fn(one, ctx);
+        st->walking--;
+        if (rc != 0) {
+            stopped(st, rc);
+            break;
+        }
+    }
+    if (rc == FT_OK && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = ft__store_sqlfail(st, r, "reading sightings");
+    sqlite3_reset(s);
+    ft__free(one);
+    return rc;
+}
+
+int ft_store_sightings_brief(ft_store *st, ft_store_sighting_fn fn, void *ctx)
+{
+    int rc = ft__store_enter(st);
+    if (rc != FT_OK) return rc;
+    if ((rc = can_walk(st, (const void *)fn)) != FT_OK) return rc;
+    sqlite3_stmt *s;
+    if ((rc = ft__store_stmt(st, FT__STMT_SIGHTINGS_BRIEF, &s)) != FT_OK) return rc;
+    ft_sighting *one = ft__malloc(sizeof *one);
+    if (!one) {
+        sqlite3_reset(s);
+        return ft__store_fail(st, FT_ENOMEM, "out of memory");
+    }
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        memset(one, 0, offsetof(ft_sighting, desc));
+        one->id = sqlite3_column_int64(s, 0);
+        one->ingest_id = sqlite3_column_int64(s, 1);
+        ft__store_copy_text(one->camera_id, sizeof one->camera_id, s, 2);
+        one->track_key = sqlite3_column_int64(s, 3);
+        one->first_us = sqlite3_column_int64(s, 4);
+        one->last_us = sqlite3_column_int64(s, 5);
+        one->best_us = sqlite3_column_int64(s, 6);
+        st->walking++;
+        st->errmsg[0] = 0;
         rc = fn(one, ctx);
         st->walking--;
         if (rc != 0) {
