@@ -87,7 +87,9 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/harness/harness.o $(B)/libfacetrail
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/bench/%: $(B)/bench/%.o $(B)/libfacetrail.a
+# every bench program also links the shared helpers (bench/util.c: not a
+# bench_*.c file, so not a program of its own)
+$(B)/bench/%: $(B)/bench/%.o $(B)/bench/util.o $(B)/libfacetrail.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

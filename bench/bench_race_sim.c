@@ -15,7 +15,9 @@
 **           (one variant, with a face found again, held out). Every photo
 **           is, or is made into, LFW geometry: face box centred at (0.5 w,
 **           0.512 h), 0.468 h tall (125, 128 and 117 px in a 250x250 LFW
-**           photo, measured with SSD).
+**           photo, measured with SSD). --export-people writes the people
+**           made from group photos as photo folders (bench/race_scale's
+**           input: tests/e2e/race_scale_small.sh) and makes no race.
 **   course  cameras at increasing km; runners in waves (fastest wave first)
 **           with seeded paces and per-segment variation. The natural pass
 **           times at a camera span hours; when they span more than
@@ -48,6 +50,7 @@
 **       names any exception, which only very close cameras could cause).
 */
 #include "facetrail.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -82,7 +85,7 @@
 #define LANE_HOLD   0.6  /* fraction of a crossing before its lane takes another runner */
 #define CADENCE_HZ  1.4  /* stride cycles per second (2.8 steps) */
 
-#define PATH_MAX_SIM 4096
+#define PATH_MAX_SIM UTIL_PATH_MAX
 
 enum motion { MOTION_LATERAL = 0, MOTION_APPROACH = 1, MOTION_MIXED = 2 };
 
@@ -100,157 +103,8 @@ enum stream {
 };
 
 /* ======================================================================== */
-/* Utilities: errors, memory, random numbers, time, files                   */
+/* Utilities: files (the generic helpers are in bench/util.c)               */
 /* ======================================================================== */
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, PROG ": ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(2);
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) die("out of memory (%zu x %zu bytes)", n, size);
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) die("out of memory (%zu bytes)", n);
-    return q;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *p = xcalloc(strlen(s) + 1, 1);
-    memcpy(p, s, strlen(s));
-    return p;
-}
-
-/* splitmix64: small, fast, and good enough for simulation draws. */
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static uint64_t rng_next(rng *r)
-{
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* The stream for (seed, purpose, index): independent of every other one. */
-static rng rng_for(uint64_t seed, enum stream purpose, uint64_t index)
-{
-    rng r = { seed };
-    r.s = rng_next(&r) ^ ((uint64_t)purpose << 56) ^ index;
-    rng_next(&r);
-    return r;
-}
-
-static double uniform(rng *r, double lo, double hi)
-{
-    return lo + (hi - lo) * ((rng_next(r) >> 11) * (1.0 / 9007199254740992.0));
-}
-
-static int uniform_int(rng *r, int n) /* 0 .. n-1 */
-{
-    return (int)(rng_next(r) % (uint64_t)n);
-}
-
-static double normal(rng *r)
-{
-    double u = uniform(r, 1e-12, 1.0), v = uniform(r, 0.0, 1.0);
-    return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
-}
-
-static double clampd(double x, double lo, double hi)
-{
-    return x < lo ? lo : x > hi ? hi : x;
-}
-
-static uint8_t clamp_u8(double x)
-{
-    return (uint8_t)(x <= 0 ? 0 : x >= 255 ? 255 : (int)(x + 0.5));
-}
-
-/* ISO 8601 ("2026-04-12T09:00:00Z", fractional seconds, +hh:mm offsets; no
-** zone means UTC) to microseconds since the epoch; -1 if malformed. */
-static int parse_time(const char *s, int64_t *out_us)
-{
-    int Y, M, D, h = 0, m = 0, n = 0;
-    double sec = 0;
-    if (sscanf(s, "%4d-%2d-%2d%n", &Y, &M, &D, &n) != 3 || n != 10) return -1;
-    const char *p = s + 10;
-    if (*p == 'T' || *p == ' ') {
-        int k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &h, &m, &k) != 2 || k != 5) return -1;
-        p += 1 + k;
-        if (*p == ':') {
-            char *end;
-            sec = strtod(p + 1, &end);
-            if (end == p + 1 || !(sec >= 0 && sec < 61)) return -1;
-            p = end;
-        }
-    }
-    int off_min = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om = 0, k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5) return -1;
-        off_min = (*p == '-' ? -1 : 1) * (oh * 60 + om);
-        p += 1 + k;
-    }
-    if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || Y < 1970) return -1;
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = Y - 1900, tm.tm_mon = M - 1, tm.tm_mday = D, tm.tm_hour = h, tm.tm_min = m;
-    time_t t = timegm(&tm);
-    *out_us = ((int64_t)t - off_min * 60) * 1000000 + (int64_t)llround(sec * 1e6);
-    return 0;
-}
-
-/* Microseconds since the epoch as "2026-04-12T09:30:00.000Z". */
-static void format_time(int64_t us, char buf[40])
-{
-    int64_t ms = us >= 0 ? (us + 500) / 1000 : -((-us + 500) / 1000);
-    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, 40 - n, ".%03dZ", (int)(ms - (int64_t)t * 1000));
-}
-
-static void mkdir_p(const char *path)
-{
-    char buf[PATH_MAX_SIM];
-    if (strlen(path) >= sizeof buf) die("path too long: %s", path);
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == 0) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                die("cannot create folder %s: %s", buf, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) die("%s is not a folder", path);
-}
 
 static void copy_file(const char *from, const char *to)
 {
@@ -277,35 +131,6 @@ static FILE *create_text(const char *path)
 static void close_text(FILE *f, const char *path)
 {
     if (ferror(f) | fclose(f)) die("cannot write %s", path);
-}
-
-/* buf = a "/" b (b may carry a suffix such as ".jpg" via ext); dies when it
-** does not fit. */
-static void join_path(char *buf, size_t size, const char *a, const char *b, const char *ext)
-{
-    int n = snprintf(buf, size, "%s/%s%s", a, b, ext);
-    if (n < 0 || (size_t)n >= size) die("path too long: %s/%s%s", a, b, ext);
-}
-
-static const char *base_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
-/* A JSON string, escaped. */
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
 }
 
 /* A word for a POSIX shell, single-quoted. */
@@ -370,6 +195,14 @@ static const char usage[] =
     "  --codec C                auto (libx264 if available, else mpeg4) | libx264 | mpeg4\n"
     "  --quality Q              libx264 CRF 0..51 (default 20), mpeg4 qscale 1..31 (3)\n"
     "  --quiet                  no progress line\n"
+    "\n"
+    "export (instead of a race; --out is then not needed):\n"
+    "  --export-people DIR      with --people-from-image: write the people as photo\n"
+    "                           folders for bench/race_scale, then stop: the last\n"
+    "                           --export-singles of them one photo each in\n"
+    "                           DIR/distractors/<name>.jpg, the others every variant in\n"
+    "                           DIR/people/<name>/<name>_000N.jpg (LFW layout)\n"
+    "  --export-singles N       people written with one photo (default: a third)\n"
     "  -h, --help               this text\n"
     "\n"
     "exit status: 0 done, 2 error\n";
@@ -382,6 +215,8 @@ typedef struct options {
     int check_queries; /* the query must show a face the detector finds */
     const char *model_dir;
     const char *out_dir;
+    const char *export_dir;  /* --export-people: write the people, make no race */
+    int export_singles;      /* people exported with one photo; < 0: a third */
     const char *queries_dir; /* NULL: OUT/queries */
     int runners;             /* 0: default */
     int cameras;
@@ -400,49 +235,6 @@ typedef struct options {
     int quiet;
 } options;
 
-/* Argument walker: "--name value" or "--name=value". */
-typedef struct args {
-    int argc, i;
-    char **argv;
-    const char *name; /* current option, without any "=value" */
-    size_t name_len;
-    const char *value; /* inline value or NULL */
-} args;
-
-static int arg_is(const args *a, const char *name)
-{
-    return strlen(name) == a->name_len && strncmp(a->name, name, a->name_len) == 0;
-}
-
-static const char *arg_value(args *a)
-{
-    if (a->value) return a->value;
-    if (a->i + 1 >= a->argc) die("%.*s needs a value (see --help)", (int)a->name_len, a->name);
-    return a->argv[++a->i];
-}
-
-static double arg_double(args *a, double lo, double hi)
-{
-    const char *v = arg_value(a);
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (end == v || *end || errno || !(x >= lo && x <= hi))
-        die("%.*s '%s': expected a number in [%g, %g]", (int)a->name_len, a->name, v, lo, hi);
-    return x;
-}
-
-static int arg_int(args *a, long lo, long hi)
-{
-    const char *v = arg_value(a);
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > hi)
-        die("%.*s '%s': expected an integer in [%ld, %ld]", (int)a->name_len, a->name, v, lo, hi);
-    return (int)x;
-}
-
 static void parse_options(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
@@ -460,6 +252,7 @@ static void parse_options(int argc, char **argv, options *o)
     o->face_min = 30, o->face_max = 120;
     o->shutter_s = 0.008;
     o->codec = "auto";
+    o->export_singles = -1;
     args a = { argc, 1, argv, NULL, 0, NULL };
     for (; a.i < argc; a.i++) {
         const char *s = argv[a.i];
@@ -467,9 +260,7 @@ static void parse_options(int argc, char **argv, options *o)
             fputs(usage, stdout);
             exit(0);
         }
-        if (strncmp(s, "--", 2) != 0) die("unexpected operand '%s' (see --help)", s);
-        const char *eq = strchr(s, '=');
-        a.name = s, a.name_len = eq ? (size_t)(eq - s) : strlen(s), a.value = eq ? eq + 1 : NULL;
+        arg_split(&a);
         if (arg_is(&a, "--people")) {
             o->people_dir = arg_value(&a);
         } else if (arg_is(&a, "--people-from-image")) {
@@ -499,11 +290,7 @@ static void parse_options(int argc, char **argv, options *o)
             if (parse_time(v, &o->start_us) != 0)
                 die("--start '%s' is not an ISO 8601 time such as 2026-04-12T09:00:00Z", v);
         } else if (arg_is(&a, "--seed")) {
-            const char *v = arg_value(&a);
-            char *end;
-            errno = 0;
-            o->seed = strtoull(v, &end, 10);
-            if (end == v || *end || errno || *v == '-') die("--seed '%s': expected an integer", v);
+            o->seed = arg_u64(&a);
         } else if (arg_is(&a, "--max-span")) {
             o->max_span_s = arg_double(&a, 1, 86400);
         } else if (arg_is(&a, "--margin")) {
@@ -537,6 +324,10 @@ static void parse_options(int argc, char **argv, options *o)
                 die("--codec '%s': expected auto, libx264 or mpeg4", o->codec);
         } else if (arg_is(&a, "--quality")) {
             o->quality = arg_int(&a, 0, 51);
+        } else if (arg_is(&a, "--export-people")) {
+            o->export_dir = arg_value(&a);
+        } else if (arg_is(&a, "--export-singles")) {
+            o->export_singles = arg_int(&a, 0, 100000);
         } else if (arg_is(&a, "--quiet")) {
             o->quiet = 1;
         } else {
@@ -544,7 +335,8 @@ static void parse_options(int argc, char **argv, options *o)
         }
     }
     if (!o->people_dir == !o->images) die("give --people DIR or --people-from-image FILE... (one)");
-    if (!o->out_dir) die("missing --out DIR");
+    if (o->export_dir && !o->images) die("--export-people needs --people-from-image");
+    if (!o->out_dir && !o->export_dir) die("missing --out DIR");
     if (o->width % 2 || o->height % 2) die("--width and --height must be even (video is 4:2:0)");
     if (o->face_min > o->face_max)
         die("--face-min %d is above --face-max %d", o->face_min, o->face_max);
@@ -587,54 +379,6 @@ static void person_free(person *p)
         ft_image_destroy(p->img[i]);
     }
     memset(p, 0, sizeof *p);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted names of the entries of dir (no dot files); dirs_only: folders only,
-** else files ending in ".jpg". */
-static char **list_dir(const char *dir, int dirs_only, int *n_out)
-{
-    DIR *d = opendir(dir);
-    if (!d) die("cannot read folder %s: %s", dir, strerror(errno));
-    char **v = NULL;
-    int n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char path[PATH_MAX_SIM];
-        join_path(path, sizeof path, dir, e->d_name, "");
-        struct stat st;
-        if (stat(path, &st) != 0) continue;
-        size_t len = strlen(e->d_name);
-        if (dirs_only ? !S_ISDIR(st.st_mode)
-                      : !S_ISREG(st.st_mode) || len < 5 || strcmp(e->d_name + len - 4, ".jpg"))
-            continue;
-        if (n == cap) cap = cap ? 2 * cap : 64, v = xrealloc(v, cap * sizeof *v);
-        v[n++] = xstrdup(e->d_name);
-    }
-    closedir(d);
-    if (n) qsort(v, n, sizeof *v, cmp_str);
-    *n_out = n;
-    return v;
-}
-
-static void free_list(char **v, int n)
-{
-    for (int i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-static void shuffle_ints(int *v, int n, rng *r)
-{
-    for (int i = n - 1; i > 0; i--) {
-        int j = uniform_int(r, i + 1), t = v[i];
-        v[i] = v[j], v[j] = t;
-    }
 }
 
 /* Photo i of p, loaded if needed. */
@@ -746,25 +490,6 @@ static void people_from_lfw(const options *o, int want, people *out)
             o->people_dir, out->n, out->n);
     free(rich), free(pair), free(n_photos);
     free_list(names, n_names);
-}
-
-/* Bilinear sample of img at (x, y) (pixel centres at integer + 0.5), edges
-** clamped; out gets 3 floats. */
-static void sample_bilinear(const ft_image *img, double x, double y, float out[3])
-{
-    x -= 0.5, y -= 0.5;
-    x = clampd(x, 0, img->width - 1), y = clampd(y, 0, img->height - 1);
-    int x0 = (int)x, y0 = (int)y;
-    int x1 = x0 + 1 < img->width ? x0 + 1 : x0, y1 = y0 + 1 < img->height ? y0 + 1 : y0;
-    float fx = (float)(x - x0), fy = (float)(y - y0);
-    const uint8_t *a = img->rgb + 3 * ((size_t)y0 * img->width + x0);
-    const uint8_t *b = img->rgb + 3 * ((size_t)y0 * img->width + x1);
-    const uint8_t *c = img->rgb + 3 * ((size_t)y1 * img->width + x0);
-    const uint8_t *d = img->rgb + 3 * ((size_t)y1 * img->width + x1);
-    for (int k = 0; k < 3; k++) {
-        float top = a[k] + (b[k] - a[k]) * fx, bot = c[k] + (d[k] - c[k]) * fx;
-        out[k] = top + (bot - top) * fy;
-    }
 }
 
 /* One augmented "photo" in LFW geometry of the face whose box (x, y, w, h) is
@@ -885,6 +610,66 @@ static void people_unload(people *pp)
         for (int i = 0; i < p->n_photos; i++)
             ft_image_destroy(p->img[i]), p->img[i] = NULL;
     }
+}
+
+/* Writes img as a JPEG (quality 95) to path. */
+static void write_jpeg(const ft_image *img, const char *path)
+{
+    unsigned char *jpg;
+    size_t len;
+    char err[256];
+    if (ft_image_encode_jpeg(img, 95, &jpg, &len, err, sizeof err) != FT_OK)
+        die("%s: %s", path, err);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(jpg, 1, len, f) != len || fclose(f) != 0)
+        die("cannot write %s: %s", path, strerror(errno));
+    ft_store_free(jpg);
+}
+
+/* --export-people DIR: the people made from group photos as photo folders
+** (bench/race_scale's input): the last o->export_singles people (a third
+** when not given) one photo each in DIR/distractors/NAME.jpg, the others
+** every variant in DIR/people/NAME/NAME_000V.jpg, NAME the person's name
+** with ".jpg" dropped and '#' as "_f" ("sample2_f3"). */
+static void export_people(const options *o, const people *pp)
+{
+    int singles = o->export_singles >= 0 ? o->export_singles : pp->n / 3;
+    if (singles > pp->n) die("--export-singles %d: only %d people", singles, pp->n);
+    char people_dir[PATH_MAX_SIM], distractors[PATH_MAX_SIM], dir[PATH_MAX_SIM];
+    char path[PATH_MAX_SIM], file[PATH_MAX_SIM];
+    join_path(people_dir, sizeof people_dir, o->export_dir, "people", "");
+    join_path(distractors, sizeof distractors, o->export_dir, "distractors", "");
+    mkdir_p(people_dir);
+    mkdir_p(distractors);
+    for (int k = 0; k < pp->n; k++) {
+        const person *p = &pp->v[k];
+        char name[256];
+        size_t n = 0;
+        for (const char *c = p->name; *c && n + 3 < sizeof name; c++) {
+            if (*c == '#')
+                name[n++] = '_', name[n++] = 'f';
+            else if (strncmp(c, ".jpg", 4) == 0)
+                c += 3;
+            else
+                name[n++] = *c;
+        }
+        name[n] = 0;
+        if (k >= pp->n - singles) {
+            join_path(path, sizeof path, distractors, name, ".jpg");
+            write_jpeg(p->img[0], path);
+            continue;
+        }
+        join_path(dir, sizeof dir, people_dir, name, "");
+        mkdir_p(dir);
+        for (int v = 0; v < p->n_photos; v++) {
+            snprintf(file, sizeof file, "%s_%04d", name, v + 1);
+            join_path(path, sizeof path, dir, file, ".jpg");
+            write_jpeg(p->img[v], path);
+        }
+    }
+    if (!o->quiet)
+        fprintf(stderr, PROG ": %d people with %d photos each in %s, %d with one photo in %s\n",
+                pp->n - singles, o->variants, people_dir, singles, distractors);
 }
 
 /* ======================================================================== */
@@ -1888,9 +1673,18 @@ int main(int argc, char **argv)
 {
     sim S;
     memset(&S, 0, sizeof S);
+    util_set_name(PROG);
     parse_options(argc, argv, &S.o);
     const options *o = &S.o;
     ft_video_set_ffmpeg_log_level(1);
+    if (o->export_dir) {
+        people_from_images(o, o->runners, &S.pp);
+        export_people(o, &S.pp);
+        for (int k = 0; k < S.pp.n; k++)
+            person_free(&S.pp.v[k]);
+        free(S.pp.v);
+        return 0;
+    }
     mkdir_p(o->out_dir);
     if (o->people_dir)
         people_from_lfw(o, o->runners, &S.pp);

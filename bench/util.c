@@ -1,0 +1,364 @@
+/*
+** bench/util.c: helpers shared by the benchmark programs: errors that end
+** the program, allocation, seeded random streams, hashing, pixels, ISO 8601
+** times, folders and JSON strings (bench/util.h says what each does).
+**
+** DESIGN
+**   Not a bench_*.c file, so the Makefile does not make a program of it; it
+**   is linked into every bench binary. Everything here is plain and
+**   single-purpose; the one piece of state is the name die() prints.
+*/
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static const char *g_name; /* what die() prints first; NULL: the program's name */
+
+/* Sets the name die() prints before its message. */
+void util_set_name(const char *name)
+{
+    g_name = name;
+}
+
+/* Prints "NAME: message" on stderr and exits with status 2. */
+void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", g_name ? g_name : program_invocation_short_name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(2);
+}
+
+/* calloc that dies when out of memory; 0 sizes give a 1-byte block. */
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) die("out of memory (%zu x %zu bytes)", n, size);
+    return p;
+}
+
+/* realloc that dies when out of memory. */
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) die("out of memory (%zu bytes)", n);
+    return q;
+}
+
+/* strdup that dies when out of memory. */
+char *xstrdup(const char *s)
+{
+    char *p = xcalloc(strlen(s) + 1, 1);
+    memcpy(p, s, strlen(s));
+    return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Splits argv[a->i] into name and inline value ("--name=value"). */
+void arg_split(args *a)
+{
+    const char *s = a->argv[a->i];
+    if (strncmp(s, "--", 2) != 0) die("unexpected operand '%s' (see --help)", s);
+    const char *eq = strchr(s, '=');
+    a->name = s, a->name_len = eq ? (size_t)(eq - s) : strlen(s), a->value = eq ? eq + 1 : NULL;
+}
+
+/* Whether the current option is name. */
+int arg_is(const args *a, const char *name)
+{
+    return strlen(name) == a->name_len && strncmp(a->name, name, a->name_len) == 0;
+}
+
+/* The option's value: inline or the next word. */
+const char *arg_value(args *a)
+{
+    if (a->value) return a->value;
+    if (a->i + 1 >= a->argc) die("%.*s needs a value (see --help)", (int)a->name_len, a->name);
+    return a->argv[++a->i];
+}
+
+/* The value as a number in [lo, hi]. */
+double arg_double(args *a, double lo, double hi)
+{
+    const char *v = arg_value(a);
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || errno || !(x >= lo && x <= hi))
+        die("%.*s '%s': expected a number in [%g, %g]", (int)a->name_len, a->name, v, lo, hi);
+    return x;
+}
+
+/* The value as an integer in [lo, hi]. */
+int arg_int(args *a, long lo, long hi)
+{
+    const char *v = arg_value(a);
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > hi)
+        die("%.*s '%s': expected an integer in [%ld, %ld]", (int)a->name_len, a->name, v, lo, hi);
+    return (int)x;
+}
+
+/* The value as an unsigned 64-bit integer (a seed). */
+uint64_t arg_u64(args *a)
+{
+    const char *v = arg_value(a);
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (end == v || *end || errno || *v == '-')
+        die("%.*s '%s': expected an integer", (int)a->name_len, a->name, v);
+    return x;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Random numbers and hashing                                               */
+/* ------------------------------------------------------------------------ */
+
+/* The next 64 bits of a splitmix64 stream. */
+uint64_t rng_next(rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* The stream for (seed, purpose, index): independent of every other one. */
+rng rng_for(uint64_t seed, int purpose, uint64_t index)
+{
+    rng r = { seed };
+    r.s = rng_next(&r) ^ ((uint64_t)purpose << 56) ^ index;
+    rng_next(&r);
+    return r;
+}
+
+/* The stream for (seed, purpose, name). */
+rng rng_for_name(uint64_t seed, int purpose, const char *name)
+{
+    return rng_for(seed, purpose, str_hash(name));
+}
+
+/* Uniform in [lo, hi) from the top 53 bits. */
+double uniform(rng *r, double lo, double hi)
+{
+    return lo + (hi - lo) * ((rng_next(r) >> 11) * (1.0 / 9007199254740992.0));
+}
+
+/* Uniform integer in 0 .. n-1. */
+int uniform_int(rng *r, int n)
+{
+    return (int)(rng_next(r) % (uint64_t)n);
+}
+
+/* Standard normal (Box-Muller, one value per two uniforms). */
+double normal(rng *r)
+{
+    double u = uniform(r, 1e-12, 1.0), v = uniform(r, 0.0, 1.0);
+    return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
+}
+
+/* Fisher-Yates shuffle of v[0 .. n). */
+void shuffle_ints(int *v, int n, rng *r)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = uniform_int(r, i + 1), t = v[i];
+        v[i] = v[j], v[j] = t;
+    }
+}
+
+/* 64-bit FNV-1a of len bytes, continuing from h. */
+uint64_t hash_bytes(uint64_t h, const void *p, size_t len)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* FNV-1a of s, mixed by splitmix64's finaliser (FNV's low bits are weak). */
+uint64_t str_hash(const char *s)
+{
+    rng r = { hash_bytes(HASH_INIT, s, strlen(s)) };
+    return rng_next(&r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Numbers and pixels                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* x rounded to the nearest byte value, clamped to 0..255. */
+uint8_t clamp_u8(double x)
+{
+    return (uint8_t)(x <= 0 ? 0 : x >= 255 ? 255 : (int)(x + 0.5));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Time                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* ISO 8601 to microseconds since the epoch; -1 if malformed. */
+int parse_time(const char *s, int64_t *out_us)
+{
+    int Y, M, D, h = 0, m = 0, n = 0;
+    double sec = 0;
+    if (sscanf(s, "%4d-%2d-%2d%n", &Y, &M, &D, &n) != 3 || n != 10) return -1;
+    const char *p = s + 10;
+    if (*p == 'T' || *p == ' ') {
+        int k = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &h, &m, &k) != 2 || k != 5) return -1;
+        p += 1 + k;
+        if (*p == ':') {
+            char *end;
+            sec = strtod(p + 1, &end);
+            if (end == p + 1 || !(sec >= 0 && sec < 61)) return -1;
+            p = end;
+        }
+    }
+    int off_min = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om = 0, k = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5) return -1;
+        off_min = (*p == '-' ? -1 : 1) * (oh * 60 + om);
+        p += 1 + k;
+    }
+    if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || Y < 1970) return -1;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = Y - 1900, tm.tm_mon = M - 1, tm.tm_mday = D, tm.tm_hour = h, tm.tm_min = m;
+    time_t t = timegm(&tm);
+    *out_us = ((int64_t)t - off_min * 60) * 1000000 + (int64_t)llround(sec * 1e6);
+    return 0;
+}
+
+/* Microseconds since the epoch as "2026-04-12T09:30:00.000Z". */
+void format_time(int64_t us, char buf[40])
+{
+    int64_t ms = us >= 0 ? (us + 500) / 1000 : -((-us + 500) / 1000);
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, 40 - n, ".%03dZ", (int)(ms - (int64_t)t * 1000));
+}
+
+/* CLOCK_MONOTONIC in seconds. */
+double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Files                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* mkdir -p path; dies on failure or if path is not a folder. */
+void mkdir_p(const char *path)
+{
+    char buf[UTIL_PATH_MAX];
+    if (strlen(path) >= sizeof buf) die("path too long: %s", path);
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                die("cannot create folder %s: %s", buf, strerror(errno));
+            *p = c;
+            if (!c) break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) die("%s is not a folder", path);
+}
+
+/* buf = a "/" b ext (b may carry a suffix such as ".jpg" via ext); dies when
+** it does not fit. */
+void join_path(char *buf, size_t size, const char *a, const char *b, const char *ext)
+{
+    int n = snprintf(buf, size, "%s/%s%s", a, b, ext);
+    if (n < 0 || (size_t)n >= size) die("path too long: %s/%s%s", a, b, ext);
+}
+
+/* The part of path after its last '/'. */
+const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* qsort comparison of two strings. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of the entries of dir (no dot files); dirs_only: folders only,
+** else files ending in ".jpg". */
+char **list_dir(const char *dir, int dirs_only, int *n_out)
+{
+    DIR *d = opendir(dir);
+    if (!d) die("cannot read folder %s: %s", dir, strerror(errno));
+    char **v = NULL;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[UTIL_PATH_MAX];
+        join_path(path, sizeof path, dir, e->d_name, "");
+        struct stat st;
+        if (stat(path, &st) != 0) continue;
+        size_t len = strlen(e->d_name);
+        if (dirs_only ? !S_ISDIR(st.st_mode)
+                      : !S_ISREG(st.st_mode) || len < 5 || strcmp(e->d_name + len - 4, ".jpg"))
+            continue;
+        if (n == cap) cap = cap ? 2 * cap : 64, v = xrealloc(v, cap * sizeof *v);
+        v[n++] = xstrdup(e->d_name);
+    }
+    closedir(d);
+    if (n) qsort(v, n, sizeof *v, cmp_str);
+    *n_out = n;
+    return v;
+}
+
+/* Frees a list from list_dir. */
+void free_list(char **v, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* A JSON string, escaped. */
+void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
