@@ -60,7 +60,7 @@ endif
 all: cli
 lib: $(B)/libfacetrail.a
 cli: $(B)/facetrail
-tests: $(TEST_BIN) $(B)/facetrail $(B)/bench/bench_race_sim $(REF_BIN)
+tests: $(TEST_BIN) $(B)/facetrail $(B)/bench/bench_race_sim $(B)/bench/bench_race_scale $(REF_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

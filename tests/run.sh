@@ -5,11 +5,12 @@
 set -u
 pass=0; fail=0; skip=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
-for t in "$@" tests/cli/*.sh tests/e2e/race_small.sh tests/e2e/ingest_resume.sh tests/e2e/ingest_guard.sh tests/e2e/strangers.sh; do
+for t in "$@" tests/cli/*.sh tests/e2e/race_small.sh tests/e2e/race_scale_small.sh tests/e2e/ingest_resume.sh tests/e2e/ingest_guard.sh tests/e2e/strangers.sh; do
     [ -e "$t" ] || continue
     case "$t" in
         *.sh) FT_CLI="${FT_BUILD:-build/release}/facetrail" \
-              FT_SIM="${FT_BUILD:-build/release}/bench/bench_race_sim" sh "$t" >"$log" 2>&1 ;;
+              FT_SIM="${FT_BUILD:-build/release}/bench/bench_race_sim" \
+              FT_SCALE="${FT_BUILD:-build/release}/bench/bench_race_scale" sh "$t" >"$log" 2>&1 ;;
         *)    "$t" >"$log" 2>&1 ;;
     esac
     cat "$log"
