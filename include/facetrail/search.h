@@ -114,6 +114,10 @@ typedef struct ft_appearance {
                                   window's; expected_false is for this gallery and the
                                   number of probe descriptors */
     int64_t window_from_us, window_to_us; /* the window (window = 1) */
+    int anchor; /* 1: the course windows were taken from it (confirmed, and at
+                   most max_false_matches / (cameras - 1) false matches
+                   expected: were it a stranger, the windows would follow
+                   that stranger) */
 } ft_appearance;
 
 typedef struct ft_estimate {
@@ -144,8 +148,10 @@ typedef struct ft_search_result {
     int anchors; /* event-wide matches the windows were taken from */
     int windows; /* cameras searched again inside a window */
     /* The two tiers: the false matches to expect among all the confirmed
-    ** appearances of this search (the event-wide bound plus every window's),
-    ** and among the possible ones (0 when not asked for). */
+    ** appearances of this search (the event-wide bound, every window's, and
+    ** the anchors' own times the windows: a stranger as anchor would lead
+    ** each window astray), and among the possible ones (0 when not asked
+    ** for). */
     double expected_false_confirmed, expected_false_possible;
 } ft_search_result;
 

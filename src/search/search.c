@@ -23,7 +23,12 @@
 **           3. per camera, sightings closer in time than merge_gap_s merge
 **              into one appearance (best distance, first/last seen);
 **           4. course windows (course = 1): the confirmed, plausible
-**              appearances of steps 1-3 are anchors. Every camera without
+**              appearances of steps 1-3 that expect at most
+**              max_false_matches / (cameras - 1) false matches are anchors
+**              (a stranger taken as anchor would lead every window to that
+**              stranger's own passes: a look-alike runs the course too, so
+**              the anchor's own expectation counts once per window). Every
+**              camera without
 **              one is searched again inside the window in which the person
 **              could pass it: from the nearest anchor before it on the
 **              course and the nearest after it, at a pace between
@@ -470,13 +475,13 @@ static void check_plausible(app_list *L, double max_speed)
 
 /* Least-squares pace (km/h) of the confirmed plausible appearances of L
 ** (mid times); NaN without two distinct places or for a pace <= 0. */
-static double fitted_pace(const app_list *L)
+static double fitted_pace(const app_list *L, int anchors_only)
 {
     double n = 0, st = 0, sk = 0, stt = 0, stk = 0, kmin = INFINITY, kmax = -INFINITY;
     int64_t t0 = 0;
     for (int i = 0; i < L->n; i++) {
         const ft_appearance *a = &L->a[i];
-        if (a->possible || !a->plausible) continue;
+        if (a->possible || !a->plausible || (anchors_only && !a->anchor)) continue;
         if (n == 0) t0 = a->first_us;
         double t = ((a->first_us + a->last_us) / 2 - t0) / 3.6e9;
         n += 1, st += t, sk += a->km, stt += t * t, stk += t * a->km;
@@ -586,13 +591,23 @@ static int threshold_for(const ft_calibration *cal, double budget, double compar
 static int course_windows(ft_searcher *s, const float *q, int nq, const ft_search_params *p,
                           const ft_calibration *cal, app_list *L, ft_search_result *out)
 {
+    if (s->n_cams < 2) return FT_OK;
+    /* an anchor that is a stranger would lead every window to that
+    ** stranger's own passes (a look-alike is a runner too): an anchor must
+    ** expect at most max_false_matches false matches over all the windows
+    ** it opens */
+    double anchor_max = p->max_false_matches / (s->n_cams - 1), anchor_false = 0;
     int n_anchor = 0;
-    for (int i = 0; i < L->n; i++)
-        n_anchor += !L->a[i].possible && L->a[i].plausible;
+    for (int i = 0; i < L->n; i++) {
+        ft_appearance *a = &L->a[i];
+        a->anchor = !a->possible && a->plausible && a->expected_false <= anchor_max;
+        n_anchor += a->anchor;
+        if (a->anchor) anchor_false += a->expected_false;
+    }
     out->anchors = n_anchor;
-    if (n_anchor == 0 || s->n_cams < 2) return FT_OK;
+    if (n_anchor == 0) return FT_OK;
     double v_lo = p->min_pace_kmh, v_hi = p->max_speed_kmh;
-    double pace = fitted_pace(L);
+    double pace = fitted_pace(L, 1);
     if (isfinite(pace)) {
         v_lo = fmax(v_lo, pace / p->pace_band);
         v_hi = fmin(v_hi, pace * p->pace_band);
@@ -609,6 +624,7 @@ static int course_windows(ft_searcher *s, const float *q, int nq, const ft_searc
             const ft_appearance *a = &L->a[i];
             if (a->possible || !a->plausible) continue;
             if (strcmp(a->camera_id, s->cams[c].id) == 0) confirmed_here = 1;
+            if (!a->anchor) continue;
             if (a->km <= km && (!before || a->km > before->km)) before = a;
             if (a->km >= km && (!after || a->km < after->km)) after = a;
         }
@@ -632,6 +648,8 @@ static int course_windows(ft_searcher *s, const float *q, int nq, const ft_searc
         if (g > 0) w[n_w++] = (window){ c, lo, hi, g };
     }
     out->windows = n_w;
+    /* were an anchor a stranger, each window could add one false match */
+    out->expected_false_confirmed += anchor_false * n_w;
     /* probes: the query descriptors, then each anchor's closest descriptor */
     float *probes =
         ft__malloc((size_t)FT_SEARCH_MAX_PROBES * 2 * FT_DESCRIPTOR_DIM * sizeof(float));
@@ -643,7 +661,7 @@ static int course_windows(ft_searcher *s, const float *q, int nq, const ft_searc
     int np = nq;
     for (int i = 0; p->expand && i < L->n && np < 2 * FT_SEARCH_MAX_PROBES; i++) {
         const ft_appearance *a = &L->a[i];
-        if (a->possible || !a->plausible) continue;
+        if (!a->anchor) continue;
         int64_t row = -1;
         for (int64_t r = 0; r < s->n_s && row < 0; r++)
             if (s->s[r].id == a->best_sighting) row = r;

@@ -417,10 +417,26 @@ static void test_search_course(void)
     ASSERT_STR_CONTAINS(r.appearances[2].camera_id, "C");
     ASSERT_EQ(r.appearances[2].window, 1);
     ASSERT_EQ(r.n_flagged, 0); /* the look-alike is outside B's window */
-    ASSERT_NEAR(r.expected_false_confirmed, 0.02, 1e-9);
+    /* 0.01 event-wide, 0.01 over the windows, and the anchor's own
+    ** expectation once per window */
+    ASSERT(r.appearances[0].anchor);
+    ASSERT(r.appearances[0].expected_false > 0);
+    ASSERT_NEAR(r.expected_false_confirmed, 0.02 + 2 * r.appearances[0].expected_false, 1e-9);
     ASSERT(r.estimate.pace_from_fit);
     ASSERT_NEAR(r.estimate.pace_kmh, 10.0, 0.1);
+    double e_a = r.appearances[0].expected_false;
     ft_search_result_free(&r);
+
+    /* an anchor must expect at most max_false / (cameras - 1) = 0.001 false
+    ** matches: A's 0.0015 is a match at max_false 0.002, not an anchor */
+    ASSERT(e_a > 0.001 && e_a < 0.002);
+    sp.max_false_matches = 0.002;
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    ASSERT_EQ(r.n_appearances, 1);
+    ASSERT(!r.appearances[0].anchor);
+    ASSERT_EQ(r.anchors, 0);
+    ASSERT_EQ(r.windows, 0);
+    sp.max_false_matches = 0.01;
 
     /* without expansion: the query alone, 3 comparisons per window */
     sp.expand = 0;
