@@ -178,6 +178,9 @@ static const char usage[] =
     "  --db FILE           keep the event database here (default: a temporary file,\n"
     "                      deleted at exit); an existing FILE is refused\n"
     "  --force             replace an existing --db FILE\n"
+    "  --reuse-db          with --db FILE made by an earlier run with the same people,\n"
+    "                      runners, cameras and seed: search it again without\n"
+    "                      writing it (for trying search settings)\n"
     "  --quiet             no progress on stderr\n"
     "  --verbose           per target on stderr: passes found, and every false\n"
     "                      appearance with whose pass it was\n"
@@ -189,6 +192,11 @@ static const char usage[] =
     "                      course windows (course = 1), without (course = 0), or both\n"
     "  --possible          also ask for the possible tier (up to 1 false match\n"
     "                      expected) and count it apart\n"
+    "  --max-false X       expected false matches per search (default 0.01; a\n"
+    "                      smaller X on N runners answers for a larger event: the\n"
+    "                      threshold of N x 0.01 / X runners)\n"
+    "  --min-pace KMH      slowest pace of a course window (default 2.5)\n"
+    "  --no-expand         course windows searched with the query photo only\n"
     "  --cli PATH          also time cold `PATH search --db DB --json QUERY` runs\n"
     "  --cli-runs R        over the first min(R, T) targets (default 5)\n"
     "\n"
@@ -218,6 +226,9 @@ typedef struct options {
     const char *cache_path; /* NULL: no cache */
     const char *db_path;    /* NULL: a temporary file */
     int force;
+    int reuse_db;
+    double max_false, min_pace;
+    int no_expand;
     int quiet;
     int verbose;           /* per target: passes found, false appearances */
     const char *shots_dir; /* --save-shots: the first shots as PNG files */
@@ -273,6 +284,14 @@ static void parse_options(int argc, char **argv, options *o)
             o->db_path = arg_value(&a);
         } else if (arg_is(&a, "--force")) {
             o->force = 1;
+        } else if (arg_is(&a, "--reuse-db")) {
+            o->reuse_db = 1;
+        } else if (arg_is(&a, "--max-false")) {
+            o->max_false = arg_double(&a, 1e-9, 1e6);
+        } else if (arg_is(&a, "--min-pace")) {
+            o->min_pace = arg_double(&a, 0.1, 24);
+        } else if (arg_is(&a, "--no-expand")) {
+            o->no_expand = 1;
         } else if (arg_is(&a, "--quiet")) {
             o->quiet = 1;
         } else if (arg_is(&a, "--verbose")) {
@@ -312,6 +331,8 @@ static void parse_options(int argc, char **argv, options *o)
             if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) o->model_dir = dir;
         }
     }
+    if (o->reuse_db && !o->db_path) die("--reuse-db needs --db FILE");
+    if (o->reuse_db && o->force) die("--reuse-db keeps --db FILE: it takes no --force");
     if (o->runners && o->runners < o->targets)
         die("--runners %d is fewer than --targets %d (the targets are runners too)", o->runners,
             o->targets);
@@ -1560,6 +1581,12 @@ static void on_signal(int sig)
 ** temporary file. */
 static const char *db_path(const options *o)
 {
+    if (o->db_path && o->reuse_db) {
+        struct stat st;
+        if (stat(o->db_path, &st) != 0 || !S_ISREG(st.st_mode))
+            die("--reuse-db: --db %s is not a file an earlier run wrote", o->db_path);
+        return o->db_path;
+    }
     if (o->db_path) {
         struct stat st;
         if (stat(o->db_path, &st) == 0) {
@@ -1953,7 +1980,18 @@ int main(int argc, char **argv)
     cache_close(&R.c);
     int64_t n_sightings = 0, n_desc = 0;
     double t_store = now_s();
-    write_store(&R, db, &n_sightings, &n_desc);
+    if (o->reuse_db) {
+        ft_store *rs;
+        if (ft_store_open(db, FT_STORE_READONLY, &rs) != FT_OK)
+            die("%s: %s", db, ft_store_errmsg(NULL));
+        int64_t n_cams = 0;
+        if (ft_store_stats(rs, &n_cams, &n_sightings, &n_desc, NULL, NULL) != FT_OK)
+            die("%s: %s", db, ft_store_errmsg(rs));
+        ft_store_close(rs);
+        if (n_cams != K) die("--reuse-db: %s has %lld cameras, not %d", db, (long long)n_cams, K);
+    } else {
+        write_store(&R, db, &n_sightings, &n_desc);
+    }
     double store_s = now_s() - t_store;
     struct stat sb;
     long long db_bytes = stat(db, &sb) == 0 ? (long long)sb.st_size : -1;
@@ -2005,6 +2043,9 @@ int main(int argc, char **argv)
         sp.cal = cal;
         sp.course = m == 1;
         if (o->possible) sp.possible_false_matches = FT_SEARCH_POSSIBLE_FALSE;
+        if (o->max_false > 0) sp.max_false_matches = o->max_false;
+        if (o->min_pace > 0) sp.min_pace_kmh = o->min_pace;
+        if (o->no_expand) sp.expand = 0;
         int warm = 1, n_ms = 0;
         for (int t = 0; t < T; t++) {
             if (!query_ok[t]) {
@@ -2154,6 +2195,11 @@ int main(int argc, char **argv)
                                         : o->mode == MODE_PLAIN ? "plain"
                                                                 : "course"));
         json_object_set_new(op, "possible", json_boolean(o->possible));
+        json_object_set_new(op, "max_false",
+                            jnum(o->max_false > 0 ? o->max_false : FT_SEARCH_MAX_FALSE));
+        json_object_set_new(op, "min_pace", jnum(o->min_pace > 0 ? o->min_pace : 2.5));
+        json_object_set_new(op, "expand", json_boolean(!o->no_expand));
+        json_object_set_new(op, "reuse_db", json_boolean(o->reuse_db));
         json_object_set_new(op, "cache", o->cache_path ? json_string(o->cache_path) : json_null());
         json_object_set_new(op, "db", o->db_path ? json_string(o->db_path) : json_null());
         json_object_set_new(op, "gun", json_string(GUN_TIME));

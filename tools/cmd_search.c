@@ -14,6 +14,7 @@
 
 #include "facetrail/search.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -49,6 +50,9 @@ const char search_usage[] =
     "  --camera ID           only this camera\n"
     "  --face N              use the N-th largest face of PHOTO (default 1)\n"
     "  --possible            also list weaker candidates (up to 1 false match expected)\n"
+    "  --confirm ID[,ID...]  sightings you have judged, by eye, to be this person (e.g.\n"
+    "                        'possible' ones): confirmed appearances, and the course\n"
+    "                        windows are taken from them\n"
     "  --no-course           search the whole event only, without course windows\n"
     "  --min-pace KMH        slowest pace a course window allows (default 2.5)\n"
     "  --max-false X         matches expect at most X false matches (default 0.01)\n"
@@ -117,11 +121,15 @@ static int put_thumb(FILE *f, ft_store *st, int64_t sighting)
 /* Output                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* A match's strength for people: "strong" (under 0.001 false matches
-** expected), "good" (a match), "possible" (asked for with --possible). */
+/* A match's strength for people: "confirmed" (by a person, --confirm),
+** "strong" (under 0.001 false matches expected), "good" (a match),
+** "possible" (asked for with --possible). */
 static const char *strength(const ft_appearance *a)
 {
-    return a->possible ? "possible" : a->expected_false <= 0.001 ? "strong" : "good";
+    return a->by_person                 ? "confirmed"
+           : a->possible                ? "possible"
+           : a->expected_false <= 0.001 ? "strong"
+                                        : "good";
 }
 
 static int n_possible(const ft_search_result *r)
@@ -176,8 +184,8 @@ static void print_text(const query *qs, int nq, const ft_searcher *s, const ft_s
     }
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1 && n_pos)
-            printf("\npossible (weaker candidates; judge each by its thumbnail, --html; times in "
-                   "%s):\n",
+            printf("\npossible (weaker candidates; judge each by its thumbnail, --html, and "
+                   "--confirm SIGHTING the ones that are this person; times in %s):\n",
                    zone);
         for (int i = 0; i < r->n_appearances; i++) {
             const ft_appearance *a = &r->appearances[i];
@@ -186,10 +194,10 @@ static void print_text(const query *qs, int nq, const ft_searcher *s, const ft_s
             format_time_local(a->first_us, zone, 1, t0, sizeof t0);
             format_time_local(a->last_us, zone, 0, t1, sizeof t1);
             window_note(a, zone, wn, sizeof wn);
-            printf("  %s-%s  %-12s km %6.2f  %-8s score %.3f (%.2g false matches expected)  "
-                   "%d track%s%s\n",
+            printf("  %s-%s  %-12s km %6.2f  %-9s score %.3f (%.2g false matches expected)  "
+                   "%d track%s  sighting %lld%s\n",
                    t0, t1, a->camera_id, a->km, strength(a), a->score, a->expected_false, a->tracks,
-                   a->tracks > 1 ? "s" : "", wn);
+                   a->tracks > 1 ? "s" : "", (long long)a->best_sighting, wn);
         }
     }
     for (int i = 0; i < r->n_flagged; i++) {
@@ -241,6 +249,10 @@ static void json_appearance(struct jw *w, ft_store *st, const ft_appearance *a)
     jw_int(w, a->tracks);
     jw_key(w, "gallery");
     jw_int(w, a->gallery);
+    jw_key(w, "confirmed_by_person");
+    jw_bool(w, a->by_person);
+    jw_key(w, "anchor");
+    jw_bool(w, a->anchor);
     jw_key(w, "window");
     if (a->window) {
         jw_open(w, '{');
@@ -436,7 +448,8 @@ static void write_html(FILE *f, const query *qs, int nq, const ft_searcher *s, f
           "table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;"
           "text-align:left}img{border-radius:4px}td.pair{white-space:nowrap}td.pair "
           "img{margin-right:4px}"
-          ".possible{color:#a60}.strong{color:#070}.good{color:#270}.flag{color:#888}"
+          ".confirmed{color:#06c}.possible{color:#a60}.strong{color:#070}.good{color:#270}.flag{"
+          "color:#888}"
           ".query img{border:2px solid #06c}</style></head><body>\n",
           f);
     fputs("<h1>Where was this person seen?</h1>", f);
@@ -595,6 +608,8 @@ int cmd_search(int argc, char **argv)
     const char *db = NULL, *html = NULL;
     const char *times[3] = { NULL, NULL, NULL }, *tz = NULL;
     int json = 0, force = 0;
+    int64_t confirmed[64];
+    int n_confirmed = 0;
     long long n;
     double x;
     struct opts o;
@@ -622,6 +637,19 @@ int cmd_search(int argc, char **argv)
         } else if (opts_is(&o, "--possible")) {
             if (opts_flag(&o)) return CLI_ERROR;
             sp.possible_false_matches = FT_SEARCH_POSSIBLE_FALSE;
+        } else if (opts_is(&o, "--confirm")) {
+            const char *v = opts_value(&o);
+            if (!v) return CLI_ERROR;
+            while (*v) {
+                char *end;
+                errno = 0;
+                long long id = strtoll(v, &end, 10);
+                if (end == v || errno || id < 1 || (*end && *end != ',') || n_confirmed == 64)
+                    return usage_error(o.cmd, "--confirm takes up to 64 sighting numbers "
+                                              "separated by commas, e.g. 12,40");
+                confirmed[n_confirmed++] = id;
+                v = *end ? end + 1 : end;
+            }
         } else if (opts_is(&o, "--no-course")) {
             if (opts_flag(&o)) return CLI_ERROR;
             sp.course = 0;
@@ -728,6 +756,8 @@ int cmd_search(int argc, char **argv)
             q->thumb = NULL, q->thumb_len = 0;
     }
     sp.cal = cal;
+    sp.confirmed = n_confirmed ? confirmed : NULL;
+    sp.n_confirmed = n_confirmed;
     if (loading) pthread_join(thread, NULL);
     loading = 0;
     s = ld.s;

@@ -91,6 +91,12 @@ typedef struct ft_search_params {
     int expand;          /* 1 (default): windows are also searched with the
                               anchors' own descriptors (the person as the cameras
                               saw them that day); 0: the query photos only */
+    /* Sightings a person has confirmed, by eye, to be this person (e.g. from
+    ** the possible tier): each is a confirmed appearance and an anchor of the
+    ** course windows, whatever its distance; NULL: none. An id the event
+    ** does not hold is FT_EINVAL. */
+    const int64_t *confirmed;
+    int n_confirmed;
 } ft_search_params;
 
 ft_search_params ft_search_default_params(void);
@@ -114,7 +120,8 @@ typedef struct ft_appearance {
                                   window's; expected_false is for this gallery and the
                                   number of probe descriptors */
     int64_t window_from_us, window_to_us; /* the window (window = 1) */
-    int anchor; /* 1: the course windows were taken from it (confirmed, and at
+    int by_person; /* 1: confirmed by a person (ft_search_params.confirmed) */
+    int anchor;    /* 1: the course windows were taken from it (confirmed, and at
                    most max_false_matches / (cameras - 1) false matches
                    expected: were it a stranger, the windows would follow
                    that stranger) */

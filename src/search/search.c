@@ -416,10 +416,12 @@ static int merge(const ft_searcher *s, const match *m, int n_m, const pass_info 
     return FT_OK;
 }
 
-/* Confirmed before possible, then by expected false matches, distance, time. */
+/* Confirmed by a person first, then confirmed before possible, then by
+** expected false matches, distance, time. */
 static int cmp_app_strength(const void *a, const void *b)
 {
     const ft_appearance *x = a, *y = b;
+    if (x->by_person != y->by_person) return y->by_person - x->by_person;
     if (x->possible != y->possible) return x->possible - y->possible;
     if (x->expected_false != y->expected_false)
         return x->expected_false < y->expected_false ? -1 : 1;
@@ -585,6 +587,52 @@ static int threshold_for(const ft_calibration *cal, double budget, double compar
     return rc;
 }
 
+/* The sightings a person confirmed (p->confirmed): each becomes a
+** confirmed appearance of L (an event-wide one that holds it is marked),
+** scored as the event-wide pass scores. FT_EINVAL for an unknown id. */
+static int add_confirmed(ft_searcher *s, const float *q, int nq, const ft_search_params *p,
+                         const pass_info *pi, app_list *L)
+{
+    for (int k = 0; k < p->n_confirmed; k++) {
+        int64_t id = p->confirmed[k], row = -1;
+        for (int64_t r = 0; r < s->n_s && row < 0; r++)
+            if (s->s[r].id == id) row = r;
+        if (row < 0) return FT_EINVAL;
+        const sight *x = &s->s[row];
+        ft_appearance *a = NULL;
+        for (int i = 0; i < L->n && !a; i++)
+            if (!strcmp(L->a[i].camera_id, s->cams[x->cam].id) && L->a[i].first_us <= x->last_us &&
+                L->a[i].last_us >= x->first_us)
+                a = &L->a[i];
+        if (!a) {
+            if (!(a = app_push(L))) return FT_ENOMEM;
+            snprintf(a->camera_id, sizeof a->camera_id, "%s", s->cams[x->cam].id);
+            a->km = s->cams[x->cam].km;
+            a->first_us = x->first_us;
+            a->last_us = x->last_us;
+            a->best_sighting = id;
+            a->tracks = 1;
+            a->distance = INFINITY;
+            float v[FT_DESCRIPTOR_DIM];
+            for (int j = 0; j < x->n_desc; j++) {
+                if (ft_index_get(s->index, row * 4 + j, v) != FT_OK) continue;
+                for (int i = 0; i < nq; i++) {
+                    double d = ft_metric_distance(s->metric, q + (size_t)i * FT_DESCRIPTOR_DIM, v);
+                    if (d < a->distance) a->distance = d;
+                }
+            }
+            a->expected_false = ft_calibration_expected_false_matches(
+                pi->cal, a->distance, pi->comparisons, &a->extrapolated);
+            a->score = 1.0 - fmin(1.0, a->expected_false);
+            a->gallery = pi->gallery;
+        }
+        a->by_person = 1;
+        a->possible = 0;
+        a->plausible = 1;
+    }
+    return FT_OK;
+}
+
 /* Step 4: the windows of the cameras without a confirmed appearance in L,
 ** from its confirmed plausible appearances (the anchors), searched and
 ** merged into L. */
@@ -600,9 +648,10 @@ static int course_windows(ft_searcher *s, const float *q, int nq, const ft_searc
     int n_anchor = 0;
     for (int i = 0; i < L->n; i++) {
         ft_appearance *a = &L->a[i];
-        a->anchor = !a->possible && a->plausible && a->expected_false <= anchor_max;
+        a->anchor =
+            a->by_person || (!a->possible && a->plausible && a->expected_false <= anchor_max);
         n_anchor += a->anchor;
-        if (a->anchor) anchor_false += a->expected_false;
+        if (a->anchor && !a->by_person) anchor_false += a->expected_false;
     }
     out->anchors = n_anchor;
     if (n_anchor == 0) return FT_OK;
@@ -727,6 +776,8 @@ int ft_searcher_search_multi(ft_searcher *s, const float *queries, int nq,
     if (!(p->max_speed_kmh > 0) || !(p->merge_gap_s >= 0) || !(p->max_false_matches > 0) ||
         !(p->max_fmr > 0 && p->max_fmr <= 1) || !(p->possible_false_matches >= 0))
         return fail(s, FT_EINVAL, "bad speed, merge gap or false-match bound");
+    if (p->n_confirmed < 0 || (p->n_confirmed > 0 && !p->confirmed))
+        return fail(s, FT_EINVAL, "bad list of confirmed sightings");
     if (p->course &&
         (!(p->min_pace_kmh > 0 && p->min_pace_kmh < p->max_speed_kmh) || !(p->pace_band >= 1)))
         return fail(s, FT_EINVAL, "bad pace band for course windows");
@@ -749,6 +800,15 @@ int ft_searcher_search_multi(ft_searcher *s, const float *queries, int nq,
         for (int i = 0; i < nq; i++)
             ft_descriptor_normalize(q + (size_t)i * FT_DESCRIPTOR_DIM);
 
+    for (int k = 0; k < p->n_confirmed; k++) {
+        int64_t r = 0;
+        while (r < s->n_s && s->s[r].id != p->confirmed[k])
+            r++;
+        if (r == s->n_s) {
+            ft__free(q);
+            return fail(s, FT_EINVAL, "a confirmed sighting is not in this event");
+        }
+    }
     /* 1-3: event-wide, within the filters */
     filter_ctx f = { s, cam, p->since_us, p->until_us };
     int64_t G = gallery_of(s, &f);
@@ -779,6 +839,14 @@ int ft_searcher_search_multi(ft_searcher *s, const float *queries, int nq,
         pass_info pi = { cal, comparisons, out->threshold, G, 0, 0, 0, p->merge_gap_s };
         if (rc == FT_OK) rc = merge(s, m, n_m, &pi, &L);
         ft__free(m);
+        if (rc == FT_OK && p->n_confirmed > 0) {
+            rc = add_confirmed(s, q, nq, p, &pi, &L);
+            if (rc == FT_EINVAL) {
+                ft__free(L.a);
+                ft__free(q);
+                return fail(s, rc, "a confirmed sighting is not in this event");
+            }
+        }
         /* 4: course windows from the plausible confirmed appearances */
         if (rc == FT_OK) check_plausible(&L, p->max_speed_kmh);
         if (rc == FT_OK && p->course && cam < 0) rc = course_windows(s, q, nq, p, cal, &L, out);

@@ -492,6 +492,10 @@ if need_samples "$name"; then
     check "search --min-pace above --max-speed: refused" '[ $rc -eq 2 ] && grep -q -- "--min-pace" "$tmp/err"'
     run "$CLI" search --db "$db" $(for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17; do printf "%s " "$DEMO/sample2.jpg"; done)
     check "search with 17 photos: refused, says 16" '[ $rc -eq 2 ] && grep -q "16" "$tmp/err"'
+    run "$CLI" search --db "$db" --confirm 12,x "$DEMO/sample2.jpg"
+    check "search --confirm 12,x: refused, says how" '[ $rc -eq 2 ] && grep -q "sighting numbers" "$tmp/err"'
+    run "$CLI" search --db "$db" --confirm 999999 "$DEMO/sample2.jpg"
+    check "search --confirm of a sighting the event does not hold: exit 2, says so" '[ $rc -eq 2 ] && grep -q "not in this event" "$tmp/err"'
 fi
 
 # ------------------------------------------- search: reports never lose data --

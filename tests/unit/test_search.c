@@ -436,6 +436,37 @@ static void test_search_course(void)
     ASSERT(!r.appearances[0].anchor);
     ASSERT_EQ(r.anchors, 0);
     ASSERT_EQ(r.windows, 0);
+    ft_search_result_free(&r);
+
+    /* a person confirms B's possible candidate by eye: B becomes an anchor
+    ** (A is still too weak to be one), and C is found in its window */
+    sp.possible_false_matches = 1.0;
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    int64_t b_sighting = -1;
+    for (int i = 0; i < r.n_appearances; i++)
+        if (r.appearances[i].possible && r.appearances[i].first_us == T0 + 60 * MIN)
+            b_sighting = r.appearances[i].best_sighting;
+    ft_search_result_free(&r);
+    ASSERT(b_sighting > 0);
+    sp.possible_false_matches = 0;
+    sp.confirmed = &b_sighting;
+    sp.n_confirmed = 1;
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    ASSERT_EQ(r.anchors, 1);
+    ASSERT_EQ(r.windows, 1);
+    ASSERT_EQ(r.n_appearances, 3);
+    ASSERT(!r.appearances[0].anchor && !r.appearances[0].by_person);
+    ASSERT(r.appearances[1].by_person && r.appearances[1].anchor && !r.appearances[1].possible);
+    ASSERT_EQ(r.appearances[1].best_sighting, b_sighting);
+    ASSERT_STR_CONTAINS(r.appearances[2].camera_id, "C");
+    ASSERT(r.appearances[2].window && !r.appearances[2].possible);
+    ASSERT_NEAR(r.appearances[2].distance, 0.03, 1e-6); /* from B's own shot */
+    ft_search_result_free(&r);
+    int64_t nowhere = 999999;
+    sp.confirmed = &nowhere;
+    ASSERT_EQ(ft_searcher_search(s, q, &sp, &r), FT_EINVAL);
+    sp.confirmed = NULL;
+    sp.n_confirmed = 0;
     sp.max_false_matches = 0.01;
 
     /* without expansion: the query alone, 3 comparisons per window */
