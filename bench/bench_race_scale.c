@@ -110,20 +110,21 @@
 
 #define PROG "race_scale"
 
-#define COURSE_KM      42.195
-#define GUN_TIME       "2026-04-12T07:00:00Z"
-#define WAVE_GAP_S     480.0    /* 8 minutes between waves */
-#define WAVE_SPREAD_S  240.0    /* a wave crosses the start line within this */
-#define CHILD_AGE      13       /* under this age: a child */
-#define MATCH_SLACK_US 10000000 /* a pass is found by an appearance within 10 s */
-#define MIN_IOU        0.3      /* the shot's face must overlap the expected box */
-#define THUMB_PX       96
-#define COMMIT_BATCH   500 /* sightings per store commit */
-#define MAX_SHOTS      3
-#define MAX_FACES      32
-#define SAVE_SHOTS     48 /* shots --save-shots writes */
-#define RENDER_VERSION 2  /* part of every cache key: bump when rendering changes */
-#define NOISE_BITS     12 /* Gaussian noise from a table of 2^12 quantiles */
+#define COURSE_KM       42.195
+#define GUN_TIME        "2026-04-12T07:00:00Z"
+#define WAVE_GAP_S      480.0    /* 8 minutes between waves */
+#define WAVE_SPREAD_S   240.0    /* a wave crosses the start line within this */
+#define CHILD_AGE       13       /* under this age: a child */
+#define MATCH_SLACK_US  10000000 /* a pass is found by an appearance within 10 s */
+#define MIN_IOU         0.3      /* the shot's face must overlap the expected box */
+#define THUMB_PX        96
+#define COMMIT_BATCH    500 /* sightings per store commit */
+#define MAX_SHOTS       3
+#define OPERATOR_REVIEW 3 /* --operator: candidates a person looks at */
+#define MAX_FACES       32
+#define SAVE_SHOTS      48 /* shots --save-shots writes */
+#define RENDER_VERSION  2  /* part of every cache key: bump when rendering changes */
+#define NOISE_BITS      12 /* Gaussian noise from a table of 2^12 quantiles */
 
 extern char **environ;
 
@@ -197,6 +198,11 @@ static const char usage[] =
     "                      threshold of N x 0.01 / X runners)\n"
     "  --min-pace KMH      slowest pace of a course window (default 2.5)\n"
     "  --no-expand         course windows searched with the query photo only\n"
+    "  --operator          also: a person looks at the 3 appearances (either tier)\n"
+    "                      that expect the fewest false matches, confirms those that\n"
+    "                      are the target (an operator without mistakes), and the\n"
+    "                      course search runs again from them (--confirm): the\n"
+    "                      \"operator\" mode\n"
     "  --cli PATH          also time cold `PATH search --db DB --json QUERY` runs\n"
     "  --cli-runs R        over the first min(R, T) targets (default 5)\n"
     "\n"
@@ -229,6 +235,7 @@ typedef struct options {
     int reuse_db;
     double max_false, min_pace;
     int no_expand;
+    int operator_;
     int quiet;
     int verbose;           /* per target: passes found, false appearances */
     const char *shots_dir; /* --save-shots: the first shots as PNG files */
@@ -292,6 +299,8 @@ static void parse_options(int argc, char **argv, options *o)
             o->min_pace = arg_double(&a, 0.1, 24);
         } else if (arg_is(&a, "--no-expand")) {
             o->no_expand = 1;
+        } else if (arg_is(&a, "--operator")) {
+            o->operator_ = 1;
         } else if (arg_is(&a, "--quiet")) {
             o->quiet = 1;
         } else if (arg_is(&a, "--verbose")) {
@@ -1781,6 +1790,47 @@ static double quantile(double *v, int n, double q)
 
 /* Scores one search of target runner ti: which true passes its appearances
 ** find (DESIGN, search). */
+/* The camera (0 .. K-1) of the target's true pass that appearance ap finds,
+** or -1. */
+static int pass_found(const race *R, int ti, const ft_appearance *ap)
+{
+    int K = R->o.cameras;
+    for (int c = 0; c < K; c++) {
+        if (strcmp(ap->camera_id, R->cam_id[c])) continue;
+        int64_t t_us = R->gun_us + llround(R->passes[(size_t)ti * K + c].t_s * 1e6);
+        if (t_us >= ap->first_us - MATCH_SLACK_US && t_us <= ap->last_us + MATCH_SLACK_US) return c;
+    }
+    return -1;
+}
+
+static int cmp_app_expected(const void *a, const void *b)
+{
+    const ft_appearance *x = *(const ft_appearance *const *)a,
+                        *y = *(const ft_appearance *const *)b;
+    return x->expected_false < y->expected_false ? -1 : x->expected_false > y->expected_false;
+}
+
+/* The operator's choice: of the OPERATOR_REVIEW appearances of res that
+** expect the fewest false matches (either tier), the sightings of those that
+** are the target's true passes (a person judging the thumbnails beside the
+** query, without mistakes), into ids; returns how many, and *reviewed the
+** appearances looked at. */
+static int operator_confirms(const race *R, int ti, const ft_search_result *res, int64_t *ids,
+                             int *reviewed)
+{
+    const ft_appearance *v[256];
+    int n = 0;
+    for (int a = 0; a < res->n_appearances && n < 256; a++)
+        v[n++] = &res->appearances[a];
+    qsort(v, (size_t)n, sizeof *v, cmp_app_expected);
+    if (n > OPERATOR_REVIEW) n = OPERATOR_REVIEW;
+    *reviewed = n;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (pass_found(R, ti, v[i]) >= 0) ids[k++] = v[i]->best_sighting;
+    return k;
+}
+
 static void score(const race *R, int ti, const ft_search_result *res, tally *t, const char *mode)
 {
     int K = R->o.cameras;
@@ -1788,13 +1838,7 @@ static void score(const race *R, int ti, const ft_search_result *res, tally *t, 
     int found[100] = { 0 }, by_window[100] = { 0 }, possible[100] = { 0 };
     for (int a = 0; a < res->n_appearances; a++) {
         const ft_appearance *ap = &res->appearances[a];
-        int hit = -1;
-        for (int c = 0; c < K && hit < 0; c++) {
-            if (strcmp(ap->camera_id, R->cam_id[c])) continue;
-            int64_t t_us = R->gun_us + llround(R->passes[(size_t)ti * K + c].t_s * 1e6);
-            if (t_us >= ap->first_us - MATCH_SLACK_US && t_us <= ap->last_us + MATCH_SLACK_US)
-                hit = c;
-        }
+        int hit = pass_found(R, ti, ap);
         if (verbose && hit < 0) { /* whose pass it was, if any runner's */
             int c = 0, who = -1;
             while (c < K && strcmp(ap->camera_id, R->cam_id[c]))
@@ -2033,9 +2077,10 @@ int main(int argc, char **argv)
         query_ok[t] = 1;
         n_query_ok++;
     }
-    tally tl[2];
+    tally tl[3];
     memset(tl, 0, sizeof tl);
-    static const char *const mode_name[2] = { "plain", "course" };
+    static const char *const mode_name[3] = { "plain", "course", "operator" };
+    int reviewed = 0, operator_confirmed = 0;
     for (int m = 0; m < 2; m++) {
         if (!(o->mode & (1 << m))) continue;
         tl[m].ms = xcalloc(T, sizeof *tl[m].ms);
@@ -2064,6 +2109,39 @@ int main(int argc, char **argv)
             warm = 0;
             n_ms++;
             score(&R, R.targets[t], &res, &tl[m], mode_name[m]);
+            ft_search_result_free(&res);
+        }
+    }
+    if (o->operator_) { /* course search, possible tier shown, a person confirms */
+        tl[2].ms = xcalloc(T, sizeof *tl[2].ms);
+        ft_search_params sp = ft_search_default_params();
+        sp.cal = cal;
+        if (o->max_false > 0) sp.max_false_matches = o->max_false;
+        if (o->min_pace > 0) sp.min_pace_kmh = o->min_pace;
+        if (o->no_expand) sp.expand = 0;
+        int n_ms = 0;
+        for (int t = 0; t < T; t++) {
+            if (!query_ok[t]) {
+                score(&R, R.targets[t], &(ft_search_result){ 0 }, &tl[2], NULL);
+                continue;
+            }
+            const float *qd = query + (size_t)t * FT_DESCRIPTOR_DIM;
+            ft_search_result res;
+            sp.possible_false_matches = FT_SEARCH_POSSIBLE_FALSE;
+            sp.confirmed = NULL, sp.n_confirmed = 0;
+            double s0 = now_s();
+            if (ft_searcher_search_multi(s, qd, 1, &sp, &res) != FT_OK)
+                die("search: %s", ft_searcher_errmsg(s));
+            int64_t ids[OPERATOR_REVIEW];
+            int seen = 0, n = operator_confirms(&R, R.targets[t], &res, ids, &seen);
+            ft_search_result_free(&res);
+            reviewed += seen, operator_confirmed += n;
+            sp.possible_false_matches = o->possible ? FT_SEARCH_POSSIBLE_FALSE : 0;
+            sp.confirmed = n ? ids : NULL, sp.n_confirmed = n;
+            if (ft_searcher_search_multi(s, qd, 1, &sp, &res) != FT_OK)
+                die("search: %s", ft_searcher_errmsg(s));
+            tl[2].ms[n_ms++] = (now_s() - s0) * 1e3;
+            score(&R, R.targets[t], &res, &tl[2], mode_name[2]);
             ft_search_result_free(&res);
         }
     }
@@ -2114,8 +2192,8 @@ int main(int argc, char **argv)
            index_bytes / 1e6, query_p50);
     printf("  %-7s %12s %7s %6s %9s %10s %7s %17s\n", "mode", "found/true", "recall", "false",
            "false/s", "possible", "window", "search ms p50/p95");
-    for (int m = 0; m < 2; m++) {
-        if (!(o->mode & (1 << m))) continue;
+    for (int m = 0; m < 3; m++) {
+        if (m < 2 ? !(o->mode & (1 << m)) : !o->operator_) continue;
         const tally *t = &tl[m];
         char ratio[32], pos[32];
         snprintf(ratio, sizeof ratio, "%d/%d", t->found, true_passes);
@@ -2151,6 +2229,12 @@ int main(int argc, char **argv)
         json_object_set_new(root, "search_ms_p50", jnum(quantile(tt->ms, n_query_ok, 0.5)));
         json_object_set_new(root, "search_ms_p95", jnum(quantile(tt->ms, n_query_ok, 0.95)));
         json_object_set_new(root, "db_bytes", json_integer(db_bytes));
+        if (o->operator_) {
+            json_t *op_j = mode_json(&tl[2], T, n_query_ok, true_passes);
+            json_object_set_new(op_j, "reviewed_per_search", jnum(T ? (double)reviewed / T : NAN));
+            json_object_set_new(op_j, "confirmed_by_operator", json_integer(operator_confirmed));
+            json_object_set_new(root, "operator", op_j);
+        }
         for (int m = 0; m < 2; m++)
             json_object_set_new(root, mode_name[m],
                                 o->mode & (1 << m) ? mode_json(&tl[m], T, n_query_ok, true_passes)
@@ -2199,6 +2283,7 @@ int main(int argc, char **argv)
                             jnum(o->max_false > 0 ? o->max_false : FT_SEARCH_MAX_FALSE));
         json_object_set_new(op, "min_pace", jnum(o->min_pace > 0 ? o->min_pace : 2.5));
         json_object_set_new(op, "expand", json_boolean(!o->no_expand));
+        json_object_set_new(op, "operator", json_boolean(o->operator_));
         json_object_set_new(op, "reuse_db", json_boolean(o->reuse_db));
         json_object_set_new(op, "cache", o->cache_path ? json_string(o->cache_path) : json_null());
         json_object_set_new(op, "db", o->db_path ? json_string(o->db_path) : json_null());
@@ -2209,7 +2294,7 @@ int main(int argc, char **argv)
         json_decref(root);
     }
     free(query), free(query_ok), free(query_ms), free(cli_ms);
-    free(tl[0].ms), free(tl[1].ms);
+    free(tl[0].ms), free(tl[1].ms), free(tl[2].ms);
     race_free(&R);
     return 0;
 }
