@@ -198,6 +198,8 @@ static const char usage[] =
     "                      threshold of N x 0.01 / X runners)\n"
     "  --min-pace KMH      slowest pace of a course window (default 2.5)\n"
     "  --no-expand         course windows searched with the query photo only\n"
+    "  --query-px PX       also search with the query face rendered PX tall (as small\n"
+    "                      as a camera sees it): two probes per search\n"
     "  --operator          also: a person looks at the 3 appearances (either tier)\n"
     "                      that expect the fewest false matches, confirms those that\n"
     "                      are the target (an operator without mistakes), and the\n"
@@ -236,6 +238,7 @@ typedef struct options {
     double max_false, min_pace;
     int no_expand;
     int operator_;
+    double query_px;
     int quiet;
     int verbose;           /* per target: passes found, false appearances */
     const char *shots_dir; /* --save-shots: the first shots as PNG files */
@@ -299,6 +302,8 @@ static void parse_options(int argc, char **argv, options *o)
             o->min_pace = arg_double(&a, 0.1, 24);
         } else if (arg_is(&a, "--no-expand")) {
             o->no_expand = 1;
+        } else if (arg_is(&a, "--query-px")) {
+            o->query_px = arg_double(&a, 16, 200);
         } else if (arg_is(&a, "--operator")) {
             o->operator_ = 1;
         } else if (arg_is(&a, "--quiet")) {
@@ -2054,7 +2059,8 @@ int main(int argc, char **argv)
     double open_ms = (now_s() - t0) * 1e3;
     long long index_bytes = (long long)ft_searcher_memory(s);
     int T = R.n_targets;
-    float *query = xcalloc((size_t)T * FT_DESCRIPTOR_DIM, sizeof *query);
+    float *query = xcalloc((size_t)T * 2 * FT_DESCRIPTOR_DIM, sizeof *query);
+    int *n_probe = xcalloc(T, sizeof *n_probe);
     int *query_ok = xcalloc(T, sizeof *query_ok);
     double *query_ms = xcalloc(T, sizeof *query_ms);
     int n_query_ok = 0;
@@ -2073,7 +2079,28 @@ int main(int argc, char **argv)
                     err);
             continue;
         }
-        memcpy(query + (size_t)t * FT_DESCRIPTOR_DIM, q.face.descriptor, sizeof q.face.descriptor);
+        memcpy(query + (size_t)t * 2 * FT_DESCRIPTOR_DIM, q.face.descriptor,
+               sizeof q.face.descriptor);
+        n_probe[t] = 1;
+        const photo *ph = &R.w.photos[id->first + id->query];
+        if (o->query_px > 0 && ph->status == FACE_FOUND) {
+            /* a second probe: the query face as small as a camera sees it */
+            render r = { 0 };
+            r.face_h = o->query_px;
+            r.side = (int)fmax(64, 2.4 * r.face_h);
+            r.squeeze = 1, r.gain = 1, r.contrast = 1, r.quality = 90;
+            ft_image *src, *small;
+            if (ft_image_load(path, 0, &src, err, sizeof err) != FT_OK) die("%s", err);
+            small = render_shot(src, ph->box, &r, path);
+            ft_query q2;
+            if (ft_query_face(eng, small, &qp, &q2, err, sizeof err) == FT_OK) {
+                memcpy(query + ((size_t)t * 2 + 1) * FT_DESCRIPTOR_DIM, q2.face.descriptor,
+                       sizeof q2.face.descriptor);
+                n_probe[t] = 2;
+            }
+            ft_image_destroy(small);
+            ft_image_destroy(src);
+        }
         query_ok[t] = 1;
         n_query_ok++;
     }
@@ -2097,11 +2124,11 @@ int main(int argc, char **argv)
                 score(&R, R.targets[t], &(ft_search_result){ 0 }, &tl[m], NULL);
                 continue;
             }
-            const float *qd = query + (size_t)t * FT_DESCRIPTOR_DIM;
+            const float *qd = query + (size_t)t * 2 * FT_DESCRIPTOR_DIM;
             ft_search_result res;
             for (int rep = 0; rep < 1 + warm; rep++) { /* the first search warms up */
                 double s0 = now_s();
-                int rc = ft_searcher_search_multi(s, qd, 1, &sp, &res);
+                int rc = ft_searcher_search_multi(s, qd, n_probe[t], &sp, &res);
                 tl[m].ms[n_ms] = (now_s() - s0) * 1e3;
                 if (rc != FT_OK) die("search: %s", ft_searcher_errmsg(s));
                 if (warm && rep == 0) ft_search_result_free(&res);
@@ -2125,12 +2152,12 @@ int main(int argc, char **argv)
                 score(&R, R.targets[t], &(ft_search_result){ 0 }, &tl[2], NULL);
                 continue;
             }
-            const float *qd = query + (size_t)t * FT_DESCRIPTOR_DIM;
+            const float *qd = query + (size_t)t * 2 * FT_DESCRIPTOR_DIM;
             ft_search_result res;
             sp.possible_false_matches = FT_SEARCH_POSSIBLE_FALSE;
             sp.confirmed = NULL, sp.n_confirmed = 0;
             double s0 = now_s();
-            if (ft_searcher_search_multi(s, qd, 1, &sp, &res) != FT_OK)
+            if (ft_searcher_search_multi(s, qd, n_probe[t], &sp, &res) != FT_OK)
                 die("search: %s", ft_searcher_errmsg(s));
             int64_t ids[OPERATOR_REVIEW];
             int seen = 0, n = operator_confirms(&R, R.targets[t], &res, ids, &seen);
@@ -2138,7 +2165,7 @@ int main(int argc, char **argv)
             reviewed += seen, operator_confirmed += n;
             sp.possible_false_matches = o->possible ? FT_SEARCH_POSSIBLE_FALSE : 0;
             sp.confirmed = n ? ids : NULL, sp.n_confirmed = n;
-            if (ft_searcher_search_multi(s, qd, 1, &sp, &res) != FT_OK)
+            if (ft_searcher_search_multi(s, qd, n_probe[t], &sp, &res) != FT_OK)
                 die("search: %s", ft_searcher_errmsg(s));
             tl[2].ms[n_ms++] = (now_s() - s0) * 1e3;
             score(&R, R.targets[t], &res, &tl[2], mode_name[2]);
@@ -2293,7 +2320,7 @@ int main(int argc, char **argv)
         write_json(root, o->json_path);
         json_decref(root);
     }
-    free(query), free(query_ok), free(query_ms), free(cli_ms);
+    free(n_probe), free(query), free(query_ok), free(query_ms), free(cli_ms);
     free(tl[0].ms), free(tl[1].ms), free(tl[2].ms);
     race_free(&R);
     return 0;
