@@ -87,23 +87,14 @@ typedef struct query {
 /* Thumbnails                                                               */
 /* ------------------------------------------------------------------------ */
 
-static void put_base64(FILE *f, const unsigned char *p, size_t n)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        fputc(t[v >> 18 & 63], f);
-        fputc(t[v >> 12 & 63], f);
-        fputc(i + 1 < n ? t[v >> 6 & 63] : '=', f);
-        fputc(i + 2 < n ? t[v & 63] : '=', f);
-    }
-}
-
 static void put_jpeg_uri(FILE *f, const unsigned char *jpg, size_t n)
 {
+    char *b = malloc((n + 2) / 3 * 4 + 1);
+    if (!b) return;
+    ft_base64(jpg, n, b);
     fputs("data:image/jpeg;base64,", f);
-    put_base64(f, jpg, n);
+    fputs(b, f);
+    free(b);
 }
 
 /* Writes "data:image/jpeg;base64,..." for a sighting's thumbnail (or nothing). */
@@ -121,15 +112,9 @@ static int put_thumb(FILE *f, ft_store *st, int64_t sighting)
 /* Output                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* A match's strength for people: "confirmed" (by a person, --confirm),
-** "strong" (under 0.001 false matches expected), "good" (a match),
-** "possible" (asked for with --possible). */
 static const char *strength(const ft_appearance *a)
 {
-    return a->by_person                 ? "confirmed"
-           : a->possible                ? "possible"
-           : a->expected_false <= 0.001 ? "strong"
-                                        : "good";
+    return ft_appearance_strength(a);
 }
 
 static int n_possible(const ft_search_result *r)
@@ -220,169 +205,22 @@ static void print_text(const query *qs, int nq, const ft_searcher *s, const ft_s
     }
 }
 
-static void json_appearance(struct jw *w, ft_store *st, const ft_appearance *a)
+/* The answer as JSON (ft_search_json: the schema the server answers too). */
+static int print_json(const query *qs, int nq, const ft_searcher *s, ft_store *st,
+                      const ft_search_result *r)
 {
-    char t[40];
-    jw_item(w);
-    jw_open(w, '{');
-    jw_key(w, "camera");
-    jw_str(w, a->camera_id);
-    jw_key(w, "km");
-    jw_double(w, a->km);
-    jw_key(w, "first_seen");
-    format_time(a->first_us, t);
-    jw_str(w, t);
-    jw_key(w, "last_seen");
-    format_time(a->last_us, t);
-    jw_str(w, t);
-    jw_key(w, "score");
-    jw_double(w, a->score);
-    jw_key(w, "strength");
-    jw_str(w, strength(a));
-    jw_key(w, "possible");
-    jw_bool(w, a->possible);
-    jw_key(w, "expected_false_matches");
-    jw_double(w, a->expected_false);
-    jw_key(w, "distance");
-    jw_double(w, a->distance);
-    jw_key(w, "tracks");
-    jw_int(w, a->tracks);
-    jw_key(w, "gallery");
-    jw_int(w, a->gallery);
-    jw_key(w, "confirmed_by_person");
-    jw_bool(w, a->by_person);
-    jw_key(w, "anchor");
-    jw_bool(w, a->anchor);
-    jw_key(w, "window");
-    if (a->window) {
-        jw_open(w, '{');
-        jw_key(w, "from");
-        format_time(a->window_from_us, t);
-        jw_str(w, t);
-        jw_key(w, "to");
-        format_time(a->window_to_us, t);
-        jw_str(w, t);
-        jw_close(w);
-    } else {
-        fputs("null", w->f);
+    ft_query fq[FT_SEARCH_MAX_PROBES];
+    const char *names[FT_SEARCH_MAX_PROBES];
+    for (int i = 0; i < nq; i++)
+        fq[i] = qs[i].r, names[i] = qs[i].path;
+    char *text = NULL;
+    if (ft_search_json(st, s, r, fq, names, nq, NULL, &text) != FT_OK) {
+        fprintf(stderr, "facetrail search: out of memory writing the answer\n");
+        return CLI_ERROR;
     }
-    jw_key(w, "sighting");
-    jw_int(w, a->best_sighting);
-    if (!a->plausible) {
-        jw_key(w, "why");
-        jw_str(w, a->why);
-    }
-    jw_key(w, "thumbnail");
-    fputc('"', w->f);
-    put_thumb(w->f, st, a->best_sighting);
-    fputc('"', w->f);
-    jw_close(w);
-}
-
-/* One query photo's object. */
-static void json_query(struct jw *w, const query *q)
-{
-    const ft_query *f = &q->r;
-    jw_open(w, '{');
-    jw_key(w, "file");
-    jw_str(w, q->path);
-    jw_key(w, "faces");
-    jw_int(w, f->n_faces);
-    jw_key(w, "face");
-    jw_int(w, f->used);
-    jw_key(w, "found");
-    jw_str(w, ft_query_how_name(f->how));
-    jw_key(w, "box");
-    jw_doubles(w, f->face.box, 4);
-    jw_key(w, "quality");
-    jw_double(w, f->quality);
-    if (f->warning[0]) {
-        jw_key(w, "warning");
-        jw_str(w, f->warning);
-    }
-    jw_close(w);
-}
-
-static void print_json(const query *qs, int nq, const ft_searcher *s, ft_store *st,
-                       const ft_search_result *r)
-{
-    struct jw w;
-    char t[40];
-    jw_init(&w, stdout, 0);
-    jw_open(&w, '{');
-    jw_key(&w, "query");
-    json_query(&w, &qs[0]);
-    jw_key(&w, "queries");
-    jw_open(&w, '[');
-    for (int i = 0; i < nq; i++) {
-        jw_item(&w);
-        json_query(&w, &qs[i]);
-    }
-    jw_close(&w);
-    jw_key(&w, "searched");
-    jw_open(&w, '{');
-    jw_key(&w, "sightings");
-    jw_int(&w, ft_searcher_sightings(s));
-    jw_key(&w, "descriptors");
-    jw_int(&w, r->gallery);
-    jw_key(&w, "photos");
-    jw_int(&w, nq);
-    jw_key(&w, "threshold");
-    jw_double(&w, r->threshold);
-    jw_key(&w, "fmr");
-    jw_double(&w, r->fmr);
-    jw_key(&w, "threshold_extrapolated");
-    jw_bool(&w, r->threshold_extrapolated);
-    jw_key(&w, "anchors");
-    jw_int(&w, r->anchors);
-    jw_key(&w, "windows");
-    jw_int(&w, r->windows);
-    jw_key(&w, "expected_false_confirmed");
-    jw_double(&w, r->expected_false_confirmed);
-    jw_key(&w, "expected_false_possible");
-    jw_double(&w, r->expected_false_possible);
-    jw_close(&w);
-    jw_key(&w, "appearances");
-    jw_open(&w, '[');
-    for (int i = 0; i < r->n_appearances; i++)
-        json_appearance(&w, st, &r->appearances[i]);
-    jw_close(&w);
-    jw_key(&w, "flagged");
-    jw_open(&w, '[');
-    for (int i = 0; i < r->n_flagged; i++)
-        json_appearance(&w, st, &r->flagged[i]);
-    jw_close(&w);
-    jw_key(&w, "estimate");
-    if (!r->estimate.valid) {
-        fputs("null", w.f);
-    } else {
-        const ft_estimate *e = &r->estimate;
-        jw_open(&w, '{');
-        jw_key(&w, "km");
-        jw_double(&w, e->km);
-        jw_key(&w, "at");
-        format_time(e->at_us, t);
-        jw_str(&w, t);
-        jw_key(&w, "pace_kmh");
-        jw_double(&w, e->pace_kmh);
-        jw_key(&w, "pace_assumed");
-        jw_bool(&w, !e->pace_from_fit);
-        jw_key(&w, "next_camera");
-        if (e->has_next)
-            jw_str(&w, e->next_camera);
-        else
-            fputs("null", w.f);
-        jw_key(&w, "eta");
-        if (e->has_next) {
-            format_time(e->eta_us, t);
-            jw_str(&w, t);
-        } else {
-            fputs("null", w.f);
-        }
-        jw_close(&w);
-    }
-    jw_close(&w);
-    jw_end_line(&w);
+    puts(text);
+    ft_store_free(text);
+    return CLI_OK;
 }
 
 static void html_text(FILE *f, const char *s)
@@ -770,11 +608,10 @@ int cmd_search(int argc, char **argv)
         goto done;
     }
     if (json)
-        print_json(qs, nq, s, st, &r);
+        status = print_json(qs, nq, s, st, &r);
     else
-        print_text(qs, nq, s, &r, &sp, zone);
-    status = CLI_OK;
-    if (html) {
+        print_text(qs, nq, s, &r, &sp, zone), status = CLI_OK;
+    if (html && status == CLI_OK) {
         write_html(out.f, qs, nq, s, st, &r, zone);
         status = out_commit(&out);
     }

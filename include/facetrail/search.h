@@ -230,6 +230,41 @@ int ft_query_face(ft_engine *eng, const ft_image *img, const ft_query_params *pa
 /* "found after padding the photo (a tight crop)", ...; never NULL. */
 const char *ft_query_how_name(int how);
 
+/* ------------------------------------------------------------------------ */
+/* Photos to answer, and the answer as JSON (search/report.c)               */
+/* ------------------------------------------------------------------------ */
+
+/* The whole search from photos of one person (n in 1 .. FT_SEARCH_MAX_PROBES):
+** each photo's face found and described (ft_query_face with qp: set it with
+** ft_query_params_for_store), then ft_searcher_search_multi with sp. The
+** CLI, the server and the benchmarks all make this call. queries gets n
+** entries; on an error about one photo, *failed (optional) is its index
+** (else -1). Errors as ft_query_face and ft_searcher_search_multi; err gets
+** a one-line message. */
+int ft_search_photos(ft_engine *eng, ft_searcher *s, const ft_image *const *photos, int n,
+                     const ft_query_params *qp, const ft_search_params *sp,
+                     ft_query *queries /* OUT: n */, ft_search_result *out /* OUT */,
+                     int *failed /* OUT, optional */, char *err, size_t errlen);
+
+/* "confirmed" (by a person), "possible", "strong" (at most 0.001 false
+** matches expected) or "good". */
+const char *ft_appearance_strength(const ft_appearance *a);
+
+/* The answer as one line of JSON (the schema `facetrail search --help`
+** gives): the query photos (names[i] as their "file", may be NULL), what
+** was searched, the timeline, the flagged appearances and the estimate.
+** Thumbnails: with thumb_prefix NULL, each is a data: URI of the JPEG read
+** from st; else the text thumb_prefix + sighting id + "/thumbnail" (a link,
+** e.g. "/api/v1/sightings/"). *out is freed with ft_store_free. FT_EINVAL,
+** FT_ENOMEM. */
+int ft_search_json(ft_store *st, const ft_searcher *s, const ft_search_result *r,
+                   const ft_query *queries, const char *const *names, int n_queries,
+                   const char *thumb_prefix, char **out /* OUT */);
+
+/* Base64 of n bytes into out (room for 4 * ceil(n / 3) + 1 bytes, NUL
+** written); returns the length. */
+size_t ft_base64(const unsigned char *p, size_t n, char *out);
+
 #ifdef __cplusplus
 }
 #endif

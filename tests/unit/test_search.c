@@ -190,6 +190,19 @@ static void test_search_timeline(void)
     unlink(path);
 }
 
+/* Base64 of the RFC 4648 test vectors. */
+static void test_search_base64(void)
+{
+    static const char *const in[7] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+    static const char *const want[7] = { "",         "Zg==",     "Zm8=",    "Zm9v",
+                                         "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+    char out[16];
+    for (int i = 0; i < 7; i++) {
+        ASSERT_EQ(ft_base64((const unsigned char *)in[i], strlen(in[i]), out), strlen(want[i]));
+        ASSERT_STR_EQ(out, want[i]);
+    }
+}
+
 /* An empty event answers with nothing, not an error. */
 static void test_search_empty(void)
 {
@@ -469,6 +482,19 @@ static void test_search_course(void)
     sp.n_confirmed = 0;
     sp.max_false_matches = 0.01;
 
+    /* the answer as JSON: windows, links to thumbnails, the tiers */
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    char *js = NULL;
+    ASSERT_OK(ft_search_json(st, s, &r, NULL, NULL, 0, "/api/v1/sightings/", &js));
+    ASSERT_STR_CONTAINS(js, "\"queries\":[]");
+    ASSERT_STR_CONTAINS(js, "\"windows\":2");
+    ASSERT_STR_CONTAINS(js, "\"window\":{\"from\":\"2026-04-12T09:54:00.000Z\",\"to\":");
+    ASSERT_STR_CONTAINS(js, "\"window\":null");
+    ASSERT_STR_CONTAINS(js, "\"thumbnail\":\"/api/v1/sightings/1/thumbnail\"");
+    ASSERT_STR_CONTAINS(js, "\"strength\":\"");
+    ft_store_free(js);
+    ft_search_result_free(&r);
+
     /* without expansion: the query alone, 3 comparisons per window */
     sp.expand = 0;
     ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
@@ -515,6 +541,6 @@ static void test_search_course(void)
     unlink(path);
 }
 
-FT_TESTS(FT_TEST(test_search_timeline), FT_TEST(test_search_course),
+FT_TESTS(FT_TEST(test_search_timeline), FT_TEST(test_search_course), FT_TEST(test_search_base64),
          FT_TEST(test_search_default_policy), FT_TEST(test_search_empty),
          FT_TEST(test_search_descriptor_space))
