@@ -452,6 +452,7 @@ static double speed_between(const ft_appearance *a, const ft_appearance *b)
 ** max_speed from an already accepted, stronger one. */
 static void check_plausible(app_list *L, double max_speed)
 {
+    if (L->n == 0) return;
     qsort(L->a, (size_t)L->n, sizeof *L->a, cmp_app_strength);
     for (int i = 0; i < L->n; i++) {
         ft_appearance *a = &L->a[i];
