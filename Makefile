@@ -80,8 +80,9 @@ $(B)/libfacetrail.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 TOOL_OBJ := $(patsubst %.c,$(B)/%.o,$(wildcard tools/*.c))
+# the CLI alone serves HTTP (facetrail serve): libmicrohttpd
 $(B)/facetrail: $(TOOL_OBJ) $(B)/libfacetrail.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libmicrohttpd)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/harness/harness.o $(B)/libfacetrail.a
 	@mkdir -p $(dir $@)

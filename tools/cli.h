@@ -171,9 +171,10 @@ int cmd_eval_lfw(int argc, char **argv);   /* argv[0] = "lfw" */
 int cmd_eval_wider(int argc, char **argv); /* argv[0] = "wider" */
 extern const char eval_strangers_usage[];
 int cmd_eval_strangers(int argc, char **argv); /* argv[0] = "strangers" */
-extern const char camera_usage[], ingest_usage[], search_usage[];
+extern const char camera_usage[], ingest_usage[], search_usage[], serve_usage[];
 int cmd_camera(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -458,6 +458,7 @@ static const char main_usage[] =
     "  camera    add or list the cameras of an event (--db DB)\n"
     "  ingest    a camera's video into sightings (--db DB --camera ID --start TIME)\n"
     "  search    where was the person in a photo seen, and where now? (--db DB)\n"
+    "  serve     the event over HTTP: the operator's web page and a JSON API (--db DB)\n"
     "  eval      accuracy on labelled data (LFW verification, WIDER FACE detection)\n"
     "  version   print the version\n"
     "  help      this text; 'facetrail help COMMAND' for a command's options\n"
@@ -475,7 +476,8 @@ static const struct command {
     { "detect", cmd_detect, detect_usage },    { "embed", cmd_embed, embed_usage },
     { "compare", cmd_compare, compare_usage }, { "eval", cmd_eval, eval_usage },
     { "camera", cmd_camera, camera_usage },    { "ingest", cmd_ingest, ingest_usage },
-    { "search", cmd_search, search_usage },    { "version", cmd_version, version_usage },
+    { "search", cmd_search, search_usage },    { "serve", cmd_serve, serve_usage },
+    { "version", cmd_version, version_usage },
     { "help", cmd_help, main_usage },
 };
 

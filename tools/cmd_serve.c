@@ -1,0 +1,665 @@
+/*
+** tools/cmd_serve.c: `facetrail serve`, the event over HTTP: a JSON API
+** under /api/v1 and the operator's web page at /.
+**
+** DESIGN
+**   One process holds the models (one ft_engine) and the event's searcher
+**   (ft_searcher), and answers HTTP on libmicrohttpd's thread pool. The
+**   engine and the searcher are used by one request at a time (a mutex):
+**   searches queue behind each other, status and thumbnails do not wait.
+**   Before a search, the store's counts are read: when another process
+**   (`facetrail ingest`) has committed sightings, the searcher is loaded
+**   again, so a search sees every committed sighting.
+**   Routes (docs/openapi.yaml):
+**     GET  /                                  the operator's page (ui.c)
+**     GET  /api/v1/status                     the event: counts, cameras
+**     GET  /api/v1/cameras                    the cameras
+**     POST /api/v1/search                     multipart: photo (1-16), since,
+**                                             until, at, camera, possible,
+**                                             confirm, reason; answers
+**                                             ft_search_json (thumbnails as
+**                                             links)
+**     GET  /api/v1/sightings/{id}/thumbnail   the JPEG
+**   Errors are {"error": "...", "code": "..."} with the HTTP status.
+**   Access: --tokens FILE holds lines "TOKEN ROLE NAME" (ROLE admin,
+**   operator, runner or viewer); every /api request then needs
+**   "Authorization: Bearer TOKEN"; a viewer may read status and cameras
+**   only. Without --tokens, serve listens on loopback only.
+**   Limits: request bodies 32 MiB, photos 40 megapixels, connections idle
+**   for 30 s are closed.
+** THREADS  libmicrohttpd's pool of 4 threads calls answer(); the state
+**   they share is the mutex-guarded engine and searcher, and the read-only
+**   token table.
+*/
+#include "cli.h"
+
+#include "facetrail/search.h"
+#include "facetrail/time.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_BODY     (32u << 20) /* bytes of one request */
+#define MAX_PIXELS   40000000u   /* of one photo */
+#define MAX_TOKENS   256
+#define THREADS      4
+#define IDLE_TIMEOUT 30 /* seconds */
+
+const char serve_usage[] =
+    "usage: facetrail serve --db DB [--listen HOST:PORT] [--tokens FILE] [options]\n"
+    "\n"
+    "Serves the event over HTTP: the operator's web page at / (upload a photo,\n"
+    "see where the person was seen and is now) and a JSON API under /api/v1\n"
+    "(docs/openapi.yaml): status, cameras, search (multipart photos), thumbnails.\n"
+    "Sightings that `facetrail ingest` commits meanwhile are searched too.\n"
+    "\n"
+    "options:\n"
+    "  --db DB             the event database\n"
+    "  --listen HOST:PORT  where to listen (default 127.0.0.1:8080; port 0: any free\n"
+    "                      port, printed at start)\n"
+    "  --tokens FILE       lines 'TOKEN ROLE NAME' (ROLE: admin, operator, runner,\n"
+    "                      viewer); requests need 'Authorization: Bearer TOKEN'.\n"
+    "                      Without it, only a loopback address is allowed\n"
+    "  --models DIR        model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
+    "  --threads N         threads for the networks (default 1)\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "Stops on SIGINT or SIGTERM. exit status: 0 stopped, 2 error (bad option,\n"
+    "database, models, address in use)\n";
+
+extern const char ui_page[];
+
+/* ------------------------------------------------------------------------ */
+/* State                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct token {
+    char token[128], role[16], name[64];
+} token;
+
+typedef struct server {
+    const char *db;
+    ft_store *st;       /* the searcher's store handle (under lock) */
+    ft_store *st_thumb; /* another handle for thumbnails and status (under lock_thumb) */
+    ft_engine *eng;
+    ft_searcher *s;
+    int64_t loaded_sightings, loaded_descriptors;
+    ft_query_params qp;
+    const ft_calibration *cal;
+    pthread_mutex_t lock, lock_thumb;
+    token tokens[MAX_TOKENS];
+    int n_tokens; /* 0: no tokens file: everyone on loopback */
+} server;
+
+/* One request's body as it arrives. */
+typedef struct part {
+    char name[32];
+    char *data;
+    size_t len;
+} part;
+
+typedef struct request {
+    struct MHD_PostProcessor *pp;
+    part parts[FT_SEARCH_MAX_PROBES + 16];
+    int n_parts;
+    size_t bytes;
+    int too_big, bad;
+} request;
+
+static volatile sig_atomic_t g_stop;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Responses                                                                */
+/* ------------------------------------------------------------------------ */
+
+static enum MHD_Result send_bytes(struct MHD_Connection *c, unsigned status, const char *type,
+                                  const void *data, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ok = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(j);
+    if (!text) return send_bytes(c, 500, "text/plain", "out of memory\n", 14);
+    enum MHD_Result ok = send_bytes(c, status, "application/json", text, strlen(text));
+    free(text);
+    return ok;
+}
+
+/* {"error": message, "code": code} with the HTTP status. */
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code,
+                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code,
+                                  const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *j = json_object();
+    json_object_set_new(j, "error", json_string(msg));
+    json_object_set_new(j, "code", json_string(code));
+    return send_json(c, status, j);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Access                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Reads the tokens file; 0 on success, else a message in err. */
+static int load_tokens(server *sv, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1;
+    char line[512];
+    int no = 0;
+    while (fgets(line, sizeof line, f)) {
+        no++;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '#' || *p == '\n' || *p == 0) continue;
+        token t;
+        memset(&t, 0, sizeof t);
+        if (sscanf(p, "%127s %15s %63[^\n]", t.token, t.role, t.name) < 2 ||
+            (strcmp(t.role, "admin") && strcmp(t.role, "operator") && strcmp(t.role, "runner") &&
+             strcmp(t.role, "viewer")) ||
+            strlen(t.token) < 16 || sv->n_tokens == MAX_TOKENS) {
+            fclose(f);
+            snprintf(err, errlen,
+                     "%s:%d: expected 'TOKEN ROLE NAME' with a token of 16 or more characters "
+                     "and ROLE admin, operator, runner or viewer (at most %d lines)",
+                     path, no, MAX_TOKENS);
+            return -1;
+        }
+        sv->tokens[sv->n_tokens++] = t;
+    }
+    fclose(f);
+    if (sv->n_tokens == 0) return snprintf(err, errlen, "%s holds no token", path), -1;
+    return 0;
+}
+
+/* The caller's token entry, or NULL (no or unknown token). Compares every
+** token in full, whatever matches first. */
+static const token *caller(const server *sv, struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncmp(h, "Bearer ", 7) != 0) return NULL;
+    h += 7;
+    const token *found = NULL;
+    size_t n = strlen(h);
+    for (int i = 0; i < sv->n_tokens; i++) {
+        const char *t = sv->tokens[i].token;
+        size_t m = strlen(t);
+        unsigned diff = (unsigned)(m != n);
+        for (size_t k = 0; k < m && k < n; k++)
+            diff |= (unsigned)(t[k] ^ h[k]);
+        if (!diff) found = &sv->tokens[i];
+    }
+    return found;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Routes                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static json_t *cameras_json(ft_camera *cams, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_string(cams[i].id));
+        json_object_set_new(o, "km", json_real(cams[i].km));
+        json_object_set_new(o, "name", json_string(cams[i].name));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static enum MHD_Result route_status(server *sv, struct MHD_Connection *c, int cameras_only)
+{
+    ft_camera *cams = NULL;
+    int n = 0;
+    int64_t nc = 0, ns = 0, nd = 0, t0 = 0, t1 = 0;
+    pthread_mutex_lock(&sv->lock_thumb);
+    int rc = ft_store_cameras(sv->st_thumb, &cams, &n);
+    if (rc == FT_OK) rc = ft_store_stats(sv->st_thumb, &nc, &ns, &nd, &t0, &t1);
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", ft_store_errmsg(sv->st_thumb));
+    pthread_mutex_unlock(&sv->lock_thumb);
+    if (rc != FT_OK) {
+        ft_store_free(cams);
+        return send_error(c, 500, "store", "the event database: %s", msg);
+    }
+    json_t *cj = cameras_json(cams, n);
+    ft_store_free(cams);
+    if (cameras_only) return send_json(c, 200, cj);
+    json_t *o = json_object(), *ev = json_object();
+    char t[FT_TIME_TEXT_MAX];
+    json_object_set_new(ev, "cameras", json_integer(nc));
+    json_object_set_new(ev, "sightings", json_integer(ns));
+    json_object_set_new(ev, "descriptors", json_integer(nd));
+    json_object_set_new(ev, "first_seen",
+                        ns ? json_string(ft_time_format(t0, NULL, FT_TIME_ISO_UTC, t, sizeof t))
+                           : json_null());
+    json_object_set_new(ev, "last_seen",
+                        ns ? json_string(ft_time_format(t1, NULL, FT_TIME_ISO_UTC, t, sizeof t))
+                           : json_null());
+    json_object_set_new(o, "event", ev);
+    json_object_set_new(o, "cameras", cj);
+    json_object_set_new(o, "version", json_string(FT_VERSION));
+    return send_json(c, 200, o);
+}
+
+static enum MHD_Result route_thumbnail(server *sv, struct MHD_Connection *c, const char *id_text)
+{
+    char *end;
+    errno = 0;
+    long long id = strtoll(id_text, &end, 10);
+    if (end == id_text || *end || errno || id < 1)
+        return send_error(c, 404, "not_found", "no sighting '%s'", id_text);
+    ft_sighting s;
+    unsigned char *jpg = NULL;
+    pthread_mutex_lock(&sv->lock_thumb);
+    int rc = ft_store_sighting_get(sv->st_thumb, id, &s, &jpg);
+    pthread_mutex_unlock(&sv->lock_thumb);
+    if (rc == FT_ENOTFOUND || (rc == FT_OK && !jpg)) {
+        ft_store_free(jpg);
+        return send_error(c, 404, "not_found", "sighting %lld has no thumbnail", id);
+    }
+    if (rc != FT_OK) return send_error(c, 500, "store", "reading sighting %lld failed", id);
+    enum MHD_Result ok = send_bytes(c, 200, "image/jpeg", jpg, s.thumbnail_len);
+    ft_store_free(jpg);
+    return ok;
+}
+
+/* The value of form field name ("" if absent), NUL-terminated in place. */
+static const char *field(const request *rq, const char *name)
+{
+    for (int i = 0; i < rq->n_parts; i++)
+        if (!strcmp(rq->parts[i].name, name)) return rq->parts[i].data ? rq->parts[i].data : "";
+    return NULL;
+}
+
+/* Loads the searcher again when the store holds other counts than loaded
+** (another process committed sightings). Under sv->lock. */
+static int refresh(server *sv, char *err, size_t errlen)
+{
+    int64_t ns = 0, nd = 0;
+    int rc = ft_store_stats(sv->st, NULL, &ns, &nd, NULL, NULL);
+    if (rc != FT_OK) return snprintf(err, errlen, "%s", ft_store_errmsg(sv->st)), rc;
+    if (sv->s && ns == sv->loaded_sightings && nd == sv->loaded_descriptors) return FT_OK;
+    ft_searcher *s = NULL;
+    if ((rc = ft_searcher_open(sv->st, sv->cal->metric, &s, err, errlen)) != FT_OK) return rc;
+    ft_searcher_close(sv->s);
+    sv->s = s;
+    sv->loaded_sightings = ns;
+    sv->loaded_descriptors = nd;
+    return FT_OK;
+}
+
+static enum MHD_Result route_search(server *sv, struct MHD_Connection *c, request *rq)
+{
+    if (rq->too_big)
+        return send_error(c, 413, "too_large", "the request is over %u MiB", MAX_BODY >> 20);
+    if (rq->bad) return send_error(c, 400, "bad_request", "the form could not be read");
+    ft_search_params sp = ft_search_default_params();
+    const char *names[3] = { "since", "until", "at" };
+    int64_t *dst[3] = { &sp.since_us, &sp.until_us, &sp.at_us };
+    char err[512];
+    for (int i = 0; i < 3; i++) {
+        const char *v = field(rq, names[i]);
+        if (!v || !*v) continue;
+        if (ft_time_parse(v, NULL, dst[i], NULL, err, sizeof err) != FT_OK)
+            return send_error(c, 400, "bad_time", "%s: %s", names[i], err);
+    }
+    if (sp.since_us > sp.until_us) return send_error(c, 400, "bad_time", "since is after until");
+    const char *cam = field(rq, "camera");
+    if (cam && *cam) sp.camera_id = cam;
+    const char *pos = field(rq, "possible");
+    if (pos && (!strcmp(pos, "1") || !strcmp(pos, "true")))
+        sp.possible_false_matches = FT_SEARCH_POSSIBLE_FALSE;
+    int64_t confirmed[64];
+    const char *conf = field(rq, "confirm");
+    while (conf && *conf) {
+        char *end;
+        errno = 0;
+        long long id = strtoll(conf, &end, 10);
+        if (end == conf || errno || id < 1 || (*end && *end != ',') || sp.n_confirmed == 64)
+            return send_error(c, 400, "bad_confirm",
+                              "confirm: up to 64 sighting numbers separated by commas");
+        confirmed[sp.n_confirmed++] = id;
+        conf = *end ? end + 1 : end;
+    }
+    sp.confirmed = sp.n_confirmed ? confirmed : NULL;
+    /* the photos */
+    ft_image *imgs[FT_SEARCH_MAX_PROBES];
+    int n = 0;
+    for (int i = 0; i < rq->n_parts; i++) {
+        if (strcmp(rq->parts[i].name, "photo")) continue;
+        if (n == FT_SEARCH_MAX_PROBES) {
+            for (int k = 0; k < n; k++)
+                ft_image_destroy(imgs[k]);
+            return send_error(c, 400, "too_many_photos", "at most %d photos of one person",
+                              FT_SEARCH_MAX_PROBES);
+        }
+        char name[32];
+        snprintf(name, sizeof name, "photo %d", n + 1);
+        int rc = ft_image_decode(rq->parts[i].data, rq->parts[i].len, name, MAX_PIXELS, &imgs[n],
+                                 err, sizeof err);
+        if (rc != FT_OK) {
+            for (int k = 0; k < n; k++)
+                ft_image_destroy(imgs[k]);
+            return send_error(c, rc == FT_ETOOBIG ? 413 : 400, "bad_photo", "%s", err);
+        }
+        n++;
+    }
+    if (n == 0) return send_error(c, 400, "no_photo", "send one or more 'photo' parts");
+    ft_query queries[FT_SEARCH_MAX_PROBES];
+    ft_search_result r;
+    memset(&r, 0, sizeof r);
+    int failed = -1;
+    char *text = NULL;
+    unsigned status = 200;
+    const char *code = NULL;
+    pthread_mutex_lock(&sv->lock);
+    int rc = refresh(sv, err, sizeof err);
+    if (rc != FT_OK) {
+        status = 500, code = "store";
+    } else if ((rc = ft_search_photos(sv->eng, sv->s, (const ft_image *const *)imgs, n, &sv->qp,
+                                      &sp, queries, &r, &failed, err, sizeof err)) != FT_OK) {
+        status = rc == FT_ENOTFOUND || rc == FT_EINVAL ? 422 : 500;
+        code = rc == FT_ENOTFOUND ? "no_face" : rc == FT_EINVAL ? "bad_search" : "search";
+    } else {
+        const char *pn[FT_SEARCH_MAX_PROBES];
+        char pnb[FT_SEARCH_MAX_PROBES][24];
+        for (int i = 0; i < n; i++)
+            snprintf(pnb[i], sizeof pnb[i], "photo %d", i + 1), pn[i] = pnb[i];
+        if (ft_search_json(sv->st, sv->s, &r, queries, pn, n, "/api/v1/sightings/", &text) != FT_OK)
+            status = 500, code = "memory", snprintf(err, sizeof err, "out of memory");
+    }
+    pthread_mutex_unlock(&sv->lock);
+    ft_search_result_free(&r);
+    for (int k = 0; k < n; k++)
+        ft_image_destroy(imgs[k]);
+    if (code) {
+        if (failed >= 0) return send_error(c, status, code, "photo %d: %s", failed + 1, err);
+        return send_error(c, status, code, "%s", err);
+    }
+    enum MHD_Result ok = send_bytes(c, 200, "application/json", text, strlen(text));
+    ft_store_free(text);
+    return ok;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The request loop                                                         */
+/* ------------------------------------------------------------------------ */
+
+static enum MHD_Result on_form(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *filename, const char *content_type,
+                               const char *transfer_encoding, const char *data, uint64_t off,
+                               size_t size)
+{
+    (void)kind, (void)filename, (void)content_type, (void)transfer_encoding;
+    request *rq = cls;
+    if (!key) return MHD_YES;
+    part *p = NULL;
+    /* a part continues while the same key arrives at a growing offset */
+    if (off > 0 && rq->n_parts > 0 && !strcmp(rq->parts[rq->n_parts - 1].name, key))
+        p = &rq->parts[rq->n_parts - 1];
+    if (!p) {
+        if (rq->n_parts == (int)(sizeof rq->parts / sizeof rq->parts[0])) {
+            rq->bad = 1;
+            return MHD_NO;
+        }
+        p = &rq->parts[rq->n_parts++];
+        memset(p, 0, sizeof *p);
+        snprintf(p->name, sizeof p->name, "%s", key);
+    }
+    if (rq->bytes + size > MAX_BODY) {
+        rq->too_big = 1;
+        return MHD_NO;
+    }
+    char *g = realloc(p->data, p->len + size + 1);
+    if (!g) {
+        rq->bad = 1;
+        return MHD_NO;
+    }
+    memcpy(g + p->len, data, size);
+    p->data = g;
+    p->len += size;
+    p->data[p->len] = 0;
+    rq->bytes += size;
+    return MHD_YES;
+}
+
+static void request_free(request *rq)
+{
+    if (!rq) return;
+    if (rq->pp) MHD_destroy_post_processor(rq->pp);
+    for (int i = 0; i < rq->n_parts; i++)
+        free(rq->parts[i].data);
+    free(rq);
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                    enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    request_free(*con_cls);
+    *con_cls = NULL;
+}
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    server *sv = cls;
+    int post = !strcmp(method, "POST"), get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (!*con_cls) { /* the headers: set up the body's reader */
+        request *rq = calloc(1, sizeof *rq);
+        if (!rq) return MHD_NO;
+        *con_cls = rq;
+        if (post) {
+            rq->pp = MHD_create_post_processor(c, 64 * 1024, on_form, rq);
+            if (!rq->pp) rq->bad = 1; /* not a form: said once the body is in */
+        }
+        return MHD_YES;
+    }
+    request *rq = *con_cls;
+    if (*upload_size) {
+        if (rq->pp && !rq->too_big && MHD_post_process(rq->pp, upload, *upload_size) != MHD_YES &&
+            !rq->too_big)
+            rq->bad = 1;
+        if (!rq->pp) {
+            rq->bytes += *upload_size;
+            if (rq->bytes > MAX_BODY) rq->too_big = 1;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (!strcmp(url, "/") || !strcmp(url, "/index.html")) {
+        if (!get) return send_error(c, 405, "method", "%s / : use GET", method);
+        return send_bytes(c, 200, "text/html; charset=utf-8", ui_page, strlen(ui_page));
+    }
+    if (strncmp(url, "/api/v1/", 8) != 0)
+        return send_error(c, 404, "not_found", "no such page: %s", url);
+    const token *who = NULL;
+    if (sv->n_tokens) {
+        if (!(who = caller(sv, c)))
+            return send_error(c, 401, "unauthorized",
+                              "send 'Authorization: Bearer TOKEN' with a token of this server");
+    }
+    const char *path = url + 8;
+    if (!strcmp(path, "status") || !strcmp(path, "cameras")) {
+        if (!get) return send_error(c, 405, "method", "%s %s: use GET", method, url);
+        return route_status(sv, c, !strcmp(path, "cameras"));
+    }
+    if (!strcmp(path, "search")) {
+        if (!post) return send_error(c, 405, "method", "%s %s: use POST", method, url);
+        if (who && strcmp(who->role, "operator") && strcmp(who->role, "admin"))
+            return send_error(c, 403, "forbidden", "searching needs the operator or admin role");
+        if (!rq->pp)
+            return send_error(c, 415, "not_a_form",
+                              "send multipart/form-data with one or more 'photo' parts");
+        return route_search(sv, c, rq);
+    }
+    if (!strncmp(path, "sightings/", 10)) {
+        char id[32];
+        const char *rest = path + 10, *slash = strchr(rest, '/');
+        if (slash && !strcmp(slash, "/thumbnail") && (size_t)(slash - rest) < sizeof id) {
+            if (!get) return send_error(c, 405, "method", "%s %s: use GET", method, url);
+            if (who && !strcmp(who->role, "viewer"))
+                return send_error(c, 403, "forbidden", "thumbnails need the operator role");
+            memcpy(id, rest, (size_t)(slash - rest));
+            id[slash - rest] = 0;
+            return route_thumbnail(sv, c, id);
+        }
+    }
+    return send_error(c, 404, "not_found", "no such route: %s %s", method, url);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The command                                                              */
+/* ------------------------------------------------------------------------ */
+
+static int is_loopback(const struct sockaddr_in *a)
+{
+    return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    ft_engine_params ep = ft_engine_default_params();
+    ep.model_dir = default_model_dir();
+    ep.n_threads = default_threads();
+    const char *db = NULL, *listen = "127.0.0.1:8080", *tokens = NULL;
+    struct opts o;
+    opts_init(&o, argc, argv);
+    while (opts_next(&o)) {
+        int r = opts_engine(&o, &ep);
+        if (r < 0) return CLI_ERROR;
+        if (r > 0) continue;
+        if (opts_is_help(&o)) return print_help(serve_usage);
+        if (opts_is(&o, "--db")) {
+            if (!(db = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--listen")) {
+            if (!(listen = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--tokens")) {
+            if (!(tokens = opts_value(&o))) return CLI_ERROR;
+        } else {
+            return opts_unknown(&o);
+        }
+    }
+    if (o.n_operands) return usage_error(o.cmd, "unexpected operand '%s'", argv[1]);
+    if (!db) return usage_error(o.cmd, "missing --db DB");
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    char *end;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || (size_t)(colon - listen) >= sizeof host || colon[1] == 0 || *end || port < 0 ||
+        port > 65535)
+        return usage_error(o.cmd, "--listen '%s': expected HOST:PORT, e.g. 127.0.0.1:8080", listen);
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = 0;
+    if (!strcmp(host, "localhost")) snprintf(host, sizeof host, "127.0.0.1");
+    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
+        return usage_error(o.cmd, "--listen '%s': HOST must be an IPv4 address", listen);
+    addr.sin_port = htons((uint16_t)port);
+
+    static server sv;
+    memset(&sv, 0, sizeof sv);
+    sv.db = db;
+    char err[512];
+    if (tokens && load_tokens(&sv, tokens, err, sizeof err) != 0) {
+        fprintf(stderr, "facetrail serve: %s\n", err);
+        return CLI_ERROR;
+    }
+    if (!tokens && !is_loopback(&addr))
+        return usage_error(o.cmd,
+                           "--listen %s is not a loopback address: give --tokens FILE so that "
+                           "only holders of a token can search",
+                           listen);
+    int status = CLI_ERROR;
+    struct MHD_Daemon *d = NULL;
+    pthread_mutex_init(&sv.lock, NULL);
+    pthread_mutex_init(&sv.lock_thumb, NULL);
+    if (ft_store_open(db, FT_STORE_READONLY, &sv.st) != FT_OK ||
+        ft_store_open(db, FT_STORE_READONLY, &sv.st_thumb) != FT_OK) {
+        fprintf(stderr, "facetrail serve: %s\n", ft_store_errmsg(NULL));
+        goto done;
+    }
+    sv.qp = ft_query_default_params();
+    if (ft_query_params_for_store(sv.st, &sv.qp, &sv.cal, NULL, 0, err, sizeof err) != FT_OK) {
+        fprintf(stderr, "facetrail serve: %s\n", err);
+        goto done;
+    }
+    if (start_engine(o.cmd, &ep, &sv.qp.detect, &sv.eng) != CLI_OK) goto done;
+    if (refresh(&sv, err, sizeof err) != FT_OK) {
+        fprintf(stderr, "facetrail serve: %s\n", err);
+        goto done;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer,
+                         &sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+                         MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "facetrail serve: cannot listen on %s (in use, or not this machine's)\n",
+                listen);
+        goto done;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    fprintf(stderr,
+            "facetrail serve: %lld sightings of %s; listening on http://%s:%u/ (Ctrl-C stops)\n",
+            (long long)sv.loaded_sightings, db, host, info ? info->port : (unsigned)port);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    while (!g_stop)
+        sleep(1);
+    fprintf(stderr, "facetrail serve: stopped\n");
+    status = CLI_OK;
+done:
+    if (d) MHD_stop_daemon(d);
+    ft_searcher_close(sv.s);
+    ft_engine_close(sv.eng);
+    ft_store_close(sv.st);
+    ft_store_close(sv.st_thumb);
+    pthread_mutex_destroy(&sv.lock);
+    pthread_mutex_destroy(&sv.lock_thumb);
+    return status;
+}
