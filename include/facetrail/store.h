@@ -59,7 +59,7 @@ extern "C" {
 #endif
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define FT_STORE_SCHEMA_VERSION 3
+#define FT_STORE_SCHEMA_VERSION 4
 
 typedef struct ft_store ft_store;
 
@@ -333,6 +333,43 @@ int ft_store_sightings_between(ft_store *st, int64_t from_us, int64_t to_us, con
 ** box, thumbnail_len 0); the descriptors come from
 ** ft_store_foreach_descriptor. */
 int ft_store_sightings_brief(ft_store *st, ft_store_sighting_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* The watchlist (store/watchlist.c)                                        */
+/* ------------------------------------------------------------------------ */
+
+#define FT_WATCH_MAX_DESC 16
+
+/* A person to raise an alert for when a camera sees them. */
+typedef struct ft_watch {
+    int64_t id; /* OUT on add */
+    char name[128];
+    char reason[256]; /* the case reason */
+    int64_t created_us;
+    int64_t expires_us; /* 0: never */
+    char webhook[256];  /* "" or a URL the alerts are POSTed to */
+    int n_desc;         /* 1 .. FT_WATCH_MAX_DESC */
+    float desc[FT_WATCH_MAX_DESC][FT_DESCRIPTOR_DIM];
+} ft_watch;
+
+/* Adds an entry (id and created_us are set). FT_EINVAL (no name, no or too
+** many descriptors, non-finite values), store errors. */
+int ft_store_watch_add(ft_store *st, ft_watch *w);
+/* The entries, oldest first; with now_us > 0 only those not expired at
+** now_us. *out is freed with ft_store_free (NULL when *n is 0). */
+int ft_store_watch_list(ft_store *st, int64_t now_us, ft_watch **out /* OUT */, int *n /* OUT */);
+/* Removes an entry and its dismissals. FT_ENOTFOUND. */
+int ft_store_watch_remove(ft_store *st, int64_t id);
+/* "Not this person": sighting never alerts entry id again. FT_ENOTFOUND
+** for an unknown entry. */
+int ft_store_watch_dismiss(ft_store *st, int64_t id, int64_t sighting_id);
+/* 1 if sighting_id was dismissed for entry id, else 0 (negative: error). */
+int ft_store_watch_dismissed(ft_store *st, int64_t id, int64_t sighting_id);
+/* Sightings with an id above after_id, in id order, at most max, each with
+** its descriptors (no thumbnail bytes): what was committed since a reader
+** last looked. */
+int ft_store_sightings_after(ft_store *st, int64_t after_id, int max, ft_store_sighting_fn fn,
+                             void *ctx);
 
 int ft_store_stats(ft_store *st, int64_t *n_cameras, int64_t *n_sightings, int64_t *n_descriptors,
                    int64_t *min_us, int64_t *max_us);

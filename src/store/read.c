@@ -201,6 +201,42 @@ int ft_store_sightings_between(ft_store *st, int64_t from_us, int64_t to_us, con
     return rc;
 }
 
+int ft_store_sightings_after(ft_store *st, int64_t after_id, int max, ft_store_sighting_fn fn,
+                             void *ctx)
+{
+    int rc = ft__store_enter(st);
+    if (rc != FT_OK) return rc;
+    if ((rc = can_walk(st, (const void *)fn)) != FT_OK) return rc;
+    if (max < 1) return ft__store_fail(st, FT_EINVAL, "max must be >= 1");
+    sqlite3_stmt *s;
+    if ((rc = ft__store_stmt(st, FT__STMT_SIGHTINGS_AFTER, &s)) != FT_OK) return rc;
+    sqlite3_bind_int64(s, 1, after_id);
+    sqlite3_bind_int(s, 2, max);
+    ft_sighting *one = ft__malloc(sizeof *one);
+    if (!one) {
+        sqlite3_reset(s);
+        return ft__store_fail(st, FT_ENOMEM, "out of memory");
+    }
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        read_sighting_row(s, one);
+        if ((rc = read_descriptors(st, one)) != FT_OK) break;
+        st->walking++;
+        st->errmsg[0] = 0;
+        rc = fn(one, ctx);
+        st->walking--;
+        if (rc != 0) {
+            stopped(st, rc);
+            break;
+        }
+    }
+    if (rc == FT_OK && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = ft__store_sqlfail(st, r, "reading sightings");
+    sqlite3_reset(s);
+    ft__free(one);
+    return rc;
+}
+
 int ft_store_sightings_brief(ft_store *st, ft_store_sighting_fn fn, void *ctx)
 {
     int rc = ft__store_enter(st);

@@ -20,7 +20,9 @@
 **        3     meta (key/value settings of the event); ingests.content_*: the
 **              video's identity (size, duration, SHA-256 of its first MiB);
 **              ingest_leases: which process is ingesting a camera now
-**     (later: audit and watchlist tables)
+**        4     watchlist: people to alert on (descriptors, name, reason,
+**              expiry, webhook); watch_dismissed: "not this person"
+**     (later: audit tables)
 **
 **   Conventions of the schema:
 **     - times: INTEGER microseconds since the Unix epoch, UTC (*_us), except
@@ -141,12 +143,34 @@ static const char schema_v3[] =
     "    renewed_us  INTEGER NOT NULL,\n"
     "    expires_us  INTEGER NOT NULL     -- after this anyone may take it over\n"
     ");\n";
+/* Version 4: the watchlist. An entry is a person to raise an alert for:
+** 1-16 descriptors (n x 512 bytes float32 LE, as descriptors.vec), a name,
+** the case reason, when it was made and when it expires (0: never), an
+** optional webhook. A dismissed sighting ("not this person") never alerts
+** that entry again. */
+static const char schema_v4[] =
+    "CREATE TABLE watchlist (\n"
+    "    id          INTEGER PRIMARY KEY,\n"
+    "    name        TEXT NOT NULL,\n"
+    "    reason      TEXT NOT NULL,\n"
+    "    created_us  INTEGER NOT NULL,\n"
+    "    expires_us  INTEGER NOT NULL,   -- 0: never\n"
+    "    webhook     TEXT NOT NULL,      -- '' or a URL\n"
+    "    descriptors BLOB NOT NULL       -- n x 512 bytes\n"
+    "        CHECK (length(descriptors) % 512 = 0 AND length(descriptors) BETWEEN 512 AND 8192)\n"
+    ");\n"
+    "CREATE TABLE watch_dismissed (\n"
+    "    watch_id    INTEGER NOT NULL REFERENCES watchlist(id) ON DELETE CASCADE,\n"
+    "    sighting_id INTEGER NOT NULL,\n"
+    "    PRIMARY KEY (watch_id, sighting_id)\n"
+    ");\n";
 /* clang-format on */
 
 const ft__store_migration ft__store_migrations[] = {
     { 1, "cameras, ingests, sightings, thumbnails, descriptors", schema_v1 },
     { 2, "ingests.resume_state", schema_v2 },
     { 3, "meta, ingest content identity, ingest leases", schema_v3 },
+    { 4, "watchlist, dismissed sightings", schema_v4 },
 };
 
 const int ft__store_n_migrations =

@@ -120,6 +120,7 @@ static const char *const stmt_sql[] = {
     [FT__STMT_BETWEEN_CAMERA] = SIGHTING_COLUMNS
     "WHERE camera_id = ?3 AND best_us >= ?1 AND best_us < ?2 ORDER BY best_us, id",
     [FT__STMT_DESCRIPTORS_ALL] = "SELECT sighting_id, n, vec FROM descriptors",
+    [FT__STMT_SIGHTINGS_AFTER] = SIGHTING_COLUMNS "WHERE id > ?1 ORDER BY id LIMIT ?2",
     [FT__STMT_SIGHTINGS_BRIEF] = "SELECT id, ingest_id, camera_id, track_key, first_us, last_us, "
                                  "best_us FROM sightings ORDER BY id",
     [FT__STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",

@@ -287,7 +287,7 @@ static void test_open_create(void)
     ASSERT(ft_store_errmsg(st)[0] == 0);
     ASSERT_EQ(count_rows(path, "PRAGMA user_version"), FT_STORE_SCHEMA_VERSION);
     ASSERT_EQ(count_rows(path, "PRAGMA application_id"), FT__STORE_APP_ID);
-    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), 7);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), 9);
     ASSERT(file_size(path) > 0);
     char wal[160];
     snprintf(wal, sizeof wal, "%s-wal", path);
@@ -1250,11 +1250,12 @@ static void test_migrations(void)
                                     { 2, "test: camera notes", v2_sql },
                                     { 3, "test: audit row", v3_sql } };
     /* The last test steps must be newer than this build's schema. */
-    ft__store_migration migs4[4] = { ft__store_migrations[0],
+    ft__store_migration migs5[5] = { ft__store_migrations[0],
                                      { 2, "test: camera notes", v2_sql },
                                      { 3, "test: audit row", v3_sql },
-                                     { 4, "test: audit row", v3_sql } };
-    ASSERT_EQ(ft__store_n_migrations, 3); /* a real v4 comes: extend these test steps */
+                                     { 4, "test: audit row", v3_sql },
+                                     { 5, "test: audit row", v3_sql } };
+    ASSERT_EQ(ft__store_n_migrations, 4); /* a real v5 comes: extend these test steps */
     char path[128];
     ft_store *st;
     int64_t ing;
@@ -1275,7 +1276,7 @@ static void test_migrations(void)
     ASSERT(memcmp(state, "abc", 3) == 0);
     ft_store_free(state);
     ft_store_close(st);
-    ASSERT_EQ(count_rows(path, "PRAGMA user_version"), 3);
+    ASSERT_EQ(count_rows(path, "PRAGMA user_version"), FT_STORE_SCHEMA_VERSION);
     ASSERT_EQ(count_rows(path, "SELECT count(*) FROM sightings"), 1);
     /* The upgraded run has no video identity: found by its path, resumed at
     ** its checkpoint, and from then on known by its content too. */
@@ -1319,13 +1320,13 @@ static void test_migrations(void)
     ASSERT_EQ(count_rows(path, "SELECT count(*) FROM pragma_table_info('cameras') "
                                "WHERE name = 'note'"),
               1);
-    /* Reopening at v3 runs nothing again; at v4, this build (v3) refuses the file. */
+    /* Reopening at v3 runs nothing again; at v5, this build (v4) refuses the file. */
     ASSERT_OK(ft__store_open_with(path, 0, migs, 3, &st));
     ft_store_close(st);
     ASSERT_EQ(count_rows(path, "SELECT count(*) FROM audit"), 1);
-    ASSERT_OK(ft__store_open_with(path, 0, migs4, 4, &st));
+    ASSERT_OK(ft__store_open_with(path, 0, migs5, 5, &st));
     ft_store_close(st);
-    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM audit"), 2);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM audit"), 3);
     ASSERT_EQ(ft_store_open(path, 0, &st), FT_EFORMAT);
 
     /* A fresh file goes 0 -> 3 in one open. */
@@ -1973,6 +1974,99 @@ static void bench_load(void)
     rm_db(path);
 }
 
+struct seen_ctx {
+    int n;
+    int64_t ids[8];
+    int n_desc[8];
+};
+
+static int on_seen(const ft_sighting *s, void *ctx)
+{
+    struct seen_ctx *c = ctx;
+    if (c->n < 8) c->ids[c->n] = s->id, c->n_desc[c->n] = s->n_desc;
+    c->n++;
+    return 0;
+}
+
+/* The watchlist: entries round-trip with their descriptors, expire, are
+** removed; a dismissal sticks; sightings committed after an id are read in
+** id order with their descriptors. */
+static void test_watchlist(void)
+{
+    char path[128];
+    int64_t ing;
+    ft_store *st = store_with_ingest(path, "watch.ftdb", &ing);
+    ft_watch *w = calloc(1, sizeof *w);
+    ASSERT(w != NULL);
+    ASSERT_EQ(ft_store_watch_add(st, w), FT_EINVAL); /* no name, no descriptor */
+    snprintf(w->name, sizeof w->name, "Lina, 7");
+    snprintf(w->reason, sizeof w->reason, "case 2026-114: lost child");
+    w->n_desc = 2;
+    for (int i = 0; i < 2; i++)
+        for (int d = 0; d < FT_DESCRIPTOR_DIM; d++)
+            w->desc[i][d] = (float)(d % 13) * 0.01f - (float)i;
+    ASSERT_OK(ft_store_watch_add(st, w));
+    int64_t id1 = w->id;
+    ASSERT(id1 > 0 && w->created_us > 0);
+    snprintf(w->name, sizeof w->name, "expired");
+    w->expires_us = T0;
+    ASSERT_OK(ft_store_watch_add(st, w));
+    int64_t id2 = w->id;
+    w->desc[0][3] = NAN;
+    ASSERT_EQ(ft_store_watch_add(st, w), FT_EINVAL);
+    ft_watch *list;
+    int n;
+    ASSERT_OK(ft_store_watch_list(st, 0, &list, &n));
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(list[0].id, id1);
+    ASSERT_STR_EQ(list[0].name, "Lina, 7");
+    ASSERT_STR_EQ(list[0].reason, "case 2026-114: lost child");
+    ASSERT_EQ(list[0].n_desc, 2);
+    ASSERT(list[0].desc[1][5] == 5 * 0.01f - 1.0f);
+    ft_store_free(list);
+    ASSERT_OK(ft_store_watch_list(st, T0 + 1, &list, &n)); /* the second has expired */
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(list[0].id, id1);
+    ft_store_free(list);
+    ASSERT_EQ(ft_store_watch_dismissed(st, id1, 42), 0);
+    ASSERT_OK(ft_store_watch_dismiss(st, id1, 42));
+    ASSERT_OK(ft_store_watch_dismiss(st, id1, 42)); /* twice is once */
+    ASSERT_EQ(ft_store_watch_dismissed(st, id1, 42), 1);
+    ASSERT_EQ(ft_store_watch_dismissed(st, id2, 42), 0);
+    ASSERT_EQ(ft_store_watch_dismiss(st, 999, 42), FT_ENOTFOUND);
+    ASSERT_OK(ft_store_watch_remove(st, id1));
+    ASSERT_EQ(ft_store_watch_remove(st, id1), FT_ENOTFOUND);
+    ASSERT_EQ(ft_store_watch_dismissed(st, id1, 42), 0);
+    ASSERT_OK(ft_store_watch_list(st, 0, &list, &n));
+    ASSERT_EQ(n, 1);
+    ft_store_free(list);
+    free(w);
+    /* sightings after an id */
+    ft_sighting s[3];
+    for (int i = 0; i < 3; i++)
+        make_sighting(&s[i], 10 + i, 1 + i, NULL, 0);
+    ASSERT_OK(ft_store_ingest_commit(st, ing, s, 3, 5, 3, 3));
+    struct seen_ctx sc = { 0 };
+    ASSERT_OK(ft_store_sightings_after(st, 0, 100, on_seen, &sc));
+    ASSERT_EQ(sc.n, 3);
+    ASSERT_EQ(sc.n_desc[2], 3);
+    int64_t first = sc.ids[0];
+    memset(&sc, 0, sizeof sc);
+    ASSERT_OK(ft_store_sightings_after(st, first, 1, on_seen, &sc));
+    ASSERT_EQ(sc.n, 1);
+    ASSERT_EQ(sc.ids[0], first + 1);
+    ASSERT_EQ(sc.n_desc[0], 2);
+    ft_store_close(st);
+    /* read-only: the watchlist is read, never written */
+    ASSERT_OK(ft_store_open(path, FT_STORE_READONLY, &st));
+    ASSERT_OK(ft_store_watch_list(st, 0, &list, &n));
+    ASSERT_EQ(n, 1);
+    ft_store_free(list);
+    ASSERT_EQ(ft_store_watch_remove(st, id2), FT_EINVAL);
+    ft_store_close(st);
+    unlink(path);
+}
+
 FT_TESTS(FT_TEST(test_open_create), FT_TEST(test_cameras), FT_TEST(test_ingest_commit_resume),
          FT_TEST(test_commit_rejects_bad_sightings), FT_TEST(test_descriptors_roundtrip),
          FT_TEST(test_thumbnail_roundtrip), FT_TEST(test_sightings_between),
@@ -1980,5 +2074,5 @@ FT_TESTS(FT_TEST(test_open_create), FT_TEST(test_cameras), FT_TEST(test_ingest_c
          FT_TEST(test_crash_random_kills), FT_TEST(test_not_a_database),
          FT_TEST(test_truncated_database), FT_TEST(test_future_version), FT_TEST(test_migrations),
          FT_TEST(test_ingest_content_identity), FT_TEST(test_ingest_lease),
-         FT_TEST(test_readonly_files), FT_TEST(test_meta), FT_TEST(test_alloc_failures),
-         FT_TEST(bench_commit), FT_TEST(bench_load));
+         FT_TEST(test_readonly_files), FT_TEST(test_meta), FT_TEST(test_watchlist),
+         FT_TEST(test_alloc_failures), FT_TEST(bench_commit), FT_TEST(bench_load));
