@@ -261,6 +261,31 @@ int ft_search_json(ft_store *st, const ft_searcher *s, const ft_search_result *r
                    const ft_query *queries, const char *const *names, int n_queries,
                    const char *thumb_prefix, char **out /* OUT */);
 
+/* An alert: a sighting that matches a watchlist entry. */
+typedef struct ft_alert {
+    int64_t watch_id;
+    char name[128];
+    int64_t sighting_id;
+    char camera_id[FT_CAMERA_ID_MAX];
+    int64_t time_us;       /* the sighting's best shot */
+    double distance;       /* closest of the sighting's and the entry's descriptors */
+    double expected_false; /* false alerts to expect at that distance over the event */
+    double score;          /* 1 - min(1, expected_false) */
+} ft_alert;
+
+/* Checks sighting s against watchlist entries (the caller passes the
+** active ones and leaves out what was dismissed). For each entry, the
+** smallest distance between the sighting's descriptors and the entry's (in
+** cal's metric); an alert when the false matches to expect at that
+** distance, FMR x the entry's descriptors x gallery (the event's
+** descriptors: every one of them meets the entry in time), are at most
+** max_false, and FMR at most max_fmr (the search's policy:
+** FT_SEARCH_MAX_FALSE, FT_SEARCH_MAX_FMR). Writes up to cap alerts; returns
+** how many matched, or FT_EINVAL. */
+int ft_watch_check(const ft_calibration *cal, const ft_watch *entries, int n, const ft_sighting *s,
+                   int64_t gallery, double max_false, double max_fmr, ft_alert *out /* OUT */,
+                   int cap);
+
 /* Base64 of n bytes into out (room for 4 * ceil(n / 3) + 1 bytes, NUL
 ** written); returns the length. */
 size_t ft_base64(const unsigned char *p, size_t n, char *out);

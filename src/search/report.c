@@ -214,3 +214,46 @@ int ft_search_json(ft_store *st, const ft_searcher *s, const ft_search_result *r
     *out = copy;
     return FT_OK;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Watchlist checks                                                         */
+/* ------------------------------------------------------------------------ */
+
+int ft_watch_check(const ft_calibration *cal, const ft_watch *entries, int n, const ft_sighting *s,
+                   int64_t gallery, double max_false, double max_fmr, ft_alert *out, int cap)
+{
+    if (!cal || !s || (n > 0 && !entries) || cap < 0 || !(max_false > 0) ||
+        !(max_fmr > 0 && max_fmr <= 1))
+        return FT_EINVAL;
+    if (gallery < 1) gallery = 1;
+    int k = 0;
+    for (int e = 0; e < n; e++) {
+        const ft_watch *w = &entries[e];
+        double best = INFINITY;
+        for (int i = 0; i < s->n_desc; i++)
+            for (int j = 0; j < w->n_desc; j++) {
+                double d = ft_metric_distance(cal->metric, s->desc[i], w->desc[j]);
+                if (d < best) best = d;
+            }
+        if (!isfinite(best)) continue;
+        int ex = 0;
+        double fmr = ft_calibration_fmr(cal, best, &ex);
+        /* the entry is compared with every descriptor of the event */
+        double expected = fmr * (double)w->n_desc * (double)gallery;
+        if (!(expected <= max_false) || !(fmr <= max_fmr)) continue;
+        if (k < cap) {
+            ft_alert *a = &out[k];
+            memset(a, 0, sizeof *a);
+            a->watch_id = w->id;
+            snprintf(a->name, sizeof a->name, "%s", w->name);
+            a->sighting_id = s->id;
+            snprintf(a->camera_id, sizeof a->camera_id, "%s", s->camera_id);
+            a->time_us = s->best_us;
+            a->distance = best;
+            a->expected_false = expected;
+            a->score = 1.0 - fmin(1.0, expected);
+        }
+        k++;
+    }
+    return k;
+}

@@ -190,6 +190,52 @@ static void test_search_timeline(void)
     unlink(path);
 }
 
+/* Watchlist checks: the closest pair of descriptors, the expected false
+** alerts over the event (FMR x entry descriptors x gallery), the policy. */
+static void test_watch_check(void)
+{
+    const ft_calibration *cal = calibration3(); /* FMR 1e-4 at 0.2, 1e-3 at 0.4 */
+    static ft_watch w[2];
+    memset(w, 0, sizeof w);
+    w[0].id = 7;
+    snprintf(w[0].name, sizeof w[0].name, "P");
+    w[0].n_desc = 2;
+    vec(w[0].desc[0], 50, 0);
+    vec(w[0].desc[1], 0, 0);
+    w[1].id = 8;
+    snprintf(w[1].name, sizeof w[1].name, "Q");
+    w[1].n_desc = 1;
+    vec(w[1].desc[0], 90, 0);
+    static ft_sighting si;
+    memset(&si, 0, sizeof si);
+    si.id = 99;
+    snprintf(si.camera_id, sizeof si.camera_id, "km05");
+    si.best_us = T0;
+    si.n_desc = 2;
+    vec(si.desc[0], 20, 0);
+    vec(si.desc[1], 0, 0.19f); /* 0.19 from P's second descriptor */
+    ft_alert a[4];
+    /* 0.19 is just below FMR 1e-4: with 2 entry descriptors x 10 gallery,
+    ** about 0.002 expected */
+    ASSERT_EQ(ft_watch_check(cal, w, 2, &si, 10, 0.01, 1e-4, a, 4), 1);
+    ASSERT_EQ(a[0].watch_id, 7);
+    ASSERT_EQ(a[0].sighting_id, 99);
+    ASSERT_STR_EQ(a[0].camera_id, "km05");
+    ASSERT_NEAR(a[0].distance, 0.19, 1e-6);
+    int ex;
+    double fmr = ft_calibration_fmr(cal, a[0].distance, &ex);
+    ASSERT(fmr > 5e-5 && fmr < 1e-4);
+    ASSERT_NEAR(a[0].expected_false, 2 * 10 * fmr, 1e-12);
+    ASSERT_NEAR(a[0].score, 1 - 2 * 10 * fmr, 1e-12);
+    /* a larger event: 2 x 100 x FMR > 0.01 expected: over the policy */
+    ASSERT_EQ(ft_watch_check(cal, w, 2, &si, 100, 0.01, 1e-4, a, 4), 0);
+    /* a rate above the ceiling is never an alert, however small the event */
+    vec(si.desc[1], 0, 0.3f);
+    ASSERT_EQ(ft_watch_check(cal, w, 2, &si, 1, 1.0, 1e-4, a, 4), 0);
+    ASSERT_EQ(ft_watch_check(cal, w, 2, &si, 1, 1.0, 1e-3, a, 4), 1);
+    ASSERT_EQ(ft_watch_check(cal, w, 2, &si, 1, 0, 1e-4, a, 4), FT_EINVAL);
+}
+
 /* Base64 of the RFC 4648 test vectors. */
 static void test_search_base64(void)
 {
@@ -542,5 +588,5 @@ static void test_search_course(void)
 }
 
 FT_TESTS(FT_TEST(test_search_timeline), FT_TEST(test_search_course), FT_TEST(test_search_base64),
-         FT_TEST(test_search_default_policy), FT_TEST(test_search_empty),
+         FT_TEST(test_watch_check), FT_TEST(test_search_default_policy), FT_TEST(test_search_empty),
          FT_TEST(test_search_descriptor_space))
