@@ -7,6 +7,13 @@
 ** exit status is then 128 + the signal (130 for SIGINT, 143 for SIGTERM), as
 ** shells expect, so that a script's loop does not take a stopped ingest for
 ** a finished one.
+**
+** --live URL reads a camera's stream instead (ft_ingest_params.live): no
+** --start (frames are timed by the wall clock), one stderr line per
+** connection change, the progress line counts frames read, analysed and
+** dropped, and it runs until Ctrl-C / SIGTERM (or a plain file's end).
+** SIGINT and SIGTERM are installed without SA_RESTART there, so that a
+** blocking open (a FIFO waiting for its writer) returns at once.
 */
 #include "cli.h"
 
@@ -19,12 +26,26 @@
 
 const char ingest_usage[] =
     "usage: facetrail ingest --db DB --camera ID --start TIME [options] VIDEO\n"
+    "       facetrail ingest --db DB --camera ID --live URL [options]\n"
     "\n"
     "Finds, tracks and stores every face a camera's video shows: each face\n"
     "track becomes a sighting (camera, first/last time, best shot, thumbnail,\n"
     "descriptors). Frame time = TIME + the video's own timestamp.\n"
     "An interrupted ingest (Ctrl-C, a crash, a power cut) resumes where it\n"
     "stopped when run again with the same DB, camera, start and video.\n"
+    "\n"
+    "--live URL reads a live stream until Ctrl-C or SIGTERM: URL is anything\n"
+    "FFmpeg opens (rtsp://, http(s):// serving MPEG-TS, MJPEG or HLS) or a path\n"
+    "read as a stream (a FIFO; a plain file is read once and ends). A frame's\n"
+    "time is the wall clock when it arrived (CLOCK_REALTIME at the read, less\n"
+    "the time it waited in buffers by the stream's own clock; clocks carried\n"
+    "in the stream, RTCP's, are not used). A stream that cannot be opened (the\n"
+    "first try too), breaks, ends or sends nothing for 10 s is reopened after\n"
+    "0.5 s, 1 s, 2 s ... up to 30 s, each change told on stderr; the tracks open\n"
+    "when it was lost are stored. Frames sampled at --fps that cannot be\n"
+    "analysed within --max-lag seconds (or come faster than real time) are\n"
+    "dropped, not queued, and counted. A finished track is stored within about\n"
+    "a second. A live ingest is not resumed: after a restart it goes on live.\n"
     "\n"
     "options:\n"
     "  --db DB               the event database (created if missing)\n"
@@ -34,6 +55,9 @@ const char ingest_usage[] =
     "                        without an offset: in the event's zone, see --tz)\n"
     "  --tz ZONE             zone for a --start without an offset (default: the\n"
     "                        event's, set by 'camera add --tz', else the system's)\n"
+    "  --live URL            a live stream instead of a VIDEO (no --start)\n"
+    "  --max-lag S           live: drop frames more than S seconds behind (default 2;\n"
+    "                        HLS delivers whole segments: use more than one segment)\n"
     "  --fps N               frames looked at per second of video (default 5)\n"
     "  --detector yunet|ssd|tiny  face detector (default yunet)\n" PIPELINE_OPTIONS_HELP
     "                        (ingest: --tile 512 when the detector is ssd or tiny)\n"
@@ -45,7 +69,8 @@ const char ingest_usage[] =
     "  -h, --help            this text\n"
     "\n"
     "exit status: 0 done, 2 error, 130 stopped by Ctrl-C (SIGINT), 143 stopped by\n"
-    "SIGTERM: what was done is kept, and the same command resumes it\n";
+    "SIGTERM: what was done is kept, and the same command resumes it (live: goes\n"
+    "on live)\n";
 
 static volatile sig_atomic_t interrupted; /* the signal that asked to stop, 0 if none */
 
@@ -57,7 +82,37 @@ static void on_sigint(int sig)
 typedef struct bar {
     int tty;
     double last_draw;
+    const char *source; /* live: the URL, for its lines */
 } bar;
+
+/* The live ingest's polled stop: a signal came. */
+static int stop_requested(void *ctx)
+{
+    (void)ctx;
+    return interrupted != 0;
+}
+
+/* A live stream's connection change, one line on stderr. */
+static void on_live(const ft_ingest_live_event *e, void *ctx)
+{
+    bar *b = ctx;
+    fprintf(stderr, "%sfacetrail ingest: %s: %s\n", b->tty ? "\r\033[K" : "", b->source, e->text);
+}
+
+/* The live progress line: frames read, analysed and dropped, and the lag. */
+static int live_progress(const ft_ingest_progress *p, void *ctx)
+{
+    bar *b = ctx;
+    if (b->tty && (p->elapsed_s - b->last_draw >= 0.2 || interrupted)) {
+        b->last_draw = p->elapsed_s;
+        fprintf(stderr,
+                "\r%lld frames read, %lld analysed, %lld dropped  %lld faces  %lld tracks  "
+                "%lld sightings  lag %.1f s ",
+                (long long)p->frames_read, (long long)p->frames, (long long)p->frames_dropped,
+                (long long)p->faces, (long long)p->tracks_open, (long long)p->sightings, p->lag_s);
+    }
+    return interrupted ? 1 : 0;
+}
 
 static int progress(const ft_ingest_progress *p, void *ctx)
 {
@@ -84,13 +139,81 @@ static int progress(const ft_ingest_progress *p, void *ctx)
     return interrupted ? 1 : 0;
 }
 
+/* `ingest --live URL`: checks, then ft_ingest_run in live mode until a
+** signal; the summary counts frames read, analysed and dropped. */
+static int ingest_live(struct opts *o, const char *db, const char *url, ft_engine_params *ep,
+                       ft_ingest_params *ip, int tile_set, int quiet, const char *start,
+                       const char *tz)
+{
+    if (o->n_operands > 0)
+        return usage_error(o->cmd, "--live URL and a VIDEO operand: give one source");
+    if (start)
+        return usage_error(o->cmd, "--start is for a recorded VIDEO: a live stream is timed by "
+                                   "the wall clock");
+    if (tz) return usage_error(o->cmd, "--tz is for --start: a live stream has no --start");
+    if (ip->force)
+        return usage_error(o->cmd, "--force is for a VIDEO: a live ingest never resumes");
+    if (!*url) return usage_error(o->cmd, "--live: empty URL");
+    if (!db) return usage_error(o->cmd, "missing --db DB");
+    if (!ip->camera_id) return usage_error(o->cmd, "missing --camera ID");
+    ip->detect.min_score = ft_detector_default_score(ip->detect.detector);
+    if (!tile_set && ip->detect.detector != FT_DETECTOR_YUNET) ip->detect.tile_px = 512;
+    ip->source = url;
+    ft_store *st;
+    if (ft_store_open(db, FT_STORE_CREATE, &st) != FT_OK) {
+        fprintf(stderr, "facetrail ingest: %s\n", ft_store_errmsg(NULL));
+        return CLI_ERROR;
+    }
+    ft_camera cam; /* an unknown camera before the models load */
+    if (ft_store_camera_get(st, ip->camera_id, &cam) != FT_OK) {
+        fprintf(stderr, "facetrail ingest: camera %s: %s (add it with 'facetrail camera add')\n",
+                ip->camera_id, ft_store_errmsg(st));
+        ft_store_close(st);
+        return CLI_ERROR;
+    }
+    ft_engine *eng = NULL;
+    if (start_engine(o->cmd, ep, &ip->detect, &eng) != CLI_OK) {
+        ft_store_close(st);
+        return CLI_ERROR;
+    }
+    bar b = { !quiet && isatty(2), -1, url };
+    ip->progress = live_progress;
+    ip->progress_ctx = &b;
+    ip->stop = stop_requested;
+    ip->on_live = on_live;
+    ip->live_ctx = &b;
+    struct sigaction sa; /* no SA_RESTART: a blocking open or read returns */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    ft_ingest_report rep;
+    char err[600];
+    int rc = ft_ingest_run(eng, st, ip, &rep, err, sizeof err);
+    if (b.tty) fputs("\r\033[K", stderr);
+    if (rc != FT_OK) fprintf(stderr, "facetrail ingest: %s\n", *err ? err : ft_strerror(rc));
+    if (rep.ingest_id)
+        printf("%s %s: %lld frames read, %lld analysed, %lld dropped; %lld faces, %lld sightings "
+               "stored in %.1f s (%lld connection%s)\n",
+               rc != FT_OK ? "failed" : (rep.stopped ? "stopped" : "ended"), url,
+               (long long)rep.frames_read, (long long)rep.frames, (long long)rep.frames_dropped,
+               (long long)rep.faces, (long long)rep.sightings, rep.elapsed_s,
+               (long long)rep.n_connects, rep.n_connects == 1 ? "" : "s");
+    ft_engine_close(eng);
+    ft_store_close(st);
+    if (rc != FT_OK) return CLI_ERROR;
+    if (rep.stopped && interrupted) return 128 + interrupted;
+    return CLI_OK;
+}
+
 int cmd_ingest(int argc, char **argv)
 {
     ft_engine_params ep = ft_engine_default_params();
     ep.model_dir = default_model_dir();
     ep.n_threads = 1; /* one ingest per camera, one per core, scales best */
     ft_ingest_params ip = ft_ingest_default_params();
-    const char *db = NULL, *start = NULL, *tz = NULL;
+    const char *db = NULL, *start = NULL, *tz = NULL, *url = NULL;
     int quiet = 0, tile_set = 0;
     double x;
     struct opts o;
@@ -110,6 +233,12 @@ int cmd_ingest(int argc, char **argv)
             if (!(start = opts_value(&o))) return CLI_ERROR;
         } else if (opts_is(&o, "--tz")) {
             if (!(tz = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--live")) {
+            if (!(url = opts_value(&o))) return CLI_ERROR;
+            ip.live = 1;
+        } else if (opts_is(&o, "--max-lag")) {
+            if (opts_double(&o, 0, 3600, 1, "a lag in (0, 3600] seconds", &x)) return CLI_ERROR;
+            ip.max_lag_s = x;
         } else if (opts_is(&o, "--fps")) {
             if (opts_double(&o, 0, 120, 1, "a rate in (0, 120] frames per second", &x))
                 return CLI_ERROR;
@@ -126,7 +255,8 @@ int cmd_ingest(int argc, char **argv)
             return opts_unknown(&o);
         }
     }
-    if (o.n_operands == 0) return usage_error(o.cmd, "missing VIDEO operand");
+    if (url) return ingest_live(&o, db, url, &ep, &ip, tile_set, quiet, start, tz);
+    if (o.n_operands == 0) return usage_error(o.cmd, "missing VIDEO operand (or --live URL)");
     if (o.n_operands > 1) return usage_error(o.cmd, "one VIDEO at a time (got %d)", o.n_operands);
     if (!db) return usage_error(o.cmd, "missing --db DB");
     if (!ip.camera_id) return usage_error(o.cmd, "missing --camera ID");
@@ -157,7 +287,7 @@ int cmd_ingest(int argc, char **argv)
         ft_store_close(st);
         return CLI_ERROR;
     }
-    bar b = { !quiet && isatty(2), -1 };
+    bar b = { !quiet && isatty(2), -1, NULL };
     ip.progress = progress;
     ip.progress_ctx = &b;
     signal(SIGINT, on_sigint);

@@ -70,13 +70,29 @@ typedef struct ft_video_params {
                             not interpolated, coarser rounding: ~1 level mean
                             difference, more at sharp colour edges). Only
                             returned frames are converted. */
+    /* Live sources (ft_video_open_live) only: */
+    int (*interrupt)(void *ctx); /* polled while FFmpeg waits (connecting, reading);
+                                    non-zero aborts the wait: the call fails with
+                                    FT_EIO, message "...: interrupted". NULL: never */
+    void *interrupt_ctx;
+    int64_t stall_us; /* no data for this long while connecting or reading:
+                         the call fails with FT_EIO "no data for N s"; 0: 10 s */
 } ft_video_params;
 
 /* Containers and elementary streams accepted by default (libavformat names). */
 #define FT_VIDEO_DEFAULT_FORMATS \
     "mov,matroska,webm,avi,mpegts,mpeg,flv,asf,mxf,nut,h264,hevc,m4v,mpegvideo,mjpeg,ivf"
 
-/* max_pixels 0, threads 0 (1), formats NULL (the default list), fast_colour 0. */
+/* Demuxers a live source may use as well: playlists, RTSP sessions, MJPEG
+** over HTTP (multipart). */
+#define FT_VIDEO_LIVE_FORMATS "hls,rtsp,rtp,sdp,mpjpeg"
+
+/* Protocols a live source may use (a plain path is read through "file"). */
+#define FT_VIDEO_LIVE_PROTOCOLS \
+    "file,pipe,http,https,tls,tcp,udp,rtp,srtp,rtsp,rtsps,rtmp,rtmps,hls,crypto,httpproxy,data"
+
+/* max_pixels 0, threads 0 (1), formats NULL (the default list), fast_colour 0,
+** no interrupt, stall_us 0 (10 s). */
 ft_video_params ft_video_default_params(void);
 
 typedef struct ft_video_info {
@@ -122,6 +138,20 @@ typedef struct ft_video_damage {
 ** FT_EFORMAT (use ft_image_load). */
 int ft_video_open(const char *path, const ft_video_params *p, ft_video **out /* OUT */, char *err,
                   size_t errlen);
+
+/* Opens a live source: url is anything libavformat opens over the protocols
+** of FT_VIDEO_LIVE_PROTOCOLS (rtsp://, http(s):// serving MPEG-TS, MJPEG or
+** HLS, udp:// ...) or a path (a FIFO, a device, a growing or plain file),
+** read as a stream: never seeked, no file checks, and at its end
+** ft_video_read returns 0 (or FT_EIO when the connection broke). Accepted
+** containers: p->formats or the default list, plus FT_VIDEO_LIVE_FORMATS.
+** RTSP is asked for TCP transport. p->interrupt is polled while FFmpeg
+** waits, and p->stall_us bounds a wait for data (connect, probe, read).
+** pts_us of the frames is the stream's own clock from its first frame.
+** Errors as ft_video_open; FT_EIO also for cannot connect, no data, and
+** interrupted (the message says which). */
+int ft_video_open_live(const char *url, const ft_video_params *p, ft_video **out /* OUT */,
+                       char *err, size_t errlen);
 void ft_video_close(ft_video *v);
 
 /* Stream properties, from the headers (no decoding). FT_EINVAL on NULL. */
@@ -171,7 +201,7 @@ int64_t ft_video_sample_next_us(int64_t last_pts_us, double sample_fps);
 ** is >= pts_us (negative: the start): seeks to the keyframe at or before it
 ** and decodes and discards the frames before it (during that next read).
 ** Past the end, the next read returns 0. Sampling restarts at the frame
-** returned next. Errors: FT_EIO (the container cannot seek), FT_EINVAL. */
+** returned next. Errors: FT_EIO (the container cannot seek, a live stream), FT_EINVAL. */
 int ft_video_seek(ft_video *v, int64_t pts_us);
 
 /* Message for the last failure on v ("" if none); borrowed, valid until the

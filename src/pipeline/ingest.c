@@ -32,6 +32,25 @@
 **   A run that reaches the end of its video with no sighting stored says
 **   why in report.note (why_no_sightings), in seconds and --fps.
 **
+**   Live (run_live): the same per-frame work on a stream that is opened,
+**   read, lost and reopened until a stop. Times are microseconds of the
+**   monotonic clock since the run began (the tracker's clock); start_us,
+**   the wall clock of that origin, is read again at each connection. Per
+**   sampled frame at monotonic time w and stream time pts:
+**     offset = min(offset, w - pts)   (reset at a connection and when pts
+**                                      goes back)
+**     lag    = w - pts - offset       (>= 0: time spent in buffers)
+**     t      = offset + pts           (= w - lag: when it arrived)
+**   drop when lag > max_lag or t < the sampler's next slot after the last
+**   analysed t; else analyse at t. t never goes back (offset only shrinks,
+**   and a reset sets t = w), so checkpoints and tracks stay ordered.
+**
+**     connecting --ok--> reading --read error / end / stall--> lost
+**         ^   \--fail--> lost                                   |
+**         |                 (flush tracks, commit)               |
+**         +---- backoff 0.5 s .. 30 s (stop polled) <-----------+
+**     a stop in any state: flush, commit, done. A plain file's end: done.
+**
 ** INVARIANTS  (1) a sighting is stored only once its track has finished (or
 **                 the video ended): stored sightings never change.
 **             (2) nothing is committed beyond the last frame fully processed.
@@ -49,9 +68,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define THUMB_PX       96 /* thumbnail side */
 #define REFRESH_FRAMES 10 /* every tile is looked at this often, moving or not */
@@ -65,6 +86,7 @@ ft_ingest_params ft_ingest_default_params(void)
     p.n_desc = 3;
     p.commit_every_s = 5.0;
     p.video_threads = 1;
+    p.max_lag_s = 2.0;
     return p;
 }
 
@@ -85,6 +107,7 @@ typedef struct ingest {
     int64_t frame_no;
     int tiles_run, tiles_total;
     int64_t tracks_undescribed; /* finished tracks without a descriptor (not stored) */
+    int64_t start_us;           /* wall clock of tracker time 0 */
     char *err;
     size_t errlen;
 } ingest;
@@ -175,9 +198,9 @@ static int to_sighting(ingest *in, const ft__track *t, ft_sighting *s)
     const ft__shot *best = &t->shots[0];
     snprintf(s->camera_id, sizeof s->camera_id, "%s", in->p->camera_id);
     s->track_key = t->key;
-    s->first_us = in->p->start_us + t->first_us;
-    s->last_us = in->p->start_us + t->last_us;
-    s->best_us = in->p->start_us + best->pts_us;
+    s->first_us = in->start_us + t->first_us;
+    s->last_us = in->start_us + t->last_us;
+    s->best_us = in->start_us + best->pts_us;
     for (int k = 0; k < 4; k++)
         s->box[k] = (float)best->box[k];
     s->face_px = (float)best->box[3];
@@ -353,6 +376,273 @@ static void why_no_sightings(ingest *in, int64_t ingest_id, int64_t duration_us,
     }
 }
 
+/* ------------------------------------------------------------------------ */
+/* Live sources                                                             */
+/* ------------------------------------------------------------------------ */
+
+#define LIVE_BACKOFF_MIN_S 0.5
+#define LIVE_BACKOFF_MAX_S 30.0
+#define LIVE_COMMIT_S      0.5 /* finished tracks wait at most this long */
+
+typedef struct live {
+    ingest in;
+    int64_t ingest_id;
+    double t0;       /* ft__now() at the start: tracker time 0 */
+    int64_t last_cp; /* last checkpoint (tracker time) */
+    int64_t frames_c, faces_c;
+    double last_commit; /* ft__now() of the last commit */
+    ft_ingest_report *out;
+    int64_t faces;
+} live;
+
+/* The caller's stop (p->stop), for the reader's interrupt and our waits. */
+static int live_stop(void *ctx)
+{
+    const ft_ingest_params *p = ctx;
+    return p->stop && p->stop(p->stop_ctx);
+}
+
+/* Wall clock now, microseconds (UTC). */
+static int64_t wall_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Tells p->on_live of a change. */
+static void live_event(live *L, int state, double retry_s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void live_event(live *L, int state, double retry_s, const char *fmt, ...)
+{
+    if (!L->in.p->on_live) return;
+    char text[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    ft_ingest_live_event e = { state, text, retry_s, L->out->n_connects };
+    L->in.p->on_live(&e, L->in.p->live_ctx);
+}
+
+/* Commits the finished tracks and counters at checkpoint cp (tracker time). */
+static int live_commit(live *L, int64_t cp)
+{
+    if (cp < L->last_cp) cp = L->last_cp;
+    int rc = commit(&L->in, L->ingest_id, cp, L->out->frames - L->frames_c, L->faces - L->faces_c,
+                    &L->out->sightings);
+    if (rc != FT_OK) return rc;
+    L->frames_c = L->out->frames, L->faces_c = L->faces, L->last_cp = cp;
+    L->last_commit = ft__now();
+    return FT_OK;
+}
+
+/* Ends every live track (the stream is gone or the run stops) and commits. */
+static int live_flush(live *L)
+{
+    ft__tracker_flush(L->in.tr);
+    return live_commit(L, L->last_cp);
+}
+
+/* Waits secs, polling the stop (and renewing the lease with an empty
+** commit every commit_every_s). 1 if a stop came, 0 after the wait, < 0 on
+** a store error. */
+static int live_wait(live *L, double secs)
+{
+    double until = ft__now() + secs;
+    for (;;) {
+        if (live_stop((void *)L->in.p)) return 1;
+        double now = ft__now();
+        if (now >= until) return 0;
+        if (now - L->last_commit >= L->in.p->commit_every_s) {
+            int rc = live_commit(L, L->last_cp);
+            if (rc != FT_OK) return rc;
+        }
+        double step = until - now < 0.05 ? until - now : 0.05;
+        struct timespec ts = { 0, (long)(step * 1e9) };
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Calls the progress callback after a frame read at lag lag_us; 1 if it
+** asks to stop. */
+static int live_progress(live *L, int64_t t, int64_t lag_us)
+{
+    const ft_ingest_params *p = L->in.p;
+    if (!p->progress) return live_stop((void *)p);
+    int n_live;
+    ft__tracker_live(L->in.tr, &n_live);
+    ft_ingest_progress pr = { L->out->frames,
+                              L->faces,
+                              n_live,
+                              L->out->sightings,
+                              t,
+                              -1,
+                              ft__now() - L->t0,
+                              L->out->frames_read,
+                              L->out->frames_dropped,
+                              (double)lag_us / 1e6 };
+    return p->progress(&pr, p->progress_ctx) || live_stop((void *)p);
+}
+
+/* Reads one connection until it is lost, a plain file ends (*ended = 1)
+** or a stop (*stopped = 1). Returns FT_OK or a processing / store error;
+** *why gets the reason of a loss. */
+static int live_read(live *L, ft_video *v, int *stopped, int *ended, char *why, size_t whylen)
+{
+    const ft_ingest_params *p = L->in.p;
+    int64_t offset = 0, last_pts = 0, last_t = 0;
+    int have_offset = 0, have_t = 0;
+    const int64_t max_lag = (int64_t)(p->max_lag_s * 1e6);
+    for (;;) {
+        const ft_image *frame;
+        int64_t pts;
+        int r = ft_video_read(v, p->sample_fps, &frame, &pts);
+        if (r <= 0) {
+            if (live_stop((void *)p)) {
+                *stopped = 1;
+            } else if (r == 0) {
+                struct stat sb;
+                *ended = stat(p->source, &sb) == 0 && S_ISREG(sb.st_mode);
+                snprintf(why, whylen, "end of stream");
+            } else {
+                snprintf(why, whylen, "%s", ft_video_errmsg(v));
+            }
+            return FT_OK;
+        }
+        const int64_t w = (int64_t)((ft__now() - L->t0) * 1e6);
+        if (!have_offset || pts < last_pts || w - pts < offset) offset = w - pts;
+        have_offset = 1;
+        last_pts = pts;
+        const int64_t lag = w - pts - offset, t = offset + pts;
+        L->out->frames_read++;
+        if (lag > max_lag || (have_t && t < ft_video_sample_next_us(last_t, p->sample_fps))) {
+            L->out->frames_dropped++;
+        } else {
+            int rc = process_frame(&L->in, frame, t, &L->faces);
+            if (rc != FT_OK) return rc;
+            L->out->frames++;
+            last_t = t, have_t = 1;
+            L->last_cp = t > L->last_cp ? t : L->last_cp;
+            int n_done;
+            ft__tracker_finished(L->in.tr, &n_done);
+            double since = ft__now() - L->last_commit;
+            if ((n_done > 0 && since >= LIVE_COMMIT_S) || since >= p->commit_every_s) {
+                if ((rc = live_commit(L, L->last_cp)) != FT_OK) return rc;
+            }
+        }
+        if (live_progress(L, t, lag)) {
+            *stopped = 1;
+            return FT_OK;
+        }
+    }
+}
+
+/* The live ingest (LIVE SOURCES in facetrail/ingest.h): one ingest in the
+** store, connections until a stop or a plain file's end. */
+static int run_live(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_ingest_report *out,
+                    const char *space, int first_ingest, char *err, size_t errlen)
+{
+    live L;
+    memset(&L, 0, sizeof L);
+    ingest *in = &L.in;
+    in->eng = eng, in->st = st, in->p = p, in->err = err, in->errlen = errlen;
+    L.out = out;
+    L.t0 = ft__now();
+    in->start_us = wall_now_us();
+    int rc;
+    char how[256];
+    ft_pipeline_describe(&p->detect, ft_calibration_for_space(space)->metric, how, sizeof how);
+    if (first_ingest && ((rc = ft_store_meta_set(st, FT_STORE_PIPELINE_KEY, how)) != FT_OK ||
+                         (rc = ft_store_meta_set(st, FT_STORE_SPACE_KEY, space)) != FT_OK))
+        return ft__errf(err, errlen, rc, "%s", ft_store_errmsg(st));
+    int64_t resume_us;
+    rc = ft_store_ingest_begin_content(st, p->camera_id, p->source, NULL, in->start_us,
+                                       p->sample_fps, 0, &L.ingest_id, &resume_us);
+    if (rc != FT_OK) return ft__errf(err, errlen, rc, "%s", ft_store_errmsg(st));
+    out->ingest_id = L.ingest_id;
+    L.last_commit = ft__now();
+    if ((rc = ft__tracker_create(NULL, &in->tr)) != FT_OK) goto done;
+
+    ft_video_params vp = ft_video_default_params();
+    vp.threads = p->video_threads;
+    vp.interrupt = live_stop;
+    vp.interrupt_ctx = (void *)p;
+    double backoff = LIVE_BACKOFF_MIN_S;
+    int stopped = 0, ended = 0;
+    char why[600];
+    while (!stopped && !ended) {
+        if (live_stop((void *)p)) {
+            stopped = 1;
+            break;
+        }
+        ft_video *v = NULL;
+        char oerr[600];
+        rc = ft_video_open_live(p->source, &vp, &v, oerr, sizeof oerr);
+        if (rc == FT_ENOMEM) goto done;
+        if (rc == FT_OK) {
+            ft_video_info vi;
+            ft_video_get_info(v, &vi);
+            out->n_connects++;
+            /* the wall clock again: tracker time keeps the monotonic clock */
+            in->start_us = wall_now_us() - (int64_t)((ft__now() - L.t0) * 1e6);
+            live_event(&L, FT_INGEST_LIVE_CONNECTED, 0, "connected (%s %s %dx%d, %.3g fps)",
+                       vi.format, vi.codec, vi.width, vi.height, vi.fps);
+            int64_t before = out->frames_read;
+            why[0] = '\0';
+            rc = live_read(&L, v, &stopped, &ended, why, sizeof why);
+            ft_video_close(v);
+            if (rc != FT_OK) goto done;
+            if (out->frames_read > before) backoff = LIVE_BACKOFF_MIN_S;
+            if ((rc = live_flush(&L)) != FT_OK) goto done; /* open tracks end here */
+            if (stopped) break;
+            if (ended) {
+                live_event(&L, FT_INGEST_LIVE_ENDED, 0, "the file ended");
+                break;
+            }
+            live_event(&L, FT_INGEST_LIVE_LOST, 0, "lost: %s", why);
+        } else {
+            if (live_stop((void *)p)) {
+                stopped = 1;
+                break;
+            }
+            live_event(&L, FT_INGEST_LIVE_LOST, 0, "%s", oerr);
+        }
+        live_event(&L, FT_INGEST_LIVE_RETRY, backoff, "reconnecting in %.1f s", backoff);
+        int w = live_wait(&L, backoff);
+        if (w < 0) {
+            rc = w;
+            goto done;
+        }
+        stopped = w;
+        backoff = backoff * 2 > LIVE_BACKOFF_MAX_S ? LIVE_BACKOFF_MAX_S : backoff * 2;
+    }
+    if ((rc = live_flush(&L)) != FT_OK) goto done;
+    out->stopped = stopped;
+    if ((rc = ft_store_ingest_finish(st, L.ingest_id, FT_INGEST_DONE, NULL)) != FT_OK)
+        ft__errf(err, errlen, rc, "%s", ft_store_errmsg(st));
+done:
+    if (rc != FT_OK) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s", err && *err ? err : ft_strerror(rc));
+        if (err && errlen && !*err) snprintf(err, errlen, "%s", msg);
+        ft_store_ingest_finish(st, L.ingest_id, FT_INGEST_FAILED, msg);
+    }
+    out->faces = L.faces;
+    out->elapsed_s = ft__now() - L.t0;
+    out->video_us = (int64_t)(out->elapsed_s * 1e6);
+    ft__tracker_destroy(in->tr);
+    ft__free(in->faces);
+    ft__free(in->dets);
+    ft__free(in->descs);
+    ft__free(in->has_desc);
+    ft__free(in->ambiguous);
+    ft__free(in->assign);
+    ft__free(in->pending);
+    ft__motion_fini(&in->motion);
+    return rc;
+}
+
 static int check_params(const ft_ingest_params *p, char *err, size_t errlen)
 {
     if (!p || !p->camera_id || !*p->camera_id || !p->source || !*p->source)
@@ -365,6 +655,8 @@ static int check_params(const ft_ingest_params *p, char *err, size_t errlen)
                         FT_SIGHTING_MAX_DESC);
     if (!(p->commit_every_s > 0))
         return ft__errf(err, errlen, FT_EINVAL, "commit interval must be positive");
+    if (p->live && !(p->max_lag_s > 0 && p->max_lag_s <= 3600))
+        return ft__errf(err, errlen, FT_EINVAL, "max lag %g s is not in (0, 3600]", p->max_lag_s);
     return FT_OK;
 }
 
@@ -400,6 +692,8 @@ int ft_ingest_run(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_in
                         "event's pipeline)",
                         have, space);
 
+    if (p->live) return run_live(eng, st, p, out, space, !*have, err, errlen);
+
     /* open the video first: a bad file must not leave a running ingest */
     ft_video_params vp = ft_video_default_params();
     vp.threads = p->video_threads;
@@ -416,6 +710,7 @@ int ft_ingest_run(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_in
     ingest in;
     memset(&in, 0, sizeof in);
     in.eng = eng, in.st = st, in.p = p, in.err = err, in.errlen = errlen;
+    in.start_us = p->start_us;
     int64_t ingest_id = 0, resume_us = -1;
     char how[256];
     ft_pipeline_describe(&p->detect, ft_calibration_for_space(space)->metric, how, sizeof how);
@@ -475,8 +770,10 @@ int ft_ingest_run(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_in
         if (p->progress) {
             int n_live;
             ft__tracker_live(in.tr, &n_live);
-            ft_ingest_progress pr = { frames,           faces,         n_live, out->sightings, pts,
-                                      info.duration_us, ft__now() - t0 };
+            ft_ingest_progress pr = {
+                frames, faces, n_live, out->sightings, pts, info.duration_us, ft__now() - t0,
+                0,      0,     0
+            };
             if (p->progress(&pr, p->progress_ctx)) {
                 out->stopped = 1;
                 break;

@@ -39,6 +39,14 @@
 **          past the target, or none comes out, seek again 1, 2, 4 ... s
 **          earlier, at worst from the start: exact, and bounded (the step
 **          doubles until it reaches the start).
+**   live:  ft_video_open_live takes a URL (or a path read as a stream: a
+**          FIFO) with the live protocol and format lists, no stat checks,
+**          and an interrupt callback on the format context (live_interrupt)
+**          that aborts any wait of FFmpeg's when the caller's interrupt says
+**          so or when no packet came for stall_us (connect and probe
+**          included). At the end of a live input only the demuxer's error
+**          counts (no index or fragment checks: there is no file to look
+**          at): EOF is 0, a broken connection FT_EIO with its reason.
 **   Colours: the frame's matrix (BT.601 / 709 / 2020 ...) and range; an
 **   untagged stream is BT.709 from 1280x720 up, BT.601 below (players do the
 **   same; the writer tags accordingly).
@@ -144,6 +152,13 @@ struct ft_video {
     int dec_errors;       /* consecutive decode failures */
     int last_averr;       /* the last decode failure, 0 if none since open / seek */
     int64_t n_decoded;    /* frames decoded since open / seek */
+    int live;             /* opened by ft_video_open_live */
+    int (*interrupt)(void *ctx);
+    void *interrupt_ctx;
+    int64_t stall_us; /* live: longest wait for data */
+    double last_data; /* live: ft__now() of the last packet (or of the open) */
+    int interrupted;  /* live: the caller's interrupt aborted a wait */
+    int stalled;      /* live: a wait for data ran past stall_us */
     char errmsg[512];
 };
 
@@ -161,7 +176,7 @@ static int fail(ft_video *v, int status, const char *fmt, ...)
 
 ft_video_params ft_video_default_params(void)
 {
-    ft_video_params p = { 0, 0, NULL, 0 };
+    ft_video_params p = { 0, 0, NULL, 0, NULL, NULL, 0 };
     return p;
 }
 
@@ -190,8 +205,88 @@ static void first_name(const char *names, char *out, size_t len)
     out[n] = '\0';
 }
 
+/* FFmpeg's interrupt callback of a live reader: 1 aborts the blocking
+** operation in progress (the caller's interrupt, or no data for stall_us). */
+static int live_interrupt(void *opaque)
+{
+    ft_video *v = opaque;
+    if (v->interrupt && v->interrupt(v->interrupt_ctx)) {
+        v->interrupted = 1;
+        return 1;
+    }
+    if ((ft__now() - v->last_data) * 1e6 > (double)v->stall_us) {
+        v->stalled = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Why a live wait was aborted ("" when it was not), for messages. */
+static const char *live_abort_text(const ft_video *v, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (v->interrupted)
+        snprintf(buf, len, "interrupted");
+    else if (v->stalled)
+        snprintf(buf, len, "no data for %.0f s", (double)v->stall_us / 1e6);
+    return buf;
+}
+
+/* Whether url names a protocol ("rtsp://...", "http://..."), not a path. */
+static int has_scheme(const char *url)
+{
+    size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    return n > 0 && strncmp(url + n, "://", 3) == 0;
+}
+
+/* The live reader's URL: as given when it names a protocol, else "file:"
+** + the path; ft__malloc'd (NULL: out of memory). */
+static char *live_url(const char *url)
+{
+    return has_scheme(url) ? ft__strdup(url) : ft__video_url(url);
+}
+
+/* avformat_open_input of a live URL: live lists, the interrupt callback,
+** TCP for RTSP; formats is the caller's list (FT_VIDEO_LIVE_FORMATS is
+** added here). */
+static int open_live_input(ft_video *v, const char *formats, char *err, size_t errlen)
+{
+    char *url = live_url(v->path);
+    char *fmts = ft__malloc(strlen(formats) + sizeof "," FT_VIDEO_LIVE_FORMATS);
+    v->fc = avformat_alloc_context();
+    if (!url || !fmts || !v->fc) {
+        ft__free(url);
+        ft__free(fmts);
+        return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
+    }
+    sprintf(fmts, "%s,%s", formats, FT_VIDEO_LIVE_FORMATS);
+    v->fc->opaque = &v->sink;
+    v->fc->interrupt_callback.callback = live_interrupt;
+    v->fc->interrupt_callback.opaque = v;
+    AVDictionary *opts = NULL;
+    int r = av_dict_set(&opts, "protocol_whitelist", FT_VIDEO_LIVE_PROTOCOLS, 0);
+    if (r >= 0) r = av_dict_set(&opts, "format_whitelist", fmts, 0);
+    if (r >= 0 && strncmp(url, "rtsp", 4) == 0) r = av_dict_set(&opts, "rtsp_transport", "tcp", 0);
+    v->last_data = ft__now();
+    if (r >= 0) r = avformat_open_input(&v->fc, url, NULL, &opts);
+    av_dict_free(&opts);
+    ft__free(url);
+    ft__free(fmts);
+    if (r >= 0) return FT_OK;
+    char ebuf[128], why[64];
+    if (*live_abort_text(v, why, sizeof why))
+        return ft__errf(err, errlen, FT_EIO, "%s: cannot open: %s", v->path, why);
+    ft__video_averr(r, ebuf, sizeof ebuf);
+    int status = ft__video_demux_status(r);
+    if (status == FT_ENOMEM) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
+    if (status == FT_EIO || r == AVERROR(EINTR))
+        return ft__errf(err, errlen, FT_EIO, "%s: cannot open: %s", v->path, ebuf);
+    return ft__errf(err, errlen, FT_EFORMAT, "%s: not a readable video stream (%s)", v->path, ebuf);
+}
+
 static int open_input(ft_video *v, const char *formats, char *err, size_t errlen)
 {
+    if (v->live) return open_live_input(v, formats, err, errlen);
     char *url = ft__video_url(v->path);
     if (!url) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
     v->fc = avformat_alloc_context();
@@ -299,6 +394,9 @@ static int find_stream_info(ft_video *v, char *err, size_t errlen)
         int status = ft__video_demux_status(r);
         if (status == FT_ENOMEM)
             return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
+        if (v->live && *live_abort_text(v, ebuf, sizeof ebuf))
+            return ft__errf(err, errlen, FT_EIO, "%s: cannot read the stream parameters: %s",
+                            v->path, ebuf);
         return ft__errf(err, errlen, status, "%s: cannot read the stream parameters: %s", v->path,
                         r == AVERROR(ENOMEM) ? FT__VIDEO_DAMAGED_SIZES
                                              : ft__video_averr(r, ebuf, sizeof ebuf));
@@ -444,6 +542,9 @@ static int open_decoder(ft_video *v, const AVCodec *codec, int threads, char *er
     return FT_OK;
 }
 
+static int open_reader(const char *path, const ft_video_params *pp, int live, int64_t size,
+                       ft_video **out, char *err, size_t errlen);
+
 int ft_video_open(const char *path, const ft_video_params *p, ft_video **out, char *err,
                   size_t errlen)
 {
@@ -457,7 +558,6 @@ int ft_video_open(const char *path, const ft_video_params *p, ft_video **out, ch
     if (prm.threads < 0 || prm.threads > MAX_THREADS)
         return ft__errf(err, errlen, FT_EINVAL, "%s: threads %d not in 0..%d", path, prm.threads,
                         MAX_THREADS);
-    const char *formats = prm.formats && *prm.formats ? prm.formats : FT_VIDEO_DEFAULT_FORMATS;
 
     struct stat sb;
     if (stat(path, &sb) != 0)
@@ -468,7 +568,33 @@ int ft_video_open(const char *path, const ft_video_params *p, ft_video **out, ch
         return ft__errf(err, errlen, FT_EIO, "%s: cannot open: not a regular file", path);
     if (sb.st_size == 0)
         return ft__errf(err, errlen, FT_EFORMAT, "%s: empty file, not a video", path);
+    return open_reader(path, &prm, 0, (int64_t)sb.st_size, out, err, errlen);
+}
 
+int ft_video_open_live(const char *url, const ft_video_params *p, ft_video **out, char *err,
+                       size_t errlen)
+{
+    if (err && errlen) err[0] = '\0';
+    if (!out) return ft__errf(err, errlen, FT_EINVAL, "ft_video_open_live: no output handle");
+    *out = NULL;
+    if (!url || !*url) return ft__errf(err, errlen, FT_EINVAL, "ft_video_open_live: no URL");
+    ft_video_params prm = p ? *p : ft_video_default_params();
+    if (prm.max_pixels == 0) prm.max_pixels = FT_IMAGE_DEFAULT_MAX_PIXELS;
+    if (prm.threads == 0) prm.threads = 1;
+    if (prm.stall_us == 0) prm.stall_us = 10000000;
+    if (prm.threads < 0 || prm.threads > MAX_THREADS || prm.stall_us < 0)
+        return ft__errf(err, errlen, FT_EINVAL, "%s: threads %d not in 0..%d or stall_us < 0", url,
+                        prm.threads, MAX_THREADS);
+    return open_reader(url, &prm, 1, 0, out, err, errlen);
+}
+
+/* The reader of both opens, after their checks: the handle, the probe and
+** the decoder. */
+static int open_reader(const char *path, const ft_video_params *pp, int live, int64_t size,
+                       ft_video **out, char *err, size_t errlen)
+{
+    ft_video_params prm = *pp;
+    const char *formats = prm.formats && *prm.formats ? prm.formats : FT_VIDEO_DEFAULT_FORMATS;
     ft_video *v = ft__calloc(1, sizeof *v);
     if (!v) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", path);
     v->path = ft__strdup(path);
@@ -478,7 +604,11 @@ int ft_video_open(const char *path, const ft_video_params *p, ft_video **out, ch
     }
     v->max_pixels = prm.max_pixels;
     v->sws_flags = prm.fast_colour ? SWS_FLAGS_FAST : SWS_FLAGS_EXACT;
-    v->file_size = (int64_t)sb.st_size;
+    v->file_size = size;
+    v->live = live;
+    v->interrupt = prm.interrupt;
+    v->interrupt_ctx = prm.interrupt_ctx;
+    v->stall_us = prm.stall_us;
     v->start_ts = AV_NOPTS_VALUE;
     v->sws_key[0] = -1;
     v->damage_first_us = v->damage_last_us = -1;
@@ -606,7 +736,14 @@ static int fragments_unread(const ft_video *v)
 static void end_of_input(ft_video *v, int averr)
 {
     double at = v->have_prev ? (double)v->prev_us / 1e6 : 0.0;
-    if (averr == AVERROR_EOF && index_past_eof(v)) {
+    char why[64];
+    if (v->live && averr != AVERROR_EOF) {
+        /* a live source: the connection broke, stalled, or was interrupted */
+        if (!*live_abort_text(v, why, sizeof why)) ft__video_averr(averr, why, sizeof why);
+        v->end_status = fail(v, FT_EIO, "%s: read error after %.3f s: %s", v->path, at, why);
+    } else if (v->live) {
+        /* end of the stream */
+    } else if (averr == AVERROR_EOF && index_past_eof(v)) {
         v->end_status = fail(v, FT_EFORMAT,
                              "%s: truncated: the index lists data past the end of the file "
                              "(%lld bytes); decoded up to %.3f s",
@@ -722,6 +859,7 @@ static int decode_next(ft_video *v, int64_t *us)
         if (v->flushed) return 0; /* draining never asks for input: defensive */
         r = av_read_frame(v->fc, v->pkt);
         if (r == AVERROR(EAGAIN) && ++retries <= MAX_RETRIES) continue;
+        if (r >= 0) v->last_data = ft__now(); /* live: data came, the stall clock restarts */
         if (r < 0) {
             end_of_input(v, r);
             continue;
@@ -877,6 +1015,7 @@ int ft_video_read(ft_video *v, double sample_fps, const ft_image **frame, int64_
         return fail(v, FT_EINVAL, "%s: sample_fps %g is not a finite rate >= 0", v->path,
                     sample_fps);
     if (v->finished) return v->final_status;
+    v->last_data = ft__now(); /* live: the wait for data starts now */
     for (;;) {
         int64_t us;
         int r = decode_next(v, &us);
@@ -984,6 +1123,7 @@ static int seek_back(ft_video *v)
 int ft_video_seek(ft_video *v, int64_t pts_us)
 {
     if (!v) return FT_EINVAL;
+    if (v->live) return fail(v, FT_EIO, "%s: a live stream cannot seek", v->path);
     if (pts_us < 0) pts_us = 0;
     v->seek_us = pts_us;
     v->seek_step_us = 0;
