@@ -27,9 +27,14 @@
 **   only. Without --tokens, serve listens on loopback only.
 **   Limits: request bodies 32 MiB, photos 40 megapixels, connections idle
 **   for 30 s are closed.
-** THREADS  libmicrohttpd's pool of 4 threads calls answer(); the state
-**   they share is the mutex-guarded engine and searcher, and the read-only
-**   token table.
+** THREADS  libmicrohttpd runs a thread per connection (an event stream
+**   blocks its own); they share the mutex-guarded engine and searcher, one
+**   store handle per purpose (search, thumbnails and status, watchlist
+**   writes, the alert thread), the alert ring, and the read-only tokens.
+**   The alert thread polls the store every ALERT_POLL_MS for committed
+**   sightings and checks them against the active watchlist
+**   (ft_watch_check); an alert goes into a ring of ALERT_RING and to every
+**   open event stream (GET /api/v1/alerts).
 */
 #include "cli.h"
 
@@ -45,13 +50,17 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#define MAX_BODY     (32u << 20) /* bytes of one request */
-#define MAX_PIXELS   40000000u   /* of one photo */
-#define MAX_TOKENS   256
-#define THREADS      4
-#define IDLE_TIMEOUT 30 /* seconds */
+#define MAX_BODY      (32u << 20) /* bytes of one request */
+#define MAX_PIXELS    40000000u   /* of one photo */
+#define MAX_TOKENS    256
+#define IDLE_TIMEOUT  30  /* seconds */
+#define ALERT_RING    256 /* alerts kept for the event streams */
+#define ALERT_JSON    1024
+#define ALERT_POLL_MS 200 /* how often the store is read for new sightings */
+#define KEEPALIVE_S   15  /* an event stream's comment line when nothing happens */
 
 const char serve_usage[] =
     "usage: facetrail serve --db DB [--listen HOST:PORT] [--tokens FILE] [options]\n"
@@ -97,6 +106,16 @@ typedef struct server {
     pthread_mutex_t lock, lock_thumb;
     token tokens[MAX_TOKENS];
     int n_tokens; /* 0: no tokens file: everyone on loopback */
+    /* the watchlist and its alerts */
+    ft_store *st_w;     /* read-write handle for the watchlist (under lock_w); NULL: read-only */
+    ft_store *st_alert; /* the alert thread's own handle */
+    pthread_mutex_t lock_w, lock_alerts;
+    pthread_cond_t new_alert;
+    pthread_t alert_thread;
+    int alert_running;
+    char ring[ALERT_RING][ALERT_JSON]; /* the latest alerts as JSON, by seq % ALERT_RING */
+    int64_t next_seq;                  /* seq of the next alert */
+    int64_t alerts_sent;
 } server;
 
 /* One request's body as it arrives. */
@@ -112,6 +131,8 @@ typedef struct request {
     int n_parts;
     size_t bytes;
     int too_big, bad;
+    char raw[4096]; /* a body that is not a form (JSON), NUL-terminated */
+    size_t raw_len;
 } request;
 
 static volatile sig_atomic_t g_stop;
@@ -417,6 +438,316 @@ static enum MHD_Result route_search(server *sv, struct MHD_Connection *c, reques
 }
 
 /* ------------------------------------------------------------------------ */
+/* Watchlist and alerts                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Describes the photo parts of rq (under sv->lock): into w->desc. Returns
+** 0, else sends the error and returns -1 with *ret set. */
+static int describe_photos(server *sv, struct MHD_Connection *c, request *rq, ft_watch *w,
+                           enum MHD_Result *ret)
+{
+    char err[512];
+    w->n_desc = 0;
+    for (int i = 0; i < rq->n_parts; i++) {
+        if (strcmp(rq->parts[i].name, "photo")) continue;
+        if (w->n_desc == FT_WATCH_MAX_DESC) {
+            *ret = send_error(c, 400, "too_many_photos", "at most %d photos", FT_WATCH_MAX_DESC);
+            return -1;
+        }
+        char name[32];
+        snprintf(name, sizeof name, "photo %d", w->n_desc + 1);
+        ft_image *img;
+        int rc = ft_image_decode(rq->parts[i].data, rq->parts[i].len, name, MAX_PIXELS, &img, err,
+                                 sizeof err);
+        if (rc != FT_OK) {
+            *ret = send_error(c, rc == FT_ETOOBIG ? 413 : 400, "bad_photo", "%s", err);
+            return -1;
+        }
+        ft_query q;
+        pthread_mutex_lock(&sv->lock);
+        rc = ft_query_face(sv->eng, img, &sv->qp, &q, err, sizeof err);
+        pthread_mutex_unlock(&sv->lock);
+        ft_image_destroy(img);
+        if (rc != FT_OK) {
+            *ret = send_error(c, rc == FT_ENOTFOUND ? 422 : 500, "no_face", "%s: %s", name, err);
+            return -1;
+        }
+        memcpy(w->desc[w->n_desc++], q.face.descriptor, sizeof q.face.descriptor);
+    }
+    if (w->n_desc == 0) {
+        *ret = send_error(c, 400, "no_photo", "send one or more 'photo' parts");
+        return -1;
+    }
+    return 0;
+}
+
+static enum MHD_Result route_watch_add(server *sv, struct MHD_Connection *c, request *rq)
+{
+    if (rq->too_big)
+        return send_error(c, 413, "too_large", "the request is over %u MiB", MAX_BODY >> 20);
+    if (rq->bad || !rq->pp)
+        return send_error(c, 400, "bad_request", "send multipart/form-data: photo, name, reason");
+    if (!sv->st_w) return send_error(c, 503, "read_only", "the event database is read-only");
+    ft_watch *w = calloc(1, sizeof *w);
+    if (!w) return send_error(c, 500, "memory", "out of memory");
+    const char *name = field(rq, "name"), *reason = field(rq, "reason");
+    const char *expires = field(rq, "expires"), *hook = field(rq, "webhook");
+    enum MHD_Result ret;
+    char err[256];
+    if (!name || !*name || strlen(name) >= sizeof w->name) {
+        ret = send_error(c, 400, "no_name", "a name of 1 to %zu bytes", sizeof w->name - 1);
+    } else if (!reason || !*reason || strlen(reason) >= sizeof w->reason) {
+        ret = send_error(c, 400, "no_reason", "a case reason of 1 to %zu bytes",
+                         sizeof w->reason - 1);
+    } else if (hook && strlen(hook) >= sizeof w->webhook) {
+        ret = send_error(c, 400, "bad_webhook", "the webhook URL is too long");
+    } else if (expires && *expires &&
+               ft_time_parse(expires, NULL, &w->expires_us, NULL, err, sizeof err) != FT_OK) {
+        ret = send_error(c, 400, "bad_time", "expires: %s", err);
+    } else if (describe_photos(sv, c, rq, w, &ret) == 0) {
+        snprintf(w->name, sizeof w->name, "%s", name);
+        snprintf(w->reason, sizeof w->reason, "%s", reason);
+        snprintf(w->webhook, sizeof w->webhook, "%s", hook ? hook : "");
+        pthread_mutex_lock(&sv->lock_w);
+        int rc = ft_store_watch_add(sv->st_w, w);
+        snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
+        pthread_mutex_unlock(&sv->lock_w);
+        if (rc != FT_OK) {
+            ret = send_error(c, 500, "store", "%s", err);
+        } else {
+            json_t *o = json_object();
+            json_object_set_new(o, "id", json_integer(w->id));
+            ret = send_json(c, 201, o);
+        }
+    }
+    free(w);
+    return ret;
+}
+
+static enum MHD_Result route_watch_list(server *sv, struct MHD_Connection *c)
+{
+    ft_watch *v = NULL;
+    int n = 0;
+    pthread_mutex_lock(&sv->lock_thumb);
+    int rc = ft_store_watch_list(sv->st_thumb, 0, &v, &n);
+    pthread_mutex_unlock(&sv->lock_thumb);
+    if (rc != FT_OK) return send_error(c, 500, "store", "reading the watchlist failed");
+    json_t *a = json_array();
+    char t[FT_TIME_TEXT_MAX];
+    for (int i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(v[i].id));
+        json_object_set_new(o, "name", json_string(v[i].name));
+        json_object_set_new(o, "reason", json_string(v[i].reason));
+        json_object_set_new(
+            o, "created",
+            json_string(ft_time_format(v[i].created_us, NULL, FT_TIME_ISO_UTC, t, sizeof t)));
+        json_object_set_new(
+            o, "expires",
+            v[i].expires_us
+                ? json_string(ft_time_format(v[i].expires_us, NULL, FT_TIME_ISO_UTC, t, sizeof t))
+                : json_null());
+        json_object_set_new(o, "photos", json_integer(v[i].n_desc));
+        json_object_set_new(o, "webhook",
+                            v[i].webhook[0] ? json_string(v[i].webhook) : json_null());
+        json_array_append_new(a, o);
+    }
+    ft_store_free(v);
+    return send_json(c, 200, a);
+}
+
+/* DELETE /api/v1/watchlist/{id} and POST .../{id}/dismiss {"sighting": id}. */
+static enum MHD_Result route_watch_entry(server *sv, struct MHD_Connection *c, const char *method,
+                                         const char *rest, request *rq)
+{
+    char *end;
+    errno = 0;
+    long long id = strtoll(rest, &end, 10);
+    if (end == rest || errno || id < 1 || (*end && strcmp(end, "/dismiss")))
+        return send_error(c, 404, "not_found", "no such route");
+    if (!sv->st_w) return send_error(c, 503, "read_only", "the event database is read-only");
+    int dismiss = *end != 0, rc;
+    char err[256];
+    long long sighting = 0;
+    if (dismiss) {
+        if (strcmp(method, "POST")) return send_error(c, 405, "method", "use POST");
+        json_error_t je;
+        json_t *body = rq->raw_len ? json_loads(rq->raw, 0, &je) : NULL;
+        json_t *sj = body ? json_object_get(body, "sighting") : NULL;
+        sighting = sj && json_is_integer(sj) ? (long long)json_integer_value(sj) : 0;
+        json_decref(body);
+        if (sighting < 1) return send_error(c, 400, "bad_request", "send JSON {\"sighting\": ID}");
+    } else if (strcmp(method, "DELETE")) {
+        return send_error(c, 405, "method", "use DELETE, or POST .../dismiss");
+    }
+    pthread_mutex_lock(&sv->lock_w);
+    rc = dismiss ? ft_store_watch_dismiss(sv->st_w, id, sighting)
+                 : ft_store_watch_remove(sv->st_w, id);
+    snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
+    pthread_mutex_unlock(&sv->lock_w);
+    if (rc == FT_ENOTFOUND) return send_error(c, 404, "not_found", "no watchlist entry %lld", id);
+    if (rc != FT_OK) return send_error(c, 500, "store", "%s", err);
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(id));
+    if (dismiss)
+        json_object_set_new(o, "dismissed", json_integer(sighting));
+    else
+        json_object_set_new(o, "removed", json_true());
+    return send_json(c, 200, o);
+}
+
+/* Adds one alert to the ring and wakes the event streams. */
+static void publish(server *sv, const ft_alert *a, double km)
+{
+    char t[FT_TIME_TEXT_MAX], thumb[96];
+    snprintf(thumb, sizeof thumb, "/api/v1/sightings/%lld/thumbnail", (long long)a->sighting_id);
+    json_t *o = json_object();
+    json_object_set_new(o, "watchlist", json_integer(a->watch_id));
+    json_object_set_new(o, "name", json_string(a->name));
+    json_object_set_new(o, "camera", json_string(a->camera_id));
+    json_object_set_new(o, "km", json_real(km));
+    json_object_set_new(
+        o, "time", json_string(ft_time_format(a->time_us, NULL, FT_TIME_ISO_UTC, t, sizeof t)));
+    json_object_set_new(o, "score", json_real(a->score));
+    json_object_set_new(o, "expected_false", json_real(a->expected_false));
+    json_object_set_new(o, "sighting", json_integer(a->sighting_id));
+    json_object_set_new(o, "thumbnail", json_string(thumb));
+    char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(o);
+    if (!text) return;
+    pthread_mutex_lock(&sv->lock_alerts);
+    snprintf(sv->ring[sv->next_seq % ALERT_RING], ALERT_JSON, "%s", text);
+    sv->next_seq++;
+    pthread_cond_broadcast(&sv->new_alert);
+    pthread_mutex_unlock(&sv->lock_alerts);
+    free(text);
+}
+
+typedef struct alert_ctx {
+    server *sv;
+    ft_watch *entries;
+    int n;
+    int64_t gallery, last_id;
+    ft_camera *cams;
+    int n_cams;
+} alert_ctx;
+
+static int on_new_sighting(const ft_sighting *si, void *arg)
+{
+    alert_ctx *x = arg;
+    x->last_id = si->id;
+    if (!x->n) return 0;
+    ft_alert a[8];
+    int k = ft_watch_check(x->sv->cal, x->entries, x->n, si, x->gallery, FT_SEARCH_MAX_FALSE,
+                           FT_SEARCH_MAX_FMR, a, 8);
+    for (int i = 0; i < k && i < 8; i++) {
+        if (ft_store_watch_dismissed(x->sv->st_alert, a[i].watch_id, a[i].sighting_id) != 0)
+            continue;
+        double km = 0;
+        for (int j = 0; j < x->n_cams; j++)
+            if (!strcmp(x->cams[j].id, a[i].camera_id)) km = x->cams[j].km;
+        publish(x->sv, &a[i], km);
+    }
+    return 0;
+}
+
+/* The alert thread: every ALERT_POLL_MS, the sightings committed since the
+** last look are checked against the active watchlist. Sightings from
+** before the server started are not: an alert is news. */
+static void *alert_loop(void *arg)
+{
+    server *sv = arg;
+    alert_ctx x;
+    memset(&x, 0, sizeof x);
+    x.sv = sv;
+    for (;;) { /* skip what is already there */
+        int64_t before = x.last_id;
+        if (ft_store_sightings_after(sv->st_alert, x.last_id, 4096, on_new_sighting, &x) != FT_OK ||
+            x.last_id == before)
+            break;
+    }
+    int64_t checked_stats_us = 0;
+    while (!g_stop) {
+        struct timespec ts = { 0, ALERT_POLL_MS * 1000000L };
+        nanosleep(&ts, NULL);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t now_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+        ft_store_free(x.entries);
+        x.entries = NULL;
+        if (ft_store_watch_list(sv->st_alert, now_us, &x.entries, &x.n) != FT_OK) x.n = 0;
+        if (now_us - checked_stats_us > 5000000) { /* the gallery and cameras, every 5 s */
+            int64_t nd = 0;
+            if (ft_store_stats(sv->st_alert, NULL, NULL, &nd, NULL, NULL) == FT_OK) x.gallery = nd;
+            ft_store_free(x.cams);
+            x.cams = NULL;
+            if (ft_store_cameras(sv->st_alert, &x.cams, &x.n_cams) != FT_OK) x.n_cams = 0;
+            checked_stats_us = now_us;
+        }
+        ft_store_sightings_after(sv->st_alert, x.last_id, 1024, on_new_sighting, &x);
+    }
+    ft_store_free(x.entries);
+    ft_store_free(x.cams);
+    return NULL;
+}
+
+/* One event stream (GET /api/v1/alerts): Server-Sent Events. */
+typedef struct stream {
+    server *sv;
+    int64_t seq; /* the next alert this client gets */
+} stream;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    stream *x = cls;
+    server *sv = x->sv;
+    pthread_mutex_lock(&sv->lock_alerts);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += KEEPALIVE_S;
+    int timed_out = 0;
+    while (!g_stop && x->seq >= sv->next_seq && !timed_out)
+        timed_out = pthread_cond_timedwait(&sv->new_alert, &sv->lock_alerts, &until) == ETIMEDOUT;
+    ssize_t n;
+    if (g_stop) {
+        n = MHD_CONTENT_READER_END_OF_STREAM;
+    } else if (x->seq < sv->next_seq) {
+        if (sv->next_seq - x->seq > ALERT_RING) x->seq = sv->next_seq - ALERT_RING; /* lost */
+        int w = snprintf(buf, max, "id: %lld\nevent: alert\ndata: %s\n\n", (long long)x->seq,
+                         sv->ring[x->seq % ALERT_RING]);
+        n = w > 0 && (size_t)w < max ? w : 0;
+        x->seq++;
+        sv->alerts_sent++;
+    } else {
+        n = snprintf(buf, max, ": keep-alive\n\n");
+    }
+    pthread_mutex_unlock(&sv->lock_alerts);
+    return n;
+}
+
+static enum MHD_Result route_alerts(server *sv, struct MHD_Connection *c)
+{
+    stream *x = calloc(1, sizeof *x);
+    if (!x) return send_error(c, 500, "memory", "out of memory");
+    x->sv = sv;
+    pthread_mutex_lock(&sv->lock_alerts);
+    x->seq = sv->next_seq; /* from now on */
+    pthread_mutex_unlock(&sv->lock_alerts);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, x, free);
+    if (!r) {
+        free(x);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result ok = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* ------------------------------------------------------------------------ */
 /* The request loop                                                         */
 /* ------------------------------------------------------------------------ */
 
@@ -486,8 +817,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         request *rq = calloc(1, sizeof *rq);
         if (!rq) return MHD_NO;
         *con_cls = rq;
-        if (post) {
-            rq->pp = MHD_create_post_processor(c, 64 * 1024, on_form, rq);
+        if (post || !strcmp(method, "DELETE")) {
+            rq->pp = post ? MHD_create_post_processor(c, 64 * 1024, on_form, rq) : NULL;
             if (!rq->pp) rq->bad = 1; /* not a form: said once the body is in */
         }
         return MHD_YES;
@@ -498,8 +829,13 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
             !rq->too_big)
             rq->bad = 1;
         if (!rq->pp) {
-            rq->bytes += *upload_size;
-            if (rq->bytes > MAX_BODY) rq->too_big = 1;
+            if (rq->raw_len + *upload_size < sizeof rq->raw) {
+                memcpy(rq->raw + rq->raw_len, upload, *upload_size);
+                rq->raw_len += *upload_size;
+                rq->raw[rq->raw_len] = 0;
+            } else {
+                rq->too_big = 1;
+            }
         }
         *upload_size = 0;
         return MHD_YES;
@@ -525,10 +861,25 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         if (!post) return send_error(c, 405, "method", "%s %s: use POST", method, url);
         if (who && strcmp(who->role, "operator") && strcmp(who->role, "admin"))
             return send_error(c, 403, "forbidden", "searching needs the operator or admin role");
-        if (!rq->pp)
+        if (!rq->pp || rq->raw_len)
             return send_error(c, 415, "not_a_form",
                               "send multipart/form-data with one or more 'photo' parts");
         return route_search(sv, c, rq);
+    }
+    if (!strcmp(path, "watchlist") || !strncmp(path, "watchlist/", 10) || !strcmp(path, "alerts")) {
+        if (who && strcmp(who->role, "operator") && strcmp(who->role, "admin"))
+            return send_error(c, 403, "forbidden",
+                              "the watchlist needs the operator or admin role");
+        if (!strcmp(path, "alerts")) {
+            if (!get) return send_error(c, 405, "method", "%s %s: use GET", method, url);
+            return route_alerts(sv, c);
+        }
+        if (!strcmp(path, "watchlist")) {
+            if (post) return route_watch_add(sv, c, rq);
+            if (get) return route_watch_list(sv, c);
+            return send_error(c, 405, "method", "%s %s: use GET or POST", method, url);
+        }
+        return route_watch_entry(sv, c, method, path + 10, rq);
     }
     if (!strncmp(path, "sightings/", 10)) {
         char id[32];
@@ -613,8 +964,18 @@ int cmd_serve(int argc, char **argv)
     struct MHD_Daemon *d = NULL;
     pthread_mutex_init(&sv.lock, NULL);
     pthread_mutex_init(&sv.lock_thumb, NULL);
+    pthread_mutex_init(&sv.lock_w, NULL);
+    pthread_mutex_init(&sv.lock_alerts, NULL);
+    pthread_cond_init(&sv.new_alert, NULL);
+    /* the watchlist needs a writable file (and schema); without one it is read-only */
+    if (ft_store_open(db, 0, &sv.st_w) != FT_OK) {
+        fprintf(stderr, "facetrail serve: note: %s: the watchlist is read-only\n",
+                ft_store_errmsg(NULL));
+        sv.st_w = NULL;
+    }
     if (ft_store_open(db, FT_STORE_READONLY, &sv.st) != FT_OK ||
-        ft_store_open(db, FT_STORE_READONLY, &sv.st_thumb) != FT_OK) {
+        ft_store_open(db, FT_STORE_READONLY, &sv.st_thumb) != FT_OK ||
+        ft_store_open(db, FT_STORE_READONLY, &sv.st_alert) != FT_OK) {
         fprintf(stderr, "facetrail serve: %s\n", ft_store_errmsg(NULL));
         goto done;
     }
@@ -629,12 +990,12 @@ int cmd_serve(int argc, char **argv)
         goto done;
     }
     signal(SIGPIPE, SIG_IGN);
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer,
-                         &sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-                         MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
+    if (pthread_create(&sv.alert_thread, NULL, alert_loop, &sv) == 0) sv.alert_running = 1;
+    d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+        NULL, NULL, answer, &sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(256 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "facetrail serve: cannot listen on %s (in use, or not this machine's)\n",
                 listen);
@@ -654,7 +1015,17 @@ int cmd_serve(int argc, char **argv)
     fprintf(stderr, "facetrail serve: stopped\n");
     status = CLI_OK;
 done:
+    g_stop = 1;
+    pthread_mutex_lock(&sv.lock_alerts);
+    pthread_cond_broadcast(&sv.new_alert); /* event streams end */
+    pthread_mutex_unlock(&sv.lock_alerts);
     if (d) MHD_stop_daemon(d);
+    if (sv.alert_running) pthread_join(sv.alert_thread, NULL);
+    ft_store_close(sv.st_w);
+    ft_store_close(sv.st_alert);
+    pthread_mutex_destroy(&sv.lock_w);
+    pthread_mutex_destroy(&sv.lock_alerts);
+    pthread_cond_destroy(&sv.new_alert);
     ft_searcher_close(sv.s);
     ft_engine_close(sv.eng);
     ft_store_close(sv.st);

@@ -1,6 +1,7 @@
 """tests/e2e/http_check.py: the HTTP checks of tests/e2e/serve.sh.
 
     python3 tests/e2e/http_check.py open|tokens PORT PHOTO
+    python3 tests/e2e/http_check.py alerts PORT PHOTO INGEST_COMMAND...
 
 Prints one line per check ("ok ..." / "FAIL ...") and exits 1 if any failed.
 Standard library only.
@@ -89,6 +90,71 @@ if MODE == "open":
         "a path with ../ : 404")
     say(error_is(request("POST", "/api/v1/search", b"hello", {"Content-Type": "text/plain"}), 415, "not_a_form"),
         "a plain body: 415")
+elif MODE == "alerts":
+    # argv[4:]: the ingest command that commits the person's sightings
+    import subprocess
+    import threading
+    import time
+
+    got = []
+
+    def listen():
+        try:
+            with urllib.request.urlopen(BASE + "/api/v1/alerts", timeout=300) as r:
+                say(r.headers.get("Content-Type", "").startswith("text/event-stream"),
+                    "GET /api/v1/alerts is an event stream")
+                for line in r:
+                    line = line.decode().rstrip("\n")
+                    if line.startswith("data: "):
+                        got.append((time.time(), json.loads(line[6:])))
+        except Exception as e:  # the server stopping ends the stream
+            got.append((time.time(), {"stream_error": str(e)}))
+
+    s, t, b = request("POST", "/api/v1/watchlist", None)
+    say(s == 400, "a watchlist entry without a form: 400")
+    b2 = uuid.uuid4().hex
+    body = ('--%s\r\nContent-Disposition: form-data; name="name"\r\n\r\nRunner R\r\n'
+            '--%s\r\nContent-Disposition: form-data; name="reason"\r\n\r\ncase 1: lost\r\n'
+            '--%s\r\nContent-Disposition: form-data; name="photo"; filename="q.jpg"\r\n'
+            'Content-Type: image/jpeg\r\n\r\n' % (b2, b2, b2)).encode() + photo + ("\r\n--%s--\r\n" % b2).encode()
+    s, t, b = request("POST", "/api/v1/watchlist", body, {"Content-Type": "multipart/form-data; boundary=" + b2})
+    wid = json.loads(b).get("id") if s == 201 else None
+    say(s == 201 and wid, "POST /api/v1/watchlist: 201 with the entry's id")
+    s, t, b = request("GET", "/api/v1/watchlist")
+    lst = json.loads(b) if s == 200 else []
+    say(len(lst) == 1 and lst[0]["name"] == "Runner R" and lst[0]["reason"] == "case 1: lost"
+        and lst[0]["photos"] == 1, "GET /api/v1/watchlist lists it")
+    th = threading.Thread(target=listen, daemon=True)
+    th.start()
+    time.sleep(1.0)
+    t0 = time.time()
+    ing = subprocess.run(sys.argv[4:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    t1 = time.time()
+    say(ing.returncode == 0, "the camera is ingested beside the server (%.1f s)" % (t1 - t0))
+    deadline = time.time() + 10
+    while time.time() < deadline and not any("watchlist" in a for _, a in got):
+        time.sleep(0.1)
+    alerts = [(when, a) for when, a in got if a.get("watchlist") == wid]
+    keys = {"watchlist", "name", "camera", "km", "time", "score", "expected_false", "sighting", "thumbnail"}
+    say(len(alerts) > 0 and keys <= set(alerts[0][1]) and alerts[0][1]["expected_false"] <= 0.01
+        and alerts[0][1]["time"].endswith("Z"),
+        "an alert for the entry, with its fields (%d alerts; the first %.1f s after the ingest began)"
+        % (len(alerts), alerts[0][0] - t0 if alerts else -1))
+    if alerts:
+        s, t, b = request("GET", alerts[0][1]["thumbnail"])
+        say(s == 200 and t == "image/jpeg", "the alert's thumbnail answers")
+        sid = alerts[0][1]["sighting"]
+        hdr = {"Content-Type": "application/json"}
+        s, t, b = request("POST", "/api/v1/watchlist/%d/dismiss" % wid, json.dumps({"sighting": sid}).encode(), hdr)
+        say(s == 200 and json.loads(b).get("dismissed") == sid, "dismiss: 200")
+        say(error_is(request("POST", "/api/v1/watchlist/99999/dismiss", json.dumps({"sighting": sid}).encode(), hdr),
+                     404, "not_found"), "dismiss for an unknown entry: 404")
+    s, t, b = form({}, [("photo", "p.jpg", photo)])
+    say(s == 200 and len(json.loads(b)["appearances"]) > 0,
+        "a search sees the sightings committed since the server started")
+    s, t, b = request("DELETE", "/api/v1/watchlist/%d" % wid)
+    say(s == 200, "DELETE /api/v1/watchlist/{id}: 200")
+    say(error_is(request("DELETE", "/api/v1/watchlist/%d" % wid), 404, "not_found"), "deleting it twice: 404")
 else:
     say(error_is(request("GET", "/api/v1/status"), 401, "unauthorized"), "no token: 401")
     say(error_is(request("GET", "/api/v1/status", None, {"Authorization": "Bearer wrong-token-0123456789"}),

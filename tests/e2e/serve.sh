@@ -113,6 +113,39 @@ else
     check $rc "with --tokens: 401 without a token, a viewer reads status but may not search, an operator searches"
 fi
 
+# -- watchlist alerts while a camera is ingested -------------------------------------
+# a small simulated race (as tests/e2e/race_small.sh): its cameras in a new event,
+# served; the runner with the largest face at the first camera on the watchlist;
+# the first camera ingested by another process while an event stream listens
+RACE=$TMP/race
+# shellcheck disable=SC2086  # $samples: one word each
+if "$FT_SIM" --people-from-image $samples --models "$MODELS" --out "$RACE" --runners 6 \
+    --cameras 2 --width 512 --height 288 --fps 10 --face-min 56 --face-max 90 \
+    --max-span 4 --margin 0.5 --seed 3 --quiet >"$TMP/race.log" 2>&1 &&
+    sed '/ ingest /d' "$RACE/setup.sh" >"$TMP/cameras.sh" &&
+    FT=$FT_CLI DB=$TMP/live.ftdb sh "$TMP/cameras.sh" >>"$TMP/race.log" 2>&1; then
+    cam=$(awk -F'\t' '$1 == "camera" { print $2; exit }' "$RACE/truth.tsv")
+    runner=$(awk -F'\t' -v c="$cam" '$1 == "pass" && $3 == c && $8 > best { best = $8; r = $2 }
+        END { print r }' "$RACE/truth.tsv")
+    query=$(awk -F'\t' -v r="$runner" '$1 == "runner" && $2 == r { print $4 }' "$RACE/truth.tsv")
+    ingest=$(grep " ingest .*--camera $cam " "$RACE/setup.sh" | sed -n 's/.*--start \([^ ]*\) .*/\1/p')
+    serve_start alerts --db "$TMP/live.ftdb"
+    if [ -n "$PORT" ] && [ -s "$query" ] && [ -n "$ingest" ]; then
+        python3 tests/e2e/http_check.py alerts "$PORT" "$query" "$FT_CLI" ingest \
+            --db "$TMP/live.ftdb" --camera "$cam" --start "$ingest" --threads 1 --quiet \
+            "$RACE/$cam.mp4" >"$TMP/alerts.tap" 2>&1
+        rc=$?
+        sed 's/^/# /' "$TMP/alerts.tap"
+        check $rc "watchlist: an alert on the event stream when the camera sees $runner, dismiss, delete"
+    else
+        sed 's/^/# /' "$TMP/alerts.err"
+        not_ok "watchlist: serve starts on the live event"
+    fi
+else
+    sed 's/^/# /' "$TMP/race.log"
+    not_ok "watchlist: a simulated race to ingest"
+fi
+
 # -- refused set-ups -----------------------------------------------------------------
 "$FT_CLI" serve --db "$TMP/event.ftdb" --listen 0.0.0.0:0 >/dev/null 2>"$TMP/e1"
 rc=$?
@@ -127,4 +160,19 @@ check $? "a malformed tokens file: refused, names the line"
 rc=$?
 [ $rc -eq 2 ] && grep -q "HOST:PORT" "$TMP/e3"
 check $? "--listen without a port: refused"
+
+# -- stopping ------------------------------------------------------------------------
+# SIGTERM stops every server cleanly: exit 0, "stopped", and (under the
+# sanitizers) no leak or error report
+stopped=0
+for p in $PIDS; do
+    kill "$p" 2>/dev/null
+    wait "$p"
+    [ $? -eq 0 ] && stopped=$((stopped + 1))
+done
+PIDS=""
+bad=$(cat "$TMP"/open.err "$TMP"/tokens.err "$TMP"/alerts.err 2>/dev/null |
+    grep -c -E "ERROR: (Address|Leak)Sanitizer|runtime error")
+grep -q "stopped" "$TMP/open.err" && [ "$stopped" -eq 3 ] && [ "$bad" -eq 0 ]
+check $? "SIGTERM stops each server: exit 0, no sanitizer report ($stopped of 3, $bad reports)"
 finish
