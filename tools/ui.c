@@ -4,8 +4,11 @@
 ** phone. It uploads (or takes) photos, posts them to /api/v1/search, and
 ** shows the timeline with thumbnails, the course strip and where the person
 ** probably is now; "this is the person" on a candidate searches again from
-** it (confirm). The token, if the server asks for one, is kept in the
-** browser's local storage.
+** it (confirm). Below: the alert feed (GET /api/v1/alerts read as a
+** stream, so that the token header goes with it), each alert with "accept"
+** and "not this person" (dismiss), and the watchlist with a form to add a
+** person. The token, if the server asks for one, is kept in the browser's
+** local storage.
 */
 const char ui_page[] =
     "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -33,7 +36,13 @@ const char ui_page[] =
     "<label>Token <input id=\"token\" size=\"24\" autocomplete=\"off\"> <small>(if the server "
     "needs one)</small></label>"
     "<button>Search</button> <span id=\"busy\"></span></form>"
-    "<section id=\"out\" hidden></section><section id=\"cams\"></section></main><script>\n"
+    "<section id=\"out\" hidden></section>"
+    "<section><b>Alerts</b> <small id=\"feed\">(connecting)</small><div id=\"alerts\"></div>"
+    "<form id=\"w\"><b>Watch for a person</b><label>Photo <input type=\"file\" name=\"photo\" "
+    "accept=\"image/jpeg,image/png\" multiple required></label><label>Name <input name=\"name\" "
+    "required></label><label>Case reason <input name=\"reason\" required></label>"
+    "<button>Add to the watchlist</button> <span id=\"wmsg\"></span></form><div id=\"wl\"></div>"
+    "</section><section id=\"cams\"></section></main><script>\n"
     "const $=id=>document.getElementById(id);let last=null,confirmed=[];\n"
     "$('token').value=localStorage.getItem('ft_token')||'';\n"
     "function hdr(){const t=$('token').value.trim();localStorage.setItem('ft_token',t);"
@@ -84,4 +93,32 @@ const char ui_page[] =
     "km,max)/max;h+='<text x=\"'+x+'%\" y=25 font-size=12 fill=#06c text-anchor=middle>now?"
     "</text>';}s.innerHTML=h;}\n"
     "$('f').onsubmit=ev=>{ev.preventDefault();confirmed=[];search();};cams();\n"
+    "async function wl(){const r=await fetch('/api/v1/watchlist',{headers:hdr()});if(!r.ok)"
+    "return;const j=await r.json();$('wl').innerHTML=j.map(e=>'<div class=app><div><b>'+"
+    "esc(e.name)+'</b> <small>'+esc(e.reason)+'</small></div><button class=small data-id='+"
+    "e.id+'>remove</button></div>').join('');for(const b of $('wl').querySelectorAll('button'))"
+    "b.onclick=async()=>{await fetch('/api/v1/watchlist/'+b.dataset.id,{method:'DELETE',"
+    "headers:hdr()});wl();};}\n"
+    "$('w').onsubmit=async ev=>{ev.preventDefault();const r=await fetch('/api/v1/watchlist',"
+    "{method:'POST',body:new FormData($('w')),headers:hdr()});const j=await r.json();"
+    "$('wmsg').textContent=r.ok?'watching':j.error;if(r.ok)$('w').reset();wl();};\n"
+    "function alert1(a){const d=document.createElement('div');d.className='app';d.innerHTML="
+    "'<img alt=\"camera shot\"><div><b>'+esc(a.name)+'</b> at <b>'+esc(a.camera)+'</b> km '+"
+    "a.km.toFixed(2)+'<br>'+when(a.time)+'<br><small>'+a.expected_false.toPrecision(2)+' false "
+    "alerts expected</small></div>';const ok=document.createElement('button');ok.className="
+    "'small';ok.textContent='accept';ok.onclick=()=>{d.style.background='#efe';ok.remove();};"
+    "const no=document.createElement('button');no.className='small';no.style.background='#a33';"
+    "no.textContent='not this person';no.onclick=async()=>{await fetch('/api/v1/watchlist/'+"
+    "a.watchlist+'/dismiss',{method:'POST',headers:Object.assign({'Content-Type':"
+    "'application/json'},hdr()),body:JSON.stringify({sighting:a.sighting})});d.remove();};"
+    "d.append(ok,no);$('alerts').prepend(d);thumb(d.querySelector('img'),a.thumbnail);}\n"
+    "async function feed(){for(;;){try{const r=await fetch('/api/v1/alerts',{headers:hdr()});"
+    "if(!r.ok){$('feed').textContent='(alerts need the operator role)';return;}"
+    "$('feed').textContent='(live)';const rd=r.body.getReader(),dec=new TextDecoder();"
+    "let buf='';for(;;){const {value,done}=await rd.read();if(done)break;buf+=dec.decode(value,"
+    "{stream:true});let i;while((i=buf.indexOf('\\n\\n'))>=0){const ev=buf.slice(0,i);"
+    "buf=buf.slice(i+2);const m=ev.split('\\n').find(l=>l.startsWith('data: '));if(m)"
+    "alert1(JSON.parse(m.slice(6)));}}}catch(e){}$('feed').textContent='(reconnecting)';"
+    "await new Promise(z=>setTimeout(z,3000));}}\n"
+    "wl();feed();\n"
     "</script></body></html>\n";
