@@ -56,8 +56,10 @@
 #define MAX_BODY      (32u << 20) /* bytes of one request */
 #define MAX_PIXELS    40000000u   /* of one photo */
 #define MAX_TOKENS    256
-#define IDLE_TIMEOUT  30  /* seconds */
-#define ALERT_RING    256 /* alerts kept for the event streams */
+#define IDLE_TIMEOUT  30          /* seconds */
+#define ALERT_RING    256         /* alerts kept for the event streams */
+#define MAX_LIVE      32          /* cameras ingested live at once */
+#define URL_KEY       "live_url:" /* store setting per live camera: its URL */
 #define ALERT_JSON    1024
 #define ALERT_POLL_MS 200 /* how often the store is read for new sightings */
 #define KEEPALIVE_S   15  /* an event stream's comment line when nothing happens */
@@ -94,6 +96,24 @@ typedef struct token {
     char token[128], role[16], name[64];
 } token;
 
+/* One camera ingested live by the server: its thread, its engine and store
+** handle (ft_ingest_run's), and its state for GET /api/v1/status. */
+struct live {
+    struct server *sv;
+    char camera[FT_CAMERA_ID_MAX];
+    char url[1024];
+    pthread_t thread;
+    volatile int stop;
+    /* state, under lock */
+    pthread_mutex_t lock;
+    int state; /* enum ft_ingest_live_state, 0: starting */
+    char text[256];
+    int64_t frames, dropped, faces, sightings, connects;
+    double lag_s, started_s, fps;
+    char error[512];
+    int done;
+};
+
 typedef struct server {
     const char *db;
     ft_store *st;       /* the searcher's store handle (under lock) */
@@ -113,6 +133,9 @@ typedef struct server {
     pthread_cond_t new_alert;
     pthread_t alert_thread;
     int alert_running;
+    struct live *live[MAX_LIVE]; /* cameras ingested live (under lock_live) */
+    pthread_mutex_t lock_live;
+    ft_engine_params ep;
     char ring[ALERT_RING][ALERT_JSON]; /* the latest alerts as JSON, by seq % ALERT_RING */
     int64_t next_seq;                  /* seq of the next alert */
     int64_t alerts_sent;
@@ -249,7 +272,9 @@ static const token *caller(const server *sv, struct MHD_Connection *c)
 /* Routes                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static json_t *cameras_json(ft_camera *cams, int n)
+static json_t *live_json(server *sv, const char *id);
+
+static json_t *cameras_json(server *sv, ft_camera *cams, int n)
 {
     json_t *a = json_array();
     for (int i = 0; i < n; i++) {
@@ -257,6 +282,8 @@ static json_t *cameras_json(ft_camera *cams, int n)
         json_object_set_new(o, "id", json_string(cams[i].id));
         json_object_set_new(o, "km", json_real(cams[i].km));
         json_object_set_new(o, "name", json_string(cams[i].name));
+        json_t *l = live_json(sv, cams[i].id);
+        json_object_set_new(o, "live", l ? l : json_null());
         json_array_append_new(a, o);
     }
     return a;
@@ -277,7 +304,7 @@ static enum MHD_Result route_status(server *sv, struct MHD_Connection *c, int ca
         ft_store_free(cams);
         return send_error(c, 500, "store", "the event database: %s", msg);
     }
-    json_t *cj = cameras_json(cams, n);
+    json_t *cj = cameras_json(sv, cams, n);
     ft_store_free(cams);
     if (cameras_only) return send_json(c, 200, cj);
     json_t *o = json_object(), *ev = json_object();
@@ -435,6 +462,272 @@ static enum MHD_Result route_search(server *sv, struct MHD_Connection *c, reques
     enum MHD_Result ok = send_bytes(c, 200, "application/json", text, strlen(text));
     ft_store_free(text);
     return ok;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Live cameras                                                             */
+/* ------------------------------------------------------------------------ */
+
+static double mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int live_stop(void *ctx)
+{
+    struct live *l = ctx;
+    return l->stop || g_stop;
+}
+
+static void live_event(const ft_ingest_live_event *e, void *ctx)
+{
+    struct live *l = ctx;
+    pthread_mutex_lock(&l->lock);
+    l->state = e->state;
+    snprintf(l->text, sizeof l->text, "%s", e->text ? e->text : "");
+    l->connects = e->n_connects;
+    pthread_mutex_unlock(&l->lock);
+}
+
+static int live_progress(const ft_ingest_progress *p, void *ctx)
+{
+    struct live *l = ctx;
+    pthread_mutex_lock(&l->lock);
+    l->frames = p->frames, l->dropped = p->frames_dropped, l->faces = p->faces;
+    l->sightings = p->sightings, l->lag_s = p->lag_s;
+    l->fps = p->elapsed_s > 0 ? (double)p->frames / p->elapsed_s : 0;
+    pthread_mutex_unlock(&l->lock);
+    return l->stop || g_stop;
+}
+
+/* A live camera's thread: its own engine and store handle, one live ingest
+** until stopped (reconnecting inside ft_ingest_run). */
+static void *live_loop(void *arg)
+{
+    struct live *l = arg;
+    server *sv = l->sv;
+    char err[512] = "";
+    ft_engine *eng = NULL;
+    ft_store *st = NULL;
+    int rc = ft_engine_open(&sv->ep, &eng, err, sizeof err);
+    if (rc == FT_OK && (rc = ft_store_open(sv->db, 0, &st)) != FT_OK)
+        snprintf(err, sizeof err, "%s", ft_store_errmsg(NULL));
+    if (rc == FT_OK) {
+        ft_ingest_params ip = ft_ingest_default_params();
+        ip.detect = sv->qp.detect;
+        ip.camera_id = l->camera;
+        ip.source = l->url;
+        ip.live = 1;
+        ip.stop = live_stop, ip.stop_ctx = l;
+        ip.on_live = live_event, ip.live_ctx = l;
+        ip.progress = live_progress, ip.progress_ctx = l;
+        ft_ingest_report rep;
+        rc = ft_ingest_run(eng, st, &ip, &rep, err, sizeof err);
+    }
+    pthread_mutex_lock(&l->lock);
+    if (rc != FT_OK) snprintf(l->error, sizeof l->error, "%s", err);
+    l->done = 1;
+    pthread_mutex_unlock(&l->lock);
+    if (rc != FT_OK) fprintf(stderr, "facetrail serve: camera %s: %s\n", l->camera, err);
+    ft_store_close(st);
+    ft_engine_close(eng);
+    return NULL;
+}
+
+/* Starts ingesting camera id from url; 0, else -1 with a message. Under
+** sv->lock_live. */
+static int live_start(server *sv, const char *id, const char *url, char *err, size_t errlen)
+{
+    int slot = -1;
+    for (int i = 0; i < MAX_LIVE; i++) {
+        if (sv->live[i] && !strcmp(sv->live[i]->camera, id))
+            return snprintf(err, errlen, "camera %s is already live", id), -1;
+        if (!sv->live[i] && slot < 0) slot = i;
+    }
+    if (slot < 0) return snprintf(err, errlen, "at most %d live cameras", MAX_LIVE), -1;
+    struct live *l = calloc(1, sizeof *l);
+    if (!l) return snprintf(err, errlen, "out of memory"), -1;
+    l->sv = sv;
+    snprintf(l->camera, sizeof l->camera, "%s", id);
+    snprintf(l->url, sizeof l->url, "%s", url);
+    l->started_s = mono_s();
+    pthread_mutex_init(&l->lock, NULL);
+    if (pthread_create(&l->thread, NULL, live_loop, l) != 0) {
+        pthread_mutex_destroy(&l->lock);
+        free(l);
+        return snprintf(err, errlen, "cannot start a thread"), -1;
+    }
+    sv->live[slot] = l;
+    return 0;
+}
+
+/* Stops and frees live camera slot i (its open tracks are committed).
+** Under sv->lock_live. */
+static void live_stop_slot(server *sv, int i)
+{
+    struct live *l = sv->live[i];
+    if (!l) return;
+    l->stop = 1;
+    pthread_join(l->thread, NULL);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+    sv->live[i] = NULL;
+}
+
+static const char *live_state_name(int state, int done)
+{
+    if (done) return "stopped";
+    switch (state) {
+    case FT_INGEST_LIVE_CONNECTED: return "connected";
+    case FT_INGEST_LIVE_LOST: return "lost";
+    case FT_INGEST_LIVE_RETRY: return "reconnecting";
+    case FT_INGEST_LIVE_ENDED: return "ended";
+    default: return "starting";
+    }
+}
+
+/* The live state of camera id, or NULL when it is not live. */
+static json_t *live_json(server *sv, const char *id)
+{
+    json_t *o = NULL;
+    pthread_mutex_lock(&sv->lock_live);
+    for (int i = 0; i < MAX_LIVE && !o; i++) {
+        struct live *l = sv->live[i];
+        if (!l || strcmp(l->camera, id)) continue;
+        pthread_mutex_lock(&l->lock);
+        o = json_object();
+        json_object_set_new(o, "url", json_string(l->url));
+        json_object_set_new(o, "state", json_string(live_state_name(l->state, l->done)));
+        json_object_set_new(o, "connected",
+                            json_boolean(l->state == FT_INGEST_LIVE_CONNECTED && !l->done));
+        json_object_set_new(o, "detail", json_string(l->error[0] ? l->error : l->text));
+        json_object_set_new(o, "fps", json_real(l->fps));
+        json_object_set_new(o, "lag_s", json_real(l->lag_s));
+        double up = mono_s() - l->started_s;
+        json_object_set_new(o, "faces_per_s", json_real(up > 0 ? (double)l->faces / up : 0));
+        json_object_set_new(o, "frames", json_integer(l->frames));
+        json_object_set_new(o, "dropped", json_integer(l->dropped));
+        json_object_set_new(o, "sightings", json_integer(l->sightings));
+        json_object_set_new(o, "connects", json_integer(l->connects));
+        pthread_mutex_unlock(&l->lock);
+    }
+    pthread_mutex_unlock(&sv->lock_live);
+    return o;
+}
+
+/* POST /api/v1/cameras {"id","km","name","url"}: adds the camera (or takes
+** the existing one at the same km), and with a url ingests it live, also
+** after a restart (the URL is kept in the store's settings). */
+static enum MHD_Result route_camera_add(server *sv, struct MHD_Connection *c, request *rq)
+{
+    if (!sv->st_w) return send_error(c, 503, "read_only", "the event database is read-only");
+    json_error_t je;
+    json_t *b = rq->raw_len ? json_loads(rq->raw, 0, &je) : NULL;
+    const char *id = b ? json_string_value(json_object_get(b, "id")) : NULL;
+    const char *name = b ? json_string_value(json_object_get(b, "name")) : NULL;
+    const char *url = b ? json_string_value(json_object_get(b, "url")) : NULL;
+    json_t *km = b ? json_object_get(b, "km") : NULL;
+    enum MHD_Result ret;
+    char err[512] = "";
+    ft_camera cam;
+    memset(&cam, 0, sizeof cam);
+    if (!id || !json_is_number(km) || strlen(id) >= sizeof cam.id) {
+        ret = send_error(c, 400, "bad_request",
+                         "send JSON {\"id\": \"km05\", \"km\": 5, \"name\": \"...\", \"url\": "
+                         "\"rtsp://...\"} (url optional)");
+        json_decref(b);
+        return ret;
+    }
+    if (url && (!*url || strlen(url) >= sizeof((struct live *)0)->url)) {
+        json_decref(b);
+        return send_error(c, 400, "bad_url", "url: 1 to 1023 bytes");
+    }
+    snprintf(cam.id, sizeof cam.id, "%s", id);
+    snprintf(cam.name, sizeof cam.name, "%s", name ? name : "");
+    cam.km = json_number_value(km);
+    pthread_mutex_lock(&sv->lock_w);
+    ft_camera old;
+    int rc = ft_store_camera_get(sv->st_w, cam.id, &old);
+    if (rc == FT_ENOTFOUND) {
+        if ((rc = ft_store_camera_add(sv->st_w, &cam)) != FT_OK)
+            snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
+    } else if (rc == FT_OK && old.km != cam.km) {
+        rc = FT_EINVAL;
+        snprintf(err, sizeof err, "camera %s exists at km %g", cam.id, old.km);
+    } else if (rc != FT_OK) {
+        snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
+    }
+    if (rc == FT_OK && url) {
+        char key[128];
+        snprintf(key, sizeof key, URL_KEY "%s", cam.id);
+        if ((rc = ft_store_meta_set(sv->st_w, key, url)) != FT_OK)
+            snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
+    }
+    pthread_mutex_unlock(&sv->lock_w);
+    if (rc == FT_OK && url) {
+        pthread_mutex_lock(&sv->lock_live);
+        if (live_start(sv, cam.id, url, err, sizeof err) != 0) rc = FT_EIO;
+        pthread_mutex_unlock(&sv->lock_live);
+    }
+    if (rc != FT_OK) {
+        ret = send_error(c,
+                         rc == FT_EINVAL ? 400
+                         : rc == FT_EIO  ? 409
+                                         : 500,
+                         "bad_camera", "%s", err);
+    } else {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_string(cam.id));
+        json_object_set_new(o, "km", json_real(cam.km));
+        json_object_set_new(o, "live", json_boolean(url != NULL));
+        ret = send_json(c, 201, o);
+    }
+    json_decref(b);
+    return ret;
+}
+
+/* DELETE /api/v1/cameras/{id}: stops its live ingest (the camera and its
+** sightings stay). */
+static enum MHD_Result route_camera_stop(server *sv, struct MHD_Connection *c, const char *id)
+{
+    int found = 0;
+    pthread_mutex_lock(&sv->lock_live);
+    for (int i = 0; i < MAX_LIVE; i++)
+        if (sv->live[i] && !strcmp(sv->live[i]->camera, id)) live_stop_slot(sv, i), found = 1;
+    pthread_mutex_unlock(&sv->lock_live);
+    if (!found) return send_error(c, 404, "not_found", "camera %s is not live", id);
+    if (sv->st_w) {
+        char key[128];
+        snprintf(key, sizeof key, URL_KEY "%s", id);
+        pthread_mutex_lock(&sv->lock_w);
+        ft_store_meta_set(sv->st_w, key, "");
+        pthread_mutex_unlock(&sv->lock_w);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "live", json_false());
+    return send_json(c, 200, o);
+}
+
+/* At start: the cameras that were live when the server stopped. */
+static void live_resume(server *sv)
+{
+    if (!sv->st_w) return;
+    ft_camera *cams = NULL;
+    int n = 0;
+    if (ft_store_cameras(sv->st_w, &cams, &n) != FT_OK) return;
+    for (int i = 0; i < n; i++) {
+        char key[128], url[1024], err[256];
+        snprintf(key, sizeof key, URL_KEY "%s", cams[i].id);
+        if (ft_store_meta_get(sv->st_w, key, url, sizeof url) != FT_OK || !url[0]) continue;
+        pthread_mutex_lock(&sv->lock_live);
+        if (live_start(sv, cams[i].id, url, err, sizeof err) == 0)
+            fprintf(stderr, "facetrail serve: camera %s: live from %s\n", cams[i].id, url);
+        pthread_mutex_unlock(&sv->lock_live);
+    }
+    ft_store_free(cams);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -853,6 +1146,16 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
                               "send 'Authorization: Bearer TOKEN' with a token of this server");
     }
     const char *path = url + 8;
+    if (!strcmp(path, "cameras") && post) {
+        if (who && strcmp(who->role, "admin"))
+            return send_error(c, 403, "forbidden", "cameras need the admin role");
+        return route_camera_add(sv, c, rq);
+    }
+    if (!strncmp(path, "cameras/", 8) && !strcmp(method, "DELETE")) {
+        if (who && strcmp(who->role, "admin"))
+            return send_error(c, 403, "forbidden", "cameras need the admin role");
+        return route_camera_stop(sv, c, path + 8);
+    }
     if (!strcmp(path, "status") || !strcmp(path, "cameras")) {
         if (!get) return send_error(c, 405, "method", "%s %s: use GET", method, url);
         return route_status(sv, c, !strcmp(path, "cameras"));
@@ -965,6 +1268,9 @@ int cmd_serve(int argc, char **argv)
     pthread_mutex_init(&sv.lock, NULL);
     pthread_mutex_init(&sv.lock_thumb, NULL);
     pthread_mutex_init(&sv.lock_w, NULL);
+    pthread_mutex_init(&sv.lock_live, NULL);
+    sv.ep = ep;
+    sv.ep.n_threads = 1; /* a live camera's engine */
     pthread_mutex_init(&sv.lock_alerts, NULL);
     pthread_cond_init(&sv.new_alert, NULL);
     /* the watchlist needs a writable file (and schema); without one it is read-only */
@@ -1001,6 +1307,7 @@ int cmd_serve(int argc, char **argv)
                 listen);
         goto done;
     }
+    live_resume(&sv);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     fprintf(stderr,
             "facetrail serve: %lld sightings of %s; listening on http://%s:%u/ (Ctrl-C stops)\n",
@@ -1021,6 +1328,9 @@ done:
     pthread_mutex_unlock(&sv.lock_alerts);
     if (d) MHD_stop_daemon(d);
     if (sv.alert_running) pthread_join(sv.alert_thread, NULL);
+    for (int i = 0; i < MAX_LIVE; i++) /* their open tracks are committed */
+        live_stop_slot(&sv, i);
+    pthread_mutex_destroy(&sv.lock_live);
     ft_store_close(sv.st_w);
     ft_store_close(sv.st_alert);
     pthread_mutex_destroy(&sv.lock_w);

@@ -155,6 +155,30 @@ elif MODE == "alerts":
     s, t, b = request("DELETE", "/api/v1/watchlist/%d" % wid)
     say(s == 200, "DELETE /api/v1/watchlist/{id}: 200")
     say(error_is(request("DELETE", "/api/v1/watchlist/%d" % wid), 404, "not_found"), "deleting it twice: 404")
+    # a camera ingested live by the server (the second camera's video read as a stream)
+    import os
+    cam, km, url = os.environ.get("LIVE_CAM"), os.environ.get("LIVE_KM"), os.environ.get("LIVE_URL")
+    if cam:
+        hdr = {"Content-Type": "application/json"}
+        s, t, b = request("POST", "/api/v1/cameras", json.dumps({"id": cam, "km": float(km), "url": url}).encode(), hdr)
+        say(s == 201 and json.loads(b).get("live") is True, "POST /api/v1/cameras with a url: 201, live")
+        state, live = None, {}
+        deadline = time.time() + 60
+        while time.time() < deadline and state not in ("stopped", "ended"):
+            time.sleep(0.5)
+            s, t, b = request("GET", "/api/v1/status")
+            live = [c["live"] for c in json.loads(b)["cameras"] if c["id"] == cam][0] or {}
+            state = live.get("state")
+        say(live.get("url") == url and live.get("frames", 0) > 0 and live.get("connects") == 1
+            and "fps" in live and "lag_s" in live and "dropped" in live,
+            "status shows the camera's live state (%s: %s, %s frames, %s dropped)"
+            % (state, live.get("detail"), live.get("frames"), live.get("dropped")))
+        say(error_is(request("POST", "/api/v1/cameras", json.dumps({"id": cam, "km": float(km) + 1}).encode(), hdr),
+                     400, "bad_camera"), "a camera again at another km: 400")
+        say(error_is(request("POST", "/api/v1/cameras", b"{}", hdr), 400, "bad_request"), "a camera without an id: 400")
+        s, t, b = request("DELETE", "/api/v1/cameras/" + cam)
+        say(s == 200 and json.loads(b).get("live") is False, "DELETE /api/v1/cameras/{id} stops it")
+        say(error_is(request("DELETE", "/api/v1/cameras/" + cam), 404, "not_found"), "stopping it twice: 404")
 else:
     say(error_is(request("GET", "/api/v1/status"), 401, "unauthorized"), "no token: 401")
     say(error_is(request("GET", "/api/v1/status", None, {"Authorization": "Bearer wrong-token-0123456789"}),

@@ -131,12 +131,15 @@ if "$FT_SIM" --people-from-image $samples --models "$MODELS" --out "$RACE" --run
     ingest=$(grep " ingest .*--camera $cam " "$RACE/setup.sh" | sed -n 's/.*--start \([^ ]*\) .*/\1/p')
     serve_start alerts --db "$TMP/live.ftdb"
     if [ -n "$PORT" ] && [ -s "$query" ] && [ -n "$ingest" ]; then
+        cam2=$(awk -F'\t' '$1 == "camera" { n++; if (n == 2) print $2 }' "$RACE/truth.tsv")
+        km2=$(awk -F'\t' '$1 == "camera" { n++; if (n == 2) print $3 }' "$RACE/truth.tsv")
+        LIVE_CAM=$cam2 LIVE_KM=$km2 LIVE_URL=$RACE/$cam2.mp4 \
         python3 tests/e2e/http_check.py alerts "$PORT" "$query" "$FT_CLI" ingest \
             --db "$TMP/live.ftdb" --camera "$cam" --start "$ingest" --threads 1 --quiet \
             "$RACE/$cam.mp4" >"$TMP/alerts.tap" 2>&1
         rc=$?
         sed 's/^/# /' "$TMP/alerts.tap"
-        check $rc "watchlist: an alert on the event stream when the camera sees $runner, dismiss, delete"
+        check $rc "watchlist: an alert on the event stream when the camera sees $runner, dismiss, delete; a live camera"
     else
         sed 's/^/# /' "$TMP/alerts.err"
         not_ok "watchlist: serve starts on the live event"
