@@ -410,6 +410,14 @@ static int64_t wall_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* msg without a leading "SOURCE: " (the reader's messages name it; the
+** events do not). */
+static const char *without_source(const char *msg, const char *source)
+{
+    size_t n = strlen(source);
+    return strncmp(msg, source, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ' ? msg + n + 2 : msg;
+}
+
 /* Tells p->on_live of a change. */
 static void live_event(live *L, int state, double retry_s, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -506,7 +514,7 @@ static int live_read(live *L, ft_video *v, int *stopped, int *ended, char *why, 
                 *ended = stat(p->source, &sb) == 0 && S_ISREG(sb.st_mode);
                 snprintf(why, whylen, "end of stream");
             } else {
-                snprintf(why, whylen, "%s", ft_video_errmsg(v));
+                snprintf(why, whylen, "%s", without_source(ft_video_errmsg(v), p->source));
             }
             return FT_OK;
         }
@@ -606,7 +614,7 @@ static int run_live(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_
                 stopped = 1;
                 break;
             }
-            live_event(&L, FT_INGEST_LIVE_LOST, 0, "%s", oerr);
+            live_event(&L, FT_INGEST_LIVE_LOST, 0, "%s", without_source(oerr, p->source));
         }
         live_event(&L, FT_INGEST_LIVE_RETRY, backoff, "reconnecting in %.1f s", backoff);
         int w = live_wait(&L, backoff);

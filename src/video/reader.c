@@ -279,7 +279,7 @@ static int open_live_input(ft_video *v, const char *formats, char *err, size_t e
     ft__video_averr(r, ebuf, sizeof ebuf);
     int status = ft__video_demux_status(r);
     if (status == FT_ENOMEM) return ft__errf(err, errlen, FT_ENOMEM, "%s: out of memory", v->path);
-    if (status == FT_EIO || r == AVERROR(EINTR))
+    if (status == FT_EIO || (r < 0 && r > -4096)) /* an errno: refused, unreachable, EINTR */
         return ft__errf(err, errlen, FT_EIO, "%s: cannot open: %s", v->path, ebuf);
     return ft__errf(err, errlen, FT_EFORMAT, "%s: not a readable video stream (%s)", v->path, ebuf);
 }
