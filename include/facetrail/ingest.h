@@ -43,10 +43,13 @@
 **     Lag and drops: frames are sampled at sample_fps of stream time (as
 **   from a file), and a sampled frame is dropped, counted, not analysed,
 **   when it is more than max_lag_s behind (processing slower than real
-**   time) or when it is less than 1 / sample_fps after the last analysed
-**   one on the wall clock (a source faster than real time: a file pushed
-**   into a FIFO at full speed). Frames are never queued: the reader
-**   decodes and throws away what it cannot analyse in time.
+**   time) or when more than sample_fps frames a second would be analysed
+**   by the wall clock (a source faster than real time: a file pushed into
+**   a FIFO at full speed; a burst of max_lag_s worth of frames, at least
+**   2, is taken whole, so a real-time source whose frames arrive unevenly
+**   loses none). Frames are never
+**   queued: the reader decodes and throws away what it cannot analyse in
+**   time.
 **     Loss: a read error, the end of a network stream or a FIFO, no data
 **   for 10 s, or a failed open (the first one too) is a lost stream: the
 **   live tracks are finished and committed, the source is reopened after

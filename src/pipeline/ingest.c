@@ -41,9 +41,15 @@
 **                                      goes back)
 **     lag    = w - pts - offset       (>= 0: time spent in buffers)
 **     t      = offset + pts           (= w - lag: when it arrived)
-**   drop when lag > max_lag or t < the sampler's next slot after the last
-**   analysed t; else analyse at t. t never goes back (offset only shrinks,
-**   and a reset sets t = w), so checkpoints and tracks stay ordered.
+**   drop when lag > max_lag, or when the rate budget is spent (a token
+**   bucket on the monotonic clock: sample_fps tokens a second, one per
+**   analysed frame, full at the start and holding max_lag_s worth of frames
+**   (at least LIVE_BURST): a source faster than real time is cut to
+**   sample_fps frames a second, while a real-time source whose frames come
+**   unevenly, in bursts no longer than max_lag_s, loses none); else analyse
+**   at t.
+**   t never goes back (offset only shrinks, and a reset sets t = w), so
+**   checkpoints and tracks stay ordered.
 **
 **     connecting --ok--> reading --read error / end / stall--> lost
 **         ^   \--fail--> lost                                   |
@@ -383,6 +389,7 @@ static void why_no_sightings(ingest *in, int64_t ingest_id, int64_t duration_us,
 #define LIVE_BACKOFF_MIN_S 0.5
 #define LIVE_BACKOFF_MAX_S 30.0
 #define LIVE_COMMIT_S      0.5 /* finished tracks wait at most this long */
+#define LIVE_BURST         2.0 /* least frames analysed at once after a pause (rate budget) */
 
 typedef struct live {
     ingest in;
@@ -499,8 +506,10 @@ static int live_progress(live *L, int64_t t, int64_t lag_us)
 static int live_read(live *L, ft_video *v, int *stopped, int *ended, char *why, size_t whylen)
 {
     const ft_ingest_params *p = L->in.p;
-    int64_t offset = 0, last_pts = 0, last_t = 0;
-    int have_offset = 0, have_t = 0;
+    int64_t offset = 0, last_pts = 0, last_w = 0;
+    int have_offset = 0;
+    const double cap = fmax(LIVE_BURST, p->sample_fps * p->max_lag_s);
+    double budget = cap; /* frames that may be analysed now (token bucket) */
     const int64_t max_lag = (int64_t)(p->max_lag_s * 1e6);
     for (;;) {
         const ft_image *frame;
@@ -524,13 +533,16 @@ static int live_read(live *L, ft_video *v, int *stopped, int *ended, char *why, 
         last_pts = pts;
         const int64_t lag = w - pts - offset, t = offset + pts;
         L->out->frames_read++;
-        if (lag > max_lag || (have_t && t < ft_video_sample_next_us(last_t, p->sample_fps))) {
+        if (last_w > 0) budget += (double)(w - last_w) / 1e6 * p->sample_fps;
+        if (budget > cap) budget = cap;
+        last_w = w;
+        if (lag > max_lag || budget < 1.0) {
             L->out->frames_dropped++;
         } else {
             int rc = process_frame(&L->in, frame, t, &L->faces);
             if (rc != FT_OK) return rc;
             L->out->frames++;
-            last_t = t, have_t = 1;
+            budget -= 1.0;
             L->last_cp = t > L->last_cp ? t : L->last_cp;
             int n_done;
             ft__tracker_finished(L->in.tr, &n_done);
