@@ -159,6 +159,51 @@ static void stopped(ft_store *st, int rc)
     if (!st->errmsg[0]) ft__store_fail(st, rc, "walk stopped by its callback (%d)", rc);
 }
 
+/* How walk() reads a row. */
+enum walk_kind { WALK_FULL, WALK_BRIEF };
+
+/* Runs the bound statement s and calls fn with each row as a sighting: a
+** full row with its descriptors (SIGHTING_COLUMNS), or a brief one (id,
+** ingest_id, camera_id, track_key, first_us, last_us, best_us). Resets s. */
+static int walk(ft_store *st, sqlite3_stmt *s, enum walk_kind kind, ft_store_sighting_fn fn,
+                void *ctx)
+{
+    ft_sighting *one = ft__malloc(sizeof *one); /* 1.6 KB: off the stack */
+    if (!one) {
+        sqlite3_reset(s);
+        return ft__store_fail(st, FT_ENOMEM, "out of memory");
+    }
+    int r, rc = FT_OK;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (kind == WALK_FULL) {
+            read_sighting_row(s, one);
+            if ((rc = read_descriptors(st, one)) != FT_OK) break;
+        } else {
+            memset(one, 0, offsetof(ft_sighting, desc));
+            one->id = sqlite3_column_int64(s, 0);
+            one->ingest_id = sqlite3_column_int64(s, 1);
+            ft__store_copy_text(one->camera_id, sizeof one->camera_id, s, 2);
+            one->track_key = sqlite3_column_int64(s, 3);
+            one->first_us = sqlite3_column_int64(s, 4);
+            one->last_us = sqlite3_column_int64(s, 5);
+            one->best_us = sqlite3_column_int64(s, 6);
+        }
+        st->walking++;
+        st->errmsg[0] = 0; /* so a message after the call is this call's */
+        rc = fn(one, ctx);
+        st->walking--;
+        if (rc != 0) {
+            stopped(st, rc);
+            break;
+        }
+    }
+    if (rc == FT_OK && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = ft__store_sqlfail(st, r, "reading sightings");
+    sqlite3_reset(s);
+    ft__free(one);
+    return rc;
+}
+
 int ft_store_sightings_between(ft_store *st, int64_t from_us, int64_t to_us, const char *camera_id,
                                ft_store_sighting_fn fn, void *ctx)
 {
@@ -176,29 +221,7 @@ int ft_store_sightings_between(ft_store *st, int64_t from_us, int64_t to_us, con
     sqlite3_bind_int64(s, 1, from_us);
     sqlite3_bind_int64(s, 2, to_us);
     if (camera_id) sqlite3_bind_text(s, 3, camera_id, -1, SQLITE_STATIC);
-    ft_sighting *one = ft__malloc(sizeof *one); /* 1.6 KB: off the stack */
-    if (!one) {
-        sqlite3_reset(s);
-        return ft__store_fail(st, FT_ENOMEM, "out of memory");
-    }
-    int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        read_sighting_row(s, one);
-        if ((rc = read_descriptors(st, one)) != FT_OK) break;
-        st->walking++;
-        st->errmsg[0] = 0; /* so a message after the call is this call's */
-        rc = fn(one, ctx);
-        st->walking--;
-        if (rc != 0) {
-            stopped(st, rc);
-            break;
-        }
-    }
-    if (rc == FT_OK && r != SQLITE_DONE && r != SQLITE_ROW)
-        rc = ft__store_sqlfail(st, r, "reading sightings");
-    sqlite3_reset(s);
-    ft__free(one);
-    return rc;
+    return walk(st, s, WALK_FULL, fn, ctx);
 }
 
 int ft_store_sightings_after(ft_store *st, int64_t after_id, int max, ft_store_sighting_fn fn,
@@ -212,29 +235,7 @@ int ft_store_sightings_after(ft_store *st, int64_t after_id, int max, ft_store_s
     if ((rc = ft__store_stmt(st, FT__STMT_SIGHTINGS_AFTER, &s)) != FT_OK) return rc;
     sqlite3_bind_int64(s, 1, after_id);
     sqlite3_bind_int(s, 2, max);
-    ft_sighting *one = ft__malloc(sizeof *one);
-    if (!one) {
-        sqlite3_reset(s);
-        return ft__store_fail(st, FT_ENOMEM, "out of memory");
-    }
-    int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        read_sighting_row(s, one);
-        if ((rc = read_descriptors(st, one)) != FT_OK) break;
-        st->walking++;
-        st->errmsg[0] = 0;
-        rc = fn(one, ctx);
-        st->walking--;
-        if (rc != 0) {
-            stopped(st, rc);
-            break;
-        }
-    }
-    if (rc == FT_OK && r != SQLITE_DONE && r != SQLITE_ROW)
-        rc = ft__store_sqlfail(st, r, "reading sightings");
-    sqlite3_reset(s);
-    ft__free(one);
-    return rc;
+    return walk(st, s, WALK_FULL, fn, ctx);
 }
 
 int ft_store_sightings_brief(ft_store *st, ft_store_sighting_fn fn, void *ctx)
@@ -244,35 +245,7 @@ int ft_store_sightings_brief(ft_store *st, ft_store_sighting_fn fn, void *ctx)
     if ((rc = can_walk(st, (const void *)fn)) != FT_OK) return rc;
     sqlite3_stmt *s;
     if ((rc = ft__store_stmt(st, FT__STMT_SIGHTINGS_BRIEF, &s)) != FT_OK) return rc;
-    ft_sighting *one = ft__malloc(sizeof *one);
-    if (!one) {
-        sqlite3_reset(s);
-        return ft__store_fail(st, FT_ENOMEM, "out of memory");
-    }
-    int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        memset(one, 0, offsetof(ft_sighting, desc));
-        one->id = sqlite3_column_int64(s, 0);
-        one->ingest_id = sqlite3_column_int64(s, 1);
-        ft__store_copy_text(one->camera_id, sizeof one->camera_id, s, 2);
-        one->track_key = sqlite3_column_int64(s, 3);
-        one->first_us = sqlite3_column_int64(s, 4);
-        one->last_us = sqlite3_column_int64(s, 5);
-        one->best_us = sqlite3_column_int64(s, 6);
-        st->walking++;
-        st->errmsg[0] = 0;
-        rc = fn(one, ctx);
-        st->walking--;
-        if (rc != 0) {
-            stopped(st, rc);
-            break;
-        }
-    }
-    if (rc == FT_OK && r != SQLITE_DONE && r != SQLITE_ROW)
-        rc = ft__store_sqlfail(st, r, "reading sightings");
-    sqlite3_reset(s);
-    ft__free(one);
-    return rc;
+    return walk(st, s, WALK_BRIEF, fn, ctx);
 }
 
 int ft_store_foreach_descriptor(ft_store *st, ft_store_descriptor_fn fn, void *ctx)

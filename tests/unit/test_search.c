@@ -56,9 +56,11 @@ static int64_t ingest_of(const char *cam)
     return id;
 }
 
-static void make_event(void)
+/* A new event at /tmp/ft_search_NAME_PID.ftdb with cameras A (km 0), B (km
+** 10) and C (km 20). */
+static void open_event(const char *name)
 {
-    snprintf(path, sizeof path, "/tmp/ft_search_%d.ftdb", (int)getpid());
+    snprintf(path, sizeof path, "/tmp/ft_search_%s_%d.ftdb", name, (int)getpid());
     unlink(path);
     ASSERT_OK(ft_store_open(path, FT_STORE_CREATE, &st));
     const char *ids[3] = { "A", "B", "C" };
@@ -69,6 +71,11 @@ static void make_event(void)
         c.km = 10.0 * i;
         ASSERT_OK(ft_store_camera_add(st, &c));
     }
+}
+
+static void make_event(void)
+{
+    open_event("t");
     int64_t a = ingest_of("A"), b = ingest_of("B"), c = ingest_of("C");
     /* P at A at 0 and 0.5 min (two tracks: one appearance), at B at 60 min
     ** (10 km/h), at C at 120 min; a look-alike of P at C at 61 min (would need
@@ -401,17 +408,7 @@ static void test_search_descriptor_space(void)
 ** outside the windows, 4 inside. */
 static void test_search_course(void)
 {
-    snprintf(path, sizeof path, "/tmp/ft_search_c_%d.ftdb", (int)getpid());
-    unlink(path);
-    ASSERT_OK(ft_store_open(path, FT_STORE_CREATE, &st));
-    const char *ids[3] = { "A", "B", "C" };
-    for (int i = 0; i < 3; i++) {
-        ft_camera c;
-        memset(&c, 0, sizeof c);
-        snprintf(c.id, sizeof c.id, "%s", ids[i]);
-        c.km = 10.0 * i;
-        ASSERT_OK(ft_store_camera_add(st, &c));
-    }
+    open_event("c");
     int64_t a = ingest_of("A"), b = ingest_of("B"), c = ingest_of("C");
     add(a, 1, T0, 0, 0.05f);
     add(b, 2, T0 + 60 * MIN, 0, 0.30f);
