@@ -45,24 +45,29 @@
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_BODY      (32u << 20) /* bytes of one request */
-#define MAX_PIXELS    40000000u   /* of one photo */
-#define MAX_TOKENS    256
-#define IDLE_TIMEOUT  30          /* seconds */
-#define ALERT_RING    256         /* alerts kept for the event streams */
-#define MAX_LIVE      32          /* cameras ingested live at once */
-#define URL_KEY       "live_url:" /* store setting per live camera: its URL */
-#define ALERT_JSON    1024
-#define ALERT_POLL_MS 200 /* how often the store is read for new sightings */
-#define KEEPALIVE_S   15  /* an event stream's comment line when nothing happens */
+#define MAX_BODY       (32u << 20) /* bytes of one request */
+#define MAX_PIXELS     40000000u   /* of one photo */
+#define MAX_TOKENS     256
+#define IDLE_TIMEOUT   30  /* seconds */
+#define ALERT_RING     256 /* alerts kept for the event streams */
+#define HOOK_TRIES     6   /* a webhook is tried at 0, 1, 2, 4, 8 and 16 s */
+#define HOOK_TIMEOUT_S 5
+#define MAX_LIVE       32          /* cameras ingested live at once */
+#define URL_KEY        "live_url:" /* store setting per live camera: its URL */
+#define ALERT_JSON     1024
+#define ALERT_POLL_MS  200 /* how often the store is read for new sightings */
+#define KEEPALIVE_S    15  /* an event stream's comment line when nothing happens */
 
 const char serve_usage[] =
     "usage: facetrail serve --db DB [--listen HOST:PORT] [--tokens FILE] [options]\n"
@@ -95,6 +100,15 @@ extern const char ui_page[];
 typedef struct token {
     char token[128], role[16], name[64];
 } token;
+
+/* An alert waiting for its webhook. */
+struct hook {
+    struct hook *next;
+    char url[256];
+    char *body;
+    int tries;
+    double next_s; /* monotonic time of the next try */
+};
 
 /* One camera ingested live by the server: its thread, its engine and store
 ** handle (ft_ingest_run's), and its state for GET /api/v1/status. */
@@ -134,6 +148,12 @@ typedef struct server {
     pthread_t alert_thread;
     int alert_running;
     struct live *live[MAX_LIVE]; /* cameras ingested live (under lock_live) */
+    struct hook *hooks;          /* webhook deliveries waiting (under lock_hooks) */
+    int64_t hooks_delivered;
+    pthread_mutex_t lock_hooks;
+    pthread_cond_t new_hook;
+    pthread_t hook_thread;
+    int hook_running;
     pthread_mutex_t lock_live;
     ft_engine_params ep;
     char ring[ALERT_RING][ALERT_JSON]; /* the latest alerts as JSON, by seq % ALERT_RING */
@@ -774,6 +794,18 @@ static int describe_photos(server *sv, struct MHD_Connection *c, request *rq, ft
     return 0;
 }
 
+static int parse_http_url(const char *url, char *host, size_t host_len, char *port, size_t port_len,
+                          const char **path);
+
+/* 1 if url is a webhook this server can deliver to. */
+static int webhook_ok(const char *url)
+{
+    char host[256], port[16];
+    const char *path;
+    return strlen(url) < sizeof((ft_watch *)0)->webhook &&
+           parse_http_url(url, host, sizeof host, port, sizeof port, &path) == 0;
+}
+
 static enum MHD_Result route_watch_add(server *sv, struct MHD_Connection *c, request *rq)
 {
     if (rq->too_big)
@@ -792,8 +824,10 @@ static enum MHD_Result route_watch_add(server *sv, struct MHD_Connection *c, req
     } else if (!reason || !*reason || strlen(reason) >= sizeof w->reason) {
         ret = send_error(c, 400, "no_reason", "a case reason of 1 to %zu bytes",
                          sizeof w->reason - 1);
-    } else if (hook && strlen(hook) >= sizeof w->webhook) {
-        ret = send_error(c, 400, "bad_webhook", "the webhook URL is too long");
+    } else if (hook && *hook && !webhook_ok(hook)) {
+        ret = send_error(c, 400, "bad_webhook",
+                         "webhook: an http://host[:port]/path URL of under 256 bytes (https is "
+                         "not delivered: put a TLS proxy on the receiving side)");
     } else if (expires && *expires &&
                ft_time_parse(expires, NULL, &w->expires_us, NULL, err, sizeof err) != FT_OK) {
         ret = send_error(c, 400, "bad_time", "expires: %s", err);
@@ -889,8 +923,149 @@ static enum MHD_Result route_watch_entry(server *sv, struct MHD_Connection *c, c
     return send_json(c, 200, o);
 }
 
-/* Adds one alert to the ring and wakes the event streams. */
-static void publish(server *sv, const ft_alert *a, double km)
+/* ------------------------------------------------------------------------ */
+/* Webhooks                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Splits "http://host[:port]/path" into its parts; 0, else -1 (https and
+** anything else are not delivered: the watchlist refuses them). */
+static int parse_http_url(const char *url, char *host, size_t host_len, char *port, size_t port_len,
+                          const char **path)
+{
+    if (strncmp(url, "http://", 7) != 0) return -1;
+    const char *h = url + 7, *slash = strchr(h, '/'), *end = slash ? slash : h + strlen(h);
+    const char *colon = memchr(h, ':', (size_t)(end - h));
+    const char *hend = colon ? colon : end;
+    if (hend == h || (size_t)(hend - h) >= host_len) return -1;
+    memcpy(host, h, (size_t)(hend - h));
+    host[hend - h] = 0;
+    if (colon) {
+        if ((size_t)(end - colon - 1) >= port_len || end == colon + 1) return -1;
+        memcpy(port, colon + 1, (size_t)(end - colon - 1));
+        port[end - colon - 1] = 0;
+    } else {
+        snprintf(port, port_len, "80");
+    }
+    *path = slash ? slash : "/";
+    return 0;
+}
+
+/* POSTs body as JSON to an http:// URL; returns the HTTP status, or -1
+** (no connection, no answer within HOOK_TIMEOUT_S). */
+static int http_post(const char *url, const char *body)
+{
+    char host[256], port[16];
+    const char *path;
+    if (parse_http_url(url, host, sizeof host, port, sizeof port, &path)) return -1;
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai) return -1;
+    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol), status = -1;
+    if (fd >= 0) {
+        struct timeval tv = { HOOK_TIMEOUT_S, 0 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
+    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+        char head[768];
+        int n = snprintf(head, sizeof head,
+                         "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                         "Content-Length: %zu\r\nUser-Agent: facetrail/" FT_VERSION
+                         "\r\nConnection: close\r\n\r\n",
+                         path, host, strlen(body));
+        if (n > 0 && (size_t)n < sizeof head && send(fd, head, (size_t)n, MSG_NOSIGNAL) == n &&
+            send(fd, body, strlen(body), MSG_NOSIGNAL) == (ssize_t)strlen(body)) {
+            char line[64];
+            ssize_t got = recv(fd, line, sizeof line - 1, 0);
+            if (got > 12) {
+                line[got] = 0;
+                int code;
+                if (sscanf(line, "HTTP/%*d.%*d %d", &code) == 1) status = code;
+            }
+        }
+    }
+    if (fd >= 0) close(fd);
+    freeaddrinfo(ai);
+    return status;
+}
+
+/* Queues an alert's JSON for the entry's webhook. */
+static void hook_queue(server *sv, const char *url, const char *json)
+{
+    struct hook *h = calloc(1, sizeof *h);
+    if (!h || !(h->body = strdup(json))) {
+        free(h);
+        return;
+    }
+    snprintf(h->url, sizeof h->url, "%s", url);
+    pthread_mutex_lock(&sv->lock_hooks);
+    h->next_s = mono_s();
+    h->next = sv->hooks;
+    sv->hooks = h;
+    pthread_cond_signal(&sv->new_hook);
+    pthread_mutex_unlock(&sv->lock_hooks);
+}
+
+/* The webhook thread: delivers each queued alert, retried after 1, 2, 4,
+** 8 and 16 s (HOOK_TRIES in all) until the receiver answers 2xx. */
+static void *hook_loop(void *arg)
+{
+    server *sv = arg;
+    pthread_mutex_lock(&sv->lock_hooks);
+    while (!g_stop) {
+        struct hook *due = NULL, **at = NULL;
+        double now = mono_s(), next = now + 1;
+        for (struct hook **p = &sv->hooks; *p; p = &(*p)->next) {
+            if ((*p)->next_s <= now && !due)
+                due = *p, at = p;
+            else if ((*p)->next_s < next)
+                next = (*p)->next_s;
+        }
+        if (!due) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            double wait = next - now;
+            until.tv_sec += (time_t)wait;
+            until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+            if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+            pthread_cond_timedwait(&sv->new_hook, &sv->lock_hooks, &until);
+            continue;
+        }
+        *at = due->next; /* out of the list while it is sent */
+        pthread_mutex_unlock(&sv->lock_hooks);
+        int status = http_post(due->url, due->body);
+        due->tries++;
+        int done = status >= 200 && status < 300, give_up = !done && due->tries >= HOOK_TRIES;
+        if (give_up)
+            fprintf(stderr, "facetrail serve: webhook %s: gave up after %d tries (last: %s%d)\n",
+                    due->url, due->tries, status < 0 ? "no answer " : "HTTP ",
+                    status < 0 ? 0 : status);
+        pthread_mutex_lock(&sv->lock_hooks);
+        if (done) sv->hooks_delivered++;
+        if (done || give_up) {
+            free(due->body);
+            free(due);
+        } else {
+            due->next_s = mono_s() + (double)(1 << (due->tries - 1));
+            due->next = sv->hooks;
+            sv->hooks = due;
+        }
+    }
+    while (sv->hooks) { /* undelivered at the stop: dropped */
+        struct hook *h = sv->hooks;
+        sv->hooks = h->next;
+        free(h->body);
+        free(h);
+    }
+    pthread_mutex_unlock(&sv->lock_hooks);
+    return NULL;
+}
+
+/* Adds one alert to the ring, wakes the event streams, and queues it for
+** the entry's webhook (webhook "" for none). */
+static void publish(server *sv, const ft_alert *a, double km, const char *webhook)
 {
     char t[FT_TIME_TEXT_MAX], thumb[96];
     snprintf(thumb, sizeof thumb, "/api/v1/sightings/%lld/thumbnail", (long long)a->sighting_id);
@@ -913,6 +1088,7 @@ static void publish(server *sv, const ft_alert *a, double km)
     sv->next_seq++;
     pthread_cond_broadcast(&sv->new_alert);
     pthread_mutex_unlock(&sv->lock_alerts);
+    if (webhook && webhook[0]) hook_queue(sv, webhook, text);
     free(text);
 }
 
@@ -939,7 +1115,10 @@ static int on_new_sighting(const ft_sighting *si, void *arg)
         double km = 0;
         for (int j = 0; j < x->n_cams; j++)
             if (!strcmp(x->cams[j].id, a[i].camera_id)) km = x->cams[j].km;
-        publish(x->sv, &a[i], km);
+        const char *hook = "";
+        for (int j = 0; j < x->n; j++)
+            if (x->entries[j].id == a[i].watch_id) hook = x->entries[j].webhook;
+        publish(x->sv, &a[i], km, hook);
     }
     return 0;
 }
@@ -1269,6 +1448,8 @@ int cmd_serve(int argc, char **argv)
     pthread_mutex_init(&sv.lock_thumb, NULL);
     pthread_mutex_init(&sv.lock_w, NULL);
     pthread_mutex_init(&sv.lock_live, NULL);
+    pthread_mutex_init(&sv.lock_hooks, NULL);
+    pthread_cond_init(&sv.new_hook, NULL);
     sv.ep = ep;
     sv.ep.n_threads = 1; /* a live camera's engine */
     pthread_mutex_init(&sv.lock_alerts, NULL);
@@ -1297,6 +1478,7 @@ int cmd_serve(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     if (pthread_create(&sv.alert_thread, NULL, alert_loop, &sv) == 0) sv.alert_running = 1;
+    if (pthread_create(&sv.hook_thread, NULL, hook_loop, &sv) == 0) sv.hook_running = 1;
     d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
         NULL, NULL, answer, &sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -1328,6 +1510,12 @@ done:
     pthread_mutex_unlock(&sv.lock_alerts);
     if (d) MHD_stop_daemon(d);
     if (sv.alert_running) pthread_join(sv.alert_thread, NULL);
+    pthread_mutex_lock(&sv.lock_hooks);
+    pthread_cond_broadcast(&sv.new_hook);
+    pthread_mutex_unlock(&sv.lock_hooks);
+    if (sv.hook_running) pthread_join(sv.hook_thread, NULL);
+    pthread_mutex_destroy(&sv.lock_hooks);
+    pthread_cond_destroy(&sv.new_hook);
     for (int i = 0; i < MAX_LIVE; i++) /* their open tracks are committed */
         live_stop_slot(&sv, i);
     pthread_mutex_destroy(&sv.lock_live);

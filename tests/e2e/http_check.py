@@ -110,13 +110,42 @@ elif MODE == "alerts":
         except Exception as e:  # the server stopping ends the stream
             got.append((time.time(), {"stream_error": str(e)}))
 
+    # a webhook receiver that fails its first delivery (HTTP 500) and takes the retry
+    import http.server
+
+    hooks = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            hooks.append((time.time(), json.loads(body)))
+            self.send_response(500 if len(hooks) == 1 else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    hook_url = "http://127.0.0.1:%d/alerts" % receiver.server_address[1]
+
     s, t, b = request("POST", "/api/v1/watchlist", None)
     say(s == 400, "a watchlist entry without a form: 400")
+    b3 = uuid.uuid4().hex
+    body = ('--%s\r\nContent-Disposition: form-data; name="name"\r\n\r\nX\r\n'
+            '--%s\r\nContent-Disposition: form-data; name="reason"\r\n\r\nx\r\n'
+            '--%s\r\nContent-Disposition: form-data; name="webhook"\r\n\r\nhttps://example.org/h\r\n'
+            '--%s\r\nContent-Disposition: form-data; name="photo"; filename="q.jpg"\r\n'
+            'Content-Type: image/jpeg\r\n\r\n' % (b3, b3, b3, b3)).encode() + photo + ("\r\n--%s--\r\n" % b3).encode()
+    say(error_is(request("POST", "/api/v1/watchlist", body, {"Content-Type": "multipart/form-data; boundary=" + b3}),
+                 400, "bad_webhook"), "an https webhook: 400 (not delivered)")
     b2 = uuid.uuid4().hex
     body = ('--%s\r\nContent-Disposition: form-data; name="name"\r\n\r\nRunner R\r\n'
             '--%s\r\nContent-Disposition: form-data; name="reason"\r\n\r\ncase 1: lost\r\n'
+            '--%s\r\nContent-Disposition: form-data; name="webhook"\r\n\r\n%s\r\n'
             '--%s\r\nContent-Disposition: form-data; name="photo"; filename="q.jpg"\r\n'
-            'Content-Type: image/jpeg\r\n\r\n' % (b2, b2, b2)).encode() + photo + ("\r\n--%s--\r\n" % b2).encode()
+            'Content-Type: image/jpeg\r\n\r\n' % (b2, b2, b2, hook_url, b2)).encode() + photo + ("\r\n--%s--\r\n" % b2).encode()
     s, t, b = request("POST", "/api/v1/watchlist", body, {"Content-Type": "multipart/form-data; boundary=" + b2})
     wid = json.loads(b).get("id") if s == 201 else None
     say(s == 201 and wid, "POST /api/v1/watchlist: 201 with the entry's id")
@@ -141,6 +170,13 @@ elif MODE == "alerts":
         "an alert for the entry, with its fields (%d alerts; the first %.1f s after the ingest began)"
         % (len(alerts), alerts[0][0] - t0 if alerts else -1))
     if alerts:
+        deadline = time.time() + 10
+        while time.time() < deadline and len(hooks) < 2:
+            time.sleep(0.2)
+        say(len(hooks) >= 2 and hooks[0][1] == alerts[0][1] and hooks[1][1] == alerts[0][1]
+            and hooks[1][0] - hooks[0][0] >= 0.9,
+            "the webhook got the alert's JSON, and again after its HTTP 500 (%d posts, %.1f s apart)"
+            % (len(hooks), hooks[1][0] - hooks[0][0] if len(hooks) > 1 else -1))
         s, t, b = request("GET", alerts[0][1]["thumbnail"])
         say(s == 200 and t == "image/jpeg", "the alert's thumbnail answers")
         sid = alerts[0][1]["sighting"]
