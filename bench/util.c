@@ -10,6 +10,8 @@
 */
 #include "util.h"
 
+#include "facetrail/time.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -212,51 +214,18 @@ uint8_t clamp_u8(double x)
 /* Time                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* ISO 8601 to microseconds since the epoch; -1 if malformed. */
+/* ISO 8601 text into microseconds since the epoch: the library's parser
+** (facetrail/time.h), a time without an offset read as UTC. 0, or -1 for
+** text it refuses. */
 int parse_time(const char *s, int64_t *out_us)
 {
-    int Y, M, D, h = 0, m = 0, n = 0;
-    double sec = 0;
-    if (sscanf(s, "%4d-%2d-%2d%n", &Y, &M, &D, &n) != 3 || n != 10) return -1;
-    const char *p = s + 10;
-    if (*p == 'T' || *p == ' ') {
-        int k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &h, &m, &k) != 2 || k != 5) return -1;
-        p += 1 + k;
-        if (*p == ':') {
-            char *end;
-            sec = strtod(p + 1, &end);
-            if (end == p + 1 || !(sec >= 0 && sec < 61)) return -1;
-            p = end;
-        }
-    }
-    int off_min = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om = 0, k = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5) return -1;
-        off_min = (*p == '-' ? -1 : 1) * (oh * 60 + om);
-        p += 1 + k;
-    }
-    if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || Y < 1970) return -1;
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = Y - 1900, tm.tm_mon = M - 1, tm.tm_mday = D, tm.tm_hour = h, tm.tm_min = m;
-    time_t t = timegm(&tm);
-    *out_us = ((int64_t)t - off_min * 60) * 1000000 + (int64_t)llround(sec * 1e6);
-    return 0;
+    return ft_time_parse(s, "UTC", out_us, NULL, NULL, 0) == FT_OK ? 0 : -1;
 }
 
-/* Microseconds since the epoch as "2026-04-12T09:30:00.000Z". */
+/* "2026-04-12T09:30:00.000Z": the library's ISO 8601 UTC form. */
 void format_time(int64_t us, char buf[40])
 {
-    int64_t ms = us >= 0 ? (us + 500) / 1000 : -((-us + 500) / 1000);
-    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, 40 - n, ".%03dZ", (int)(ms - (int64_t)t * 1000));
+    ft_time_format(us, NULL, FT_TIME_ISO_UTC, buf, 40);
 }
 
 /* CLOCK_MONOTONIC in seconds. */

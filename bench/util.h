@@ -121,7 +121,9 @@ static inline void sample_bilinear(const ft_image *img, double x, double y, floa
 /* -- time ------------------------------------------------------------------- */
 
 /* ISO 8601 ("2026-04-12T09:00:00Z", fractional seconds, +hh:mm offsets; no
-** zone means UTC) to microseconds since the epoch; -1 if malformed. */
+** zone means UTC) to microseconds since the epoch; -1 if malformed. Both
+** are the library's (ft_time_parse, ft_time_format): the CLI, the server
+** and the benchmarks read and write times one way. */
 int parse_time(const char *s, int64_t *out_us);
 /* Microseconds since the epoch as "2026-04-12T09:30:00.000Z". */
 void format_time(int64_t us, char buf[40]);
