@@ -190,6 +190,12 @@ static void on_stop(int sig)
     g_stop = 1;
 }
 
+/* SIGUSR1: nothing but interrupting a blocked system call (live_stop_slot). */
+static void on_wake(int sig)
+{
+    (void)sig;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Responses                                                                */
 /* ------------------------------------------------------------------------ */
@@ -594,7 +600,19 @@ static void live_stop_slot(server *sv, int i)
     struct live *l = sv->live[i];
     if (!l) return;
     l->stop = 1;
+    /* a source can block its thread in a system call (a FIFO's open waits
+    ** for a writer): SIGUSR1, whose handler does nothing and does not
+    ** restart calls, makes the call return, and the ingest sees stop */
+    for (int tries = 0; tries < 100; tries++) {
+        pthread_kill(l->thread, SIGUSR1);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100000000L;
+        if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+        if (pthread_timedjoin_np(l->thread, NULL, &until) == 0) goto joined;
+    }
     pthread_join(l->thread, NULL);
+joined:
     pthread_mutex_destroy(&l->lock);
     free(l);
     sv->live[i] = NULL;
@@ -1480,6 +1498,13 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "facetrail serve: %s\n", err);
         goto done;
     }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_wake; /* sa_flags 0: no SA_RESTART */
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (pthread_create(&sv.alert_thread, NULL, alert_loop, &sv) == 0) sv.alert_running = 1;
     if (pthread_create(&sv.hook_thread, NULL, hook_loop, &sv) == 0) sv.hook_running = 1;
@@ -1498,11 +1523,6 @@ int cmd_serve(int argc, char **argv)
     fprintf(stderr,
             "facetrail serve: %lld sightings of %s; listening on http://%s:%u/ (Ctrl-C stops)\n",
             (long long)sv.loaded_sightings, db, host, info ? info->port : (unsigned)port);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     while (!g_stop)
         sleep(1);
     fprintf(stderr, "facetrail serve: stopped\n");

@@ -215,6 +215,15 @@ elif MODE == "alerts":
         s, t, b = request("DELETE", "/api/v1/cameras/" + cam)
         say(s == 200 and json.loads(b).get("live") is False, "DELETE /api/v1/cameras/{id} stops it")
         say(error_is(request("DELETE", "/api/v1/cameras/" + cam), 404, "not_found"), "stopping it twice: 404")
+    fifo = os.environ.get("LIVE_FIFO")
+    if fifo:  # a source that never opens (a FIFO without a writer) still stops at once
+        hdr = {"Content-Type": "application/json"}
+        s, t, b = request("POST", "/api/v1/cameras", json.dumps({"id": "silent", "km": 1.0, "url": fifo}).encode(), hdr)
+        time.sleep(1.0)
+        t0 = time.time()
+        s2, t, b = request("DELETE", "/api/v1/cameras/silent")
+        say(s == 201 and s2 == 200 and time.time() - t0 < 5,
+            "a live camera blocked waiting for its source stops on DELETE (%.1f s)" % (time.time() - t0))
 else:
     say(error_is(request("GET", "/api/v1/status"), 401, "unauthorized"), "no token: 401")
     say(error_is(request("GET", "/api/v1/status", None, {"Authorization": "Bearer wrong-token-0123456789"}),

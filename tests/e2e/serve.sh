@@ -133,7 +133,8 @@ if "$FT_SIM" --people-from-image $samples --models "$MODELS" --out "$RACE" --run
     if [ -n "$PORT" ] && [ -s "$query" ] && [ -n "$ingest" ]; then
         cam2=$(awk -F'\t' '$1 == "camera" { n++; if (n == 2) print $2 }' "$RACE/truth.tsv")
         km2=$(awk -F'\t' '$1 == "camera" { n++; if (n == 2) print $3 }' "$RACE/truth.tsv")
-        LIVE_CAM=$cam2 LIVE_KM=$km2 LIVE_URL=$RACE/$cam2.mp4 \
+        mkfifo "$TMP/silent.fifo"
+        LIVE_CAM=$cam2 LIVE_KM=$km2 LIVE_URL=$RACE/$cam2.mp4 LIVE_FIFO=$TMP/silent.fifo \
         python3 tests/e2e/http_check.py alerts "$PORT" "$query" "$FT_CLI" ingest \
             --db "$TMP/live.ftdb" --camera "$cam" --start "$ingest" --threads 1 --quiet \
             "$RACE/$cam.mp4" >"$TMP/alerts.tap" 2>&1
