@@ -7,7 +7,8 @@ its alert stream, adds camera CAMERA (at KM) with the FIFO as its live
 source, writes VIDEO into the FIFO at an even byte rate over SECONDS (as a
 camera sends it), and prints one JSON line: alerts, and the latency of each
 (arrival minus the alert's frame time, the wall clock of the best shot),
-with p50/p95/max. Standard library only.
+with p50/p95/max, and the alerts per watchlist entry ("runner I" for the
+I-th QUERY). Standard library only.
 """
 import json
 import sys
@@ -75,5 +76,8 @@ def q(p):
     return round(lat[min(len(lat) - 1, int(p * len(lat)))], 3) if lat else None
 
 
-print(json.dumps({"alerts": len(got), "latency_s": [round(x, 3) for x in lat], "p50": q(0.5), "p95": q(0.95),
-                  "max": round(lat[-1], 3) if lat else None}))
+names = {}
+for _, a in got:
+    names[a["name"]] = names.get(a["name"], 0) + 1
+print(json.dumps({"alerts": len(got), "per_entry": names, "latency_s": [round(x, 3) for x in lat],
+                  "p50": q(0.5), "p95": q(0.95), "max": round(lat[-1], 3) if lat else None}))
