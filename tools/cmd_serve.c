@@ -28,7 +28,9 @@
 **   Limits: request bodies 32 MiB, photos 40 megapixels, connections idle
 **   for 30 s are closed.
 ** THREADS  libmicrohttpd runs a thread per connection (an event stream
-**   blocks its own); they share the mutex-guarded engine and searcher, one
+**   blocks its own); they share a pool of --workers engines (one request
+**   each), the searcher (searched by many at once under a read lock; a
+**   reload swaps it under the write lock), one
 **   store handle per purpose (search, thumbnails and status, watchlist
 **   writes, the alert thread), the alert ring, and the read-only tokens.
 **   The alert thread polls the store every ALERT_POLL_MS for committed
@@ -63,6 +65,7 @@
 #define ALERT_RING     256 /* alerts kept for the event streams */
 #define HOOK_TRIES     6   /* a webhook is tried at 0, 1, 2, 4, 8 and 16 s */
 #define HOOK_TIMEOUT_S 5
+#define MAX_ENGINES    16          /* --workers: searches described at once */
 #define MAX_LIVE       32          /* cameras ingested live at once */
 #define URL_KEY        "live_url:" /* store setting per live camera: its URL */
 #define ALERT_JSON     1024
@@ -89,6 +92,8 @@ const char serve_usage[] =
     "                      viewer); requests need 'Authorization: Bearer TOKEN'.\n"
     "                      Without it, only a loopback address is allowed\n"
     "  --models DIR        model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
+    "  --workers N         searches described at once, one set of models each\n"
+    "                      (default 2; about 150 MB each)\n"
     "  --threads N         threads for the networks (default 1)\n"
     "  -h, --help          this text\n"
     "\n"
@@ -134,9 +139,13 @@ struct live {
 
 typedef struct server {
     const char *db;
-    ft_store *st;       /* the searcher's store handle (under lock) */
-    ft_store *st_thumb; /* another handle for thumbnails and status (under lock_thumb) */
-    ft_engine *eng;
+    ft_store *st;                 /* the searcher's store handle (under lock) */
+    ft_store *st_thumb;           /* another handle for thumbnails and status (under lock_thumb) */
+    ft_engine *engs[MAX_ENGINES]; /* searches and watchlist photos, one request each */
+    pthread_mutex_t eng_lock[MAX_ENGINES];
+    int n_engs;
+    unsigned next_eng;
+    pthread_rwlock_t s_lock; /* searches read sv->s; a reload swaps it */
     ft_searcher *s;
     int64_t loaded_sightings, loaded_descriptors;
     ft_query_params qp;
@@ -392,13 +401,34 @@ static int refresh(server *sv, char *err, size_t errlen)
     int rc = ft_store_stats(sv->st, NULL, &ns, &nd, NULL, NULL);
     if (rc != FT_OK) return snprintf(err, errlen, "%s", ft_store_errmsg(sv->st)), rc;
     if (sv->s && ns == sv->loaded_sightings && nd == sv->loaded_descriptors) return FT_OK;
-    ft_searcher *s = NULL;
+    ft_searcher *s = NULL, *old;
     if ((rc = ft_searcher_open(sv->st, sv->cal->metric, &s, err, errlen)) != FT_OK) return rc;
-    ft_searcher_close(sv->s);
+    pthread_rwlock_wrlock(&sv->s_lock); /* searches on the old one finish first */
+    old = sv->s;
     sv->s = s;
+    pthread_rwlock_unlock(&sv->s_lock);
+    ft_searcher_close(old);
     sv->loaded_sightings = ns;
     sv->loaded_descriptors = nd;
     return FT_OK;
+}
+
+/* An engine for one request: a free one if any, else the next in turn
+** (waiting for it). Returns its index; release with release_engine. */
+static int take_engine(server *sv)
+{
+    for (int i = 0; i < sv->n_engs; i++)
+        if (pthread_mutex_trylock(&sv->eng_lock[i]) == 0) return i;
+    pthread_mutex_lock(&sv->lock);
+    int i = (int)(sv->next_eng++ % (unsigned)sv->n_engs);
+    pthread_mutex_unlock(&sv->lock);
+    pthread_mutex_lock(&sv->eng_lock[i]);
+    return i;
+}
+
+static void release_engine(server *sv, int i)
+{
+    pthread_mutex_unlock(&sv->eng_lock[i]);
 }
 
 static enum MHD_Result route_search(server *sv, struct MHD_Connection *c, request *rq)
@@ -465,11 +495,14 @@ static enum MHD_Result route_search(server *sv, struct MHD_Connection *c, reques
     char *text = NULL;
     unsigned status = 200;
     const char *code = NULL;
-    pthread_mutex_lock(&sv->lock);
+    pthread_mutex_lock(&sv->lock); /* the reload check uses sv->st */
     int rc = refresh(sv, err, sizeof err);
+    pthread_mutex_unlock(&sv->lock);
+    int e = take_engine(sv);
+    pthread_rwlock_rdlock(&sv->s_lock);
     if (rc != FT_OK) {
         status = 500, code = "store";
-    } else if ((rc = ft_search_photos(sv->eng, sv->s, (const ft_image *const *)imgs, n, &sv->qp,
+    } else if ((rc = ft_search_photos(sv->engs[e], sv->s, (const ft_image *const *)imgs, n, &sv->qp,
                                       &sp, queries, &r, &failed, err, sizeof err)) != FT_OK) {
         status = rc == FT_ENOTFOUND || rc == FT_EINVAL ? 422 : 500;
         code = rc == FT_ENOTFOUND ? "no_face" : rc == FT_EINVAL ? "bad_search" : "search";
@@ -478,10 +511,12 @@ static enum MHD_Result route_search(server *sv, struct MHD_Connection *c, reques
         char pnb[FT_SEARCH_MAX_PROBES][24];
         for (int i = 0; i < n; i++)
             snprintf(pnb[i], sizeof pnb[i], "photo %d", i + 1), pn[i] = pnb[i];
-        if (ft_search_json(sv->st, sv->s, &r, queries, pn, n, "/api/v1/sightings/", &text) != FT_OK)
+        /* thumbnails as links: the store is not read here */
+        if (ft_search_json(NULL, sv->s, &r, queries, pn, n, "/api/v1/sightings/", &text) != FT_OK)
             status = 500, code = "memory", snprintf(err, sizeof err, "out of memory");
     }
-    pthread_mutex_unlock(&sv->lock);
+    pthread_rwlock_unlock(&sv->s_lock);
+    release_engine(sv, e);
     ft_search_result_free(&r);
     for (int k = 0; k < n; k++)
         ft_image_destroy(imgs[k]);
@@ -776,7 +811,7 @@ static void live_resume(server *sv)
 /* Watchlist and alerts                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* Describes the photo parts of rq (under sv->lock): into w->desc. Returns
+/* Describes the photo parts of rq (an engine each): into w->desc. Returns
 ** 0, else sends the error and returns -1 with *ret set. */
 static int describe_photos(server *sv, struct MHD_Connection *c, request *rq, ft_watch *w,
                            enum MHD_Result *ret)
@@ -799,9 +834,9 @@ static int describe_photos(server *sv, struct MHD_Connection *c, request *rq, ft
             return -1;
         }
         ft_query q;
-        pthread_mutex_lock(&sv->lock);
-        rc = ft_query_face(sv->eng, img, &sv->qp, &q, err, sizeof err);
-        pthread_mutex_unlock(&sv->lock);
+        int e = take_engine(sv);
+        rc = ft_query_face(sv->engs[e], img, &sv->qp, &q, err, sizeof err);
+        release_engine(sv, e);
         ft_image_destroy(img);
         if (rc != FT_OK) {
             *ret = send_error(c, rc == FT_ENOTFOUND ? 422 : 500, "no_face", "%s: %s", name, err);
@@ -1415,6 +1450,8 @@ int cmd_serve(int argc, char **argv)
     ep.model_dir = default_model_dir();
     ep.n_threads = default_threads();
     const char *db = NULL, *listen = "127.0.0.1:8080", *tokens = NULL;
+    int workers = 2;
+    long long nw;
     struct opts o;
     opts_init(&o, argc, argv);
     while (opts_next(&o)) {
@@ -1428,6 +1465,10 @@ int cmd_serve(int argc, char **argv)
             if (!(listen = opts_value(&o))) return CLI_ERROR;
         } else if (opts_is(&o, "--tokens")) {
             if (!(tokens = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--workers")) {
+            if (opts_int(&o, 1, MAX_ENGINES, "a number of searches at once, 1 to 16", &nw))
+                return CLI_ERROR;
+            workers = (int)nw;
         } else {
             return opts_unknown(&o);
         }
@@ -1467,6 +1508,7 @@ int cmd_serve(int argc, char **argv)
     int status = CLI_ERROR;
     struct MHD_Daemon *d = NULL;
     pthread_mutex_init(&sv.lock, NULL);
+    pthread_rwlock_init(&sv.s_lock, NULL);
     pthread_mutex_init(&sv.lock_thumb, NULL);
     pthread_mutex_init(&sv.lock_w, NULL);
     pthread_mutex_init(&sv.lock_live, NULL);
@@ -1493,7 +1535,13 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "facetrail serve: %s\n", err);
         goto done;
     }
-    if (start_engine(o.cmd, &ep, &sv.qp.detect, &sv.eng) != CLI_OK) goto done;
+    for (; sv.n_engs < workers; sv.n_engs++) {
+        pthread_mutex_init(&sv.eng_lock[sv.n_engs], NULL);
+        if (start_engine(o.cmd, &ep, &sv.qp.detect, &sv.engs[sv.n_engs]) != CLI_OK) {
+            pthread_mutex_destroy(&sv.eng_lock[sv.n_engs]);
+            goto done;
+        }
+    }
     if (refresh(&sv, err, sizeof err) != FT_OK) {
         fprintf(stderr, "facetrail serve: %s\n", err);
         goto done;
@@ -1549,7 +1597,11 @@ done:
     pthread_mutex_destroy(&sv.lock_alerts);
     pthread_cond_destroy(&sv.new_alert);
     ft_searcher_close(sv.s);
-    ft_engine_close(sv.eng);
+    for (int i = 0; i < sv.n_engs; i++) {
+        ft_engine_close(sv.engs[i]);
+        pthread_mutex_destroy(&sv.eng_lock[i]);
+    }
+    pthread_rwlock_destroy(&sv.s_lock);
     ft_store_close(sv.st);
     ft_store_close(sv.st_thumb);
     pthread_mutex_destroy(&sv.lock);

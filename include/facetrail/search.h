@@ -19,7 +19,9 @@
 **     ... r.appearances[0 .. r.n_appearances) ...
 **     ft_search_result_free(&r);
 **
-** THREADS  A searcher is used by one thread at a time.
+** THREADS  Once open, a searcher may be searched from several threads at
+**          once (ft_searcher_search_multi only reads it; its message is
+**          the calling thread's own); open and close are one thread's.
 */
 #ifndef FACETRAIL_SEARCH_H
 #define FACETRAIL_SEARCH_H
@@ -163,7 +165,7 @@ typedef struct ft_search_result {
 } ft_search_result;
 
 /* Searches for the person whose descriptor is query. FT_EINVAL for bad
-** parameters (message via ft_searcher_errmsg). */
+** parameters (message via ft_searcher_errmsg, the calling thread's). */
 int ft_searcher_search(ft_searcher *s, const float query[FT_DESCRIPTOR_DIM],
                        const ft_search_params *p, ft_search_result *out /* OUT */);
 /* The same with n (1 .. FT_SEARCH_MAX_PROBES) descriptors of one person,

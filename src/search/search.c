@@ -86,7 +86,6 @@ struct ft_searcher {
     int64_t n_s, cap_s;
     int64_t n_desc;
     int64_t latest_us;
-    char errmsg[256];
 };
 
 ft_search_params ft_search_default_params(void)
@@ -237,9 +236,13 @@ size_t ft_searcher_memory(const ft_searcher *s)
            (size_t)s->n_cams * sizeof *s->cams;
 }
 
+/* The calling thread's last search message: searches of one searcher may
+** run on several threads at once, and share nothing they write. */
+static _Thread_local char tl_errmsg[256];
+
 const char *ft_searcher_errmsg(const ft_searcher *s)
 {
-    return s ? s->errmsg : "no searcher";
+    return s ? tl_errmsg : "no searcher";
 }
 
 void ft_search_result_free(ft_search_result *r)
@@ -570,7 +573,8 @@ typedef struct window {
 
 static int fail(ft_searcher *s, int rc, const char *msg)
 {
-    snprintf(s->errmsg, sizeof s->errmsg, "%s", msg);
+    (void)s;
+    snprintf(tl_errmsg, sizeof tl_errmsg, "%s", msg);
     return rc;
 }
 
@@ -770,7 +774,7 @@ int ft_searcher_search_multi(ft_searcher *s, const float *queries, int nq,
                              const ft_search_params *p, ft_search_result *out)
 {
     memset(out, 0, sizeof *out);
-    s->errmsg[0] = 0;
+    tl_errmsg[0] = 0;
     if (!queries || nq < 1 || nq > FT_SEARCH_MAX_PROBES)
         return fail(s, FT_EINVAL, "1 to 16 query descriptors");
     if (!p || p->top < 1 || p->top > 100000) return fail(s, FT_EINVAL, "top must be 1..100000");

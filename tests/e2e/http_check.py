@@ -76,6 +76,20 @@ if MODE == "open":
     if apps:
         s, t, b = request("GET", apps[0]["thumbnail"])
         say(s == 200 and t == "image/jpeg" and b[:3] == b"\xff\xd8\xff", "a thumbnail link answers its JPEG")
+    # 8 searches at once: every one answers, with the same appearances as one alone
+    import threading
+    results = []
+
+    def one():
+        results.append(form({"possible": "1"}, [("photo", "p.jpg", photo)]))
+
+    ts = [threading.Thread(target=one) for _ in range(8)]
+    for th in ts:
+        th.start()
+    for th in ts:
+        th.join()
+    same = [json.loads(b2)["appearances"] == apps for s2, t2, b2 in results if s2 == 200]
+    say(len(results) == 8 and len(same) == 8 and all(same), "8 searches at once: 8 answers, all the same")
     s, t, b = form({}, [("photo", "a.jpg", photo), ("photo", "b.jpg", photo)])
     say(s == 200 and json.loads(b)["searched"]["photos"] == 2, "two photos of one person are searched together")
     say(error_is(form({}, []), 400, "no_photo"), "a search without a photo: 400 no_photo")
