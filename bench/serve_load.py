@@ -8,6 +8,13 @@ and p95 latency (seconds). Standard library only. Start the server first,
 e.g. `facetrail serve --db build/scale/all.ftdb --listen 127.0.0.1:0
 --workers 2` (bench/race_scale --db writes such an event).
 """
+import json
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+
 port, photo, conc, total = sys.argv[1], open(sys.argv[2],'rb').read(), int(sys.argv[3]), int(sys.argv[4])
 def form():
     b=uuid.uuid4().hex
