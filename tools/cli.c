@@ -677,6 +677,19 @@ int event_zone(const char *cmd, ft_store *st, const char *tz, char *zone, size_t
     return CLI_OK;
 }
 
+int parse_id_list(const char *text, int64_t *ids, int max, int *n)
+{
+    while (*text) {
+        char *end;
+        errno = 0;
+        long long id = strtoll(text, &end, 10);
+        if (end == text || errno || id < 1 || (*end && *end != ',') || *n >= max) return -1;
+        ids[(*n)++] = id;
+        text = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
 int parse_time_arg(const char *cmd, const char *option, const char *text, const char *zone,
                    int quiet, int64_t *out_us)
 {

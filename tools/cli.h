@@ -140,6 +140,10 @@ int event_zone(const char *cmd, ft_store *st, const char *tz, char *zone, size_t
 /* Parses an option's time; one without an offset is read in zone, and a
 ** note on stderr says so (unless quiet). CLI_OK, or CLI_ERROR after a usage
 ** message naming the option and what is wrong with the time. */
+/* Appends the sighting numbers of text ("12,40,7": positive integers
+** separated by commas) to ids[*n ..], at most max in all; 0, or -1 for
+** malformed text or too many (ids may then hold part of them). */
+int parse_id_list(const char *text, int64_t *ids, int max, int *n);
 int parse_time_arg(const char *cmd, const char *option, const char *text, const char *zone,
                    int quiet, int64_t *out_us);
 

@@ -14,7 +14,6 @@
 
 #include "facetrail/search.h"
 
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -478,16 +477,9 @@ int cmd_search(int argc, char **argv)
         } else if (opts_is(&o, "--confirm")) {
             const char *v = opts_value(&o);
             if (!v) return CLI_ERROR;
-            while (*v) {
-                char *end;
-                errno = 0;
-                long long id = strtoll(v, &end, 10);
-                if (end == v || errno || id < 1 || (*end && *end != ',') || n_confirmed == 64)
-                    return usage_error(o.cmd, "--confirm takes up to 64 sighting numbers "
-                                              "separated by commas, e.g. 12,40");
-                confirmed[n_confirmed++] = id;
-                v = *end ? end + 1 : end;
-            }
+            if (parse_id_list(v, confirmed, 64, &n_confirmed))
+                return usage_error(o.cmd, "--confirm takes up to 64 sighting numbers "
+                                          "separated by commas, e.g. 12,40");
         } else if (opts_is(&o, "--no-course")) {
             if (opts_flag(&o)) return CLI_ERROR;
             sp.course = 0;

@@ -454,16 +454,9 @@ static enum MHD_Result route_search(server *sv, struct MHD_Connection *c, reques
         sp.possible_false_matches = FT_SEARCH_POSSIBLE_FALSE;
     int64_t confirmed[64];
     const char *conf = field(rq, "confirm");
-    while (conf && *conf) {
-        char *end;
-        errno = 0;
-        long long id = strtoll(conf, &end, 10);
-        if (end == conf || errno || id < 1 || (*end && *end != ',') || sp.n_confirmed == 64)
-            return send_error(c, 400, "bad_confirm",
-                              "confirm: up to 64 sighting numbers separated by commas");
-        confirmed[sp.n_confirmed++] = id;
-        conf = *end ? end + 1 : end;
-    }
+    if (conf && parse_id_list(conf, confirmed, 64, &sp.n_confirmed))
+        return send_error(c, 400, "bad_confirm",
+                          "confirm: up to 64 sighting numbers separated by commas");
     sp.confirmed = sp.n_confirmed ? confirmed : NULL;
     /* the photos */
     ft_image *imgs[FT_SEARCH_MAX_PROBES];
@@ -1156,12 +1149,22 @@ typedef struct alert_ctx {
     int64_t gallery, last_id;
     ft_camera *cams;
     int n_cams;
+    int skip;       /* 1: only move last_id past what is already there */
+    int listed;     /* entries read for this look */
+    int64_t now_us; /* this look's wall clock (expiry) */
 } alert_ctx;
 
 static int on_new_sighting(const ft_sighting *si, void *arg)
 {
     alert_ctx *x = arg;
     x->last_id = si->id;
+    if (x->skip) return 0;
+    if (!x->listed) { /* the active entries, read once per look that found sightings */
+        ft_store_free(x->entries);
+        x->entries = NULL;
+        if (ft_store_watch_list(x->sv->st_alert, x->now_us, &x->entries, &x->n) != FT_OK) x->n = 0;
+        x->listed = 1;
+    }
     if (!x->n) return 0;
     ft_alert a[8];
     int k = ft_watch_check(x->sv->cal, x->entries, x->n, si, x->gallery, FT_SEARCH_MAX_FALSE,
@@ -1189,12 +1192,14 @@ static void *alert_loop(void *arg)
     alert_ctx x;
     memset(&x, 0, sizeof x);
     x.sv = sv;
+    x.skip = 1;
     for (;;) { /* skip what is already there */
         int64_t before = x.last_id;
         if (ft_store_sightings_after(sv->st_alert, x.last_id, 4096, on_new_sighting, &x) != FT_OK ||
             x.last_id == before)
             break;
     }
+    x.skip = 0;
     int64_t checked_stats_us = 0;
     while (!g_stop) {
         struct timespec ts = { 0, ALERT_POLL_MS * 1000000L };
@@ -1202,9 +1207,8 @@ static void *alert_loop(void *arg)
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         int64_t now_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
-        ft_store_free(x.entries);
-        x.entries = NULL;
-        if (ft_store_watch_list(sv->st_alert, now_us, &x.entries, &x.n) != FT_OK) x.n = 0;
+        x.now_us = now_us;
+        x.listed = 0;
         if (now_us - checked_stats_us > 5000000) { /* the gallery and cameras, every 5 s */
             int64_t nd = 0;
             if (ft_store_stats(sv->st_alert, NULL, NULL, &nd, NULL, NULL) == FT_OK) x.gallery = nd;

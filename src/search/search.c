@@ -114,12 +114,25 @@ static int find_cam(const ft_searcher *s, const char *id)
     return -1;
 }
 
+/* The row of sighting id (rows are loaded in ascending id order), or -1. */
+static int64_t row_of(const ft_searcher *s, int64_t id)
+{
+    int64_t lo = 0, hi = s->n_s;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (s->s[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n_s && s->s[lo].id == id ? lo : -1;
+}
+
 /* Loading: the sightings first (brief rows, in id order), then every
 ** descriptor, found by its sighting's id. */
 typedef struct loader {
     ft_searcher *s;
     int rc;
-    int64_t *ids; /* ids of rows 0 .. n_s - 1, ascending */
 } loader;
 
 static int on_sighting(const ft_sighting *si, void *ctx)
@@ -129,16 +142,13 @@ static int on_sighting(const ft_sighting *si, void *ctx)
     if (s->n_s == s->cap_s) {
         int64_t cap = s->cap_s ? 2 * s->cap_s : 1024;
         sight *g = ft__realloc(s->s, (size_t)cap * sizeof *g);
-        int64_t *ids = ft__realloc(L->ids, (size_t)cap * sizeof *ids);
-        if (g) s->s = g;
-        if (ids) L->ids = ids;
-        if (!g || !ids) return L->rc = FT_ENOMEM;
+        if (!g) return L->rc = FT_ENOMEM;
+        s->s = g;
         s->cap_s = cap;
     }
     int cam = find_cam(s, si->camera_id);
     if (cam < 0) return L->rc = FT_EFORMAT;
-    if (s->n_s > 0 && si->id <= L->ids[s->n_s - 1]) return L->rc = FT_EFORMAT;
-    L->ids[s->n_s] = si->id;
+    if (s->n_s > 0 && si->id <= s->s[s->n_s - 1].id) return L->rc = FT_EFORMAT;
     s->s[s->n_s++] = (sight){ si->id, cam, 0, si->first_us, si->last_us, si->best_us };
     if (si->last_us > s->latest_us) s->latest_us = si->last_us;
     return 0;
@@ -148,17 +158,10 @@ static int on_descriptor(int64_t sighting_id, int n, const float *vec, void *ctx
 {
     loader *L = ctx;
     ft_searcher *s = L->s;
-    int64_t lo = 0, hi = s->n_s - 1;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (L->ids[mid] < sighting_id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
     /* a sighting committed after the sightings were read (a live ingest)
     ** waits for the next open */
-    if (s->n_s == 0 || L->ids[lo] != sighting_id) return 0;
+    int64_t lo = row_of(s, sighting_id);
+    if (lo < 0) return 0;
     if (n < 0 || n > 3) return L->rc = FT_EFORMAT;
     float v[FT_DESCRIPTOR_DIM];
     memcpy(v, vec, sizeof v);
@@ -186,11 +189,10 @@ int ft_searcher_open(ft_store *st, enum ft_metric metric, ft_searcher **out, cha
     if (rc == FT_OK && n_desc > 0 && (rc = ft_index_reserve(s->index, (size_t)n_desc)) != FT_OK)
         ft__errf(err, errlen, rc, "%s", rc == FT_ENOMEM ? "out of memory" : "too many descriptors");
     if (rc == FT_OK) {
-        loader L = { s, FT_OK, NULL };
+        loader L = { s, FT_OK };
         rc = ft_store_sightings_brief(st, on_sighting, &L);
         if (rc == FT_OK) rc = ft_store_foreach_descriptor(st, on_descriptor, &L);
         if (L.rc != FT_OK) rc = L.rc;
-        ft__free(L.ids);
         if (rc != FT_OK)
             ft__errf(err, errlen, rc, "loading the sightings: %s",
                      rc == FT_ENOMEM    ? "out of memory"
@@ -481,12 +483,12 @@ static void check_plausible(app_list *L, double max_speed)
 
 /* Least-squares pace (km/h) of the confirmed plausible appearances of L
 ** (mid times); NaN without two distinct places or for a pace <= 0. */
-static double fitted_pace(const app_list *L, int anchors_only)
+static double fitted_pace(const ft_appearance *apps, int n_apps, int anchors_only)
 {
     double n = 0, st = 0, sk = 0, stt = 0, stk = 0, kmin = INFINITY, kmax = -INFINITY;
     int64_t t0 = 0;
-    for (int i = 0; i < L->n; i++) {
-        const ft_appearance *a = &L->a[i];
+    for (int i = 0; i < n_apps; i++) {
+        const ft_appearance *a = &apps[i];
         if (a->possible || !a->plausible || (anchors_only && !a->anchor)) continue;
         if (n == 0) t0 = a->first_us;
         double t = ((a->first_us + a->last_us) / 2 - t0) / 3.6e9;
@@ -522,29 +524,18 @@ static void estimate(const ft_searcher *s, const ft_search_result *r, int64_t at
 {
     memset(e, 0, sizeof *e);
     e->pace_kmh = NAN;
-    /* least-squares km over time (hours) through the matches' mid times;
-    ** possible candidates are for a person to judge and never move it */
-    double n = 0, st = 0, sk = 0, stt = 0, stk = 0, kmin = INFINITY, kmax = -INFINITY;
-    const ft_appearance *first = NULL, *last = NULL;
-    for (int i = 0; i < r->n_appearances; i++) {
-        const ft_appearance *a = &r->appearances[i];
-        if (a->possible) continue;
-        if (!first) first = a;
-        last = a;
-        double t = ((a->first_us + a->last_us) / 2 - first->first_us) / 3.6e9;
-        n += 1, st += t, sk += a->km, stt += t * t, stk += t * a->km;
-        kmin = fmin(kmin, a->km), kmax = fmax(kmax, a->km);
-    }
+    /* the least-squares pace through the matches' mid times; possible
+    ** candidates are for a person to judge and never move it */
+    const ft_appearance *last = NULL;
+    for (int i = 0; i < r->n_appearances; i++)
+        if (!r->appearances[i].possible) last = &r->appearances[i];
     if (!last) return;
     e->valid = 1;
     e->at_us = at_us;
-    double den = n * stt - st * st;
-    if (kmax > kmin && den > 0) {
-        double pace = (n * stk - st * sk) / den;
-        if (pace > 0) {
-            e->pace_kmh = pace;
-            e->pace_from_fit = 1;
-        }
+    double pace = fitted_pace(r->appearances, r->n_appearances, 0);
+    if (isfinite(pace)) {
+        e->pace_kmh = pace;
+        e->pace_from_fit = 1;
     }
     if (!e->pace_from_fit) e->pace_kmh = TYPICAL_PACE_KMH;
     double dt_h = (double)(at_us - last->last_us) / 3.6e9;
@@ -599,9 +590,7 @@ static int add_confirmed(ft_searcher *s, const float *q, int nq, const ft_search
                          const pass_info *pi, app_list *L)
 {
     for (int k = 0; k < p->n_confirmed; k++) {
-        int64_t id = p->confirmed[k], row = -1;
-        for (int64_t r = 0; r < s->n_s && row < 0; r++)
-            if (s->s[r].id == id) row = r;
+        int64_t id = p->confirmed[k], row = row_of(s, id);
         if (row < 0) return FT_EINVAL;
         const sight *x = &s->s[row];
         ft_appearance *a = NULL;
@@ -661,7 +650,7 @@ static int course_windows(ft_searcher *s, const float *q, int nq, const ft_searc
     out->anchors = n_anchor;
     if (n_anchor == 0) return FT_OK;
     double v_lo = p->min_pace_kmh, v_hi = p->max_speed_kmh;
-    double pace = fitted_pace(L, 1);
+    double pace = fitted_pace(L->a, L->n, 1);
     if (isfinite(pace)) {
         v_lo = fmax(v_lo, pace / p->pace_band);
         v_hi = fmin(v_hi, pace * p->pace_band);
@@ -716,9 +705,7 @@ static int course_windows(ft_searcher *s, const float *q, int nq, const ft_searc
     for (int i = 0; p->expand && i < L->n && np < 2 * FT_SEARCH_MAX_PROBES; i++) {
         const ft_appearance *a = &L->a[i];
         if (!a->anchor) continue;
-        int64_t row = -1;
-        for (int64_t r = 0; r < s->n_s && row < 0; r++)
-            if (s->s[r].id == a->best_sighting) row = r;
+        int64_t row = row_of(s, a->best_sighting);
         if (row < 0) continue;
         float best[FT_DESCRIPTOR_DIM], v[FT_DESCRIPTOR_DIM];
         double bd = INFINITY;
@@ -806,10 +793,7 @@ int ft_searcher_search_multi(ft_searcher *s, const float *queries, int nq,
             ft_descriptor_normalize(q + (size_t)i * FT_DESCRIPTOR_DIM);
 
     for (int k = 0; k < p->n_confirmed; k++) {
-        int64_t r = 0;
-        while (r < s->n_s && s->s[r].id != p->confirmed[k])
-            r++;
-        if (r == s->n_s) {
+        if (row_of(s, p->confirmed[k]) < 0) {
             ft__free(q);
             return fail(s, FT_EINVAL, "a confirmed sighting is not in this event");
         }
