@@ -10,6 +10,7 @@
 #   make install    PREFIX (default /usr/local): bin/facetrail, lib/libfacetrail.a,
 #                   include/, share/facetrail/models/{face-api,yunet,dlib}/ (found by
 #                   the binary)
+#   make fuzz       libFuzzer targets (clang) into build/fuzz, FUZZ_SECONDS each (fuzz/fuzz.mk)
 #   make format / format-check / clean
 #
 # Variants: SANITIZE=address,undefined selects build/asan; DEBUG=1 build/debug.
@@ -56,7 +57,7 @@ ifeq ($(shell pkg-config --exists dlib-1 && echo yes),yes)
 REF_BIN  += $(B)/tests/ref/dlib_net_ref $(B)/tests/ref/dlib_shape_ref
 endif
 
-.PHONY: all lib cli tests check test bench parity setup deps models demo install format format-check clean
+.PHONY: all lib cli tests check test bench parity setup deps models demo install format format-check clean fuzz
 all: cli
 lib: $(B)/libfacetrail.a
 cli: $(B)/facetrail
@@ -162,5 +163,8 @@ format-check:
 
 clean:
 	rm -rf build
+
+# libFuzzer targets, make fuzz, and the corpus replay programs of make tests
+include fuzz/fuzz.mk
 
 -include $(shell find build -name '*.d' 2>/dev/null)

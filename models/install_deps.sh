@@ -6,6 +6,8 @@
 # protobuf-c + onnx.proto (libonnx-dev): the ONNX model reader (YuNet).
 # Test-only references, never linked into the product: libdlib-dev (dlib's
 # shape predictor and descriptor net), python3-opencv (YuNet's raw outputs).
+# clang + libclang-rt-14-dev (libFuzzer's runtime, only a Recommends of clang)
+# for make fuzz alone; make check and the product build with gcc.
 set -eu
 PKGS="build-essential pkg-config ca-certificates xz-utils
 libxnnpack-dev libpthreadpool-dev
@@ -13,7 +15,8 @@ libjpeg62-turbo-dev libpng-dev zlib1g-dev libjansson-dev
 libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
 libsqlite3-dev sqlite3 libmicrohttpd-dev tzdata
 libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-libdlib-dev python3-opencv python3-numpy"
+libdlib-dev python3-opencv python3-numpy
+clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
