@@ -47,6 +47,7 @@
 #include "align/align.h"
 #include "nn/dlib.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -292,10 +293,18 @@ int ft__shape5_open(const char *path, ft__shape5 **out, char *err, size_t errlen
 /* Running                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* dlib's conversion of a dlib::vector<double> to a point: round half up. */
+/* dlib's conversion of a dlib::vector<double> to a point: round half up.
+** Saturating: a model's values are only checked for being floats, so a
+** damaged file can put a point at 1e34, infinity or NaN, and converting
+** such a double to long is undefined. Out of range gives LONG_MIN or
+** LONG_MAX (by sign), NaN gives LONG_MIN: far outside any image, so such a
+** feature pixel reads 0, as a pixel outside the image does. */
 static long round_half_up(double v)
 {
-    return (long)floor(v + 0.5);
+    const double r = floor(v + 0.5);
+    if (r >= -(double)LONG_MIN) return LONG_MAX; /* 2^63 (or 2^31): exact in double */
+    if (!(r >= (double)LONG_MIN)) return LONG_MIN; /* also NaN */
+    return (long)r;
 }
 
 int ft__shape5_run_leaves(const ft__shape5 *sp, const ft_image *img, ft__rect rect,
