@@ -528,12 +528,12 @@ const ft_wider_image *ft_wider_gt_image(const ft_wider_gt *gt, int i)
 int ft_wider_gt_find(const ft_wider_gt *gt, const char *path)
 {
     if (!gt || !path) return -1;
-    for (const char *p = path; p; p = strchr(p, '/')) {
-        if (*p == '/') p++;
-        int i = find_exact(gt, p);
-        if (i >= 0) return i;
-    }
-    return -1;
+    /* path itself first (a listed "/abs/x.jpg" is found as it is), then what
+    ** follows each of its '/' */
+    int i = find_exact(gt, path);
+    for (const char *p = strchr(path, '/'); i < 0 && p; p = strchr(p + 1, '/'))
+        i = find_exact(gt, p + 1);
+    return i;
 }
 
 /* ------------------------------------------------------------------------ */
