@@ -6,7 +6,7 @@ Puts every QUERY photo on the watchlist of the server at PORT, listens to
 its alert stream, adds camera CAMERA (at KM) with the FIFO as its live
 source, writes VIDEO into the FIFO at an even byte rate over SECONDS (as a
 camera sends it), and prints one JSON line: alerts, and the latency of each
-(arrival minus the alert's frame time, the wall clock of the best shot),
+(arrival minus the alert's frame time: the frame that raised it),
 with p50/p95/max, and the alerts per watchlist entry ("runner I" for the
 I-th QUERY). Standard library only.
 """
@@ -25,10 +25,15 @@ got = []
 
 def listen():
     with urllib.request.urlopen(base + "/api/v1/alerts", timeout=600) as r:
+        event = "message"
         for line in r:
             line = line.decode().rstrip("\n")
-            if line.startswith("data: "):
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event == "alert":
                 got.append((time.time(), json.loads(line[6:])))
+            elif not line:
+                event = "message"
 
 
 def post(path, body, ctype):
@@ -70,14 +75,19 @@ def ts(iso):
 
 
 lat = sorted(arrived - ts(a["time"]) for arrived, a in got)
+# from the first frame in which the camera saw the person
+seen = sorted(arrived - ts(a["first_seen"]) for arrived, a in got if a.get("first_seen"))
 
 
-def q(p):
-    return round(lat[min(len(lat) - 1, int(p * len(lat)))], 3) if lat else None
+def q(p, v=None):
+    v = lat if v is None else v
+    return round(v[min(len(v) - 1, int(p * len(v)))], 3) if v else None
 
 
 names = {}
 for _, a in got:
     names[a["name"]] = names.get(a["name"], 0) + 1
 print(json.dumps({"alerts": len(got), "per_entry": names, "latency_s": [round(x, 3) for x in lat],
-                  "p50": q(0.5), "p95": q(0.95), "max": round(lat[-1], 3) if lat else None}))
+                  "p50": q(0.5), "p95": q(0.95), "max": round(lat[-1], 3) if lat else None,
+                  "early": sum(1 for _, a in got if a.get("early")),
+                  "from_first_seen_p50": q(0.5, seen), "from_first_seen_p95": q(0.95, seen)}))

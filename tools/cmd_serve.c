@@ -135,6 +135,16 @@ struct live {
     double lag_s, started_s, fps;
     char error[512];
     int done;
+    double km; /* the camera's, for its alerts */
+};
+
+/* One event of the alert streams: an alert, or the stored sighting of a
+** track that alerted early ("sighting"), with an early alert's thumbnail. */
+struct alert_slot {
+    char event[16];
+    char json[ALERT_JSON];
+    unsigned char *thumb; /* malloc'd JPEG or NULL */
+    size_t thumb_len;
 };
 
 typedef struct server {
@@ -169,8 +179,10 @@ typedef struct server {
     int hook_running;
     pthread_mutex_t lock_live;
     ft_engine_params ep;
-    char ring[ALERT_RING][ALERT_JSON]; /* the latest alerts as JSON, by seq % ALERT_RING */
-    int64_t next_seq;                  /* seq of the next alert */
+    struct alert_slot ring[ALERT_RING]; /* the latest events, by seq % ALERT_RING */
+    int64_t next_seq;                   /* seq of the next event */
+    ft_watcher *watcher;                /* the active watchlist (alert thread refreshes it) */
+    int watch_gen;                      /* bumped by each watchlist change (under lock_w) */
     int64_t alerts_sent;
 } server;
 
@@ -312,6 +324,7 @@ static const token *caller(const server *sv, struct MHD_Connection *c)
 /* ------------------------------------------------------------------------ */
 
 static json_t *live_json(server *sv, const char *id);
+static void live_track(const ft_sighting *s, void *ctx);
 
 static json_t *cameras_json(server *sv, ft_camera *cams, int n)
 {
@@ -581,6 +594,13 @@ static void *live_loop(void *arg)
         ip.stop = live_stop, ip.stop_ctx = l;
         ip.on_live = live_event, ip.live_ctx = l;
         ip.progress = live_progress, ip.progress_ctx = l;
+        ip.on_track = live_track, ip.track_ctx = l;
+        ft_camera *cams = NULL;
+        int n_cams = 0;
+        if (ft_store_cameras(st, &cams, &n_cams) == FT_OK)
+            for (int i = 0; i < n_cams; i++)
+                if (!strcmp(cams[i].id, l->camera)) l->km = cams[i].km;
+        ft_store_free(cams);
         ft_ingest_report rep;
         rc = ft_ingest_run(eng, st, &ip, &rep, err, sizeof err);
     }
@@ -888,6 +908,7 @@ static enum MHD_Result route_watch_add(server *sv, struct MHD_Connection *c, req
         pthread_mutex_lock(&sv->lock_w);
         int rc = ft_store_watch_add(sv->st_w, w);
         snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
+        sv->watch_gen++;
         pthread_mutex_unlock(&sv->lock_w);
         if (rc != FT_OK) {
             ret = send_error(c, 500, "store", "%s", err);
@@ -961,6 +982,7 @@ static enum MHD_Result route_watch_entry(server *sv, struct MHD_Connection *c, c
     rc = dismiss ? ft_store_watch_dismiss(sv->st_w, id, sighting)
                  : ft_store_watch_remove(sv->st_w, id);
     snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
+    sv->watch_gen++;
     pthread_mutex_unlock(&sv->lock_w);
     if (rc == FT_ENOTFOUND) return send_error(c, 404, "not_found", "no watchlist entry %lld", id);
     if (rc != FT_OK) return send_error(c, 500, "store", "%s", err);
@@ -1114,44 +1136,56 @@ static void *hook_loop(void *arg)
 }
 
 /* Adds one alert to the ring, wakes the event streams, and queues it for
-** the entry's webhook (webhook "" for none). */
-static void publish(server *sv, const ft_alert *a, double km, const char *webhook)
+** the entry's webhook. An early alert's thumbnail (thumb, borrowed) is kept
+** with it and served at /api/v1/alerts/SEQ/thumbnail; a follows-alert is
+** the "sighting" event that names the stored sighting (no webhook). */
+static void publish(server *sv, const ft_alert *a, double km, const unsigned char *thumb,
+                    size_t thumb_len)
 {
-    char t[FT_TIME_TEXT_MAX], thumb[96];
-    snprintf(thumb, sizeof thumb, "/api/v1/sightings/%lld/thumbnail", (long long)a->sighting_id);
-    json_t *o = json_object();
-    json_object_set_new(o, "watchlist", json_integer(a->watch_id));
-    json_object_set_new(o, "name", json_string(a->name));
-    json_object_set_new(o, "camera", json_string(a->camera_id));
-    json_object_set_new(o, "km", json_real(km));
-    json_object_set_new(
-        o, "time", json_string(ft_time_format(a->time_us, NULL, FT_TIME_ISO_UTC, t, sizeof t)));
-    json_object_set_new(o, "score", json_real(a->score));
-    json_object_set_new(o, "expected_false", json_real(a->expected_false));
-    json_object_set_new(o, "sighting", json_integer(a->sighting_id));
-    json_object_set_new(o, "thumbnail", json_string(thumb));
-    char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(o);
-    if (!text) return;
+    unsigned char *copy = NULL;
+    if (a->early && thumb && thumb_len && (copy = malloc(thumb_len))) memcpy(copy, thumb, thumb_len);
     pthread_mutex_lock(&sv->lock_alerts);
-    snprintf(sv->ring[sv->next_seq % ALERT_RING], ALERT_JSON, "%s", text);
+    int64_t seq = sv->next_seq;
+    char link[96];
+    if (a->early)
+        snprintf(link, sizeof link, "/api/v1/alerts/%lld/thumbnail", (long long)seq);
+    else
+        snprintf(link, sizeof link, "/api/v1/sightings/%lld/thumbnail", (long long)a->sighting_id);
+    char *text = NULL;
+    if (ft_alert_json(a, km, link, &text) != FT_OK) {
+        pthread_mutex_unlock(&sv->lock_alerts);
+        free(copy);
+        return;
+    }
+    struct alert_slot *slot = &sv->ring[seq % ALERT_RING];
+    snprintf(slot->event, sizeof slot->event, "%s", a->follows ? "sighting" : "alert");
+    snprintf(slot->json, sizeof slot->json, "%s", text);
+    free(slot->thumb);
+    slot->thumb = copy;
+    slot->thumb_len = copy ? thumb_len : 0;
     sv->next_seq++;
     pthread_cond_broadcast(&sv->new_alert);
     pthread_mutex_unlock(&sv->lock_alerts);
-    if (webhook && webhook[0]) hook_queue(sv, webhook, text);
-    free(text);
+    if (!a->follows && a->webhook[0]) hook_queue(sv, a->webhook, text);
+    ft_store_free(text);
+}
+
+/* A live track in view (ft_ingest_params.on_track): early alerts. */
+static void live_track(const ft_sighting *s, void *ctx)
+{
+    struct live *l = ctx;
+    ft_alert a[8];
+    int k = ft_watcher_look(l->sv->watcher, s, a, 8);
+    for (int i = 0; i < k && i < 8; i++)
+        publish(l->sv, &a[i], l->km, s->thumbnail, s->thumbnail_len);
 }
 
 typedef struct alert_ctx {
     server *sv;
-    ft_watch *entries;
-    int n;
-    int64_t gallery, last_id;
+    int64_t last_id;
     ft_camera *cams;
     int n_cams;
-    int skip;       /* 1: only move last_id past what is already there */
-    int listed;     /* entries read for this look */
-    int64_t now_us; /* this look's wall clock (expiry) */
+    int skip; /* 1: only move last_id past what is already there */
 } alert_ctx;
 
 static int on_new_sighting(const ft_sighting *si, void *arg)
@@ -1159,33 +1193,35 @@ static int on_new_sighting(const ft_sighting *si, void *arg)
     alert_ctx *x = arg;
     x->last_id = si->id;
     if (x->skip) return 0;
-    if (!x->listed) { /* the active entries, read once per look that found sightings */
-        ft_store_free(x->entries);
-        x->entries = NULL;
-        if (ft_store_watch_list(x->sv->st_alert, x->now_us, &x->entries, &x->n) != FT_OK) x->n = 0;
-        x->listed = 1;
-    }
-    if (!x->n) return 0;
     ft_alert a[8];
-    int k = ft_watch_check(x->sv->cal, x->entries, x->n, si, x->gallery, FT_SEARCH_MAX_FALSE,
-                           FT_SEARCH_MAX_FMR, a, 8);
+    int k = ft_watcher_look(x->sv->watcher, si, a, 8);
     for (int i = 0; i < k && i < 8; i++) {
-        if (ft_store_watch_dismissed(x->sv->st_alert, a[i].watch_id, a[i].sighting_id) != 0)
+        if (!a[i].follows &&
+            ft_store_watch_dismissed(x->sv->st_alert, a[i].watch_id, a[i].sighting_id) != 0)
             continue;
         double km = 0;
         for (int j = 0; j < x->n_cams; j++)
             if (!strcmp(x->cams[j].id, a[i].camera_id)) km = x->cams[j].km;
-        const char *hook = "";
-        for (int j = 0; j < x->n; j++)
-            if (x->entries[j].id == a[i].watch_id) hook = x->entries[j].webhook;
-        publish(x->sv, &a[i], km, hook);
+        publish(x->sv, &a[i], km, NULL, 0);
     }
     return 0;
 }
 
-/* The alert thread: every ALERT_POLL_MS, the sightings committed since the
-** last look are checked against the active watchlist. Sightings from
-** before the server started are not: an alert is news. */
+/* The watcher's entries: the active ones now, and the event's gallery. */
+static void watcher_refresh(server *sv, int64_t now_us, int64_t gallery)
+{
+    ft_watch *entries = NULL;
+    int n = 0;
+    if (ft_store_watch_list(sv->st_alert, now_us, &entries, &n) == FT_OK)
+        ft_watcher_set(sv->watcher, entries, n, gallery);
+    ft_store_free(entries);
+}
+
+/* The alert thread: keeps the watcher's entries current (at once after a
+** change through the API, and every second for expiry), and every
+** ALERT_POLL_MS checks the sightings committed since the last look.
+** Sightings from before the server started are not: an alert is news.
+** Tracks still in view are checked by the live ingests (live_track). */
 static void *alert_loop(void *arg)
 {
     server *sv = arg;
@@ -1200,26 +1236,32 @@ static void *alert_loop(void *arg)
             break;
     }
     x.skip = 0;
-    int64_t checked_stats_us = 0;
+    int64_t checked_stats_us = 0, listed_us = 0, gallery = 1;
+    int seen_gen = -1;
     while (!g_stop) {
-        struct timespec ts = { 0, ALERT_POLL_MS * 1000000L };
-        nanosleep(&ts, NULL);
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         int64_t now_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
-        x.now_us = now_us;
-        x.listed = 0;
         if (now_us - checked_stats_us > 5000000) { /* the gallery and cameras, every 5 s */
             int64_t nd = 0;
-            if (ft_store_stats(sv->st_alert, NULL, NULL, &nd, NULL, NULL) == FT_OK) x.gallery = nd;
+            if (ft_store_stats(sv->st_alert, NULL, NULL, &nd, NULL, NULL) == FT_OK) gallery = nd;
             ft_store_free(x.cams);
             x.cams = NULL;
             if (ft_store_cameras(sv->st_alert, &x.cams, &x.n_cams) != FT_OK) x.n_cams = 0;
             checked_stats_us = now_us;
+            seen_gen = -1;
+        }
+        pthread_mutex_lock(&sv->lock_w);
+        int gen = sv->watch_gen;
+        pthread_mutex_unlock(&sv->lock_w);
+        if (gen != seen_gen || now_us - listed_us > 1000000) {
+            watcher_refresh(sv, now_us, gallery);
+            seen_gen = gen, listed_us = now_us;
         }
         ft_store_sightings_after(sv->st_alert, x.last_id, 1024, on_new_sighting, &x);
+        struct timespec ts = { 0, ALERT_POLL_MS * 1000000L };
+        nanosleep(&ts, NULL);
     }
-    ft_store_free(x.entries);
     ft_store_free(x.cams);
     return NULL;
 }
@@ -1247,8 +1289,9 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         n = MHD_CONTENT_READER_END_OF_STREAM;
     } else if (x->seq < sv->next_seq) {
         if (sv->next_seq - x->seq > ALERT_RING) x->seq = sv->next_seq - ALERT_RING; /* lost */
-        int w = snprintf(buf, max, "id: %lld\nevent: alert\ndata: %s\n\n", (long long)x->seq,
-                         sv->ring[x->seq % ALERT_RING]);
+        const struct alert_slot *slot = &sv->ring[x->seq % ALERT_RING];
+        int w = snprintf(buf, max, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)x->seq,
+                         slot->event, slot->json);
         n = w > 0 && (size_t)w < max ? w : 0;
         x->seq++;
         sv->alerts_sent++;
@@ -1257,6 +1300,29 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     }
     pthread_mutex_unlock(&sv->lock_alerts);
     return n;
+}
+
+/* GET /api/v1/alerts/{seq}/thumbnail: an early alert's thumbnail, while
+** the ring holds it. */
+static enum MHD_Result route_alert_thumb(server *sv, struct MHD_Connection *c, const char *rest)
+{
+    char *end;
+    errno = 0;
+    long long seq = strtoll(rest, &end, 10);
+    if (end == rest || errno || seq < 0 || strcmp(end, "/thumbnail"))
+        return send_error(c, 404, "not_found", "no such route");
+    pthread_mutex_lock(&sv->lock_alerts);
+    const struct alert_slot *slot = &sv->ring[seq % ALERT_RING];
+    if (seq >= sv->next_seq || sv->next_seq - seq > ALERT_RING || !slot->thumb) {
+        pthread_mutex_unlock(&sv->lock_alerts);
+        return send_error(c, 404, "not_found",
+                          "alert %lld has no thumbnail here (gone from the last %d, or not early: "
+                          "use its sighting's)",
+                          seq, ALERT_RING);
+    }
+    enum MHD_Result ok = send_bytes(c, 200, "image/jpeg", slot->thumb, slot->thumb_len);
+    pthread_mutex_unlock(&sv->lock_alerts);
+    return ok;
 }
 
 static enum MHD_Result route_alerts(server *sv, struct MHD_Connection *c)
@@ -1409,13 +1475,18 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
                               "send multipart/form-data with one or more 'photo' parts");
         return route_search(sv, c, rq);
     }
-    if (!strcmp(path, "watchlist") || !strncmp(path, "watchlist/", 10) || !strcmp(path, "alerts")) {
+    if (!strcmp(path, "watchlist") || !strncmp(path, "watchlist/", 10) || !strcmp(path, "alerts") ||
+        !strncmp(path, "alerts/", 7)) {
         if (who && strcmp(who->role, "operator") && strcmp(who->role, "admin"))
             return send_error(c, 403, "forbidden",
                               "the watchlist needs the operator or admin role");
         if (!strcmp(path, "alerts")) {
             if (!get) return send_error(c, 405, "method", "%s %s: use GET", method, url);
             return route_alerts(sv, c);
+        }
+        if (!strncmp(path, "alerts/", 7)) {
+            if (!get) return send_error(c, 405, "method", "%s %s: use GET", method, url);
+            return route_alert_thumb(sv, c, path + 7);
         }
         if (!strcmp(path, "watchlist")) {
             if (post) return route_watch_add(sv, c, rq);
@@ -1539,6 +1610,10 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "facetrail serve: %s\n", err);
         goto done;
     }
+    if (ft_watcher_create(sv.cal, FT_SEARCH_MAX_FALSE, &sv.watcher) != FT_OK) {
+        fprintf(stderr, "facetrail serve: out of memory\n");
+        goto done;
+    }
     for (; sv.n_engs < workers; sv.n_engs++) {
         pthread_mutex_init(&sv.eng_lock[sv.n_engs], NULL);
         if (start_engine(o.cmd, &ep, &sv.qp.detect, &sv.engs[sv.n_engs]) != CLI_OK) {
@@ -1590,10 +1665,19 @@ done:
     pthread_cond_broadcast(&sv.new_hook);
     pthread_mutex_unlock(&sv.lock_hooks);
     if (sv.hook_running) pthread_join(sv.hook_thread, NULL);
-    pthread_mutex_destroy(&sv.lock_hooks);
-    pthread_cond_destroy(&sv.new_hook);
     for (int i = 0; i < MAX_LIVE; i++) /* their open tracks are committed */
         live_stop_slot(&sv, i);
+    while (sv.hooks) { /* queued by the last tracks: dropped */
+        struct hook *h = sv.hooks;
+        sv.hooks = h->next;
+        free(h->body);
+        free(h);
+    }
+    pthread_mutex_destroy(&sv.lock_hooks);
+    pthread_cond_destroy(&sv.new_hook);
+    ft_watcher_destroy(sv.watcher);
+    for (int i = 0; i < ALERT_RING; i++)
+        free(sv.ring[i].thumb);
     pthread_mutex_destroy(&sv.lock_live);
     ft_store_close(sv.st_w);
     ft_store_close(sv.st_alert);

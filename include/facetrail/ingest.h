@@ -115,6 +115,13 @@ typedef struct ft_ingest_live_event {
 
 typedef void (*ft_ingest_live_fn)(const ft_ingest_live_event *e, void *ctx);
 
+/* A track still in view, as the sighting it would become if it ended now
+** (ft_ingest_params.on_track): id 0, camera, track_key (the key its
+** sighting will have), first_us .. last_us (last_us: the frame just
+** analysed), the best shot's box and thumbnail, and the descriptors of the
+** kept shots so far. Borrowed for the call. */
+typedef void (*ft_ingest_track_fn)(const ft_sighting *s, void *ctx);
+
 /* Called after every processed frame; a non-zero return stops the ingest
 ** cleanly (everything so far is committed; status FT_ECANCELED is not used:
 ** the ingest stays resumable and ft_ingest_run returns FT_OK with
@@ -145,6 +152,12 @@ typedef struct ft_ingest_params {
     void *stop_ctx;
     ft_ingest_live_fn on_live; /* connection changes; NULL: none */
     void *live_ctx;
+    /* early looks (watchlists): called from the ingest's thread when a
+       confirmed track gains a better described shot (the first time as
+       soon as the track is confirmed and has a descriptor), long before it
+       ends and is stored. NULL: none */
+    ft_ingest_track_fn on_track;
+    void *track_ctx;
 } ft_ingest_params;
 
 ft_ingest_params ft_ingest_default_params(void);

@@ -273,6 +273,13 @@ typedef struct ft_alert {
     double distance;       /* closest of the sighting's and the entry's descriptors */
     double expected_false; /* false alerts to expect at that distance over the event */
     double score;          /* 1 - min(1, expected_false) */
+    /* set by ft_watcher_look (0 from ft_watch_check): */
+    int64_t track_key;   /* the sighting's track */
+    int64_t first_us;    /* when the track was first seen */
+    int early;           /* 1: raised by a track still in view (sighting_id 0) */
+    int follows;         /* 1: the stored sighting of a track that raised an early
+                            alert: not news, the link to its sighting */
+    char webhook[256];   /* the entry's webhook or "" */
 } ft_alert;
 
 /* Checks sighting s against watchlist entries (the caller passes the
@@ -287,6 +294,41 @@ typedef struct ft_alert {
 int ft_watch_check(const ft_calibration *cal, const ft_watch *entries, int n, const ft_sighting *s,
                    int64_t gallery, double max_false, double max_fmr, ft_alert *out /* OUT */,
                    int cap);
+
+/* A watcher: the active watchlist in memory, checked against tracks in
+** view (ft_ingest_params.on_track) and stored sightings, one alert per
+** entry and track. Thread-safe: live ingests and a store poller may look at
+** once.
+**   ft_watcher_set    the active entries (copied) and the event's gallery
+**                     (descriptors) at the caller's refresh;
+**   ft_watcher_look   a sighting: a track in view (id 0) or a stored one.
+**                     An entry expired at the sighting's last_us does not
+**                     alert. The first match of (entry, camera, track) is an
+**                     alert (early when id is 0); later looks at a track in
+**                     view are quiet; the stored sighting of a track that
+**                     alerted early comes back once with follows = 1. The
+**                     caller leaves out stored sightings dismissed for an
+**                     entry (ft_store_watch_dismissed).
+** The last FT_WATCHER_TRACKS (entry, camera, track) alerts are remembered. */
+#define FT_WATCHER_TRACKS 4096
+typedef struct ft_watcher ft_watcher;
+/* cal and max_false as ft_watch_check's (FT_SEARCH_MAX_FMR applies too);
+** cal is borrowed and must outlive the watcher. FT_EINVAL, FT_ENOMEM. */
+int ft_watcher_create(const ft_calibration *cal, double max_false, ft_watcher **out /* OUT */);
+void ft_watcher_destroy(ft_watcher *w);
+int ft_watcher_set(ft_watcher *w, const ft_watch *entries, int n, int64_t gallery);
+/* Writes up to cap alerts; returns how many there are, or FT_EINVAL. */
+int ft_watcher_look(ft_watcher *w, const ft_sighting *s, ft_alert *out /* OUT */, int cap);
+/* Entries currently held. */
+int ft_watcher_count(ft_watcher *w);
+
+/* An alert as one line of JSON, the schema of the server's event stream
+** and webhooks: watchlist, name, camera, km, time (ISO 8601 UTC), score,
+** expected_false, sighting (null for an early alert), thumbnail (the text
+** given), track ("CAMERA/KEY"), first_seen (ISO 8601 UTC; null if unset)
+** and early. *out is freed with ft_store_free.
+** FT_ENOMEM. */
+int ft_alert_json(const ft_alert *a, double km, const char *thumbnail, char **out /* OUT */);
 
 /* Base64 of n bytes into out (room for 4 * ceil(n / 3) + 1 bytes, NUL
 ** written); returns the length. */

@@ -106,6 +106,7 @@ typedef struct ingest {
     ft__track_det *dets;
     float (*descs)[128];
     int *has_desc, *ambiguous, *assign;
+    int *fresh; /* det i gave its track a new described shot this frame */
     int dets_cap;
     ft_sighting *pending;
     int n_pending, cap_pending;
@@ -132,7 +133,9 @@ static int grow(ingest *in, int n)
     if (a) in->ambiguous = a;
     int *s = ft__realloc(in->assign, (size_t)cap * sizeof *s);
     if (s) in->assign = s;
-    if (!d || !ds || !h || !a || !s) return FT_ENOMEM;
+    int *fr = ft__realloc(in->fresh, (size_t)cap * sizeof *fr);
+    if (fr) in->fresh = fr;
+    if (!d || !ds || !h || !a || !s || !fr) return FT_ENOMEM;
     in->dets_cap = cap;
     return FT_OK;
 }
@@ -253,6 +256,26 @@ static int commit(ingest *in, int64_t ingest_id, int64_t checkpoint_us, int64_t 
     return FT_OK;
 }
 
+/* Early looks (p->on_track): each confirmed track of this frame that gained
+** a described shot, or that was confirmed by this frame and has one, is
+** handed over as the sighting it would be. */
+static int announce(ingest *in, int n, ft__track *live, int n_live)
+{
+    if (!in->p->on_track) return FT_OK;
+    const int confirm = ft__tracker_default_params().confirm_hits;
+    for (int i = 0; i < n; i++) {
+        int k = in->assign[i];
+        if (k < 0 || k >= n_live) continue;
+        const ft__track *t = &live[k];
+        if (t->state != FT__TRACK_CONFIRMED) continue;
+        if (!in->fresh[i] && t->hits != confirm) continue;
+        ft_sighting s;
+        if (!to_sighting(in, t, &s)) continue;
+        in->p->on_track(&s, in->p->track_ctx);
+    }
+    return FT_OK;
+}
+
 /* One sampled frame through detection, tracking and shot selection. */
 static int process_frame(ingest *in, const ft_image *frame, int64_t pts_us, int64_t *n_faces)
 {
@@ -270,6 +293,7 @@ static int process_frame(ingest *in, const ft_image *frame, int64_t pts_us, int6
         d->quality = ft__shot_quality(frame, f);
         d->desc = NULL;
         in->has_desc[i] = 0;
+        in->fresh[i] = 0;
     }
     ft__tracker_ambiguous(in->tr, in->dets, n, in->ambiguous);
     for (int i = 0; i < n; i++) {
@@ -297,8 +321,9 @@ static int process_frame(ingest *in, const ft_image *frame, int64_t pts_us, int6
         if (slot == 0 && (rc = ft_face_thumbnail(frame, in->dets[i].box, THUMB_PX, &s->thumb,
                                                  &s->thumb_len)) != FT_OK)
             return rc;
+        if (in->has_desc[i]) in->fresh[i] = 1;
     }
-    return FT_OK;
+    return announce(in, n, live, n_live);
 }
 
 /* The video's identity (store: ft_store_content): size, duration and the
@@ -511,16 +536,29 @@ static int live_read(live *L, ft_video *v, int *stopped, int *ended, char *why, 
     const double cap = fmax(LIVE_BURST, p->sample_fps * p->max_lag_s);
     double budget = cap; /* frames that may be analysed now (token bucket) */
     const int64_t max_lag = (int64_t)(p->max_lag_s * 1e6);
+    struct stat sb;
+    const int paced = stat(p->source, &sb) == 0 && S_ISREG(sb.st_mode);
+    int64_t pace_pts = -1, pace_w = 0; /* a plain file: its first frame, and when */
     for (;;) {
         const ft_image *frame;
         int64_t pts;
         int r = ft_video_read(v, p->sample_fps, &frame, &pts);
+        if (r > 0 && paced) { /* a plain file plays at the speed of its clock */
+            int64_t now = (int64_t)((ft__now() - L->t0) * 1e6);
+            if (pace_pts < 0 || pts < pace_pts) pace_pts = pts, pace_w = now;
+            int64_t due = pace_w + (pts - pace_pts);
+            while (now < due && !live_stop((void *)p)) {
+                int64_t step = due - now < 50000 ? due - now : 50000;
+                struct timespec ts = { 0, (long)step * 1000 };
+                nanosleep(&ts, NULL);
+                now = (int64_t)((ft__now() - L->t0) * 1e6);
+            }
+        }
         if (r <= 0) {
             if (live_stop((void *)p)) {
                 *stopped = 1;
             } else if (r == 0) {
-                struct stat sb;
-                *ended = stat(p->source, &sb) == 0 && S_ISREG(sb.st_mode);
+                *ended = paced;
                 snprintf(why, whylen, "end of stream");
             } else {
                 snprintf(why, whylen, "%s", without_source(ft_video_errmsg(v), p->source));
@@ -658,6 +696,7 @@ done:
     ft__free(in->has_desc);
     ft__free(in->ambiguous);
     ft__free(in->assign);
+    ft__free(in->fresh);
     ft__free(in->pending);
     ft__motion_fini(&in->motion);
     return rc;
@@ -841,6 +880,7 @@ done:
     ft__free(in.has_desc);
     ft__free(in.ambiguous);
     ft__free(in.assign);
+    ft__free(in.fresh);
     ft__free(in.pending);
     ft__motion_fini(&in.motion);
     ft_video_damage dmg; /* damaged frames: the caller warns, faces there are missing */

@@ -42,8 +42,12 @@ int ft_store_watch_add(ft_store *st, ft_watch *w)
     if ((rc = ft__store_begin(st, "adding to the watchlist")) != FT_OK) return rc;
     sqlite3_stmt *s;
     rc = prepare(st,
-                 "INSERT INTO watchlist(name, reason, created_us, expires_us, webhook, "
-                 "descriptors) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 /* ids are never reused: an alert or a client naming a
+                    removed entry must not find another (meta watch_last_id) */
+                 "INSERT INTO watchlist(id, name, reason, created_us, expires_us, webhook, "
+                 "descriptors) VALUES (1 + max(coalesce((SELECT max(id) FROM watchlist), 0), "
+                 "coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = "
+                 "'watch_last_id'), 0)), ?1, ?2, ?3, ?4, ?5, ?6)",
                  &s, "adding to the watchlist");
     if (rc == FT_OK) {
         sqlite3_bind_text(s, 1, w->name, -1, SQLITE_STATIC);
@@ -58,6 +62,18 @@ int ft_store_watch_add(ft_store *st, ft_watch *w)
         else
             w->id = sqlite3_last_insert_rowid(st->db);
         sqlite3_finalize(s);
+    }
+    if (rc == FT_OK) {
+        rc = prepare(st,
+                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('watch_last_id', "
+                     "CAST(?1 AS TEXT))",
+                     &s, "adding to the watchlist");
+        if (rc == FT_OK) {
+            sqlite3_bind_int64(s, 1, w->id);
+            int r = sqlite3_step(s);
+            if (r != SQLITE_DONE) rc = ft__store_sqlfail(st, r, "adding to the watchlist");
+            sqlite3_finalize(s);
+        }
     }
     return ft__store_end(st, rc, "adding to the watchlist");
 }

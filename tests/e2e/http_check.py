@@ -105,6 +105,11 @@ if MODE == "open":
     say(error_is(request("POST", "/api/v1/search", b"hello", {"Content-Type": "text/plain"}), 415, "not_a_form"),
         "a plain body: 415")
 elif MODE == "alerts":
+    def iso_s(iso):  # "2026-12-06T21:40:00.123Z" as seconds since the epoch
+        import calendar
+        main, frac = (iso[:-1].split(".") + ["0"])[:2]
+        return calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S")) + float("0." + frac)
+
     # argv[4:]: the ingest command that commits the person's sightings
     import subprocess
     import threading
@@ -117,10 +122,17 @@ elif MODE == "alerts":
             with urllib.request.urlopen(BASE + "/api/v1/alerts", timeout=300) as r:
                 say(r.headers.get("Content-Type", "").startswith("text/event-stream"),
                     "GET /api/v1/alerts is an event stream")
+                event = "message"
                 for line in r:
                     line = line.decode().rstrip("\n")
-                    if line.startswith("data: "):
-                        got.append((time.time(), json.loads(line[6:])))
+                    if line.startswith("event: "):
+                        event = line[7:]
+                    elif line.startswith("data: "):
+                        a = json.loads(line[6:])
+                        a["_event"] = event
+                        got.append((time.time(), a))
+                    elif not line:
+                        event = "message"
         except Exception as e:  # the server stopping ends the stream
             got.append((time.time(), {"stream_error": str(e)}))
 
@@ -177,7 +189,8 @@ elif MODE == "alerts":
     deadline = time.time() + 10
     while time.time() < deadline and not any("watchlist" in a for _, a in got):
         time.sleep(0.1)
-    alerts = [(when, a) for when, a in got if a.get("watchlist") == wid]
+    alerts = [(when, dict((k, v) for k, v in a.items() if k != "_event")) for when, a in got
+              if a.get("watchlist") == wid and a.get("_event") == "alert"]
     keys = {"watchlist", "name", "camera", "km", "time", "score", "expected_false", "sighting", "thumbnail"}
     say(len(alerts) > 0 and keys <= set(alerts[0][1]) and alerts[0][1]["expected_false"] <= 0.01
         and alerts[0][1]["time"].endswith("Z"),
@@ -210,6 +223,16 @@ elif MODE == "alerts":
     cam, km, url = os.environ.get("LIVE_CAM"), os.environ.get("LIVE_KM"), os.environ.get("LIVE_URL")
     if cam:
         hdr = {"Content-Type": "application/json"}
+        # the same person on the watchlist again: the live camera alerts while the
+        # track is in view (early, no sighting yet), then names its sighting
+        b4 = uuid.uuid4().hex
+        body = ('--%s\r\nContent-Disposition: form-data; name="name"\r\n\r\nRunner R live\r\n'
+                '--%s\r\nContent-Disposition: form-data; name="reason"\r\n\r\ncase 2\r\n'
+                '--%s\r\nContent-Disposition: form-data; name="photo"; filename="q.jpg"\r\n'
+                'Content-Type: image/jpeg\r\n\r\n' % (b4, b4, b4)).encode() + photo + ("\r\n--%s--\r\n" % b4).encode()
+        s, t, b = request("POST", "/api/v1/watchlist", body, {"Content-Type": "multipart/form-data; boundary=" + b4})
+        wid2 = json.loads(b).get("id") if s == 201 else None
+        time.sleep(0.5)
         s, t, b = request("POST", "/api/v1/cameras", json.dumps({"id": cam, "km": float(km), "url": url}).encode(), hdr)
         say(s == 201 and json.loads(b).get("live") is True, "POST /api/v1/cameras with a url: 201, live")
         state, live = None, {}
@@ -219,6 +242,26 @@ elif MODE == "alerts":
             s, t, b = request("GET", "/api/v1/status")
             live = [c["live"] for c in json.loads(b)["cameras"] if c["id"] == cam][0] or {}
             state = live.get("state")
+        time.sleep(2.0)  # the last sighting's event
+        mine = [(when, a) for when, a in got if a.get("watchlist") == wid2]
+        early = [a for _, a in mine if a["_event"] == "alert" and a.get("early") is True]
+        follow = [a for _, a in mine if a["_event"] == "sighting"]
+        say(len(early) > 0 and early[0]["sighting"] is None and early[0]["camera"] == cam
+            and early[0]["track"].startswith(cam + "/") and early[0]["first_seen"] <= early[0]["time"],
+            "a live camera alerts while the track is in view (%d early alerts of %d events; the first %.2f s "
+            "after its frame)" % (len(early), len(mine), [w for w, a in mine if a is early[0]][0] - iso_s(early[0]["time"])
+                                  if early else -1))
+        if early:
+            s, t, b = request("GET", early[0]["thumbnail"])
+            say(s == 200 and t == "image/jpeg" and b[:2] == b"\xff\xd8", "the early alert's thumbnail answers")
+            f = [a for a in follow if a["track"] == early[0]["track"]]
+            say(len(f) == 1 and isinstance(f[0]["sighting"], int) and f[0]["early"] is False,
+                "its stored sighting follows once, as a 'sighting' event (%d)" % len(f))
+            if f:
+                s, t, b = request("GET", f[0]["thumbnail"])
+                say(s == 200 and t == "image/jpeg", "the sighting's thumbnail answers")
+            say(len([a for _, a in mine if a["_event"] == "alert"]) == len(set(a["track"] for a in early)),
+                "one alert per track")
         say(live.get("url") == url and live.get("frames", 0) > 0 and live.get("connects") == 1
             and "fps" in live and "lag_s" in live and "dropped" in live,
             "status shows the camera's live state (%s: %s, %s frames, %s dropped)"

@@ -243,6 +243,79 @@ static void test_watch_check(void)
     ASSERT_EQ(ft_watch_check(cal, w, 2, &si, 1, 0, 1e-4, a, 4), FT_EINVAL);
 }
 
+/* The watcher: a track in view alerts early once, its later looks are
+** quiet, its stored sighting follows once; a stored sighting of a track
+** never seen in view alerts as news; an entry expired at the sighting's
+** time does not alert; the alert's JSON carries null for an early one's
+** sighting. */
+static void test_watcher(void)
+{
+    const ft_calibration *cal = calibration3(); /* FMR 1e-4 at 0.2 */
+    static ft_watch w[2];
+    memset(w, 0, sizeof w);
+    w[0].id = 7;
+    snprintf(w[0].name, sizeof w[0].name, "P");
+    snprintf(w[0].webhook, sizeof w[0].webhook, "http://127.0.0.1:9/h");
+    w[0].n_desc = 1;
+    vec(w[0].desc[0], 0, 0);
+    w[1].id = 8; /* the same person, expired at T0 + 10 s */
+    snprintf(w[1].name, sizeof w[1].name, "P old");
+    w[1].n_desc = 1;
+    w[1].expires_us = T0 + 10000000;
+    vec(w[1].desc[0], 0, 0);
+    ft_watcher *wt;
+    ASSERT_EQ(ft_watcher_create(cal, 0, &wt), FT_EINVAL);
+    ASSERT_OK(ft_watcher_create(cal, 0.01, &wt));
+    ASSERT_OK(ft_watcher_set(wt, w, 2, 10));
+    ASSERT_EQ(ft_watcher_count(wt), 2);
+    static ft_sighting si;
+    memset(&si, 0, sizeof si);
+    snprintf(si.camera_id, sizeof si.camera_id, "km05");
+    si.track_key = 1234;
+    si.first_us = T0 + 20000000, si.best_us = si.last_us = T0 + 21000000;
+    si.n_desc = 1;
+    vec(si.desc[0], 0, 0.05f);
+    ft_alert a[4];
+    ASSERT_EQ(ft_watcher_look(wt, &si, a, 4), 1); /* in view: entry 7 only (8 expired) */
+    ASSERT_EQ(a[0].watch_id, 7);
+    ASSERT_EQ(a[0].early, 1);
+    ASSERT_EQ(a[0].follows, 0);
+    ASSERT_EQ(a[0].sighting_id, 0);
+    ASSERT_EQ(a[0].track_key, 1234);
+    ASSERT_EQ(a[0].time_us, T0 + 21000000);
+    ASSERT_STR_EQ(a[0].webhook, "http://127.0.0.1:9/h");
+    char *json;
+    ASSERT_OK(ft_alert_json(&a[0], 5.5, "/x", &json));
+    ASSERT(strstr(json, "\"sighting\":null") && strstr(json, "\"track\":\"km05/1234\"") &&
+           strstr(json, "\"early\":true") && strstr(json, "\"km\":5.5"));
+    ft_store_free(json);
+    si.last_us += 200000;
+    ASSERT_EQ(ft_watcher_look(wt, &si, a, 4), 0); /* the same track again: quiet */
+    si.id = 55; /* stored */
+    ASSERT_EQ(ft_watcher_look(wt, &si, a, 4), 1);
+    ASSERT_EQ(a[0].follows, 1);
+    ASSERT_EQ(a[0].early, 0);
+    ASSERT_EQ(a[0].sighting_id, 55);
+    ASSERT_EQ(ft_watcher_look(wt, &si, a, 4), 0); /* once */
+    /* the same key at another camera is another track */
+    snprintf(si.camera_id, sizeof si.camera_id, "km10");
+    si.id = 56;
+    ASSERT_EQ(ft_watcher_look(wt, &si, a, 4), 1);
+    ASSERT_EQ(a[0].follows, 0);
+    ASSERT_EQ(a[0].early, 0);
+    ASSERT_EQ(a[0].sighting_id, 56);
+    /* before entry 8 expired: both */
+    si.track_key = 99, si.id = 0, si.last_us = T0 + 1000000;
+    ASSERT_EQ(ft_watcher_look(wt, &si, a, 4), 2);
+    /* a stranger: nothing */
+    si.track_key = 100;
+    vec(si.desc[0], 90, 0);
+    ASSERT_EQ(ft_watcher_look(wt, &si, a, 4), 0);
+    ASSERT_OK(ft_watcher_set(wt, NULL, 0, 10));
+    ASSERT_EQ(ft_watcher_count(wt), 0);
+    ft_watcher_destroy(wt);
+}
+
 /* Base64 of the RFC 4648 test vectors. */
 static void test_search_base64(void)
 {
@@ -585,5 +658,5 @@ static void test_search_course(void)
 }
 
 FT_TESTS(FT_TEST(test_search_timeline), FT_TEST(test_search_course), FT_TEST(test_search_base64),
-         FT_TEST(test_watch_check), FT_TEST(test_search_default_policy), FT_TEST(test_search_empty),
+         FT_TEST(test_watch_check), FT_TEST(test_watcher), FT_TEST(test_search_default_policy), FT_TEST(test_search_empty),
          FT_TEST(test_search_descriptor_space))

@@ -2040,6 +2040,11 @@ static void test_watchlist(void)
     ASSERT_OK(ft_store_watch_list(st, 0, &list, &n));
     ASSERT_EQ(n, 1);
     ft_store_free(list);
+    /* ids are never reused, even the highest one's after it is removed */
+    ASSERT_OK(ft_store_watch_remove(st, id2));
+    w->desc[0][3] = 0;
+    ASSERT_OK(ft_store_watch_add(st, w));
+    ASSERT(w->id > id2);
     free(w);
     /* sightings after an id */
     ft_sighting s[3];
