@@ -6,7 +6,9 @@
 ** probably is now; "this is the person" on a candidate searches again from
 ** it (confirm). Below: the alert feed (GET /api/v1/alerts read as a
 ** stream, so that the token header goes with it), each alert with "accept"
-** and "not this person" (dismiss; an error stays on the alert), the
+** and "not this person" (dismiss; an error stays on the alert; an alert
+** raised while the camera still sees the person is marked "in view" and
+** can be dismissed once the "sighting" event names its stored sighting), the
 ** watchlist with a form to add a person, and the cameras, each with its live
 ** state (GET /api/v1/status, every 5 s). The controls a test drives have
 ** ids (photo, go, out, apps, alerts, wphoto, wname, wreason, wgo, cams);
@@ -116,28 +118,38 @@ const char ui_page[] =
     "{method:'POST',body:new FormData($('w')),headers:hdr()});const j=await r.json();"
     "$('wmsg').textContent=r.ok?'watching':j.error;if(r.ok)$('w').reset();wl();};\n"
     "function alert1(a){const d=document.createElement('div');d.className='app alert';"
-    "d.dataset.sighting=a.sighting;d.innerHTML="
+    "d.dataset.sighting=a.sighting==null?'':a.sighting;d.dataset.track=a.track||'';"
+    "d.dataset.watch=a.watchlist;d.innerHTML="
     "'<img alt=\"camera shot\"><div><b>'+esc(a.name)+'</b> at <b>'+esc(a.camera)+'</b> km '+"
-    "a.km.toFixed(2)+'<br>'+when(a.time)+'<br><small>'+a.expected_false.toPrecision(2)+' false "
+    "a.km.toFixed(2)+(a.early?' <small class=inview>(in view)</small>':'')+'<br>'+when(a.time)+"
+    "'<br><small>'+a.expected_false.toPrecision(2)+' false "
     "alerts expected</small></div>';const ok=document.createElement('button');ok.className="
     "'small accept';ok.textContent='accept';ok.onclick=()=>{d.style.background='#efe';"
     "ok.remove();};"
     "const no=document.createElement('button');no.className='small dismiss';"
     "no.style.background='#a33';"
-    "no.textContent='not this person';no.onclick=async()=>{let r,j;try{r=await fetch("
+    "no.textContent='not this person';if(!d.dataset.sighting){no.disabled=true;"
+    "no.title='the camera still sees this person: possible once the sighting is stored';}"
+    "no.onclick=async()=>{let r,j;try{r=await fetch("
     "'/api/v1/watchlist/'+a.watchlist+'/dismiss',{method:'POST',headers:Object.assign("
-    "{'Content-Type':'application/json'},hdr()),body:JSON.stringify({sighting:a.sighting})});"
+    "{'Content-Type':'application/json'},hdr()),body:JSON.stringify({sighting:+d.dataset.sighting})});"
     "j=await r.json();}catch(e){j={error:String(e)};r={ok:false};}if(r.ok){d.remove();return;}"
     "let m=d.querySelector('.err');if(!m){m=document.createElement('span');m.className='err';"
     "d.append(m);}m.textContent=j.error;};"
     "d.append(ok,no);$('alerts').prepend(d);thumb(d.querySelector('img'),a.thumbnail);}\n"
+    "function linked(a){for(const d of $('alerts').querySelectorAll('.alert'))"
+    "if(d.dataset.track===a.track&&d.dataset.watch==String(a.watchlist)){d.dataset.sighting="
+    "a.sighting;const no=d.querySelector('.dismiss');if(no){no.disabled=false;no.title='';}"
+    "const v=d.querySelector('.inview');if(v)v.remove();thumb(d.querySelector('img'),"
+    "a.thumbnail);}}\n"
     "async function feed(){for(;;){try{const r=await fetch('/api/v1/alerts',{headers:hdr()});"
     "if(!r.ok){$('feed').textContent='(alerts need the operator role)';return;}"
     "$('feed').textContent='(live)';const rd=r.body.getReader(),dec=new TextDecoder();"
     "let buf='';for(;;){const {value,done}=await rd.read();if(done)break;buf+=dec.decode(value,"
     "{stream:true});let i;while((i=buf.indexOf('\\n\\n'))>=0){const ev=buf.slice(0,i);"
-    "buf=buf.slice(i+2);const m=ev.split('\\n').find(l=>l.startsWith('data: '));if(m)"
-    "alert1(JSON.parse(m.slice(6)));}}}catch(e){}$('feed').textContent='(reconnecting)';"
+    "buf=buf.slice(i+2);const ls=ev.split('\\n'),m=ls.find(l=>l.startsWith('data: '));"
+    "if(m){const a=JSON.parse(m.slice(6));if(ls.includes('event: sighting'))linked(a);"
+    "else alert1(a);}}}}catch(e){}$('feed').textContent='(reconnecting)';"
     "await new Promise(z=>setTimeout(z,3000));}}\n"
     "wl();feed();\n"
     "</script></body></html>\n";
