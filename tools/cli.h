@@ -180,5 +180,7 @@ int cmd_camera(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+extern const char watch_usage[];
+int cmd_watch(int argc, char **argv);
 
 #endif

@@ -9,7 +9,7 @@
 
 const char camera_usage[] =
     "usage: facetrail camera add --db DB --id ID --km KM [--name NAME] [--lat LAT --lon LON]\n"
-    "                            [--tz ZONE]\n"
+    "                            [--tz ZONE] [--url URL]\n"
     "       facetrail camera list --db DB [--json]\n"
     "\n"
     "Registers the cameras along the course. Their order along the course comes\n"
@@ -24,6 +24,10 @@ const char camera_usage[] =
     "                a UTC offset (ingest --start, search --since) are read in it,\n"
     "                and reports show it. Set with the first camera (default: the\n"
     "                system's zone, or $TZ); giving it again changes it\n"
+    "  --url URL     a live source (rtsp://, http://, a stream path, or a video file\n"
+    "                played at its own speed) that `facetrail serve` ingests from its\n"
+    "                start, reconnecting, until the camera is stopped; --url \"\" stops\n"
+    "                it. Adding a known camera again with its km sets the url only\n"
     "  --json        list as JSON lines\n";
 
 static int open_store(const char *cmd, const char *db, int flags, ft_store **st)
@@ -42,7 +46,7 @@ static int camera_add(int argc, char **argv)
     ft_camera c;
     memset(&c, 0, sizeof c);
     int have_km = 0, have_lat = 0, have_lon = 0;
-    const char *tz = NULL;
+    const char *tz = NULL, *url = NULL;
     double x;
     struct opts o;
     opts_init(&o, argc, argv);
@@ -66,6 +70,10 @@ static int camera_add(int argc, char **argv)
             c.km = x, have_km = 1;
         } else if (opts_is(&o, "--tz")) {
             if (!(tz = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--url")) {
+            if (!(url = opts_value(&o))) return CLI_ERROR;
+            if (strlen(url) >= 1024)
+                return opts_bad(&o, "a URL of at most 1023 bytes");
         } else if (opts_is(&o, "--lat")) {
             if (opts_double(&o, -90, 90, 0, "a latitude in [-90, 90]", &x)) return CLI_ERROR;
             c.lat = x, have_lat = 1;
@@ -86,13 +94,28 @@ static int camera_add(int argc, char **argv)
     if (tz && event_zone(o.cmd, NULL, tz, zone, sizeof zone) != CLI_OK) return CLI_ERROR;
     ft_store *st;
     if (open_store(o.cmd, db, FT_STORE_CREATE, &st) != CLI_OK) return CLI_ERROR;
-    int rc = ft_store_camera_add(st, &c);
+    ft_camera known;
+    int again = url && ft_store_camera_get(st, c.id, &known) == FT_OK && known.km == c.km;
+    int rc = again ? FT_OK : ft_store_camera_add(st, &c);
     if (rc != FT_OK) {
         fprintf(stderr, "facetrail camera add: %s\n", ft_store_errmsg(st));
         ft_store_close(st);
         return CLI_ERROR;
     }
-    printf("camera %s at km %.3f added\n", c.id, c.km);
+    if (!again) printf("camera %s at km %.3f added\n", c.id, c.km);
+    if (url) {
+        char key[FT_CAMERA_ID_MAX + 16];
+        snprintf(key, sizeof key, FT_STORE_LIVE_URL_PREFIX "%s", c.id);
+        if ((rc = ft_store_meta_set(st, key, url)) != FT_OK) {
+            fprintf(stderr, "facetrail camera add: %s\n", ft_store_errmsg(st));
+            ft_store_close(st);
+            return CLI_ERROR;
+        }
+        if (*url)
+            printf("camera %s: live from %s when `facetrail serve --db %s` runs\n", c.id, url, db);
+        else
+            printf("camera %s: no live source\n", c.id);
+    }
     /* the event's zone: set by --tz, or fixed to the system's with the first
     ** camera so that later commands read times the same way on any machine */
     char old[FT_TIME_ZONE_MAX] = "";
@@ -151,6 +174,9 @@ static int camera_list(int argc, char **argv)
         printf("%-20s %10s  %s\n", "camera", "km", "name");
     }
     for (int i = 0; i < n; i++) {
+        char key[FT_CAMERA_ID_MAX + 16], url[FT_STORE_META_VALUE_MAX] = "";
+        snprintf(key, sizeof key, FT_STORE_LIVE_URL_PREFIX "%s", cams[i].id);
+        if (ft_store_meta_get(st, key, url, sizeof url) != FT_OK) url[0] = 0;
         if (json) {
             struct jw w;
             jw_init(&w, stdout, 0);
@@ -161,6 +187,10 @@ static int camera_list(int argc, char **argv)
             jw_double(&w, cams[i].km);
             jw_key(&w, "name");
             jw_str(&w, cams[i].name);
+            if (url[0]) {
+                jw_key(&w, "url");
+                jw_str(&w, url);
+            }
             if (cams[i].has_latlon) {
                 jw_key(&w, "lat");
                 jw_double(&w, cams[i].lat);
@@ -170,7 +200,8 @@ static int camera_list(int argc, char **argv)
             jw_close(&w);
             jw_end_line(&w);
         } else {
-            printf("%-20s %10.3f  %s\n", cams[i].id, cams[i].km, cams[i].name);
+            printf("%-20s %10.3f  %s%s%s\n", cams[i].id, cams[i].km, cams[i].name,
+                   url[0] ? "  live: " : "", url);
         }
     }
     ft_store_free(cams);

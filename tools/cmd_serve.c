@@ -67,7 +67,7 @@
 #define HOOK_TIMEOUT_S 5
 #define MAX_ENGINES    16          /* --workers: searches described at once */
 #define MAX_LIVE       32          /* cameras ingested live at once */
-#define URL_KEY        "live_url:" /* store setting per live camera: its URL */
+#define URL_KEY        FT_STORE_LIVE_URL_PREFIX /* store setting per live camera: its URL */
 #define ALERT_JSON     1024
 #define ALERT_POLL_MS  200 /* how often the store is read for new sightings */
 #define KEEPALIVE_S    15  /* an event stream's comment line when nothing happens */

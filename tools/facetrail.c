@@ -459,6 +459,7 @@ static const char main_usage[] =
     "  ingest    a camera's video into sightings (--db DB --camera ID --start TIME)\n"
     "  search    where was the person in a photo seen, and where now? (--db DB)\n"
     "  serve     the event over HTTP: the operator's web page and a JSON API (--db DB)\n"
+    "  watch     add, list or remove the people to raise alerts for (--db DB)\n"
     "  eval      accuracy on labelled data (LFW verification, WIDER FACE detection)\n"
     "  version   print the version\n"
     "  help      this text; 'facetrail help COMMAND' for a command's options\n"
@@ -477,7 +478,7 @@ static const struct command {
     { "compare", cmd_compare, compare_usage }, { "eval", cmd_eval, eval_usage },
     { "camera", cmd_camera, camera_usage },    { "ingest", cmd_ingest, ingest_usage },
     { "search", cmd_search, search_usage },    { "serve", cmd_serve, serve_usage },
-    { "version", cmd_version, version_usage },
+    { "watch", cmd_watch, watch_usage },       { "version", cmd_version, version_usage },
     { "help", cmd_help, main_usage },
 };
 

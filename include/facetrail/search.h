@@ -206,8 +206,8 @@ ft_query_params ft_query_default_params(void);
 
 /* Sets qp->detect to describe photos as the event in st was ingested (its
 ** descriptor space, ft_store_descriptor_space; an event without descriptors
-** yet takes the default pipeline's) and points *cal at that space's
-** calibration; space (if not NULL, space_len bytes) gets the space's name.
+** yet takes the default pipeline's) and points *cal (if cal is not NULL)
+** at that space's calibration; space (if not NULL, space_len bytes) gets the space's name.
 ** FT_EINVAL with a message in err when the event's space is one this
 ** version cannot search; store errors. */
 int ft_query_params_for_store(ft_store *st, ft_query_params *qp, const ft_calibration **cal,

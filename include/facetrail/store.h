@@ -59,7 +59,7 @@ extern "C" {
 #endif
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define FT_STORE_SCHEMA_VERSION 4
+#define FT_STORE_SCHEMA_VERSION 5
 
 typedef struct ft_store ft_store;
 
@@ -123,6 +123,10 @@ int ft_store_meta_set(ft_store *st, const char *key, const char *value);
 /* The setting that records how the event's descriptors were made
 ** (ft_pipeline_describe), set with FT_STORE_SPACE_KEY. */
 #define FT_STORE_PIPELINE_KEY "pipeline"
+/* Setting FT_STORE_LIVE_URL_PREFIX + camera id: the camera's live source (a
+** URL or stream path) that `facetrail serve` ingests from its start until
+** the camera is stopped; "" or absent: none. */
+#define FT_STORE_LIVE_URL_PREFIX "live_url:"
 /* The space made before that setting existed (face-api's net on dlib's chip
 ** from the 68 points: the only pipeline ingest had then). */
 #define FT_STORE_SPACE_LEGACY "faceapi-chip68"
@@ -373,6 +377,117 @@ int ft_store_sightings_after(ft_store *st, int64_t after_id, int max, ft_store_s
 
 int ft_store_stats(ft_store *st, int64_t *n_cameras, int64_t *n_sightings, int64_t *n_descriptors,
                    int64_t *min_us, int64_t *max_us);
+
+/* ------------------------------------------------------------------------ */
+/* The audit log (store/audit.c)                                            */
+/* ------------------------------------------------------------------------ */
+
+/* One act of a person on the event's data: a search, a selfie lookup, a
+** watchlist change, an alert accepted or dismissed, a purge, an export, a
+** camera added. Records are only ever appended.
+**
+** TAMPERING
+**   Two guards. (1) In SQL: triggers abort every UPDATE and DELETE of an
+**   audit row, whoever runs it (this library, the sqlite3 shell, another
+**   program), so the log cannot be edited by mistake. (2) The hash chain:
+**   hash = SHA-256(previous record's hash || this record's fields), so an
+**   edit made where the triggers do not reach (the triggers dropped first,
+**   or the file's bytes changed) breaks the chain at the edited record, and
+**   ft_store_audit_verify names it. Exact form (an outside verifier can redo
+**   it): the previous hash as 64 lowercase hex characters (64 '0' for the
+**   first record), then each of id, time_us, who, role, action, reason,
+**   photo_sha256, results, detail as a netstring "<decimal length>:<bytes>,"
+**   (integers in decimal ASCII, "-" for a negative); the digest is stored
+**   as 64 lowercase hex characters. Removing the newest records (or all of
+**   them) leaves a shorter chain that still verifies: keep the head hash
+**   (ft_store_audit_list's last record, `facetrail audit --verify`)
+**   somewhere else to detect that. */
+typedef struct ft_audit {
+    int64_t id;           /* OUT on append: 1, 2, 3, ... */
+    int64_t time_us;      /* OUT on append: wall clock, UTC */
+    char who[64];         /* the person (user or token name), not empty */
+    char role[16];        /* e.g. "admin", "operator", not empty */
+    char action[32];      /* "search", "selfie", "watch_add", "watch_remove", "alert_accept",
+                             "alert_dismiss", "purge", "export", "camera_add", ... */
+    char reason[256];     /* the case reason, "" if none */
+    char photo_sha256[65]; /* ft_sha256_hex of the query photo, "" if none */
+    int64_t results;      /* number of results shown, >= 0 */
+    char detail[256];     /* free text */
+    char hash[65];        /* OUT on append: the chain's hash, lowercase hex */
+} ft_audit;
+
+/* SHA-256 of n bytes as 64 lowercase hex characters and a NUL (libavutil's
+** hash). FT_OK, FT_EINVAL (NULL data with n > 0, or no out), FT_ENOMEM. */
+int ft_sha256_hex(const void *data, size_t n, char out[65] /* OUT */);
+
+/* Appends a record: sets a->id, a->time_us (now) and a->hash, in one
+** transaction. FT_EINVAL: no action, who or role empty, a text field not
+** NUL-terminated in its array, photo_sha256 neither "" nor 64 hex digits,
+** results < 0, a read-only store. Store errors (FT_EIO, ...). */
+int ft_store_audit_append(ft_store *st, ft_audit *a);
+/* The records with time_us >= since_us (0: all), in id order. *out is freed
+** with ft_store_free (NULL when *n is 0). A read-only handle may list; a
+** database of an older schema opened read-only has no records. */
+int ft_store_audit_list(ft_store *st, int64_t since_us, ft_audit **out /* OUT */,
+                        int *n /* OUT */);
+/* Recomputes the chain over all records in id order. FT_OK with *bad_id 0
+** when every record's hash is what its fields and the previous hash give,
+** or with *bad_id the first record where that fails (that record, or the
+** one after a removed or changed record). Store errors otherwise. Works on
+** a read-only handle. */
+int ft_store_audit_verify(ft_store *st, int64_t *bad_id /* OUT */);
+
+/* ------------------------------------------------------------------------ */
+/* Retention (store/purge.c)                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct ft_purge_report {
+    int64_t sightings, descriptors, thumbnails; /* rows removed */
+    int64_t watch_entries, dismissals;          /* watchlist rows removed */
+    int64_t resume_states;                      /* ingests' saved live tracks cleared */
+    int64_t bytes_before, bytes_after;          /* the database's size (pages x page size) */
+} ft_purge_report;
+
+/* Removes the event's personal data from before before_us, and the bytes
+** that held it:
+**   - sightings whose last_us < before_us, with their descriptors,
+**     thumbnails and the dismissals that name them;
+**   - watchlist entries created before before_us, or that expired before
+**     it, with their dismissals;
+**   - the saved live tracks (ft_store_ingest_commit_state) of ingests that
+**     are not running or whose checkpoint lies before before_us.
+** Cameras, ingests, settings and the audit log are kept; the caller
+** appends the audit record of the purge (this function writes none).
+** The rows go in one transaction with PRAGMA secure_delete on (freed space
+** is overwritten with zeros); then the WAL is checkpointed and truncated,
+** VACUUM rebuilds the file, and the WAL is checkpointed and truncated
+** again, so that no byte of a removed thumbnail or descriptor is left in
+** the database file or its -wal. INT64_MAX purges everything.
+** Readers: a checkpoint cannot copy past the snapshot of a reader in an
+** open read transaction (another handle, another process: a server in the
+** middle of a search). The purge waits up to the busy timeout (5 s) for
+** them, then fails FT_EIO with a message saying so; the rows are deleted
+** by then (out's counts say how many) but their bytes may remain until
+** a purge runs again with no reader in the way (it then deletes nothing
+** more and reclaims the space). Idle handles do not hold snapshots and do
+** not get in the way.
+** Errors: FT_EINVAL (read-only store, no out), FT_EIO, store errors. */
+int ft_store_purge(ft_store *st, int64_t before_us, ft_purge_report *out /* OUT */);
+
+/* What ft_store_purge(st, before_us) would remove, counted without
+** changing anything (bytes_after is 0). Works on a read-only handle. */
+int ft_store_purge_preview(ft_store *st, int64_t before_us, ft_purge_report *out /* OUT */);
+
+/* Retention after the event: the event's end is the latest sighting's
+** last_us, or an ingest's end (start_us + checkpoint) when later; the data
+** is to go keep_days (0..36500) days after it. Returns 1 when now_us is at
+** or past that moment (*before_us is INT64_MAX: everything goes), 0 when
+** not yet (*before_us 0: nothing goes); *due_us is the moment either way,
+** *end_us the event's end (either may be NULL). FT_ENOTFOUND: no sighting
+** and no ingest checkpoint (the event has no end yet); FT_EINVAL. */
+int ft_store_purge_due(ft_store *st, int keep_days, int64_t now_us,
+                       int64_t *before_us /* OUT */, int64_t *due_us /* OUT */,
+                       int64_t *end_us /* OUT */);
 
 /* ------------------------------------------------------------------------ */
 /* JPEG encoding (thumbnails)                                               */

@@ -69,8 +69,9 @@ int ft_query_params_for_store(ft_store *st, ft_query_params *qp, const ft_calibr
         ft_detect_params d = ft_detect_default_params();
         snprintf(have, sizeof have, "%s", ft_descriptor_space(&d));
     }
-    *cal = ft_calibration_for_space(have);
-    if (!*cal || ft_detect_params_for_space(have, &qp->detect) != FT_OK)
+    const ft_calibration *c = ft_calibration_for_space(have);
+    if (cal) *cal = c;
+    if (!c || ft_detect_params_for_space(have, &qp->detect) != FT_OK)
         return ft__errf(err, errlen, FT_EINVAL,
                         "this event's descriptors are of kind '%s', which this version of "
                         "facetrail cannot search",

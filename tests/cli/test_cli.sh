@@ -370,6 +370,35 @@ run "$CLI" camera add --db "$tmp/tz.ftdb" --id c --km 3 --tz Moon/Base
 check "camera add --tz unknown: refused, camera not added" '[ $rc -eq 2 ] && grep -q -- "--tz" "$tmp/err" && ! "$CLI" camera list --db "$tmp/tz.ftdb" | grep -q "^c "'
 run "$CLI" ingest --db "$tmp/tz.ftdb" --camera a --start 2026-04-31T10:00 x.mp4
 check "ingest --start 31 April: refused before anything is opened" '[ $rc -eq 2 ] && grep -q "April 2026 has 30 days" "$tmp/err"'
+run "$CLI" camera add --db "$tmp/tz.ftdb" --id a --km 1 --url rtsp://10.0.0.5/s1
+check "camera add --url on a known camera at its km: the live source is set, nothing added" \
+    '[ $rc -eq 0 ] && ! grep -q "added" "$tmp/out" && "$CLI" camera list --db "$tmp/tz.ftdb" | grep -q "^a .*live: rtsp://10.0.0.5/s1$" &&
+     "$CLI" camera list --db "$tmp/tz.ftdb" --json | grep -q "\"id\":\"a\".*\"url\":\"rtsp://10.0.0.5/s1\""'
+run "$CLI" camera add --db "$tmp/tz.ftdb" --id a --km 1 --url ""
+check "camera add --url \"\": no live source" \
+    '[ $rc -eq 0 ] && ! "$CLI" camera list --db "$tmp/tz.ftdb" | grep -q "live:"'
+run "$CLI" watch --help
+check "watch --help" '[ $rc -eq 0 ] && grep -q "watch add --db DB --name NAME --reason TEXT" "$tmp/out"'
+run "$CLI" watch add --db "$tmp/tz.ftdb" --name "Lina" "$tmp/grey.png"
+check "watch add without --reason: refused, exit 2" '[ $rc -eq 2 ] && grep -q -- "--reason" "$tmp/err"'
+run "$CLI" watch add --db "$tmp/tz.ftdb" --name "Lina" --reason "case 1" --webhook https://x/y "$tmp/grey.png"
+check "watch add with an https webhook: refused" '[ $rc -eq 2 ] && grep -q -- "--webhook" "$tmp/err"'
+run "$CLI" watch add --db "$tmp/tz.ftdb" --name "Lina" --reason "case 1" "$tmp/grey.png"
+check "watch add with a photo without a face: exit 2, nothing added" \
+    '[ $rc -eq 2 ] && grep -q "grey.png" "$tmp/err" && "$CLI" watch list --db "$tmp/tz.ftdb" | grep -q "empty"'
+name="watch add, list, remove"
+if need_samples "$name"; then
+    run "$CLI" watch add --db "$tmp/tz.ftdb" --name "Lina, 7" --reason "case 114: lost child" \
+        --expires 2031-01-01T00:00Z "$DEMO/sample2.jpg"
+    check "watch add: entry 1" '[ $rc -eq 0 ] && grep -q "^watchlist entry 1: Lina, 7 (1 photo)$" "$tmp/out"'
+    run "$CLI" watch list --db "$tmp/tz.ftdb" --json
+    check "watch list --json: the entry, its reason and expiry" \
+        '[ $rc -eq 0 ] && grep -q "^{\"id\":1,\"name\":\"Lina, 7\",\"reason\":\"case 114: lost child\",\"created\":\"[0-9T:.-]*Z\",\"expires\":\"2031-01-01T00:00:00.000Z\",\"photos\":1}$" "$tmp/out"'
+    run "$CLI" watch remove --db "$tmp/tz.ftdb" 1
+    check "watch remove" '[ $rc -eq 0 ] && "$CLI" watch list --db "$tmp/tz.ftdb" | grep -q "empty"'
+    run "$CLI" watch remove --db "$tmp/tz.ftdb" 1
+    check "watch remove again: exit 2, says so" '[ $rc -eq 2 ] && grep -q "no watchlist entry 1" "$tmp/err"'
+fi
 run "$CLI" camera add --db "$db" --id km02 --km 2.5
 run "$CLI" camera add --db "$db" --id km05 --km 7
 check "camera add: a duplicate id is refused, exit 2" '[ $rc -eq 2 ] && grep -q "km05" "$tmp/err"'
