@@ -22,7 +22,9 @@
 **              ingest_leases: which process is ingesting a camera now
 **        4     watchlist: people to alert on (descriptors, name, reason,
 **              expiry, webhook); watch_dismissed: "not this person"
-**     (later: audit tables)
+**        5     audit: the append-only, hash-chained log of who searched,
+**              watched, dismissed, purged (store/audit.c), and the triggers
+**              that refuse UPDATE and DELETE of its rows
 **
 **   Conventions of the schema:
 **     - times: INTEGER microseconds since the Unix epoch, UTC (*_us), except
@@ -164,6 +166,32 @@ static const char schema_v4[] =
     "    sighting_id INTEGER NOT NULL,\n"
     "    PRIMARY KEY (watch_id, sighting_id)\n"
     ");\n";
+/* Version 5: the audit log (store/audit.c), one row per act of a person on
+** the event's data. hash is SHA-256 (lowercase hex) of the previous row's
+** hash and this row's fields (the chain; its exact form is in audit.c);
+** photo_sha256 is the query photo's digest, never the photo. The triggers
+** make the table append-only for every SQL writer that leaves the schema
+** alone; a writer that drops them (or edits the file's bytes) is caught by
+** the chain instead (ft_store_audit_verify). */
+static const char schema_v5[] =
+    "CREATE TABLE audit (\n"
+    "    id           INTEGER PRIMARY KEY,  -- 1, 2, 3, ... in the order appended\n"
+    "    time_us      INTEGER NOT NULL,     -- wall clock, UTC\n"
+    "    who          TEXT NOT NULL CHECK (who <> ''),\n"
+    "    role         TEXT NOT NULL CHECK (role <> ''),\n"
+    "    action       TEXT NOT NULL CHECK (action <> ''),  -- 'search', 'purge', ...\n"
+    "    reason       TEXT NOT NULL,        -- the case reason, '' if none\n"
+    "    photo_sha256 TEXT NOT NULL         -- hex digest of the query photo, '' if none\n"
+    "        CHECK (photo_sha256 = '' OR length(photo_sha256) = 64),\n"
+    "    results      INTEGER NOT NULL CHECK (results >= 0),\n"
+    "    detail       TEXT NOT NULL,\n"
+    "    hash         TEXT NOT NULL CHECK (length(hash) = 64)\n"
+    ");\n"
+    "CREATE INDEX audit_by_time ON audit(time_us);\n"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit\n"
+    "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;\n"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit\n"
+    "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;\n";
 /* clang-format on */
 
 const ft__store_migration ft__store_migrations[] = {
@@ -171,6 +199,7 @@ const ft__store_migration ft__store_migrations[] = {
     { 2, "ingests.resume_state", schema_v2 },
     { 3, "meta, ingest content identity, ingest leases", schema_v3 },
     { 4, "watchlist, dismissed sightings", schema_v4 },
+    { 5, "audit log", schema_v5 },
 };
 
 const int ft__store_n_migrations =

@@ -5,7 +5,9 @@
 ** DESIGN
 **   Open sequence (each step fails cleanly, closing the connection):
 **     1. argument checks; without FT_STORE_CREATE a missing file is
-**        FT_ENOTFOUND (SQLite would otherwise create it);
+**        FT_ENOTFOUND (SQLite would otherwise create it); with it, a missing
+**        file is created empty with mode 0600 (SQLite gives its -wal and
+**        -shm files the database's mode);
 **     2. sqlite3_open_v2 (NOMUTEX: the handle is single-threaded anyway),
 **        extended result codes, busy timeout FT__BUSY_MS;
 **     3. identify the file before changing anything in it: application_id,
@@ -53,12 +55,12 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define FT__BUSY_MS         5000
 #define FT__WAL_LIMIT_BYTES (64 * 1024 * 1024)
 
 int (*ft__store_test_hook)(const char *where) = NULL;
@@ -521,6 +523,12 @@ int ft__store_open_with(const char *path, int flags, const ft__store_migration *
         if (!(flags & FT_STORE_CREATE))
             return ft__errf(open_errmsg, sizeof open_errmsg, FT_ENOTFOUND, "%s: no such database",
                             path);
+        /* A new database is its creator's alone (it will hold faces): made
+        ** here 0600 before SQLite opens it, which then creates the -wal and
+        ** -shm files with the same mode. If this fails, SQLite tries and
+        ** says why. */
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) close(fd);
     } else if (!S_ISREG(sb.st_mode)) {
         return ft__errf(open_errmsg, sizeof open_errmsg, FT_EIO, "%s: not a regular file", path);
     }

@@ -2,7 +2,7 @@
 ** store/store.h: private interface between the store files (store.c: open,
 ** close, errors, statements, stats; schema.c: the schema and its migration
 ** table; cameras.c; ingest.c: ingest begin/commit/finish; read.c: walks and
-** lookups).
+** lookups; audit.c: the audit log; purge.c: retention).
 **
 ** DESIGN
 **   An ft_store wraps one sqlite3 connection. Every SQL statement the store
@@ -98,6 +98,9 @@ typedef struct ft__store_migration {
 
 extern const ft__store_migration ft__store_migrations[];
 extern const int ft__store_n_migrations;
+
+/* How long a call waits for another connection's lock (sqlite3_busy_timeout). */
+#define FT__BUSY_MS 5000
 
 /* 'FTrl': PRAGMA application_id of every facetrail database. */
 #define FT__STORE_APP_ID 0x4654726c

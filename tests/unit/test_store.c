@@ -287,7 +287,7 @@ static void test_open_create(void)
     ASSERT(ft_store_errmsg(st)[0] == 0);
     ASSERT_EQ(count_rows(path, "PRAGMA user_version"), FT_STORE_SCHEMA_VERSION);
     ASSERT_EQ(count_rows(path, "PRAGMA application_id"), FT__STORE_APP_ID);
-    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), 9);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), 10);
     ASSERT(file_size(path) > 0);
     char wal[160];
     snprintf(wal, sizeof wal, "%s-wal", path);
@@ -1250,12 +1250,13 @@ static void test_migrations(void)
                                     { 2, "test: camera notes", v2_sql },
                                     { 3, "test: audit row", v3_sql } };
     /* The last test steps must be newer than this build's schema. */
-    ft__store_migration migs5[5] = { ft__store_migrations[0],
+    ft__store_migration migs6[6] = { ft__store_migrations[0],
                                      { 2, "test: camera notes", v2_sql },
                                      { 3, "test: audit row", v3_sql },
                                      { 4, "test: audit row", v3_sql },
-                                     { 5, "test: audit row", v3_sql } };
-    ASSERT_EQ(ft__store_n_migrations, 4); /* a real v5 comes: extend these test steps */
+                                     { 5, "test: audit row", v3_sql },
+                                     { 6, "test: audit row", v3_sql } };
+    ASSERT_EQ(ft__store_n_migrations, 5); /* a real v6 comes: extend these test steps */
     char path[128];
     ft_store *st;
     int64_t ing;
@@ -1320,13 +1321,13 @@ static void test_migrations(void)
     ASSERT_EQ(count_rows(path, "SELECT count(*) FROM pragma_table_info('cameras') "
                                "WHERE name = 'note'"),
               1);
-    /* Reopening at v3 runs nothing again; at v5, this build (v4) refuses the file. */
+    /* Reopening at v3 runs nothing again; at v6, this build (v5) refuses the file. */
     ASSERT_OK(ft__store_open_with(path, 0, migs, 3, &st));
     ft_store_close(st);
     ASSERT_EQ(count_rows(path, "SELECT count(*) FROM audit"), 1);
-    ASSERT_OK(ft__store_open_with(path, 0, migs5, 5, &st));
+    ASSERT_OK(ft__store_open_with(path, 0, migs6, 6, &st));
     ft_store_close(st);
-    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM audit"), 3);
+    ASSERT_EQ(count_rows(path, "SELECT count(*) FROM audit"), 4);
     ASSERT_EQ(ft_store_open(path, 0, &st), FT_EFORMAT);
 
     /* A fresh file goes 0 -> 3 in one open. */
