@@ -3,6 +3,7 @@
 #   make            release build: build/release/{libfacetrail.a,facetrail}
 #   make setup      install Debian build deps (as root) and fetch the models
 #   make demo       setup + build + detect/compare on the sample photos
+#   make demo-live  the event live: 3 simulated cameras into serve, an alert on its page
 #   make check      build under ASan+UBSan (build/asan) and run the whole suite
 #   make test       run the suite on the release build (faster, no sanitizers)
 #   make bench      per-stage timings, beside the reference peer, as ratios
@@ -57,7 +58,7 @@ ifeq ($(shell pkg-config --exists dlib-1 && echo yes),yes)
 REF_BIN  += $(B)/tests/ref/dlib_net_ref $(B)/tests/ref/dlib_shape_ref
 endif
 
-.PHONY: all lib cli tests check test bench parity setup deps models demo install format format-check clean fuzz
+.PHONY: all lib cli tests check test bench parity setup deps models demo demo-live install format format-check clean fuzz
 all: cli
 lib: $(B)/libfacetrail.a
 cli: $(B)/facetrail
@@ -133,6 +134,13 @@ setup: deps models
 demo: setup
 	@$(MAKE) --no-print-directory cli $(B)/bench/bench_race_sim
 	@sh tools/demo.sh $(B)/facetrail
+
+# The event live: three simulated cameras streamed into `facetrail serve`, a
+# watchlist alert on its page (http://127.0.0.1:$(PORT)/). Ctrl-C stops.
+PORT ?= 8080
+demo-live: setup
+	@$(MAKE) --no-print-directory cli $(B)/bench/bench_race_sim
+	@PORT=$(PORT) sh tools/demo_live.sh $(B)/facetrail $(B)/bench/bench_race_sim
 
 # The binary looks for PREFIX/share/facetrail/models/face-api/model beside its
 # own PREFIX/bin (ft_engine_default_model_dir), so any PREFIX works. DESTDIR

@@ -1168,6 +1168,14 @@ static void publish(server *sv, const ft_alert *a, double km, const unsigned cha
     pthread_mutex_unlock(&sv->lock_alerts);
     if (!a->follows && a->webhook[0]) hook_queue(sv, a->webhook, text);
     ft_store_free(text);
+    if (!a->follows) { /* the terminal hears of it too */
+        char t[FT_TIME_TEXT_MAX];
+        fprintf(stderr,
+                "facetrail serve: alert: %s at camera %s (km %.2f) %s%s, %.2g false alerts "
+                "expected\n",
+                a->name, a->camera_id, km, ft_time_format(a->time_us, NULL, FT_TIME_ISO_UTC, t, sizeof t),
+                a->early ? " (in view)" : "", a->expected_false);
+    }
 }
 
 /* A live track in view (ft_ingest_params.on_track): early alerts. */
