@@ -182,5 +182,8 @@ int cmd_search(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 extern const char watch_usage[];
 int cmd_watch(int argc, char **argv);
+extern const char audit_usage[], purge_usage[];
+int cmd_audit(int argc, char **argv);
+int cmd_purge(int argc, char **argv);
 
 #endif

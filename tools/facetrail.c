@@ -6,6 +6,7 @@
 **   facetrail embed [options] --chip CHIP   descriptor of a ready face chip
 **   facetrail compare [options] A B         same person? (exit 0 yes, 1 no, 2 error)
 **   facetrail camera | ingest | search      the event commands (tools/cmd_*.c)
+**   facetrail audit | purge                 the audit log, retention (tools/cmd_audit.c)
 **   facetrail eval lfw | wider              the evaluations (tools/cmd_eval*.c)
 **   facetrail version | help
 **
@@ -460,6 +461,8 @@ static const char main_usage[] =
     "  search    where was the person in a photo seen, and where now? (--db DB)\n"
     "  serve     the event over HTTP: the operator's web page and a JSON API (--db DB)\n"
     "  watch     add, list or remove the people to raise alerts for (--db DB)\n"
+    "  audit     who searched, watched, dismissed or purged, and a check of the log\n"
+    "  purge     remove the event's personal data from before a time, or after it\n"
     "  eval      accuracy on labelled data (LFW verification, WIDER FACE detection)\n"
     "  version   print the version\n"
     "  help      this text; 'facetrail help COMMAND' for a command's options\n"
@@ -478,7 +481,8 @@ static const struct command {
     { "compare", cmd_compare, compare_usage }, { "eval", cmd_eval, eval_usage },
     { "camera", cmd_camera, camera_usage },    { "ingest", cmd_ingest, ingest_usage },
     { "search", cmd_search, search_usage },    { "serve", cmd_serve, serve_usage },
-    { "watch", cmd_watch, watch_usage },       { "version", cmd_version, version_usage },
+    { "watch", cmd_watch, watch_usage },       { "audit", cmd_audit, audit_usage },
+    { "purge", cmd_purge, purge_usage },       { "version", cmd_version, version_usage },
     { "help", cmd_help, main_usage },
 };
 
