@@ -403,17 +403,17 @@ int ft_store_stats(ft_store *st, int64_t *n_cameras, int64_t *n_sightings, int64
 **   (ft_store_audit_list's last record, `facetrail audit --verify`)
 **   somewhere else to detect that. */
 typedef struct ft_audit {
-    int64_t id;           /* OUT on append: 1, 2, 3, ... */
-    int64_t time_us;      /* OUT on append: wall clock, UTC */
-    char who[64];         /* the person (user or token name), not empty */
-    char role[16];        /* e.g. "admin", "operator", not empty */
-    char action[32];      /* "search", "selfie", "watch_add", "watch_remove", "alert_accept",
+    int64_t id;            /* OUT on append: 1, 2, 3, ... */
+    int64_t time_us;       /* OUT on append: wall clock, UTC */
+    char who[64];          /* the person (user or token name), not empty */
+    char role[16];         /* e.g. "admin", "operator", not empty */
+    char action[32];       /* "search", "selfie", "watch_add", "watch_remove", "alert_accept",
                              "alert_dismiss", "purge", "export", "camera_add", ... */
-    char reason[256];     /* the case reason, "" if none */
+    char reason[256];      /* the case reason, "" if none */
     char photo_sha256[65]; /* ft_sha256_hex of the query photo, "" if none */
-    int64_t results;      /* number of results shown, >= 0 */
-    char detail[256];     /* free text */
-    char hash[65];        /* OUT on append: the chain's hash, lowercase hex */
+    int64_t results;       /* number of results shown, >= 0 */
+    char detail[256];      /* free text */
+    char hash[65];         /* OUT on append: the chain's hash, lowercase hex */
 } ft_audit;
 
 /* SHA-256 of n bytes as 64 lowercase hex characters and a NUL (libavutil's
@@ -428,8 +428,7 @@ int ft_store_audit_append(ft_store *st, ft_audit *a);
 /* The records with time_us >= since_us (0: all), in id order. *out is freed
 ** with ft_store_free (NULL when *n is 0). A read-only handle may list; a
 ** database of an older schema opened read-only has no records. */
-int ft_store_audit_list(ft_store *st, int64_t since_us, ft_audit **out /* OUT */,
-                        int *n /* OUT */);
+int ft_store_audit_list(ft_store *st, int64_t since_us, ft_audit **out /* OUT */, int *n /* OUT */);
 /* Recomputes the chain over all records in id order. FT_OK with *bad_id 0
 ** when every record's hash is what its fields and the previous hash give,
 ** or with *bad_id the first record where that fails (that record, or the
@@ -485,9 +484,8 @@ int ft_store_purge_preview(ft_store *st, int64_t before_us, ft_purge_report *out
 ** not yet (*before_us 0: nothing goes); *due_us is the moment either way,
 ** *end_us the event's end (either may be NULL). FT_ENOTFOUND: no sighting
 ** and no ingest checkpoint (the event has no end yet); FT_EINVAL. */
-int ft_store_purge_due(ft_store *st, int keep_days, int64_t now_us,
-                       int64_t *before_us /* OUT */, int64_t *due_us /* OUT */,
-                       int64_t *end_us /* OUT */);
+int ft_store_purge_due(ft_store *st, int keep_days, int64_t now_us, int64_t *before_us /* OUT */,
+                       int64_t *due_us /* OUT */, int64_t *end_us /* OUT */);
 
 /* ------------------------------------------------------------------------ */
 /* JPEG encoding (thumbnails)                                               */

@@ -230,8 +230,9 @@ static void read_row(sqlite3_stmt *s, ft_audit *a)
     ft__store_copy_text(a->hash, sizeof a->hash, s, 9);
 }
 
-#define AUDIT_COLUMNS \
-    "SELECT id, time_us, who, role, action, reason, photo_sha256, results, detail, hash FROM audit "
+#define AUDIT_COLUMNS                                                                          \
+    "SELECT id, time_us, who, role, action, reason, photo_sha256, results, detail, hash FROM " \
+    "audit "
 
 int ft_store_audit_list(ft_store *st, int64_t since_us, ft_audit **out, int *n)
 {

@@ -84,9 +84,12 @@ static int db_bytes(ft_store *st, int64_t *bytes, const char *what)
 }
 
 /* The rows a purge before ?1 removes (the WHERE clauses of both). */
-#define OLD_SIGHTINGS     "(SELECT id FROM sightings WHERE last_us < ?1)"
-#define OLD_WATCH         "(SELECT id FROM watchlist WHERE created_us < ?1 OR (expires_us > 0 AND expires_us < ?1))"
-#define OLD_RESUME_STATES "resume_state IS NOT NULL AND (status <> 'running' OR start_us + coalesce(checkpoint_us, 0) < ?1)"
+#define OLD_SIGHTINGS "(SELECT id FROM sightings WHERE last_us < ?1)"
+#define OLD_WATCH \
+    "(SELECT id FROM watchlist WHERE created_us < ?1 OR (expires_us > 0 AND expires_us < ?1))"
+#define OLD_RESUME_STATES                                                                         \
+    "resume_state IS NOT NULL AND (status <> 'running' OR start_us + coalesce(checkpoint_us, 0) " \
+    "< ?1)"
 
 /* What the purge removes: sightings, descriptors, thumbnails, watchlist
 ** entries, dismissals, resume states (in ft_purge_report's order). */
@@ -166,14 +169,14 @@ int ft_store_purge(ft_store *st, int64_t before_us, ft_purge_report *out)
                    before_us, &n, what);
     out->dismissals = n;
     if (rc == FT_OK)
-        rc = exec1(st, "DELETE FROM sightings WHERE last_us < ?1", before_us, &out->sightings,
-                   what);
+        rc =
+            exec1(st, "DELETE FROM sightings WHERE last_us < ?1", before_us, &out->sightings, what);
     if (rc == FT_OK)
         rc = exec1(st, "DELETE FROM watchlist WHERE id IN " OLD_WATCH, before_us,
                    &out->watch_entries, what);
     if (rc == FT_OK)
-        rc = exec1(st, "UPDATE ingests SET resume_state = NULL WHERE " OLD_RESUME_STATES,
-                   before_us, &out->resume_states, what);
+        rc = exec1(st, "UPDATE ingests SET resume_state = NULL WHERE " OLD_RESUME_STATES, before_us,
+                   &out->resume_states, what);
     rc = ft__store_end(st, rc, what);
     if (rc != FT_OK) {
         int64_t b = out->bytes_before;

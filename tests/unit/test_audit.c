@@ -111,8 +111,8 @@ static int raw_exec(sqlite3 *db, const char *sql, char *err, size_t len)
     return rc;
 }
 
-static ft_audit record(const char *who, const char *role, const char *action,
-                       const char *reason, int64_t results, const char *detail)
+static ft_audit record(const char *who, const char *role, const char *action, const char *reason,
+                       int64_t results, const char *detail)
 {
     ft_audit a;
     memset(&a, 0, sizeof a);
@@ -274,9 +274,9 @@ static void test_audit_tamper(void)
     ASSERT_EQ(raw_int(path, "SELECT count(*) FROM audit"), 4);
     ASSERT_EQ(raw_int(path, "SELECT count(*) FROM audit WHERE reason = 'case 101'"), 1);
     /* past the triggers: the chain shows it */
-    ASSERT_EQ(raw_exec(db, "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete", err,
-                       sizeof err),
-              SQLITE_OK);
+    ASSERT_EQ(
+        raw_exec(db, "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete", err, sizeof err),
+        SQLITE_OK);
     ASSERT_EQ(raw_exec(db, "UPDATE audit SET reason = 'case 999' WHERE id = 2", err, sizeof err),
               SQLITE_OK);
     sqlite3_close(db);
@@ -740,8 +740,8 @@ static void test_upgrade_from_v4(void)
     c.km = 5;
     ASSERT_OK(ft_store_camera_add(st, &c));
     int64_t ing, resume;
-    ASSERT_OK(ft_store_ingest_begin(st, "km05", "cam5.mp4", 1776000000000000LL, 5.0, &ing,
-                                    &resume));
+    ASSERT_OK(
+        ft_store_ingest_begin(st, "km05", "cam5.mp4", 1776000000000000LL, 5.0, &ing, &resume));
     ft_sighting s;
     sighting_at(&s, 1, 1776000060000000LL, 'X', NULL, 0);
     ASSERT_OK(ft_store_ingest_commit(st, ing, &s, 1, 5, 1, 1));

@@ -1250,12 +1250,11 @@ static void test_migrations(void)
                                     { 2, "test: camera notes", v2_sql },
                                     { 3, "test: audit row", v3_sql } };
     /* The last test steps must be newer than this build's schema. */
-    ft__store_migration migs6[6] = { ft__store_migrations[0],
-                                     { 2, "test: camera notes", v2_sql },
-                                     { 3, "test: audit row", v3_sql },
-                                     { 4, "test: audit row", v3_sql },
-                                     { 5, "test: audit row", v3_sql },
-                                     { 6, "test: audit row", v3_sql } };
+    ft__store_migration migs6[6] = {
+        ft__store_migrations[0],          { 2, "test: camera notes", v2_sql },
+        { 3, "test: audit row", v3_sql }, { 4, "test: audit row", v3_sql },
+        { 5, "test: audit row", v3_sql }, { 6, "test: audit row", v3_sql }
+    };
     ASSERT_EQ(ft__store_n_migrations, 5); /* a real v6 comes: extend these test steps */
     char path[128];
     ft_store *st;
