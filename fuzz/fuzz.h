@@ -41,9 +41,10 @@ static char ft_fuzz_dir_path[256];
 static inline void ft_fuzz_dir_remove(void)
 {
     /* the few files the targets write, then the folder */
-    static const char *const names[] = { "in",           "in-wal",     "in-shm", "in-journal",
-                                         "fz-weights_manifest.json", "w.bin",    "gt.txt",
-                                         "index.txt",    "preds.jsonl" };
+    static const char *const names[] = {
+        "in",    "in-wal", "in-shm",    "in-journal", "fz-weights_manifest.json",
+        "w.bin", "gt.txt", "index.txt", "preds.jsonl"
+    };
     char p[320];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", ft_fuzz_dir_path, names[i]);
@@ -68,7 +69,8 @@ static inline const char *ft_fuzz_dir(void)
 
 /* Writes data to <scratch folder>/name into path (cap bytes); 0 on success,
 ** -1 when the file cannot be written (the target then skips the input). */
-static inline int ft_fuzz_write(const char *name, const void *data, size_t size, char *path, size_t cap)
+static inline int ft_fuzz_write(const char *name, const void *data, size_t size, char *path,
+                                size_t cap)
 {
     const char *dir = ft_fuzz_dir();
     if (!*dir) return -1;
@@ -91,7 +93,7 @@ static inline void ft_fuzz_unlink(const char *name)
 /* Splits data at the first NUL byte: the part before (*n1 bytes) and the part
 ** after (*rest, *n2 bytes; none when there is no NUL). */
 static inline void ft_fuzz_split(const uint8_t *data, size_t size, size_t *n1, const uint8_t **rest,
-                          size_t *n2)
+                                 size_t *n2)
 {
     const uint8_t *z = size ? memchr(data, 0, size) : NULL;
     *n1 = z ? (size_t)(z - data) : size;

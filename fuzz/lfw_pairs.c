@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[512];
     int max_folds = size ? data[0] & 3 : 0;
     ft_lfw_pairs *p = NULL;
-    if (ft_lfw_pairs_parse((const char *)data, size, "pairs.txt", max_folds, &p, err,
-                           sizeof err) != FT_OK)
+    if (ft_lfw_pairs_parse((const char *)data, size, "pairs.txt", max_folds, &p, err, sizeof err) !=
+        FT_OK)
         return 0;
     for (int i = 0; i < p->n_pairs; i++)
         for (int k = 0; k < 2; k++)

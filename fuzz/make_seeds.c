@@ -67,11 +67,12 @@ static size_t exif_app1(unsigned char *b, int o, int little)
     static const unsigned char mm[] = { 'M', 'M', 0, 42, 0, 0, 0, 8 };
     unsigned char tiff[8 + 2 + 12 + 4] = { 0 };
     memcpy(tiff, little ? ii : mm, 8);
-#define PUT16(p, v) (little ? ((p)[0] = (v) & 0xff, (p)[1] = (v) >> 8) : ((p)[0] = (v) >> 8, (p)[1] = (v) & 0xff))
-    PUT16(tiff + 8, 1);       /* one entry */
-    PUT16(tiff + 10, 0x0112); /* Orientation */
-    PUT16(tiff + 12, 3);      /* SHORT */
-    tiff[little ? 14 : 17] = 1;          /* count 1 (32 bits) */
+#define PUT16(p, v) \
+    (little ? ((p)[0] = (v)&0xff, (p)[1] = (v) >> 8) : ((p)[0] = (v) >> 8, (p)[1] = (v)&0xff))
+    PUT16(tiff + 8, 1);            /* one entry */
+    PUT16(tiff + 10, 0x0112);      /* Orientation */
+    PUT16(tiff + 12, 3);           /* SHORT */
+    tiff[little ? 14 : 17] = 1;    /* count 1 (32 bits) */
     PUT16(tiff + 18, (unsigned)o); /* the value, left-justified */
 #undef PUT16
     size_t seg = 2 + 6 + sizeof tiff;
@@ -83,11 +84,12 @@ static size_t exif_app1(unsigned char *b, int o, int little)
 
 static void jpeg_seeds(const char *dir)
 {
-    static const struct { int w, h, q, orient, little; const char *name; } s[] = {
-        { 16, 12, 50, 0, 0, "rgb_16x12.jpg" },
-        { 7, 5, 90, 0, 0, "rgb_7x5_q90.jpg" },
-        { 12, 8, 40, 6, 0, "exif6_mm.jpg" },
-        { 12, 8, 40, 8, 1, "exif8_ii.jpg" },
+    static const struct {
+        int w, h, q, orient, little;
+        const char *name;
+    } s[] = {
+        { 16, 12, 50, 0, 0, "rgb_16x12.jpg" }, { 7, 5, 90, 0, 0, "rgb_7x5_q90.jpg" },
+        { 12, 8, 40, 6, 0, "exif6_mm.jpg" },   { 12, 8, 40, 8, 1, "exif8_ii.jpg" },
         { 9, 6, 40, 3, 1, "exif3_ii.jpg" },
     };
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
@@ -179,12 +181,14 @@ static void store_seed(const char *dir)
         fail(path, ft_store_errmsg(NULL));
         return;
     }
-    ft_camera c = { .id = "km05-north", .name = "bridge", .km = 5.0, .lat = 48.85, .lon = 2.35,
-                    .has_latlon = 1 };
+    ft_camera c = {
+        .id = "km05-north", .name = "bridge", .km = 5.0, .lat = 48.85, .lon = 2.35, .has_latlon = 1
+    };
     int rc = ft_store_camera_add(st, &c);
     rc = rc ? rc : ft_store_meta_set(st, "time_zone", "Europe/Paris");
     int64_t ing = 0, resume = 0;
-    rc = rc ? rc : ft_store_ingest_begin(st, c.id, "cam5.mp4", 1700000000000000, 5.0, &ing, &resume);
+    rc =
+        rc ? rc : ft_store_ingest_begin(st, c.id, "cam5.mp4", 1700000000000000, 5.0, &ing, &resume);
     static ft_sighting s[2];
     ft_image *thumb = pattern(8, 8);
     unsigned char *jpg = NULL;

@@ -384,6 +384,9 @@ def store_seeds():
             if os.path.exists(tmp + ext):
                 os.remove(tmp + ext)
         os.replace(tmp, dst)
+        for ext in ("-wal", "-shm"):  # of an earlier open of dst: not seeds
+            if os.path.exists(dst + ext):
+                os.remove(dst + ext)
     variant("event_p512.ftdb", 512, False)
     variant("event_p512_wal.ftdb", 512, True)
     variant("event_p512_v3.ftdb", 512, False, user_version=3)

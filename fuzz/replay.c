@@ -26,14 +26,14 @@
 #include <sys/stat.h>
 
 #if defined(__SANITIZE_ADDRESS__)
-#define FT_REPLAY_SANITIZED 1
+#    define FT_REPLAY_SANITIZED 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FT_REPLAY_SANITIZED 1
-#endif
+#    if __has_feature(address_sanitizer)
+#        define FT_REPLAY_SANITIZED 1
+#    endif
 #endif
 #ifdef FT_REPLAY_SANITIZED
-#include <sanitizer/common_interface_defs.h>
+#    include <sanitizer/common_interface_defs.h>
 #endif
 
 static const char *name = "fuzz";

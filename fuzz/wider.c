@@ -39,8 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     int levels = 0;
     for (int l = 0; l < FT_WIDER_N_LEVELS; l++)
-        levels += ft_wider_gt_read_index(gt, (enum ft_wider_level)l, idx_path, err, sizeof err) ==
-                  FT_OK;
+        levels +=
+            ft_wider_gt_read_index(gt, (enum ft_wider_level)l, idx_path, err, sizeof err) == FT_OK;
     ft_wider_preds p;
     if (levels == FT_WIDER_N_LEVELS &&
         ft_wider_preds_read(pred_path, gt, &p, err, sizeof err) == FT_OK) {

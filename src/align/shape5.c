@@ -302,7 +302,7 @@ int ft__shape5_open(const char *path, ft__shape5 **out, char *err, size_t errlen
 static long round_half_up(double v)
 {
     const double r = floor(v + 0.5);
-    if (r >= -(double)LONG_MIN) return LONG_MAX; /* 2^63 (or 2^31): exact in double */
+    if (r >= -(double)LONG_MIN) return LONG_MAX;   /* 2^63 (or 2^31): exact in double */
     if (!(r >= (double)LONG_MIN)) return LONG_MIN; /* also NaN */
     return (long)r;
 }

@@ -61,7 +61,7 @@ void ft__dat_init(ft__dat *d, const unsigned char *p, size_t len, const char *na
 
 /* Records the first failure, at byte offset `at`; see ft__dat_fail. */
 __attribute__((format(printf, 4, 0))) static int failv(ft__dat *d, int status, size_t at,
-                                                          const char *fmt, va_list ap)
+                                                       const char *fmt, va_list ap)
 {
     if (d->failed != FT_OK) return d->failed;
     d->failed = status;
