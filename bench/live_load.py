@@ -195,7 +195,7 @@ t_end = time.time() + args.seconds
 
 def client():
     while time.time() < t_end:
-        body, ct = form([], photo)
+        body, ct = form([("reason", "load benchmark")], photo)
         t = time.time()
         try:
             call("POST", "/api/v1/search", body, ct)

@@ -18,7 +18,8 @@ import uuid
 port, photo, conc, total = sys.argv[1], open(sys.argv[2],'rb').read(), int(sys.argv[3]), int(sys.argv[4])
 def form():
     b=uuid.uuid4().hex
-    body=('--%s\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'%b).encode()+photo+('\r\n--%s--\r\n'%b).encode()
+    body=('--%s\r\nContent-Disposition: form-data; name="reason"\r\n\r\nload benchmark\r\n'%b).encode()
+    body+=('--%s\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'%b).encode()+photo+('\r\n--%s--\r\n'%b).encode()
     return urllib.request.Request('http://127.0.0.1:%s/api/v1/search'%port, data=body, headers={'Content-Type':'multipart/form-data; boundary='+b})
 lat=[]; errs=[0]; lock=threading.Lock(); left=[total]
 def worker():

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -829,4 +830,47 @@ mode_t o_umask(void)
     mode_t m = umask(022);
     umask(m);
     return m;
+}
+
+void os_user(char *out, size_t len)
+{
+    struct passwd *pw = getpwuid(geteuid());
+    if (pw && pw->pw_name && *pw->pw_name)
+        snprintf(out, len, "%s", pw->pw_name);
+    else
+        snprintf(out, len, "uid %u", (unsigned)geteuid());
+}
+
+int cli_audit(const char *cmd, const char *db, const char *action, const char *reason,
+              const char *photo, int64_t results, const char *detail)
+{
+    ft_audit a;
+    memset(&a, 0, sizeof a);
+    os_user(a.who, sizeof a.who);
+    snprintf(a.role, sizeof a.role, "admin");
+    snprintf(a.action, sizeof a.action, "%s", action);
+    snprintf(a.reason, sizeof a.reason, "%s", reason ? reason : "");
+    snprintf(a.detail, sizeof a.detail, "%s", detail ? detail : "");
+    a.results = results;
+    if (photo) { /* the file's digest, never the file */
+        FILE *f = fopen(photo, "rb");
+        unsigned char *buf = NULL;
+        long n = -1;
+        if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+            (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n)
+            ft_sha256_hex(buf, (size_t)n, a.photo_sha256);
+        free(buf);
+        if (f) fclose(f);
+    }
+    ft_store *st;
+    int rc = ft_store_open(db, 0, &st);
+    if (rc == FT_OK) {
+        rc = ft_store_audit_append(st, &a);
+        if (rc != FT_OK)
+            fprintf(stderr, "facetrail %s: not audited: %s\n", cmd, ft_store_errmsg(st));
+        ft_store_close(st);
+    } else {
+        fprintf(stderr, "facetrail %s: not audited: %s\n", cmd, ft_store_errmsg(NULL));
+    }
+    return rc == FT_OK ? CLI_OK : CLI_ERROR;
 }

@@ -182,6 +182,17 @@ int cmd_search(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 extern const char watch_usage[];
 int cmd_watch(int argc, char **argv);
+extern const char token_usage[];
+int cmd_token(int argc, char **argv);
+/* The OS user this process runs as; "uid N" when it has no name. */
+void os_user(char *out, size_t len);
+/* Appends a record to db's audit log as the local admin (the OS user, role
+** "admin"): action, reason (or NULL), the SHA-256 of the file photo (or
+** NULL), results and a detail line. Opens db for writing; a database the
+** user cannot write is reported on stderr ("not audited") and CLI_ERROR
+** returned. */
+int cli_audit(const char *cmd, const char *db, const char *action, const char *reason,
+              const char *photo, int64_t results, const char *detail);
 extern const char audit_usage[], purge_usage[];
 int cmd_audit(int argc, char **argv);
 int cmd_purge(int argc, char **argv);

@@ -72,16 +72,6 @@ const char purge_usage[] =
     "exit status: 0 done (or nothing due yet, or a dry run), 2 usage or database\n"
     "error\n";
 
-/* The OS user this process runs as; "uid N" when it has no name. */
-static void os_user(char *out, size_t len)
-{
-    struct passwd *pw = getpwuid(geteuid());
-    if (pw && pw->pw_name && *pw->pw_name)
-        snprintf(out, len, "%s", pw->pw_name);
-    else
-        snprintf(out, len, "uid %u", (unsigned)geteuid());
-}
-
 /* Wall clock, microseconds since the epoch. */
 static int64_t now_us(void)
 {

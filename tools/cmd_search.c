@@ -39,7 +39,10 @@ const char search_usage[] =
     "'no face found'.\n"
     "\n"
     "options:\n"
-    "  --db DB               the event database (opened read-only)\n"
+    "  --db DB               the event database (read; the search is then appended to\n"
+    "                        its audit log, as your user)\n"
+    "  --reason TEXT         the case reason, e.g. \"case 114: lost child\", recorded in\n"
+    "                        the audit log with the search\n"
     "  --top N               nearest descriptors examined (default 300)\n"
     "  --since T, --until T  only sightings in this time range (ISO 8601)\n"
     "  --at T                the time for 'where now' (default: the latest in DB)\n"
@@ -442,7 +445,7 @@ int cmd_search(int argc, char **argv)
     ft_search_params sp = ft_search_default_params();
     ft_query_params qp = ft_query_default_params();
     qp.detect = ft_ingest_default_params().detect; /* then the event's space, below */
-    const char *db = NULL, *html = NULL;
+    const char *db = NULL, *html = NULL, *reason = NULL;
     const char *times[3] = { NULL, NULL, NULL }, *tz = NULL;
     int json = 0, force = 0;
     int64_t confirmed[64];
@@ -497,6 +500,9 @@ int cmd_search(int argc, char **argv)
             json = 1;
         } else if (opts_is(&o, "--html")) {
             if (!(html = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--reason")) {
+            if (!(reason = opts_value(&o))) return CLI_ERROR;
+            if (!*reason || strlen(reason) > 255) return opts_bad(&o, "1 to 255 bytes");
         } else if (opts_is(&o, "--force")) {
             if (opts_flag(&o)) return CLI_ERROR;
             force = 1;
@@ -606,6 +612,14 @@ int cmd_search(int argc, char **argv)
     if (html && status == CLI_OK) {
         write_html(out.f, qs, nq, s, st, &r, zone);
         status = out_commit(&out);
+    }
+    if (status == CLI_OK) { /* who searched, why, with what (its digest), and what came of it */
+        char detail[128];
+        snprintf(detail, sizeof detail, "%d photo%s (command line)", nq, nq == 1 ? "" : "s");
+        if (!reason && !json)
+            fprintf(stderr, "note: no --reason: the audit log holds this search without a case "
+                            "reason\n");
+        cli_audit(o.cmd, db, "search", reason, qs[0].path, r.n_appearances, detail);
     }
 done:
     if (loading) { /* an early exit: the loader still holds the store */

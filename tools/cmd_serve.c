@@ -21,10 +21,14 @@
 **                                             links)
 **     GET  /api/v1/sightings/{id}/thumbnail   the JPEG
 **   Errors are {"error": "...", "code": "..."} with the HTTP status.
-**   Access: --tokens FILE holds lines "TOKEN ROLE NAME" (ROLE admin,
-**   operator, runner or viewer); every /api request then needs
-**   "Authorization: Bearer TOKEN"; a viewer may read status and cameras
-**   only. Without --tokens, serve listens on loopback only.
+**   Access: --tokens FILE holds lines "sha256:HASH ROLE NAME" (or a token
+**   in the clear instead of sha256:HASH; only hashes are kept); every /api
+**   request then needs "Authorization: Bearer TOKEN", and each route allows
+**   the roles of its row in ROUTES (a table test calls every route with
+**   every role). Without --tokens, serve listens on loopback only. Every
+**   search (with its case reason), selfie, watchlist change, alert
+**   accept/dismiss, camera change and purge is appended to the store's
+**   audit log (audit(); t_who names the caller).
 **   Limits: request bodies 32 MiB, photos 40 megapixels, connections idle
 **   for 30 s are closed.
 ** THREADS  libmicrohttpd runs a thread per connection (an event stream
@@ -33,6 +37,10 @@
 **   reload swaps it under the write lock), one
 **   store handle per purpose (search, thumbnails and status, watchlist
 **   writes, the alert thread), the alert ring, and the read-only tokens.
+**   Priorities: a camera must not fall behind because many search at once,
+**   so each connection thread runs at nice REQUEST_NICE (Linux nice is per
+**   thread): under load the searches slow down, the cameras keep their
+**   frames.
 **   The alert thread polls the store every ALERT_POLL_MS for committed
 **   sightings and checks them against the active watchlist
 **   (ft_watch_check); an alert goes into a ring of ALERT_RING and to every
@@ -53,7 +61,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +81,10 @@
 #define ALERT_JSON     1024
 #define ALERT_POLL_MS  200 /* how often the store is read for new sightings */
 #define KEEPALIVE_S    15  /* an event stream's comment line when nothing happens */
+#define REQUEST_NICE   5   /* the connection threads' nice value: below the cameras' */
+#define SELFIE_PER_HOUR  10    /* default --selfies-per-hour */
+#define SELFIE_MAX       100   /* the most --selfies-per-hour allows */
+#define SELFIE_MAX_FALSE 0.001 /* a selfie's strict threshold: false matches expected */
 
 const char serve_usage[] =
     "usage: facetrail serve --db DB [--listen HOST:PORT] [--tokens FILE] [options]\n"
@@ -88,13 +102,19 @@ const char serve_usage[] =
     "  --db DB             the event database\n"
     "  --listen HOST:PORT  where to listen (default 127.0.0.1:8080; port 0: any free\n"
     "                      port, printed at start)\n"
-    "  --tokens FILE       lines 'TOKEN ROLE NAME' (ROLE: admin, operator, runner,\n"
-    "                      viewer); requests need 'Authorization: Bearer TOKEN'.\n"
-    "                      Without it, only a loopback address is allowed\n"
+    "  --tokens FILE       lines 'sha256:HASH ROLE NAME' as `facetrail token add`\n"
+    "                      writes them (or 'TOKEN ROLE NAME' in the clear); ROLE:\n"
+    "                      admin (cameras, purge, audit), operator (search with a\n"
+    "                      case reason, watchlist, alerts), runner (a selfie search\n"
+    "                      of their own appearances), viewer (status); requests\n"
+    "                      need 'Authorization: Bearer TOKEN'. Without --tokens,\n"
+    "                      only a loopback address is allowed\n"
     "  --models DIR        model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
     "  --workers N         searches described at once, one set of models each\n"
     "                      (default 2; about 150 MB each)\n"
     "  --threads N         threads for the networks (default 1)\n"
+    "  --selfies-per-hour N  selfie searches a runner's token may make an hour\n"
+    "                      (default 10)\n"
     "  -h, --help          this text\n"
     "\n"
     "Stops on SIGINT or SIGTERM. exit status: 0 stopped, 2 error (bad option,\n"
@@ -107,7 +127,7 @@ extern const char ui_page[];
 /* ------------------------------------------------------------------------ */
 
 typedef struct token {
-    char token[128], role[16], name[64];
+    char hash[65], role[16], name[64]; /* hash: SHA-256 of the token, lowercase hex */
 } token;
 
 /* An alert waiting for its webhook. */
@@ -183,6 +203,9 @@ typedef struct server {
     int64_t next_seq;                   /* seq of the next event */
     ft_watcher *watcher;                /* the active watchlist (alert thread refreshes it) */
     int watch_gen;                      /* bumped by each watchlist change (under lock_w) */
+    pthread_mutex_t lock_rate;          /* the selfie budgets */
+    double selfie_at[MAX_TOKENS + 1][SELFIE_MAX]; /* per token: when (monotonic s) */
+    int selfies_per_hour;
     int64_t alerts_sent;
 } server;
 
@@ -209,6 +232,13 @@ static void on_stop(int sig)
 {
     (void)sig;
     g_stop = 1;
+}
+
+static double mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 /* SIGUSR1: nothing but interrupting a blocked system call (live_stop_slot). */
@@ -267,8 +297,11 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
 /* ------------------------------------------------------------------------ */
 
 /* Reads the tokens file; 0 on success, else a message in err. */
-static int load_tokens(server *sv, const char *path, char *err, size_t errlen)
+static unsigned role_bit(const char *role);
+
+static int load_tokens(server *sv, const char *path, int *plain, char *err, size_t errlen)
 {
+    *plain = 0;
     FILE *f = fopen(path, "r");
     if (!f) return snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1;
     char line[512];
@@ -281,14 +314,24 @@ static int load_tokens(server *sv, const char *path, char *err, size_t errlen)
         if (*p == '#' || *p == '\n' || *p == 0) continue;
         token t;
         memset(&t, 0, sizeof t);
-        if (sscanf(p, "%127s %15s %63[^\n]", t.token, t.role, t.name) < 2 ||
-            (strcmp(t.role, "admin") && strcmp(t.role, "operator") && strcmp(t.role, "runner") &&
-             strcmp(t.role, "viewer")) ||
-            strlen(t.token) < 16 || sv->n_tokens == MAX_TOKENS) {
+        char word[128] = "";
+        int bad = sscanf(p, "%127s %15s %63[^\n]", word, t.role, t.name) < 2 || !role_bit(t.role) ||
+                  sv->n_tokens == MAX_TOKENS;
+        if (!bad && !strncmp(word, "sha256:", 7)) { /* a hashed line (facetrail token add) */
+            size_t k = strspn(word + 7, "0123456789abcdef");
+            bad = k != 64 || word[7 + k];
+            if (!bad) memcpy(t.hash, word + 7, 65);
+        } else if (!bad) { /* a token in the clear: only its hash is kept */
+            bad = strlen(word) < 16 || ft_sha256_hex(word, strlen(word), t.hash) != FT_OK;
+            if (!bad) *plain += 1;
+        }
+        memset(word, 0, sizeof word);
+        if (bad) {
             fclose(f);
             snprintf(err, errlen,
-                     "%s:%d: expected 'TOKEN ROLE NAME' with a token of 16 or more characters "
-                     "and ROLE admin, operator, runner or viewer (at most %d lines)",
+                     "%s:%d: expected 'sha256:HASH ROLE NAME' (facetrail token add writes them) "
+                     "or 'TOKEN ROLE NAME' with a token of 16 or more characters, ROLE admin, "
+                     "operator, runner or viewer (at most %d lines)",
                      path, no, MAX_TOKENS);
             return -1;
         }
@@ -299,21 +342,22 @@ static int load_tokens(server *sv, const char *path, char *err, size_t errlen)
     return 0;
 }
 
-/* The caller's token entry, or NULL (no or unknown token). Compares every
-** token in full, whatever matches first. */
+/* The caller's token entry, or NULL (no or unknown token). The presented
+** token's SHA-256 is compared with every entry's in full, whatever matches
+** first. */
 static const token *caller(const server *sv, struct MHD_Connection *c)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (!h || strncmp(h, "Bearer ", 7) != 0) return NULL;
     h += 7;
+    char hash[65];
+    if (!*h || ft_sha256_hex(h, strlen(h), hash) != FT_OK) return NULL;
     const token *found = NULL;
-    size_t n = strlen(h);
     for (int i = 0; i < sv->n_tokens; i++) {
-        const char *t = sv->tokens[i].token;
-        size_t m = strlen(t);
-        unsigned diff = (unsigned)(m != n);
-        for (size_t k = 0; k < m && k < n; k++)
-            diff |= (unsigned)(t[k] ^ h[k]);
+        const char *t = sv->tokens[i].hash;
+        unsigned diff = 0;
+        for (size_t k = 0; k < 64; k++)
+            diff |= (unsigned)(t[k] ^ hash[k]);
         if (!diff) found = &sv->tokens[i];
     }
     return found;
@@ -444,11 +488,68 @@ static void release_engine(server *sv, int i)
     pthread_mutex_unlock(&sv->eng_lock[i]);
 }
 
+/* The caller of the request this connection thread is answering (NULL:
+** no tokens, loopback), for the audit log. */
+static _Thread_local const token *t_who;
+
+/* The first 'photo' part of the request, or NULL. */
+static const part *first_photo(const request *rq)
+{
+    for (int i = 0; i < rq->n_parts; i++)
+        if (!strcmp(rq->parts[i].name, "photo")) return &rq->parts[i];
+    return NULL;
+}
+
+/* Appends the audit record of this request's action (who: the caller's
+** token name and role, or "loopback" / "local" without tokens): the case
+** reason, the SHA-256 of photo (not the photo), the number of results and
+** a detail line. 0, else -1 (the message is printed): an action that
+** cannot be logged is not answered with data. */
+static int audit(server *sv, const char *action, const char *reason, const part *photo,
+                 int64_t results, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int audit(server *sv, const char *action, const char *reason, const part *photo,
+                 int64_t results, const char *fmt, ...)
+{
+    ft_audit a;
+    memset(&a, 0, sizeof a);
+    const token *who = t_who;
+    snprintf(a.who, sizeof a.who, "%s", who ? (who->name[0] ? who->name : "(unnamed token)")
+                                            : "loopback");
+    snprintf(a.role, sizeof a.role, "%s", who ? who->role : "local");
+    snprintf(a.action, sizeof a.action, "%s", action);
+    snprintf(a.reason, sizeof a.reason, "%s", reason ? reason : "");
+    if (photo && ft_sha256_hex(photo->data, photo->len, a.photo_sha256) != FT_OK)
+        a.photo_sha256[0] = 0;
+    a.results = results;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a.detail, sizeof a.detail, fmt, ap);
+    va_end(ap);
+    if (!sv->st_w) {
+        fprintf(stderr, "facetrail serve: audit: the event database is read-only\n");
+        return -1;
+    }
+    pthread_mutex_lock(&sv->lock_w);
+    int rc = ft_store_audit_append(sv->st_w, &a);
+    if (rc != FT_OK)
+        fprintf(stderr, "facetrail serve: audit: %s\n", ft_store_errmsg(sv->st_w));
+    pthread_mutex_unlock(&sv->lock_w);
+    return rc == FT_OK ? 0 : -1;
+}
+
 static enum MHD_Result route_search(server *sv, struct MHD_Connection *c, request *rq)
 {
     if (rq->too_big)
         return send_error(c, 413, "too_large", "the request is over %u MiB", MAX_BODY >> 20);
     if (rq->bad) return send_error(c, 400, "bad_request", "the form could not be read");
+    const char *reason = field(rq, "reason");
+    if (!reason || !*reason || strlen(reason) > 255)
+        return send_error(c, 400, "no_reason",
+                          "every search needs a case reason of 1 to 255 bytes ('reason', e.g. "
+                          "\"case 114: lost child\"): it goes to the audit log");
+    if (!sv->st_w)
+        return send_error(c, 503, "read_only",
+                          "the event database is read-only: searches cannot be audited");
     ft_search_params sp = ft_search_default_params();
     const char *names[3] = { "since", "until", "at" };
     int64_t *dst[3] = { &sp.since_us, &sp.until_us, &sp.at_us };
@@ -520,6 +621,11 @@ static enum MHD_Result route_search(server *sv, struct MHD_Connection *c, reques
         /* thumbnails as links: the store is not read here */
         if (ft_search_json(NULL, sv->s, &r, queries, pn, n, "/api/v1/sightings/", &text) != FT_OK)
             status = 500, code = "memory", snprintf(err, sizeof err, "out of memory");
+        else if (audit(sv, "search", reason, first_photo(rq), r.n_appearances,
+                       "%d photo%s%s%s%s", n, n == 1 ? "" : "s", sp.camera_id ? ", camera " : "",
+                       sp.camera_id ? sp.camera_id : "", sp.n_confirmed ? ", confirmed" : ""))
+            status = 503, code = "audit",
+            snprintf(err, sizeof err, "the search could not be written to the audit log");
     }
     pthread_rwlock_unlock(&sv->s_lock);
     release_engine(sv, e);
@@ -535,16 +641,110 @@ static enum MHD_Result route_search(server *sv, struct MHD_Connection *c, reques
     return ok;
 }
 
+/* POST /api/v1/selfie (runner): one photo of the runner, never stored;
+** the answer holds only the runner's own appearances at the strict
+** SELFIE_MAX_FALSE (no possible tier, no estimate), each with its thumbnail
+** inline (a runner may not read other thumbnails). At most --selfies-per-hour
+** a token (429 beyond). */
+static enum MHD_Result route_selfie(server *sv, struct MHD_Connection *c, request *rq,
+                                    const token *who)
+{
+    if (rq->too_big)
+        return send_error(c, 413, "too_large", "the request is over %u MiB", MAX_BODY >> 20);
+    if (rq->bad || !rq->pp || rq->raw_len)
+        return send_error(c, 415, "not_a_form", "send multipart/form-data with one 'photo' part");
+    int slot = who ? (int)(who - sv->tokens) : MAX_TOKENS; /* no tokens: one shared budget */
+    double now = mono_s();
+    pthread_mutex_lock(&sv->lock_rate);
+    double *times = sv->selfie_at[slot];
+    int used = 0, oldest = 0;
+    for (int i = 0; i < sv->selfies_per_hour; i++) {
+        if (times[i] > 0 && now - times[i] < 3600) used++;
+        if (times[i] < times[oldest]) oldest = i;
+    }
+    int limited = used >= sv->selfies_per_hour;
+    if (!limited) times[oldest] = now;
+    pthread_mutex_unlock(&sv->lock_rate);
+    if (limited)
+        return send_error(c, 429, "rate_limited", "at most %d selfie searches an hour",
+                          sv->selfies_per_hour);
+    const part *photo = NULL;
+    int n = 0;
+    for (int i = 0; i < rq->n_parts; i++)
+        if (!strcmp(rq->parts[i].name, "photo")) photo = &rq->parts[i], n++;
+    if (n != 1) return send_error(c, 400, "no_photo", "send one 'photo' part: a selfie");
+    char err[512];
+    ft_image *img;
+    int rc = ft_image_decode(photo->data, photo->len, "the selfie", MAX_PIXELS, &img, err,
+                             sizeof err);
+    if (rc != FT_OK) return send_error(c, rc == FT_ETOOBIG ? 413 : 400, "bad_photo", "%s", err);
+    ft_search_params sp = ft_search_default_params();
+    sp.max_false_matches = SELFIE_MAX_FALSE;
+    ft_query q;
+    ft_search_result r;
+    memset(&r, 0, sizeof r);
+    pthread_mutex_lock(&sv->lock);
+    rc = refresh(sv, err, sizeof err);
+    pthread_mutex_unlock(&sv->lock);
+    int e = take_engine(sv);
+    pthread_rwlock_rdlock(&sv->s_lock);
+    const ft_image *const imgs[1] = { img };
+    if (rc == FT_OK)
+        rc = ft_search_photos(sv->engs[e], sv->s, imgs, 1, &sv->qp, &sp, &q, &r, NULL, err,
+                              sizeof err);
+    pthread_rwlock_unlock(&sv->s_lock);
+    release_engine(sv, e);
+    ft_image_destroy(img);
+    if (rc != FT_OK) {
+        ft_search_result_free(&r);
+        return send_error(c, rc == FT_ENOTFOUND ? 422 : 500, rc == FT_ENOTFOUND ? "no_face" : "search",
+                          "%s", err);
+    }
+    json_t *o = json_object(), *apps = json_array();
+    char t[FT_TIME_TEXT_MAX];
+    for (int i = 0; i < r.n_appearances; i++) {
+        const ft_appearance *a = &r.appearances[i];
+        if (a->possible) continue;
+        json_t *j = json_object();
+        json_object_set_new(j, "camera", json_string(a->camera_id));
+        json_object_set_new(j, "km", json_real(a->km));
+        json_object_set_new(
+            j, "first", json_string(ft_time_format(a->first_us, NULL, FT_TIME_ISO_UTC, t, sizeof t)));
+        json_object_set_new(
+            j, "last", json_string(ft_time_format(a->last_us, NULL, FT_TIME_ISO_UTC, t, sizeof t)));
+        json_object_set_new(j, "score", json_real(a->score));
+        ft_sighting si;
+        unsigned char *jpg = NULL;
+        pthread_mutex_lock(&sv->lock_thumb);
+        int got = ft_store_sighting_get(sv->st_thumb, a->best_sighting, &si, &jpg) == FT_OK && jpg;
+        pthread_mutex_unlock(&sv->lock_thumb);
+        if (got) {
+            char *b64 = malloc(4 * ((si.thumbnail_len + 2) / 3) + 32);
+            if (b64) {
+                strcpy(b64, "data:image/jpeg;base64,");
+                ft_base64(jpg, si.thumbnail_len, b64 + strlen(b64));
+                json_object_set_new(j, "thumbnail", json_string(b64));
+                free(b64);
+            }
+        }
+        ft_store_free(jpg);
+        json_array_append_new(apps, j);
+    }
+    json_object_set_new(o, "appearances", apps);
+    json_object_set_new(o, "expected_false", json_real(r.expected_false_confirmed));
+    int64_t shown = (int64_t)json_array_size(apps);
+    ft_search_result_free(&r);
+    if (audit(sv, "selfie", "the runner's own appearances", photo, shown, "strict: %g",
+              SELFIE_MAX_FALSE)) {
+        json_decref(o);
+        return send_error(c, 503, "audit", "the search could not be written to the audit log");
+    }
+    return send_json(c, 200, o);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Live cameras                                                             */
 /* ------------------------------------------------------------------------ */
-
-static double mono_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static int live_stop(void *ctx)
 {
@@ -772,6 +972,9 @@ static enum MHD_Result route_camera_add(server *sv, struct MHD_Connection *c, re
         json_object_set_new(o, "id", json_string(cam.id));
         json_object_set_new(o, "km", json_real(cam.km));
         json_object_set_new(o, "live", json_boolean(url != NULL));
+        if (audit(sv, "camera_add", NULL, NULL, 0, "camera %s at km %g%s%s", cam.id, cam.km,
+                  url ? ", live from " : "", url ? url : ""))
+            json_object_set_new(o, "warning", json_string("not written to the audit log"));
         ret = send_json(c, 201, o);
     }
     json_decref(b);
@@ -798,6 +1001,8 @@ static enum MHD_Result route_camera_stop(server *sv, struct MHD_Connection *c, c
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(id));
     json_object_set_new(o, "live", json_false());
+    if (audit(sv, "camera_stop", NULL, NULL, 0, "camera %s", id))
+        json_object_set_new(o, "warning", json_string("not written to the audit log"));
     return send_json(c, 200, o);
 }
 
@@ -915,6 +1120,9 @@ static enum MHD_Result route_watch_add(server *sv, struct MHD_Connection *c, req
         } else {
             json_t *o = json_object();
             json_object_set_new(o, "id", json_integer(w->id));
+            if (audit(sv, "watch_add", w->reason, first_photo(rq), 0, "entry %lld: %s, %d photo%s",
+                      (long long)w->id, w->name, w->n_desc, w->n_desc == 1 ? "" : "s"))
+                json_object_set_new(o, "warning", json_string("not written to the audit log"));
             ret = send_json(c, 201, o);
         }
     }
@@ -961,22 +1169,51 @@ static enum MHD_Result route_watch_entry(server *sv, struct MHD_Connection *c, c
     char *end;
     errno = 0;
     long long id = strtoll(rest, &end, 10);
-    if (end == rest || errno || id < 1 || (*end && strcmp(end, "/dismiss")))
+    if (end == rest || errno || id < 1 ||
+        (*end && strcmp(end, "/dismiss") && strcmp(end, "/accept")))
         return send_error(c, 404, "not_found", "no such route");
     if (!sv->st_w) return send_error(c, 503, "read_only", "the event database is read-only");
-    int dismiss = *end != 0, rc;
+    int dismiss = !strcmp(end, "/dismiss"), accept = !strcmp(end, "/accept"), rc;
     char err[256];
     long long sighting = 0;
-    if (dismiss) {
-        if (strcmp(method, "POST")) return send_error(c, 405, "method", "use POST");
+    char track[FT_CAMERA_ID_MAX + 24] = "";
+    if (dismiss || accept) {
         json_error_t je;
         json_t *body = rq->raw_len ? json_loads(rq->raw, 0, &je) : NULL;
         json_t *sj = body ? json_object_get(body, "sighting") : NULL;
+        json_t *tj = body ? json_object_get(body, "track") : NULL;
         sighting = sj && json_is_integer(sj) ? (long long)json_integer_value(sj) : 0;
+        if (tj && json_is_string(tj)) snprintf(track, sizeof track, "%s", json_string_value(tj));
         json_decref(body);
-        if (sighting < 1) return send_error(c, 400, "bad_request", "send JSON {\"sighting\": ID}");
-    } else if (strcmp(method, "DELETE")) {
-        return send_error(c, 405, "method", "use DELETE, or POST .../dismiss");
+        if (dismiss && sighting < 1)
+            return send_error(c, 400, "bad_request", "send JSON {\"sighting\": ID}");
+        if (accept && sighting < 1 && !track[0])
+            return send_error(c, 400, "bad_request",
+                              "send JSON {\"sighting\": ID} or, for an alert still in view, "
+                              "{\"track\": \"CAMERA/KEY\"}");
+    }
+    if (accept) { /* "this is the person": nothing changes but the audit log */
+        ft_watch *v = NULL;
+        int n = 0, found = 0;
+        pthread_mutex_lock(&sv->lock_w);
+        rc = ft_store_watch_list(sv->st_w, 0, &v, &n);
+        pthread_mutex_unlock(&sv->lock_w);
+        for (int i = 0; i < n; i++)
+            found |= v[i].id == id;
+        ft_store_free(v);
+        if (rc != FT_OK) return send_error(c, 500, "store", "reading the watchlist failed");
+        if (!found) return send_error(c, 404, "not_found", "no watchlist entry %lld", id);
+        char what[96];
+        if (sighting > 0)
+            snprintf(what, sizeof what, "sighting %lld", sighting);
+        else
+            snprintf(what, sizeof what, "track %s", track);
+        if (audit(sv, "alert_accept", NULL, NULL, 0, "entry %lld: %s", id, what))
+            return send_error(c, 503, "audit", "the acceptance could not be written to the audit log");
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(id));
+        json_object_set_new(o, "accepted", sighting > 0 ? json_integer(sighting) : json_string(track));
+        return send_json(c, 200, o);
     }
     pthread_mutex_lock(&sv->lock_w);
     rc = dismiss ? ft_store_watch_dismiss(sv->st_w, id, sighting)
@@ -986,8 +1223,12 @@ static enum MHD_Result route_watch_entry(server *sv, struct MHD_Connection *c, c
     pthread_mutex_unlock(&sv->lock_w);
     if (rc == FT_ENOTFOUND) return send_error(c, 404, "not_found", "no watchlist entry %lld", id);
     if (rc != FT_OK) return send_error(c, 500, "store", "%s", err);
+    int logged = dismiss ? audit(sv, "alert_dismiss", NULL, NULL, 0, "entry %lld: sighting %lld", id,
+                                 sighting)
+                         : audit(sv, "watch_remove", NULL, NULL, 0, "entry %lld", id);
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(id));
+    if (logged) json_object_set_new(o, "warning", json_string("not written to the audit log"));
     if (dismiss)
         json_object_set_new(o, "dismissed", json_integer(sighting));
     else
@@ -1413,6 +1654,296 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Routes and roles                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* ROUTES: every route under /api/v1/, its method, and the roles that may
+** call it (with --tokens; without, everyone on loopback may). '*' in a
+** pattern is one path segment. Least privilege: admin: cameras, purge,
+** the audit log (and status); operator: search, the watchlist and its
+** alerts, thumbnails (and status); runner: a selfie search of their own
+** appearances, nothing else; viewer: status and cameras. */
+enum { R_ADMIN = 1, R_OPERATOR = 2, R_RUNNER = 4, R_VIEWER = 8 };
+
+typedef enum MHD_Result (*route_fn)(server *sv, struct MHD_Connection *c, request *rq,
+                                    const token *who, const char *path, const char *method);
+
+struct route_rule {
+    const char *method, *pattern;
+    unsigned roles;
+    const char *what; /* for a 403 */
+    route_fn run;
+};
+
+static unsigned role_bit(const char *role)
+{
+    return !strcmp(role, "admin")      ? R_ADMIN
+           : !strcmp(role, "operator") ? R_OPERATOR
+           : !strcmp(role, "runner")   ? R_RUNNER
+           : !strcmp(role, "viewer")   ? R_VIEWER
+                                       : 0;
+}
+
+static const char *role_names(unsigned roles)
+{
+    switch (roles) {
+    case R_ADMIN: return "admin";
+    case R_OPERATOR: return "operator";
+    case R_RUNNER: return "runner";
+    case R_ADMIN | R_OPERATOR: return "admin or operator";
+    default: return "admin, operator or viewer";
+    }
+}
+
+/* Whether path matches pattern ('*': one non-empty segment). */
+static int route_match(const char *pattern, const char *path)
+{
+    while (*pattern && *path) {
+        if (*pattern == '*') {
+            const char *end = strchr(path, '/');
+            size_t n = end ? (size_t)(end - path) : strlen(path);
+            if (n == 0) return 0;
+            path += n, pattern++;
+        } else if (*pattern++ != *path++) {
+            return 0;
+        }
+    }
+    return !*pattern && !*path;
+}
+
+static enum MHD_Result do_status(server *sv, struct MHD_Connection *c, request *rq,
+                                 const token *who, const char *path, const char *method)
+{
+    (void)rq, (void)who, (void)method;
+    return route_status(sv, c, !strcmp(path, "cameras"));
+}
+
+static enum MHD_Result do_camera_add(server *sv, struct MHD_Connection *c, request *rq,
+                                     const token *who, const char *path, const char *method)
+{
+    (void)who, (void)path, (void)method;
+    return route_camera_add(sv, c, rq);
+}
+
+static enum MHD_Result do_camera_stop(server *sv, struct MHD_Connection *c, request *rq,
+                                      const token *who, const char *path, const char *method)
+{
+    (void)rq, (void)who, (void)method;
+    return route_camera_stop(sv, c, path + 8);
+}
+
+static enum MHD_Result do_search(server *sv, struct MHD_Connection *c, request *rq,
+                                 const token *who, const char *path, const char *method)
+{
+    (void)who, (void)path, (void)method;
+    if (!rq->pp || rq->raw_len)
+        return send_error(c, 415, "not_a_form",
+                          "send multipart/form-data with one or more 'photo' parts");
+    return route_search(sv, c, rq);
+}
+
+static enum MHD_Result do_watch_list(server *sv, struct MHD_Connection *c, request *rq,
+                                     const token *who, const char *path, const char *method)
+{
+    (void)rq, (void)who, (void)path, (void)method;
+    return route_watch_list(sv, c);
+}
+
+static enum MHD_Result do_watch_add(server *sv, struct MHD_Connection *c, request *rq,
+                                    const token *who, const char *path, const char *method)
+{
+    (void)who, (void)path, (void)method;
+    return route_watch_add(sv, c, rq);
+}
+
+static enum MHD_Result do_watch_entry(server *sv, struct MHD_Connection *c, request *rq,
+                                      const token *who, const char *path, const char *method)
+{
+    (void)who;
+    return route_watch_entry(sv, c, method, path + 10, rq);
+}
+
+static enum MHD_Result do_alerts(server *sv, struct MHD_Connection *c, request *rq,
+                                 const token *who, const char *path, const char *method)
+{
+    (void)rq, (void)who, (void)path, (void)method;
+    return route_alerts(sv, c);
+}
+
+static enum MHD_Result do_alert_thumb(server *sv, struct MHD_Connection *c, request *rq,
+                                      const token *who, const char *path, const char *method)
+{
+    (void)rq, (void)who, (void)method;
+    return route_alert_thumb(sv, c, path + 7);
+}
+
+static enum MHD_Result do_thumbnail(server *sv, struct MHD_Connection *c, request *rq,
+                                    const token *who, const char *path, const char *method)
+{
+    (void)rq, (void)who, (void)method;
+    char id[32];
+    const char *rest = path + 10, *slash = strchr(rest, '/');
+    size_t n = slash ? (size_t)(slash - rest) : 0;
+    if (n >= sizeof id) return send_error(c, 404, "not_found", "no such sighting");
+    memcpy(id, rest, n);
+    id[n] = 0;
+    return route_thumbnail(sv, c, id);
+}
+
+static enum MHD_Result do_selfie(server *sv, struct MHD_Connection *c, request *rq,
+                                 const token *who, const char *path, const char *method)
+{
+    (void)path, (void)method;
+    return route_selfie(sv, c, rq, who);
+}
+
+/* POST /api/v1/purge (admin): {"before": TIME}, or {"keep_days": N} to
+** purge once the event ended N days ago (ft_store_purge_due). The
+** early alerts' thumbnails held in memory go too. */
+static enum MHD_Result do_purge(server *sv, struct MHD_Connection *c, request *rq,
+                                const token *who, const char *path, const char *method)
+{
+    (void)who, (void)path, (void)method;
+    if (!sv->st_w) return send_error(c, 503, "read_only", "the event database is read-only");
+    json_error_t je;
+    json_t *b = rq->raw_len ? json_loads(rq->raw, 0, &je) : NULL;
+    const char *before = b ? json_string_value(json_object_get(b, "before")) : NULL;
+    json_t *kd = b ? json_object_get(b, "keep_days") : NULL;
+    int64_t cut = 0, due = 0;
+    char err[256];
+    int rc = FT_OK;
+    if (before && !kd) {
+        rc = ft_time_parse(before, NULL, &cut, NULL, err, sizeof err);
+        if (rc != FT_OK) {
+            json_decref(b);
+            return send_error(c, 400, "bad_time", "before: %s", err);
+        }
+    } else if (kd && !before && json_is_integer(kd) && json_integer_value(kd) >= 0 &&
+               json_integer_value(kd) <= 36500) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        pthread_mutex_lock(&sv->lock_w);
+        rc = ft_store_purge_due(sv->st_w, (int)json_integer_value(kd),
+                                (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, &cut, &due,
+                                NULL);
+        pthread_mutex_unlock(&sv->lock_w);
+        if (rc == FT_ENOTFOUND) cut = 0, rc = FT_OK;
+    } else {
+        json_decref(b);
+        return send_error(c, 400, "bad_request",
+                          "send JSON {\"before\": \"2026-04-12T18:00Z\"} or {\"keep_days\": N}");
+    }
+    json_decref(b);
+    ft_purge_report rep;
+    memset(&rep, 0, sizeof rep);
+    if (rc >= 0 && cut > 0) {
+        pthread_mutex_lock(&sv->lock_w);
+        rc = ft_store_purge(sv->st_w, cut, &rep);
+        snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
+        sv->watch_gen++;
+        pthread_mutex_unlock(&sv->lock_w);
+        pthread_mutex_lock(&sv->lock_alerts);
+        for (int i = 0; i < ALERT_RING; i++) {
+            free(sv->ring[i].thumb);
+            sv->ring[i].thumb = NULL, sv->ring[i].thumb_len = 0;
+        }
+        pthread_mutex_unlock(&sv->lock_alerts);
+    } else if (rc < 0) {
+        snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
+    }
+    char t[FT_TIME_TEXT_MAX];
+    int logged = audit(sv, "purge", NULL, NULL, rep.sightings,
+                       "before %s: %lld sightings, %lld descriptors, %lld thumbnails, %lld "
+                       "watchlist entries%s",
+                       cut == INT64_MAX ? "the event's end and its retention (all)"
+                       : cut            ? ft_time_format(cut, NULL, FT_TIME_ISO_UTC, t, sizeof t)
+                                        : "(nothing due)",
+                       (long long)rep.sightings, (long long)rep.descriptors,
+                       (long long)rep.thumbnails, (long long)rep.watch_entries,
+                       rc == FT_OK ? "" : " (failed)");
+    if (rc != FT_OK) return send_error(c, rc == FT_EIO ? 409 : 500, "purge", "%s", err);
+    json_t *o = json_object();
+    json_object_set_new(o, "purged", json_boolean(cut > 0));
+    if (cut == 0 && due)
+        json_object_set_new(o, "due", json_string(ft_time_format(due, NULL, FT_TIME_ISO_UTC, t,
+                                                                 sizeof t)));
+    json_object_set_new(o, "sightings", json_integer(rep.sightings));
+    json_object_set_new(o, "descriptors", json_integer(rep.descriptors));
+    json_object_set_new(o, "thumbnails", json_integer(rep.thumbnails));
+    json_object_set_new(o, "watch_entries", json_integer(rep.watch_entries));
+    json_object_set_new(o, "bytes_before", json_integer(rep.bytes_before));
+    json_object_set_new(o, "bytes_after", json_integer(rep.bytes_after));
+    if (logged) json_object_set_new(o, "warning", json_string("not written to the audit log"));
+    return send_json(c, 200, o);
+}
+
+/* GET /api/v1/audit[?since=TIME] (admin): the records and whether the
+** hash chain holds. */
+static enum MHD_Result do_audit(server *sv, struct MHD_Connection *c, request *rq,
+                                const token *who, const char *path, const char *method)
+{
+    (void)rq, (void)who, (void)path, (void)method;
+    const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+    int64_t since_us = 0;
+    char err[256];
+    if (since && *since && ft_time_parse(since, NULL, &since_us, NULL, err, sizeof err) != FT_OK)
+        return send_error(c, 400, "bad_time", "since: %s", err);
+    ft_audit *v = NULL;
+    int n = 0;
+    int64_t bad = 0;
+    pthread_mutex_lock(&sv->lock_thumb);
+    int rc = ft_store_audit_list(sv->st_thumb, since_us, &v, &n);
+    if (rc == FT_OK) rc = ft_store_audit_verify(sv->st_thumb, &bad);
+    pthread_mutex_unlock(&sv->lock_thumb);
+    if (rc != FT_OK) {
+        ft_store_free(v);
+        return send_error(c, 500, "store", "reading the audit log failed");
+    }
+    json_t *o = json_object(), *a = json_array();
+    char t[FT_TIME_TEXT_MAX];
+    for (int i = 0; i < n; i++) {
+        json_t *j = json_object();
+        json_object_set_new(j, "id", json_integer(v[i].id));
+        json_object_set_new(
+            j, "time", json_string(ft_time_format(v[i].time_us, NULL, FT_TIME_ISO_UTC, t, sizeof t)));
+        json_object_set_new(j, "who", json_string(v[i].who));
+        json_object_set_new(j, "role", json_string(v[i].role));
+        json_object_set_new(j, "action", json_string(v[i].action));
+        json_object_set_new(j, "reason", json_string(v[i].reason));
+        json_object_set_new(j, "photo_sha256",
+                            v[i].photo_sha256[0] ? json_string(v[i].photo_sha256) : json_null());
+        json_object_set_new(j, "results", json_integer(v[i].results));
+        json_object_set_new(j, "detail", json_string(v[i].detail));
+        json_object_set_new(j, "hash", json_string(v[i].hash));
+        json_array_append_new(a, j);
+    }
+    ft_store_free(v);
+    json_object_set_new(o, "records", a);
+    json_object_set_new(o, "intact", json_boolean(bad == 0));
+    json_object_set_new(o, "first_bad", bad ? json_integer(bad) : json_null());
+    return send_json(c, 200, o);
+}
+
+static const struct route_rule routes[] = {
+    { "POST", "purge", R_ADMIN, "purging", do_purge },
+    { "GET", "audit", R_ADMIN, "the audit log", do_audit },
+    { "POST", "selfie", R_RUNNER, "a selfie search", do_selfie },
+    { "GET", "status", R_ADMIN | R_OPERATOR | R_VIEWER, "status", do_status },
+    { "GET", "cameras", R_ADMIN | R_OPERATOR | R_VIEWER, "the cameras", do_status },
+    { "POST", "cameras", R_ADMIN, "adding a camera", do_camera_add },
+    { "DELETE", "cameras/*", R_ADMIN, "stopping a camera", do_camera_stop },
+    { "POST", "search", R_OPERATOR, "searching", do_search },
+    { "GET", "watchlist", R_OPERATOR, "the watchlist", do_watch_list },
+    { "POST", "watchlist", R_OPERATOR, "the watchlist", do_watch_add },
+    { "DELETE", "watchlist/*", R_OPERATOR, "the watchlist", do_watch_entry },
+    { "POST", "watchlist/*/dismiss", R_OPERATOR, "the watchlist", do_watch_entry },
+    { "POST", "watchlist/*/accept", R_OPERATOR, "the watchlist", do_watch_entry },
+    { "GET", "alerts", R_OPERATOR, "the alerts", do_alerts },
+    { "GET", "alerts/*/thumbnail", R_OPERATOR, "the alerts", do_alert_thumb },
+    { "GET", "sightings/*/thumbnail", R_OPERATOR, "thumbnails", do_thumbnail },
+};
+
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
@@ -1420,6 +1951,11 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     server *sv = cls;
     int post = !strcmp(method, "POST"), get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    static _Thread_local int niced;
+    if (!niced) { /* requests yield to the live cameras (see THREADS) */
+        niced = 1;
+        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), REQUEST_NICE);
+    }
     if (!*con_cls) { /* the headers: set up the body's reader */
         request *rq = calloc(1, sizeof *rq);
         if (!rq) return MHD_NO;
@@ -1460,62 +1996,26 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
                               "send 'Authorization: Bearer TOKEN' with a token of this server");
     }
     const char *path = url + 8;
-    if (!strcmp(path, "cameras") && post) {
-        if (who && strcmp(who->role, "admin"))
-            return send_error(c, 403, "forbidden", "cameras need the admin role");
-        return route_camera_add(sv, c, rq);
-    }
-    if (!strncmp(path, "cameras/", 8) && !strcmp(method, "DELETE")) {
-        if (who && strcmp(who->role, "admin"))
-            return send_error(c, 403, "forbidden", "cameras need the admin role");
-        return route_camera_stop(sv, c, path + 8);
-    }
-    if (!strcmp(path, "status") || !strcmp(path, "cameras")) {
-        if (!get) return send_error(c, 405, "method", "%s %s: use GET", method, url);
-        return route_status(sv, c, !strcmp(path, "cameras"));
-    }
-    if (!strcmp(path, "search")) {
-        if (!post) return send_error(c, 405, "method", "%s %s: use POST", method, url);
-        if (who && strcmp(who->role, "operator") && strcmp(who->role, "admin"))
-            return send_error(c, 403, "forbidden", "searching needs the operator or admin role");
-        if (!rq->pp || rq->raw_len)
-            return send_error(c, 415, "not_a_form",
-                              "send multipart/form-data with one or more 'photo' parts");
-        return route_search(sv, c, rq);
-    }
-    if (!strcmp(path, "watchlist") || !strncmp(path, "watchlist/", 10) || !strcmp(path, "alerts") ||
-        !strncmp(path, "alerts/", 7)) {
-        if (who && strcmp(who->role, "operator") && strcmp(who->role, "admin"))
-            return send_error(c, 403, "forbidden",
-                              "the watchlist needs the operator or admin role");
-        if (!strcmp(path, "alerts")) {
-            if (!get) return send_error(c, 405, "method", "%s %s: use GET", method, url);
-            return route_alerts(sv, c);
+    /* the route, its method, then the caller's role (ROUTES) */
+    const struct route_rule *rule = NULL;
+    char allowed[64] = "";
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (!route_match(routes[i].pattern, path)) continue;
+        if (!strcmp(routes[i].method, method) ||
+            (!strcmp(method, "HEAD") && !strcmp(routes[i].method, "GET"))) {
+            rule = &routes[i];
+            break;
         }
-        if (!strncmp(path, "alerts/", 7)) {
-            if (!get) return send_error(c, 405, "method", "%s %s: use GET", method, url);
-            return route_alert_thumb(sv, c, path + 7);
-        }
-        if (!strcmp(path, "watchlist")) {
-            if (post) return route_watch_add(sv, c, rq);
-            if (get) return route_watch_list(sv, c);
-            return send_error(c, 405, "method", "%s %s: use GET or POST", method, url);
-        }
-        return route_watch_entry(sv, c, method, path + 10, rq);
+        size_t k = strlen(allowed);
+        snprintf(allowed + k, sizeof allowed - k, "%s%s", k ? " or " : "", routes[i].method);
     }
-    if (!strncmp(path, "sightings/", 10)) {
-        char id[32];
-        const char *rest = path + 10, *slash = strchr(rest, '/');
-        if (slash && !strcmp(slash, "/thumbnail") && (size_t)(slash - rest) < sizeof id) {
-            if (!get) return send_error(c, 405, "method", "%s %s: use GET", method, url);
-            if (who && !strcmp(who->role, "viewer"))
-                return send_error(c, 403, "forbidden", "thumbnails need the operator role");
-            memcpy(id, rest, (size_t)(slash - rest));
-            id[slash - rest] = 0;
-            return route_thumbnail(sv, c, id);
-        }
-    }
-    return send_error(c, 404, "not_found", "no such route: %s %s", method, url);
+    if (!rule && allowed[0]) return send_error(c, 405, "method", "%s %s: use %s", method, url, allowed);
+    if (!rule) return send_error(c, 404, "not_found", "no such route: %s %s", method, url);
+    if (who && !(rule->roles & role_bit(who->role)))
+        return send_error(c, 403, "forbidden", "%s needs the %s role", rule->what,
+                          role_names(rule->roles));
+    t_who = who;
+    return rule->run(sv, c, rq, who, path, method);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1533,7 +2033,7 @@ int cmd_serve(int argc, char **argv)
     ep.model_dir = default_model_dir();
     ep.n_threads = default_threads();
     const char *db = NULL, *listen = "127.0.0.1:8080", *tokens = NULL;
-    int workers = 2;
+    int workers = 2, selfies = SELFIE_PER_HOUR;
     long long nw;
     struct opts o;
     opts_init(&o, argc, argv);
@@ -1552,6 +2052,9 @@ int cmd_serve(int argc, char **argv)
             if (opts_int(&o, 1, MAX_ENGINES, "a number of searches at once, 1 to 16", &nw))
                 return CLI_ERROR;
             workers = (int)nw;
+        } else if (opts_is(&o, "--selfies-per-hour")) {
+            if (opts_int(&o, 1, SELFIE_MAX, "1 to 100", &nw)) return CLI_ERROR;
+            selfies = (int)nw;
         } else {
             return opts_unknown(&o);
         }
@@ -1578,11 +2081,18 @@ int cmd_serve(int argc, char **argv)
     static server sv;
     memset(&sv, 0, sizeof sv);
     sv.db = db;
+    sv.selfies_per_hour = selfies;
     char err[512];
-    if (tokens && load_tokens(&sv, tokens, err, sizeof err) != 0) {
+    int plain = 0;
+    if (tokens && load_tokens(&sv, tokens, &plain, err, sizeof err) != 0) {
         fprintf(stderr, "facetrail serve: %s\n", err);
         return CLI_ERROR;
     }
+    if (plain)
+        fprintf(stderr,
+                "facetrail serve: warning: %s holds %d token%s in the clear (only their hashes "
+                "are kept in memory); `facetrail token add` writes hashed lines\n",
+                tokens, plain, plain == 1 ? "" : "s");
     if (!tokens && !is_loopback(&addr))
         return usage_error(o.cmd,
                            "--listen %s is not a loopback address: give --tokens FILE so that "
@@ -1600,6 +2110,7 @@ int cmd_serve(int argc, char **argv)
     sv.ep = ep;
     sv.ep.n_threads = 1; /* a live camera's engine */
     pthread_mutex_init(&sv.lock_alerts, NULL);
+    pthread_mutex_init(&sv.lock_rate, NULL);
     pthread_cond_init(&sv.new_alert, NULL);
     /* the watchlist needs a writable file (and schema); without one it is read-only */
     if (ft_store_open(db, 0, &sv.st_w) != FT_OK) {
@@ -1691,6 +2202,7 @@ done:
     ft_store_close(sv.st_alert);
     pthread_mutex_destroy(&sv.lock_w);
     pthread_mutex_destroy(&sv.lock_alerts);
+    pthread_mutex_destroy(&sv.lock_rate);
     pthread_cond_destroy(&sv.new_alert);
     ft_searcher_close(sv.s);
     for (int i = 0; i < sv.n_engs; i++) {

@@ -462,6 +462,7 @@ static const char main_usage[] =
     "  serve     the event over HTTP: the operator's web page and a JSON API (--db DB)\n"
     "  watch     add, list or remove the people to raise alerts for (--db DB)\n"
     "  audit     who searched, watched, dismissed or purged, and a check of the log\n"
+    "  token     add or list the access tokens of serve --tokens FILE\n"
     "  purge     remove the event's personal data from before a time, or after it\n"
     "  eval      accuracy on labelled data (LFW verification, WIDER FACE detection)\n"
     "  version   print the version\n"
@@ -482,7 +483,8 @@ static const struct command {
     { "camera", cmd_camera, camera_usage },    { "ingest", cmd_ingest, ingest_usage },
     { "search", cmd_search, search_usage },    { "serve", cmd_serve, serve_usage },
     { "watch", cmd_watch, watch_usage },       { "audit", cmd_audit, audit_usage },
-    { "purge", cmd_purge, purge_usage },       { "version", cmd_version, version_usage },
+    { "purge", cmd_purge, purge_usage },       { "token", cmd_token, token_usage },
+    { "version", cmd_version, version_usage },
     { "help", cmd_help, main_usage },
 };
 

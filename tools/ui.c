@@ -11,7 +11,7 @@
 ** can be dismissed once the "sighting" event names its stored sighting), the
 ** watchlist with a form to add a person, and the cameras, each with its live
 ** state (GET /api/v1/status, every 5 s). The controls a test drives have
-** ids (photo, go, out, apps, alerts, wphoto, wname, wreason, wgo, cams);
+** ids (photo, reason, go, out, apps, alerts, wphoto, wname, wreason, wgo, cams);
 ** alerts are .alert with .accept and .dismiss buttons. The token, if the
 ** server asks for one, is kept in the browser's local storage.
 */
@@ -35,6 +35,8 @@ const char ui_page[] =
     "<input type=\"file\" id=\"photo\" name=\"photo\" accept=\"image/jpeg,image/png\" "
     "capture=\"environment\" "
     "multiple required></label>"
+    "<label>Case reason <input id=\"reason\" name=\"reason\" required placeholder=\"case 114: "
+    "lost child\"> <small>(written to the audit log with every search)</small></label>"
     "<label>Only since <input type=\"datetime-local\" id=\"since\"> <small>(e.g. when the child "
     "was last seen)</small></label>"
     "<label><input type=\"checkbox\" id=\"possible\"> also show weaker candidates, to judge by "
@@ -52,7 +54,8 @@ const char ui_page[] =
     "</section><section><b>Event</b> <span id=\"event\"></span><div id=\"cams\"></div></section>"
     "</main><script>\n"
     "const $=id=>document.getElementById(id);let last=null,confirmed=[];\n"
-    "$('token').value=localStorage.getItem('ft_token')||'';\n"
+    "$('token').value=localStorage.getItem('ft_token')||'';"
+    "$('reason').value=sessionStorage.getItem('ft_reason')||'';\n"
     "function hdr(){const t=$('token').value.trim();localStorage.setItem('ft_token',t);"
     "return t?{Authorization:'Bearer '+t}:{};}\n"
     "function esc(s){return String(s).replace(/[&<>\"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;',"
@@ -72,7 +75,8 @@ const char ui_page[] =
     "'\"><b>'+esc(c.id)+'</b> km '+c.km.toFixed(1)+' '+live(c.live)+'</div>').join('');"
     "return j.cameras;}catch(e){}}\n"
     "async function search(){const fd=new FormData();for(const f of $('f').photo.files)"
-    "fd.append('photo',f);if($('since').value)fd.append('since',new Date($('since').value)"
+    "fd.append('photo',f);fd.append('reason',$('reason').value);"
+    "sessionStorage.setItem('ft_reason',$('reason').value);if($('since').value)fd.append('since',new Date($('since').value)"
     ".toISOString());if($('possible').checked)fd.append('possible','1');"
     "if(confirmed.length)fd.append('confirm',confirmed.join(','));$('busy').textContent='searching."
     "..';"
@@ -124,8 +128,11 @@ const char ui_page[] =
     "a.km.toFixed(2)+(a.early?' <small class=inview>(in view)</small>':'')+'<br>'+when(a.time)+"
     "'<br><small>'+a.expected_false.toPrecision(2)+' false "
     "alerts expected</small></div>';const ok=document.createElement('button');ok.className="
-    "'small accept';ok.textContent='accept';ok.onclick=()=>{d.style.background='#efe';"
-    "ok.remove();};"
+    "'small accept';ok.textContent='accept';ok.onclick=async()=>{const b=d.dataset.sighting?"
+    "{sighting:+d.dataset.sighting}:{track:d.dataset.track};let r;try{r=await fetch("
+    "'/api/v1/watchlist/'+a.watchlist+'/accept',{method:'POST',headers:Object.assign("
+    "{'Content-Type':'application/json'},hdr()),body:JSON.stringify(b)});}catch(e){r={ok:false};}"
+    "if(r.ok){d.style.background='#efe';ok.remove();}};"
     "const no=document.createElement('button');no.className='small dismiss';"
     "no.style.background='#a33';"
     "no.textContent='not this person';if(!d.dataset.sighting){no.disabled=true;"

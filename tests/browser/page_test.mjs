@@ -83,6 +83,7 @@ function watchErrors(page, errors) {
 }
 async function searchFor(page, photo) {
     await page.setInputFiles('#photo', photo);
+    await page.fill('#reason', 'case 7: lost at the start');
     await page.click('#go');
     await page.waitForSelector('#apps .app, #out .err', { timeout: SLOW });
     const err = await page.$('#out .err');
@@ -191,6 +192,15 @@ try {
             sighting = await page.getAttribute('#alerts .alert', 'data-sighting');
             return [true, `sighting ${sighting}${inView ? ', linked after an early alert' : ''}`];
         });
+    await step(page, '"accept" on the alert: 200 from the server, the alert stays, marked', async () => {
+        const alert = page.locator(`#alerts .alert[data-sighting="${sighting}"]`).first();
+        const [resp] = await Promise.all([
+            page.waitForResponse((r) => r.url().endsWith('/accept'), { timeout: SLOW }),
+            alert.locator('.accept').click(),
+        ]);
+        await alert.locator('.accept').waitFor({ state: 'detached', timeout: 10000 });
+        return [resp.status() === 200, `HTTP ${resp.status()}`];
+    });
     await step(page, '"not this person" dismisses the alert: 200 with the sighting, gone from the feed',
         async () => {
             const n = await page.locator('#alerts .alert').count();
@@ -207,6 +217,16 @@ try {
                 `HTTP ${resp.status()}, sighting ${sighting}, ${n} alerts then ${left}`];
         });
     if (watch !== null) console.log(`dismissed ${watch} ${sighting}`);
+    await step(page, 'the audit log holds the search (with its case reason), the entry, the accept and the dismissal',
+        async () => {
+            const r = await page.request.get(BASE + '/api/v1/audit');
+            const j = await r.json();
+            const acts = j.records.map((x) => x.action);
+            const s = j.records.find((x) => x.action === 'search');
+            return [r.status() === 200 && j.intact === true && s && s.reason === 'case 7: lost at the start'
+                && acts.includes('watch_add') && acts.includes('alert_accept') && acts.includes('alert_dismiss'),
+                acts.join(', ')];
+        });
     await check(page, errors.length === 0, `no script error on the page${errors.length ? ': ' + errors.join(' | ') : ''}`);
     await ctx.close();
 

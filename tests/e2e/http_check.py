@@ -32,10 +32,13 @@ def request(method, path, body=None, headers=None):
         return e.code, e.headers.get("Content-Type", ""), e.read()
 
 
-def form(fields, files, token=None):
+def form(fields, files, token=None, path="/api/v1/search"):
     b = uuid.uuid4().hex
     body = b""
+    fields = dict({"reason": "case 1: a test"}, **fields)  # every search gives a case reason
     for k, v in fields.items():
+        if v is None:
+            continue
         body += ('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (b, k, v)).encode()
     for k, name, data in files:
         body += ('--%s\r\nContent-Disposition: form-data; name="%s"; filename="%s"\r\n'
@@ -44,7 +47,7 @@ def form(fields, files, token=None):
     h = {"Content-Type": "multipart/form-data; boundary=" + b}
     if token:
         h["Authorization"] = "Bearer " + token
-    return request("POST", "/api/v1/search", body, h)
+    return request("POST", path, body, h)
 
 
 def error_is(resp, status, code):
@@ -282,14 +285,96 @@ elif MODE == "alerts":
         say(s == 201 and s2 == 200 and time.time() - t0 < 5,
             "a live camera blocked waiting for its source stops on DELETE (%.1f s)" % (time.time() - t0))
 else:
-    say(error_is(request("GET", "/api/v1/status"), 401, "unauthorized"), "no token: 401")
-    say(error_is(request("GET", "/api/v1/status", None, {"Authorization": "Bearer wrong-token-0123456789"}),
-                 401, "unauthorized"), "a wrong token: 401")
-    s, t, b = request("GET", "/api/v1/status", None, {"Authorization": "Bearer viewer-token-0123456789"})
-    say(s == 200, "a viewer reads the status")
-    say(error_is(form({}, [("photo", "p.jpg", photo)], "viewer-token-0123456789"), 403, "forbidden"),
-        "a viewer may not search: 403")
-    s, t, b = form({}, [("photo", "p.jpg", photo)], "operator-token-0123456789")
-    say(s == 200 and "appearances" in json.loads(b), "an operator searches")
+    # the role table: every route with every role, no token and a wrong one. The
+    # expected roles are written here, not read from the server: admin cameras,
+    # purge, audit; operator search, watchlist, alerts, thumbnails; runner selfie
+    # only; viewer status and cameras. Bodies are harmless (empty, unknown ids).
+    import hashlib
+    import http.client
+    import os
+    tok = {r: os.environ[r.upper() + "_TOKEN"] for r in ("admin", "operator", "runner", "viewer")}
+    A, O, R, V = "admin", "operator", "runner", "viewer"
+    table = [
+        ("GET", "/api/v1/status", {A, O, V}),
+        ("GET", "/api/v1/cameras", {A, O, V}),
+        ("POST", "/api/v1/cameras", {A}),
+        ("DELETE", "/api/v1/cameras/no-such-camera", {A}),
+        ("POST", "/api/v1/search", {O}),
+        ("POST", "/api/v1/selfie", {R}),
+        ("GET", "/api/v1/watchlist", {O}),
+        ("POST", "/api/v1/watchlist", {O}),
+        ("DELETE", "/api/v1/watchlist/99999", {O}),
+        ("POST", "/api/v1/watchlist/99999/dismiss", {O}),
+        ("POST", "/api/v1/watchlist/99999/accept", {O}),
+        ("GET", "/api/v1/alerts", {O}),
+        ("GET", "/api/v1/alerts/99999/thumbnail", {O}),
+        ("GET", "/api/v1/sightings/99999/thumbnail", {O}),
+        ("GET", "/api/v1/audit", {A}),
+        ("POST", "/api/v1/purge", {A}),
+    ]
+
+    def status_of(method, path, token):
+        c = http.client.HTTPConnection("127.0.0.1", int(PORT), timeout=60)
+        h = {"Content-Type": "application/json"} if method == "POST" else {}
+        if token:
+            h["Authorization"] = "Bearer " + token
+        c.request(method, path, body=b"" if method == "POST" else None, headers=h)
+        r = c.getresponse()  # the headers: an event stream is not read on
+        st = r.status
+        c.close()
+        return st
+
+    wrong = []
+    for method, path, allowed in table:
+        for who, t in [(None, None), ("wrong", "f" * 64)] + sorted(tok.items()):
+            st = status_of(method, path, t)
+            want_ok = who in allowed
+            if who in (None, "wrong"):
+                good = st == 401
+            elif want_ok:
+                good = st not in (401, 403)
+            else:
+                good = st == 403
+            if not good:
+                wrong.append("%s %s as %s: %d" % (method, path, who, st))
+    say(not wrong, "the role table: %d routes x 6 callers as written (%s)"
+        % (len(table), "; ".join(wrong[:6]) or "no surprise"))
+    # path traversal on every route shape: 404 (or 401/403 before it), never a file
+    trav = ["/api/v1/sightings/../../../etc/passwd/thumbnail", "/api/v1/../../etc/passwd",
+            "/api/v1/alerts/..%2f..%2fetc%2fpasswd/thumbnail", "/api/v1/cameras/../status",
+            "/api/v1/watchlist/1/../../audit", "/..%2f..%2fetc/passwd", "/api/v1/status/../../../x"]
+    bad = [p for p in trav for t in tok.values() if status_of("GET", p, t) == 200]
+    say(not bad, "path traversal on the routes: never 200 (%s)" % (", ".join(bad) or "all refused"))
+    # an operator's search needs a case reason, and is audited
+    say(error_is(form({"reason": None}, [("photo", "p.jpg", photo)], tok[O]), 400, "no_reason"),
+        "a search without a case reason: 400 no_reason")
+    s, t, b = form({"reason": "case 7: lost child"}, [("photo", "p.jpg", photo)], tok[O])
+    n_apps = len(json.loads(b)["appearances"]) if s == 200 else -1
+    say(s == 200 and n_apps >= 0, "an operator searches with a case reason (%d appearances)" % n_apps)
+    # a runner's selfie: own appearances, thumbnails inline, rate-limited
+    s, t, b = form({"reason": None}, [("photo", "p.jpg", photo)], tok[R], "/api/v1/selfie")
+    j = json.loads(b) if s == 200 else {}
+    apps = j.get("appearances", [])
+    say(s == 200 and all(a.get("thumbnail", "").startswith("data:image/jpeg;base64,") for a in apps)
+        and set(j) == {"appearances", "expected_false"},
+        "a runner's selfie: %d own appearances, thumbnails inline, nothing else" % len(apps))
+    s2, t, b = form({"reason": None}, [("photo", "p.jpg", photo)], tok[R], "/api/v1/selfie")
+    say(error_is((s2, t, b), 429, "rate_limited"), "a second selfie within the hour (--selfies-per-hour 1): 429")
+    # the audit log (admin): who, role, reason, the photo's hash, never the photo
+    s, t, b = request("GET", "/api/v1/audit", None, {"Authorization": "Bearer " + tok[A]})
+    log = json.loads(b) if s == 200 else {}
+    recs = log.get("records", [])
+    digest = hashlib.sha256(photo).hexdigest()
+    srch = [r for r in recs if r["action"] == "search" and r["role"] != "local"]
+    say(len(srch) == 1 and srch[0]["who"] == "Ops" and srch[0]["role"] == O
+        and srch[0]["reason"] == "case 7: lost child" and srch[0]["photo_sha256"] == digest
+        and srch[0]["results"] == n_apps,
+        "the audit log holds the search: who, role, case reason, the photo's SHA-256, results")
+    sf = [r for r in recs if r["action"] == "selfie"]
+    say(len(sf) == 1 and sf[0]["role"] == R and sf[0]["photo_sha256"] == digest,
+        "... and the selfie (its hash only)")
+    say(log.get("intact") is True and all(len(r["hash"]) == 64 for r in recs),
+        "the audit log's hash chain is intact (%d records)" % len(recs))
+    say(photo[:64] not in b, "the audit log does not hold the photo")
 
 sys.exit(1 if failed else 0)

@@ -12,8 +12,10 @@
 # `search --json`, its thumbnails as links that answer JPEG), and errors as
 # {"error", "code"} with their status: no photo 400, a damaged photo 400, GET
 # on search 405, an unknown route 404, an unknown sighting 404, a plain body
-# 415. A second server with --tokens: no token 401, a viewer may read status
-# but not search (403), an operator searches. serve refuses a non-loopback
+# 415. A second server with --tokens (made by `facetrail token add`): every
+# route called with every role, no token and a wrong one (the role table),
+# path traversal, a search's case reason and its audit record, a runner's
+# selfie and its rate limit. serve refuses a non-loopback
 # address without --tokens and a malformed tokens file (exit 2).
 # Output: TAP lines and a closing "# serve: P passed, F failed, S skipped".
 # Everything is skipped without the models or without python3.
@@ -99,18 +101,33 @@ rc=$?
 sed 's/^/# /' "$TMP/open.tap"
 check $rc "status, page, search, thumbnails and errors over HTTP"
 
-# -- with tokens -----------------------------------------------------------------
-printf '# tokens\nviewer-token-0123456789 viewer Desk A\noperator-token-0123456789 operator Ops\n' \
-    >"$TMP/tokens"
-serve_start tokens --tokens "$TMP/tokens"
+# -- with tokens: the role table, the audit log, a runner's selfie --------------------
+# tokens made by `facetrail token add` (hashed in the file), and one line in the clear
+ADMIN_TOKEN=$("$FT_CLI" token add --tokens "$TMP/tokens" --role admin --name Chief 2>/dev/null)
+OPERATOR_TOKEN=$("$FT_CLI" token add --tokens "$TMP/tokens" --role operator --name Ops 2>/dev/null)
+RUNNER_TOKEN=$("$FT_CLI" token add --tokens "$TMP/tokens" --role runner --name "Bib 1234" 2>/dev/null)
+VIEWER_TOKEN=viewer-token-0123456789
+printf '%s viewer Desk A\n' "$VIEWER_TOKEN" >>"$TMP/tokens"
+mode=$(stat -c %a "$TMP/tokens" 2>/dev/null)
+if [ "$mode" = 600 ] && ! grep -q -e "$ADMIN_TOKEN" -e "$OPERATOR_TOKEN" -e "$RUNNER_TOKEN" "$TMP/tokens" &&
+    [ "$(grep -c '^sha256:[0-9a-f]\{64\} ' "$TMP/tokens")" = 3 ]; then
+    ok "token add: the file (mode $mode) holds the tokens' hashes, not the tokens"
+else
+    not_ok "token add: the file (mode $mode) holds the tokens' hashes, not the tokens"
+fi
+serve_start tokens --tokens "$TMP/tokens" --selfies-per-hour 1
 if [ -z "$PORT" ]; then
     sed 's/^/# /' "$TMP/tokens.err"
     not_ok "serve --tokens starts"
 else
-    python3 tests/e2e/http_check.py tokens "$PORT" "$photo" >"$TMP/tokens.tap" 2>&1
+    grep -q "holds 1 token in the clear" "$TMP/tokens.err"
+    check $? "serve --tokens warns of the token in the clear"
+    ADMIN_TOKEN=$ADMIN_TOKEN OPERATOR_TOKEN=$OPERATOR_TOKEN RUNNER_TOKEN=$RUNNER_TOKEN \
+    VIEWER_TOKEN=$VIEWER_TOKEN python3 tests/e2e/http_check.py tokens "$PORT" "$photo" \
+        >"$TMP/tokens.tap" 2>&1
     rc=$?
     sed 's/^/# /' "$TMP/tokens.tap"
-    check $rc "with --tokens: 401 without a token, a viewer reads status but may not search, an operator searches"
+    check $rc "with --tokens: the role table, path traversal, case reasons, the audit log, a runner's selfie"
 fi
 
 # -- watchlist alerts while a camera is ingested -------------------------------------
