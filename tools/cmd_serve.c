@@ -29,8 +29,13 @@
 **   search (with its case reason), selfie, watchlist change, alert
 **   accept/dismiss, camera change and purge is appended to the store's
 **   audit log (audit(); t_who names the caller).
-**   Limits: request bodies 32 MiB, photos 40 megapixels, connections idle
-**   for 30 s are closed.
+**   Limits: request bodies 32 MiB (a larger Content-Length is refused
+**   with 413 before the body is read), photos 40 megapixels, connections
+**   idle for --idle-timeout seconds (30) are closed, and so is one whose
+**   request headers take longer than that to arrive (a client that sends
+**   them a byte at a time keeps the connection active, so the idle timeout
+**   alone would never close it): the main loop checks each second
+**   (conn_watch) and shuts the socket down.
 ** THREADS  libmicrohttpd runs a thread per connection (an event stream
 **   blocks its own); they share a pool of --workers engines (one request
 **   each), the searcher (searched by many at once under a read lock; a
@@ -119,6 +124,8 @@ const char serve_usage[] =
     "  --threads N         threads for the networks (default 1)\n"
     "  --selfies-per-hour N  selfie searches a runner's token may make an hour\n"
     "                      (default 10)\n"
+    "  --idle-timeout S    close a connection idle for S seconds, or whose request\n"
+    "                      headers take longer than S seconds to arrive (default 30)\n"
     "  -h, --help          this text\n"
     "\n"
     "Stops on SIGINT or SIGTERM. exit status: 0 stopped, 2 error (bad option,\n"
@@ -211,7 +218,18 @@ typedef struct server {
     double selfie_at[MAX_TOKENS + 1][SELFIE_MAX]; /* per token: when (monotonic s) */
     int selfies_per_hour;
     int64_t alerts_sent;
+    unsigned idle_timeout;      /* seconds (--idle-timeout) */
+    pthread_mutex_t lock_conns; /* the connections (conn_watch) */
+    struct conn_watch *conns;   /* every open connection */
 } server;
+
+/* An open connection: its socket and since when it has been waiting for a
+** request's headers (0: not waiting: a request is being answered). */
+struct conn_watch {
+    struct conn_watch *prev, *next;
+    int fd;
+    double waiting_since;
+};
 
 /* One request's body as it arrives. */
 typedef struct part {
@@ -243,6 +261,63 @@ static double mono_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: keeps the list of open connections. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    server *sv = cls;
+    struct conn_watch *w = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci || !(w = calloc(1, sizeof *w))) return; /* not watched: the idle timeout only */
+        w->fd = ci->connect_fd;
+        w->waiting_since = mono_s();
+        pthread_mutex_lock(&sv->lock_conns);
+        w->next = sv->conns;
+        if (sv->conns) sv->conns->prev = w;
+        sv->conns = w;
+        pthread_mutex_unlock(&sv->lock_conns);
+        *socket_context = w;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && w) { /* before MHD closes the socket */
+        pthread_mutex_lock(&sv->lock_conns);
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            sv->conns = w->next;
+        if (w->next) w->next->prev = w->prev;
+        pthread_mutex_unlock(&sv->lock_conns);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+/* Marks connection c waiting for a request's headers (since now) or not. */
+static void conn_waiting(server *sv, struct MHD_Connection *c, int waiting)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_watch *w = ci ? ci->socket_context : NULL;
+    if (!w) return;
+    pthread_mutex_lock(&sv->lock_conns);
+    w->waiting_since = waiting ? mono_s() : 0;
+    pthread_mutex_unlock(&sv->lock_conns);
+}
+
+/* Shuts down the sockets of connections that have waited longer than the
+** idle timeout for their headers (MHD then closes them). */
+static void conns_reap(server *sv)
+{
+    double now = mono_s();
+    pthread_mutex_lock(&sv->lock_conns);
+    for (struct conn_watch *w = sv->conns; w; w = w->next)
+        if (w->waiting_since > 0 && now - w->waiting_since > sv->idle_timeout) {
+            shutdown(w->fd, SHUT_RDWR);
+            w->waiting_since = 0;
+        }
+    pthread_mutex_unlock(&sv->lock_conns);
 }
 
 /* SIGUSR1: nothing but interrupting a blocked system call (live_stop_slot). */
@@ -1657,9 +1732,10 @@ static void request_free(request *rq)
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
                     enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
+    (void)toe;
     request_free(*con_cls);
     *con_cls = NULL;
+    conn_waiting(cls, c, 1); /* a kept-alive connection waits for the next request */
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1965,6 +2041,13 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), REQUEST_NICE);
     }
     if (!*con_cls) { /* the headers: set up the body's reader */
+        conn_waiting(sv, c, 0);
+        if (post || !strcmp(method, "PUT")) { /* too large: refused before the body is read */
+            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+            if (cl && strtoull(cl, NULL, 10) > MAX_BODY)
+                return send_error(c, 413, "too_large", "the request is over %u MiB",
+                                  MAX_BODY >> 20);
+        }
         request *rq = calloc(1, sizeof *rq);
         if (!rq) return MHD_NO;
         *con_cls = rq;
@@ -2042,6 +2125,7 @@ int cmd_serve(int argc, char **argv)
     ep.n_threads = default_threads();
     const char *db = NULL, *listen = "127.0.0.1:8080", *tokens = NULL;
     int workers = 2, selfies = SELFIE_PER_HOUR;
+    unsigned idle_timeout = IDLE_TIMEOUT;
     long long nw;
     struct opts o;
     opts_init(&o, argc, argv);
@@ -2063,6 +2147,9 @@ int cmd_serve(int argc, char **argv)
         } else if (opts_is(&o, "--selfies-per-hour")) {
             if (opts_int(&o, 1, SELFIE_MAX, "1 to 100", &nw)) return CLI_ERROR;
             selfies = (int)nw;
+        } else if (opts_is(&o, "--idle-timeout")) {
+            if (opts_int(&o, 1, 3600, "seconds, 1 to 3600", &nw)) return CLI_ERROR;
+            idle_timeout = (unsigned)nw;
         } else {
             return opts_unknown(&o);
         }
@@ -2090,6 +2177,7 @@ int cmd_serve(int argc, char **argv)
     memset(&sv, 0, sizeof sv);
     sv.db = db;
     sv.selfies_per_hour = selfies;
+    sv.idle_timeout = idle_timeout;
     char err[512];
     int plain = 0;
     if (tokens && load_tokens(&sv, tokens, &plain, err, sizeof err) != 0) {
@@ -2113,6 +2201,7 @@ int cmd_serve(int argc, char **argv)
     pthread_mutex_init(&sv.lock_thumb, NULL);
     pthread_mutex_init(&sv.lock_w, NULL);
     pthread_mutex_init(&sv.lock_live, NULL);
+    pthread_mutex_init(&sv.lock_conns, NULL);
     pthread_mutex_init(&sv.lock_hooks, NULL);
     pthread_cond_init(&sv.new_hook, NULL);
     sv.ep = ep;
@@ -2165,8 +2254,9 @@ int cmd_serve(int argc, char **argv)
     d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
         NULL, NULL, answer, &sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(256 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        &sv, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+        on_done, &sv, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "facetrail serve: cannot listen on %s (in use, or not this machine's)\n",
                 listen);
@@ -2177,8 +2267,10 @@ int cmd_serve(int argc, char **argv)
     fprintf(stderr,
             "facetrail serve: %lld sightings of %s; listening on http://%s:%u/ (Ctrl-C stops)\n",
             (long long)sv.loaded_sightings, db, host, info ? info->port : (unsigned)port);
-    while (!g_stop)
+    while (!g_stop) {
         sleep(1);
+        conns_reap(&sv);
+    }
     fprintf(stderr, "facetrail serve: stopped\n");
     status = CLI_OK;
 done:
@@ -2206,6 +2298,7 @@ done:
     for (int i = 0; i < ALERT_RING; i++)
         free(sv.ring[i].thumb);
     pthread_mutex_destroy(&sv.lock_live);
+    pthread_mutex_destroy(&sv.lock_conns); /* the daemon is stopped: no connection left */
     ft_store_close(sv.st_w);
     ft_store_close(sv.st_alert);
     pthread_mutex_destroy(&sv.lock_w);
