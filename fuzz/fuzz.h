@@ -9,7 +9,9 @@
 **   search for crashes, and with fuzz/replay.c (any compiler, every build
 **   variant's fuzz/<name>) to run the committed corpus fuzz/corpus/<name>/
 **   as a regression test (tests/e2e/fuzz_replay.sh, part of make check).
-**   Targets call the library only (public and ft__ functions), never tools/.
+**   Targets call the library only (public and ft__ functions), never tools/,
+**   but for http (fuzz/http.c), which includes the server's source
+**   (tools/cmd_serve.c) and links tools/cli.c and tools/ui.c.
 **
 **   Readers that take a path get the bytes through a scratch file: one per
 **   process, made once under /dev/shm (else $TMPDIR, else /tmp) and

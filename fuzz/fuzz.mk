@@ -2,6 +2,7 @@
 #
 #   make fuzz [FUZZ_SECONDS=60]   clang + libFuzzer + ASan + UBSan into build/fuzz/,
 #                                 then each target for FUZZ_SECONDS s (fuzz/run.sh)
+#   make fuzz FUZZ_TARGETS="http store"   only those targets
 #   make fuzz-seeds               rewrites the generated seeds in fuzz/corpus/
 #   (make tests)                  also builds $(B)/fuzz/<target>: the target with
 #                                 fuzz/replay.c, which tests/e2e/fuzz_replay.sh runs
@@ -12,7 +13,7 @@
 # build/fuzz/work/<target>/, crashes to build/fuzz/crashes/; the committed
 # corpus is only read. See docs/RELIABILITY.md, "Fuzzing".
 
-FUZZ_TARGETS := dlib image lfw_pairs manifest onnx store video wider
+FUZZ_TARGETS := dlib http image lfw_pairs manifest onnx store video wider
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_B       := build/fuzz
@@ -20,7 +21,7 @@ FUZZ_B       := build/fuzz
 # Corpus replay programs of the current variant (any compiler).
 FUZZ_REPLAY := $(FUZZ_TARGETS:%=$(B)/fuzz/%)
 $(FUZZ_REPLAY): $(B)/fuzz/%: $(B)/fuzz/%.o $(B)/fuzz/replay.o $(B)/libfacetrail.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out %.a,$^) $(filter %.a,$^) $(LDLIBS)
 tests: $(FUZZ_REPLAY)
 
 # libFuzzer programs: built only as the build/fuzz variant (see fuzz:), as
@@ -28,7 +29,12 @@ tests: $(FUZZ_REPLAY)
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(B)/fuzz/bin/%)
 $(FUZZ_BIN): $(B)/fuzz/bin/%: $(B)/fuzz/%.o $(B)/libfacetrail.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $(filter-out %.a,$^) $(filter %.a,$^) $(LDLIBS)
+
+# http includes the server (tools/cmd_serve.c): the CLI's helpers and
+# libmicrohttpd too
+$(B)/fuzz/http $(B)/fuzz/bin/http: $(B)/tools/cli.o $(B)/tools/ui.o
+$(B)/fuzz/http $(B)/fuzz/bin/http: LDLIBS += $(shell pkg-config --libs libmicrohttpd)
 
 $(B)/fuzz/make_seeds: $(B)/fuzz/make_seeds.o $(B)/libfacetrail.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -19,6 +19,10 @@ checks): the fuzzer mutates from there. What they are, per folder:
   store/     the database make_seeds.c wrote, copied to 512-byte pages
              (VACUUM) in rollback and WAL mode, and with other schema
              versions; the original (4 KB pages) is replaced.
+  http/      raw HTTP requests to the server (fuzz/http.c): every route,
+             with and without a token of each role, multipart forms (a
+             7x5 JPEG from image/ as the photo), JSON bodies, chunked
+             bodies, a bad boundary, two requests on one connection.
 Nothing random: a rerun writes the same bytes.
 """
 import json
@@ -396,9 +400,115 @@ def store_seeds():
     put("store", "header_only", b"SQLite format 3\0" + bytes(84))
 
 
+# --------------------------------------------------------------------------
+# HTTP requests to the server (fuzz/http.c: its tokens, its database)
+
+def http_seeds():
+    jpg_path = os.path.join(OUT, "image", "rgb_7x5_q90.jpg")
+    if not os.path.exists(jpg_path):
+        print("make_seeds.py: no %s (run make_seeds first); http seeds skipped" % jpg_path)
+        return
+    with open(jpg_path, "rb") as f:
+        jpg = f.read()
+
+    def auth(role):
+        return ("Authorization: Bearer fuzz-token-%s\r\n" % role).encode() if role else b""
+
+    def req(method, path, role=None, headers=b"", body=b""):
+        head = ("%s %s HTTP/1.1\r\nHost: localhost\r\n" % (method, path)).encode()
+        head += auth(role) + headers
+        if body and b"Transfer-Encoding" not in headers:
+            head += b"Content-Length: %d\r\n" % len(body)
+        return head + b"\r\n" + body
+
+    def json_req(path, role, obj):
+        body = json.dumps(obj, separators=(",", ":")).encode()
+        return req("POST", path, role, b"Content-Type: application/json\r\n", body)
+
+    def form(fields, boundary=b"fzb"):
+        out = b""
+        for name, value, filename in fields:
+            out += b"--" + boundary + b"\r\n"
+            out += b'Content-Disposition: form-data; name="' + name + b'"'
+            if filename:
+                out += b'; filename="' + filename + b'"\r\nContent-Type: image/jpeg'
+            out += b"\r\n\r\n" + value + b"\r\n"
+        return out + b"--" + boundary + b"--\r\n"
+
+    def form_req(path, role, fields, boundary=b"fzb", declared=None):
+        ct = b"Content-Type: multipart/form-data; boundary=" + (declared or boundary) + b"\r\n"
+        return req("POST", path, role, ct, form(fields, boundary))
+
+    def chunked(data, size=97):
+        out = b""
+        for i in range(0, len(data), size):
+            piece = data[i:i + size]
+            out += b"%x\r\n" % len(piece) + piece + b"\r\n"
+        return out + b"0\r\n\r\n"
+
+    photo = (b"photo", jpg, b"probe.jpg")
+    search = [photo, (b"reason", b"case 114: lost child", None),
+              (b"since", b"2026-04-12T07:00Z", None), (b"until", b"2026-04-12T12:00Z", None),
+              (b"camera", b"km05", None), (b"possible", b"1", None), (b"confirm", b"1,2", None)]
+    seeds = {
+        "page_get": req("GET", "/"),
+        "page_head_index": req("HEAD", "/index.html"),
+        "status": req("GET", "/api/v1/status"),
+        "status_viewer": req("GET", "/api/v1/status", "viewer"),
+        "status_bad_token": req("GET", "/api/v1/status", None,
+                                b"Authorization: Bearer not-a-token-of-this-server\r\n"),
+        "cameras_get_admin": req("GET", "/api/v1/cameras", "admin"),
+        "cameras_post": json_req("/api/v1/cameras", "admin",
+                                 {"id": "km10", "km": 10.5, "name": "gate"}),
+        "cameras_post_url": json_req("/api/v1/cameras", None,
+                                     {"id": "km12", "km": 12, "url": "rtsp://127.0.0.1:9/cam"}),
+        "cameras_post_viewer": json_req("/api/v1/cameras", "viewer", {"id": "km05", "km": 5}),
+        "cameras_delete": req("DELETE", "/api/v1/cameras/km12", "admin"),
+        "cameras_live_stop": json_req("/api/v1/cameras", None,
+                                      {"id": "km14", "km": 14, "url": "rtsp://127.0.0.1:9/c"})
+        + req("DELETE", "/api/v1/cameras/km14", None, b"Connection: close\r\n"),
+        "search": form_req("/api/v1/search", "operator", search),
+        "search_runner": form_req("/api/v1/search", "runner", search[:2]),
+        "search_chunked": req("POST", "/api/v1/search", None,
+                              b"Content-Type: multipart/form-data; boundary=fzb\r\n"
+                              b"Transfer-Encoding: chunked\r\n", chunked(form(search))),
+        "search_bad_boundary": form_req("/api/v1/search", "operator", search[:2],
+                                        boundary=b"fzb", declared=b"other"),
+        "search_urlencoded": req("POST", "/api/v1/search", None,
+                                 b"Content-Type: application/x-www-form-urlencoded\r\n",
+                                 b"reason=case+7&since=2026-04-12T07%3A00Z&photo=%FF%D8%FF"),
+        "search_json": json_req("/api/v1/search", "operator", {"reason": "case 1"}),
+        "selfie": form_req("/api/v1/selfie", "runner", [photo]),
+        "watchlist_get": req("GET", "/api/v1/watchlist", "operator"),
+        "watchlist_post": form_req("/api/v1/watchlist", None,
+                                   [photo, (b"name", b"runner 7", None),
+                                    (b"reason", b"case 9: missing", None),
+                                    (b"expires", b"2026-04-13T00:00Z", None),
+                                    (b"webhook", b"http://127.0.0.1:9/hook", None)]),
+        "watchlist_delete": req("DELETE", "/api/v1/watchlist/1", "operator"),
+        "watchlist_dismiss": json_req("/api/v1/watchlist/1/dismiss", "operator", {"sighting": 2}),
+        "watchlist_accept": json_req("/api/v1/watchlist/1/accept", None, {"track": "km05/1"}),
+        "watchlist_accept_sighting": json_req("/api/v1/watchlist/1/accept", "operator",
+                                              {"sighting": 1}),
+        "alerts": req("GET", "/api/v1/alerts", "operator"),
+        "alert_thumbnail": req("GET", "/api/v1/alerts/0/thumbnail", "operator"),
+        "sighting_thumbnail": req("GET", "/api/v1/sightings/1/thumbnail", None),
+        "audit": req("GET", "/api/v1/audit?since=2026-04-12T00:00Z", "admin"),
+        "purge_before": json_req("/api/v1/purge", "admin", {"before": "2026-04-12T08:00:00.5Z"}),
+        "purge_keep_days": json_req("/api/v1/purge", None, {"keep_days": 30}),
+        "not_found": req("GET", "/api/v1/nothing/here"),
+        "method_not_allowed": req("PUT", "/api/v1/watchlist", "operator"),
+        "pipelined": req("GET", "/api/v1/status") + req("GET", "/api/v1/cameras", None,
+                                                         b"Connection: close\r\n"),
+    }
+    for name, data in seeds.items():
+        put("http", name, data)
+
+
 onnx_seeds()
 dlib_seeds()
 manifest_seeds()
 image_seeds()
 text_seeds()
 store_seeds()
+http_seeds()
