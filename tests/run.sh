@@ -5,7 +5,7 @@
 set -u
 pass=0; fail=0; skip=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
-for t in "$@" tests/cli/*.sh tests/e2e/race_small.sh tests/e2e/race_scale_small.sh tests/e2e/serve.sh tests/e2e/browser.sh tests/e2e/ingest_resume.sh tests/e2e/ingest_guard.sh tests/e2e/ingest_live.sh tests/e2e/strangers.sh tests/e2e/fuzz_replay.sh; do
+for t in "$@" tests/cli/*.sh tests/e2e/race_small.sh tests/e2e/race_scale_small.sh tests/e2e/serve.sh tests/e2e/browser.sh tests/e2e/ingest_resume.sh tests/e2e/ingest_guard.sh tests/e2e/ingest_live.sh tests/e2e/strangers.sh tests/e2e/fuzz_replay.sh tests/e2e/faults_kill.sh tests/e2e/faults_disk.sh tests/e2e/faults_http.sh; do
     [ -e "$t" ] || continue
     case "$t" in
         *.sh) FT_CLI="${FT_BUILD:-build/release}/facetrail" \
