@@ -91,8 +91,9 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/tests/harness/harness.o $(B)/libfacetrail
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # every bench program also links the shared helpers (bench/util.c: not a
-# bench_*.c file, so not a program of its own)
-$(B)/bench/%: $(B)/bench/%.o $(B)/bench/util.o $(B)/libfacetrail.a
+# bench_*.c file, so not a program of its own) and the CLI's option walker and
+# JSON writer (tools/cli.c)
+$(B)/bench/%: $(B)/bench/%.o $(B)/bench/util.o $(B)/tools/cli.o $(B)/libfacetrail.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -92,7 +92,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -262,58 +261,64 @@ static void parse_options(int argc, char **argv, options *o)
     o->cache_path = "build/race_scale/cache.bin";
     o->mode = MODE_BOTH;
     o->cli_runs = 5;
-    args a = { argc, 1, argv, NULL, 0, NULL };
-    for (; a.i < argc; a.i++) {
-        const char *s = argv[a.i];
-        if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+    struct opts a;
+    xopts_init(&a, argc, argv);
+    while (xopts_next(&a)) {
+        if (strcmp(a.arg, "-h") == 0 || strcmp(a.arg, "--help") == 0) {
             fputs(usage, stdout);
             exit(0);
         }
-        arg_split(&a);
-        if (arg_is(&a, "--people")) {
-            o->people_dir = arg_value(&a);
-        } else if (arg_is(&a, "--distractors")) {
-            o->distractors_dir = arg_value(&a);
-        } else if (arg_is(&a, "--targets")) {
-            o->targets = arg_int(&a, 1, 1000000);
-        } else if (arg_is(&a, "--runners")) {
-            o->runners = arg_int(&a, 1, 10000000);
-        } else if (arg_is(&a, "--cameras")) {
-            o->cameras = arg_int(&a, 1, 100);
-        } else if (arg_is(&a, "--seed")) {
-            o->seed = arg_u64(&a);
-        } else if (arg_is(&a, "--models")) {
-            o->model_dir = arg_value(&a);
-        } else if (arg_is(&a, "--threads")) {
-            o->threads = arg_int(&a, 1, 64);
-        } else if (arg_is(&a, "--cache")) {
-            o->cache_path = arg_value(&a);
-        } else if (arg_is(&a, "--no-cache")) {
+        if (opts_is(&a, "--people")) {
+            o->people_dir = xopts_value(&a);
+        } else if (opts_is(&a, "--distractors")) {
+            o->distractors_dir = xopts_value(&a);
+        } else if (opts_is(&a, "--targets")) {
+            o->targets = xopts_int(&a, 1, 1000000);
+        } else if (opts_is(&a, "--runners")) {
+            o->runners = xopts_int(&a, 1, 10000000);
+        } else if (opts_is(&a, "--cameras")) {
+            o->cameras = xopts_int(&a, 1, 100);
+        } else if (opts_is(&a, "--seed")) {
+            o->seed = xopts_u64(&a);
+        } else if (opts_is(&a, "--models")) {
+            o->model_dir = xopts_value(&a);
+        } else if (opts_is(&a, "--threads")) {
+            o->threads = xopts_int(&a, 1, 64);
+        } else if (opts_is(&a, "--cache")) {
+            o->cache_path = xopts_value(&a);
+        } else if (opts_is(&a, "--no-cache")) {
+            xopts_flag(&a);
             o->cache_path = NULL;
-        } else if (arg_is(&a, "--db")) {
-            o->db_path = arg_value(&a);
-        } else if (arg_is(&a, "--force")) {
+        } else if (opts_is(&a, "--db")) {
+            o->db_path = xopts_value(&a);
+        } else if (opts_is(&a, "--force")) {
+            xopts_flag(&a);
             o->force = 1;
-        } else if (arg_is(&a, "--reuse-db")) {
+        } else if (opts_is(&a, "--reuse-db")) {
+            xopts_flag(&a);
             o->reuse_db = 1;
-        } else if (arg_is(&a, "--max-false")) {
-            o->max_false = arg_double(&a, 1e-9, 1e6);
-        } else if (arg_is(&a, "--min-pace")) {
-            o->min_pace = arg_double(&a, 0.1, 24);
-        } else if (arg_is(&a, "--no-expand")) {
+        } else if (opts_is(&a, "--max-false")) {
+            o->max_false = xopts_double(&a, 1e-9, 1e6);
+        } else if (opts_is(&a, "--min-pace")) {
+            o->min_pace = xopts_double(&a, 0.1, 24);
+        } else if (opts_is(&a, "--no-expand")) {
+            xopts_flag(&a);
             o->no_expand = 1;
-        } else if (arg_is(&a, "--query-px")) {
-            o->query_px = arg_double(&a, 16, 200);
-        } else if (arg_is(&a, "--operator")) {
+        } else if (opts_is(&a, "--query-px")) {
+            o->query_px = xopts_double(&a, 16, 200);
+        } else if (opts_is(&a, "--operator")) {
+            xopts_flag(&a);
             o->operator_ = 1;
-        } else if (arg_is(&a, "--quiet")) {
+        } else if (opts_is(&a, "--quiet")) {
+            xopts_flag(&a);
             o->quiet = 1;
-        } else if (arg_is(&a, "--verbose")) {
+        } else if (opts_is(&a, "--verbose")) {
+            xopts_flag(&a);
             o->verbose = 1;
-        } else if (arg_is(&a, "--save-shots")) {
-            o->shots_dir = arg_value(&a);
-        } else if (arg_is(&a, "--mode")) {
-            const char *v = arg_value(&a);
+        } else if (opts_is(&a, "--save-shots")) {
+            o->shots_dir = xopts_value(&a);
+        } else if (opts_is(&a, "--mode")) {
+            const char *v = xopts_value(&a);
             if (strcmp(v, "plain") == 0)
                 o->mode = MODE_PLAIN;
             else if (strcmp(v, "course") == 0)
@@ -322,16 +327,17 @@ static void parse_options(int argc, char **argv, options *o)
                 o->mode = MODE_BOTH;
             else
                 die("--mode '%s': expected course, plain or both", v);
-        } else if (arg_is(&a, "--possible")) {
+        } else if (opts_is(&a, "--possible")) {
+            xopts_flag(&a);
             o->possible = 1;
-        } else if (arg_is(&a, "--cli")) {
-            o->cli = arg_value(&a);
-        } else if (arg_is(&a, "--cli-runs")) {
-            o->cli_runs = arg_int(&a, 1, 100000);
-        } else if (arg_is(&a, "--json")) {
-            o->json_path = arg_value(&a);
+        } else if (opts_is(&a, "--cli")) {
+            o->cli = xopts_value(&a);
+        } else if (opts_is(&a, "--cli-runs")) {
+            o->cli_runs = xopts_int(&a, 1, 100000);
+        } else if (opts_is(&a, "--json")) {
+            o->json_path = xopts_value(&a);
         } else {
-            die("unknown option '%s' (see --help)", s);
+            exit(opts_unknown(&a));
         }
     }
     if (!o->people_dir) die("missing --people DIR (see --help)");
@@ -1915,47 +1921,66 @@ static int time_cli(const char *cli, const char *db, const char *query, double *
 /* Output                                                                   */
 /* ======================================================================== */
 
-/* A number, or null when it is not finite. */
-static json_t *jnum(double x)
+/* A number as --json has always written it (jansson's form at 6 digits:
+** %.6g with ".0" when it would read as an integer, the exponent without '+'
+** or leading zeros), or null when it is not finite. */
+static void jnum(struct jw *w, double x)
 {
-    return isfinite(x) ? json_real(x) : json_null();
+    if (!isfinite(x)) {
+        fputs("null", w->f);
+        return;
+    }
+    char buf[48];
+    snprintf(buf, sizeof buf - 2, "%.6g", x);
+    char *e = strchr(buf, 'e');
+    if (!e && !strchr(buf, '.')) strcat(buf, ".0");
+    if (e) {
+        char *to = e + 1 + (e[1] == '-'), *from = e + 2;
+        while (*from == '0' && from[1])
+            from++;
+        memmove(to, from, strlen(from) + 1);
+    }
+    fputs(buf, w->f);
 }
 
-/* One mode's numbers as a JSON object. */
-static json_t *mode_json(const tally *t, int targets, int searched, int true_passes)
+/* "key": number, "key": integer, "key": string or null. */
+static void jw_key_num(struct jw *w, const char *key, double x)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "found", json_integer(t->found));
-    json_object_set_new(o, "false_appearances", json_integer(t->false_app));
-    json_object_set_new(o, "recall", jnum(true_passes ? (double)t->found / true_passes : NAN));
-    json_object_set_new(o, "false_per_search",
-                        jnum(targets ? (double)t->false_app / targets : NAN));
-    json_object_set_new(o, "possible_found", json_integer(t->possible_found));
-    json_object_set_new(o, "possible_false", json_integer(t->possible_false));
-    json_object_set_new(o, "window_found", json_integer(t->window_found));
-    json_object_set_new(o, "search_ms_p50", jnum(quantile(t->ms, searched, 0.5)));
-    json_object_set_new(o, "search_ms_p95", jnum(quantile(t->ms, searched, 0.95)));
-    json_object_set_new(o, "recall_children",
-                        jnum(t->passes_child ? (double)t->found_child / t->passes_child : NAN));
-    json_object_set_new(o, "recall_adults",
-                        jnum(t->passes_adult ? (double)t->found_adult / t->passes_adult : NAN));
-    return o;
+    jw_key(w, key);
+    jnum(w, x);
 }
 
-/* Writes root to path through a temporary file renamed into place. */
-static void write_json(json_t *root, const char *path)
+static void jw_key_int(struct jw *w, const char *key, long long v)
 {
-    char tmp[UTIL_PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) !=
-        0) {
-        unlink(tmp);
-        die("cannot write %s", tmp);
-    }
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        die("cannot write %s: %s", path, strerror(errno));
-    }
+    jw_key(w, key);
+    jw_int(w, v);
+}
+
+static void jw_key_str(struct jw *w, const char *key, const char *v)
+{
+    jw_key(w, key);
+    if (v)
+        jw_str(w, v);
+    else
+        fputs("null", w->f);
+}
+
+/* One mode's numbers as the members of an open JSON object. */
+static void mode_json(struct jw *w, const tally *t, int targets, int searched, int true_passes)
+{
+    jw_key_int(w, "found", t->found);
+    jw_key_int(w, "false_appearances", t->false_app);
+    jw_key_num(w, "recall", true_passes ? (double)t->found / true_passes : NAN);
+    jw_key_num(w, "false_per_search", targets ? (double)t->false_app / targets : NAN);
+    jw_key_int(w, "possible_found", t->possible_found);
+    jw_key_int(w, "possible_false", t->possible_false);
+    jw_key_int(w, "window_found", t->window_found);
+    jw_key_num(w, "search_ms_p50", quantile(t->ms, searched, 0.5));
+    jw_key_num(w, "search_ms_p95", quantile(t->ms, searched, 0.95));
+    jw_key_num(w, "recall_children",
+               t->passes_child ? (double)t->found_child / t->passes_child : NAN);
+    jw_key_num(w, "recall_adults",
+               t->passes_adult ? (double)t->found_adult / t->passes_adult : NAN);
 }
 
 /* Frees everything the race holds. */
@@ -1988,7 +2013,7 @@ int main(int argc, char **argv)
     double t_start = now_s();
     ft_detect_params dp = ft_detect_default_params();
     R.space = ft_descriptor_space(&dp);
-    if (parse_time(GUN_TIME, &R.gun_us) != 0) die("bad gun time");
+    if (ft_time_parse(GUN_TIME, "UTC", &R.gun_us, NULL, NULL, 0) != FT_OK) die("bad gun time");
     int K = o->cameras;
     for (int c = 0; c < K; c++) {
         R.km[c] = COURSE_KM * (c + 0.5) / K;
@@ -2237,88 +2262,116 @@ int main(int argc, char **argv)
                cli_fail ? " (some failed)" : "");
     printf("  total      %.1f s\n", now_s() - t_start);
 
-    if (o->json_path) {
-        json_t *root = json_object();
-        json_object_set_new(root, "runners", json_integer(R.n_runners));
-        json_object_set_new(root, "cameras", json_integer(K));
-        json_object_set_new(root, "passes", json_integer(R.n_passes));
-        json_object_set_new(root, "shots", json_integer(R.n_shots));
-        json_object_set_new(root, "shots_described", json_integer(n_described));
-        json_object_set_new(root, "descriptors", json_integer(n_desc));
-        json_object_set_new(root, "sightings", json_integer(n_sightings));
-        json_object_set_new(root, "targets", json_integer(T));
-        json_object_set_new(root, "true_passes", json_integer(true_passes));
-        json_object_set_new(root, "mode", json_string(mode_name[top]));
-        json_object_set_new(root, "found", json_integer(tt->found));
-        json_object_set_new(root, "false_appearances", json_integer(tt->false_app));
-        json_object_set_new(root, "recall", jnum(recall));
-        json_object_set_new(root, "false_per_search", jnum(fps));
-        json_object_set_new(root, "search_ms_p50", jnum(quantile(tt->ms, n_query_ok, 0.5)));
-        json_object_set_new(root, "search_ms_p95", jnum(quantile(tt->ms, n_query_ok, 0.95)));
-        json_object_set_new(root, "db_bytes", json_integer(db_bytes));
+    if (o->json_path) { /* written beside, then renamed into place */
+        char tmp[UTIL_PATH_MAX + 32];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", o->json_path, (long)getpid());
+        FILE *f = fopen(tmp, "w");
+        if (!f) die("cannot write %s: %s", tmp, strerror(errno));
+        struct jw jw, *w = &jw;
+        jw_init(w, f, 1);
+        jw_open(w, '{');
+        jw_key_int(w, "runners", R.n_runners);
+        jw_key_int(w, "cameras", K);
+        jw_key_int(w, "passes", R.n_passes);
+        jw_key_int(w, "shots", R.n_shots);
+        jw_key_int(w, "shots_described", n_described);
+        jw_key_int(w, "descriptors", n_desc);
+        jw_key_int(w, "sightings", n_sightings);
+        jw_key_int(w, "targets", T);
+        jw_key_int(w, "true_passes", true_passes);
+        jw_key_str(w, "mode", mode_name[top]);
+        jw_key_int(w, "found", tt->found);
+        jw_key_int(w, "false_appearances", tt->false_app);
+        jw_key_num(w, "recall", recall);
+        jw_key_num(w, "false_per_search", fps);
+        jw_key_num(w, "search_ms_p50", quantile(tt->ms, n_query_ok, 0.5));
+        jw_key_num(w, "search_ms_p95", quantile(tt->ms, n_query_ok, 0.95));
+        jw_key_int(w, "db_bytes", db_bytes);
         if (o->operator_) {
-            json_t *op_j = mode_json(&tl[2], T, n_query_ok, true_passes);
-            json_object_set_new(op_j, "reviewed_per_search", jnum(T ? (double)reviewed / T : NAN));
-            json_object_set_new(op_j, "confirmed_by_operator", json_integer(operator_confirmed));
-            json_object_set_new(root, "operator", op_j);
+            jw_key(w, "operator");
+            jw_open(w, '{');
+            mode_json(w, &tl[2], T, n_query_ok, true_passes);
+            jw_key_num(w, "reviewed_per_search", T ? (double)reviewed / T : NAN);
+            jw_key_int(w, "confirmed_by_operator", operator_confirmed);
+            jw_close(w);
         }
-        for (int m = 0; m < 2; m++)
-            json_object_set_new(root, mode_name[m],
-                                o->mode & (1 << m) ? mode_json(&tl[m], T, n_query_ok, true_passes)
-                                                   : json_null());
-        json_object_set_new(root, "open_ms", jnum(open_ms));
-        json_object_set_new(root, "index_bytes", json_integer(index_bytes));
-        json_object_set_new(root, "query_ms_p50", jnum(query_p50));
-        json_object_set_new(root, "queries_failed", json_integer(T - n_query_ok));
-        json_object_set_new(root, "describe_cpu_s", jnum(R.describe_cpu_s));
-        json_object_set_new(root, "shots_wall_s", jnum(R.shots_wall_s));
-        json_object_set_new(root, "ms_per_shot",
-                            jnum(R.cache_misses ? R.shots_wall_s * 1e3 / R.cache_misses : NAN));
-        json_object_set_new(root, "photos_wall_s", jnum(R.photos_wall_s));
-        json_object_set_new(root, "store_s", jnum(store_s));
-        json_object_set_new(root, "cache_hits", json_integer(R.cache_hits));
-        json_object_set_new(root, "cache_misses", json_integer(R.cache_misses));
-        json_object_set_new(root, "photo_cache_hits", json_integer(R.photo_hits));
-        json_object_set_new(root, "photo_cache_misses", json_integer(R.photo_misses));
-        json_object_set_new(root, "children", json_integer(R.children));
-        json_object_set_new(root, "child_targets", json_integer(child_targets));
-        json_object_set_new(root, "runners_without_face", json_integer(R.faceless_runners));
-        json_object_set_new(root, "photos_unreadable", json_integer(R.unreadable));
-        json_object_set_new(root, "photos_without_face", json_integer(R.faceless_photos));
+        for (int m = 0; m < 2; m++) {
+            jw_key(w, mode_name[m]);
+            if (o->mode & (1 << m)) {
+                jw_open(w, '{');
+                mode_json(w, &tl[m], T, n_query_ok, true_passes);
+                jw_close(w);
+            } else {
+                fputs("null", f);
+            }
+        }
+        jw_key_num(w, "open_ms", open_ms);
+        jw_key_int(w, "index_bytes", index_bytes);
+        jw_key_num(w, "query_ms_p50", query_p50);
+        jw_key_int(w, "queries_failed", T - n_query_ok);
+        jw_key_num(w, "describe_cpu_s", R.describe_cpu_s);
+        jw_key_num(w, "shots_wall_s", R.shots_wall_s);
+        jw_key_num(w, "ms_per_shot", R.cache_misses ? R.shots_wall_s * 1e3 / R.cache_misses : NAN);
+        jw_key_num(w, "photos_wall_s", R.photos_wall_s);
+        jw_key_num(w, "store_s", store_s);
+        jw_key_int(w, "cache_hits", R.cache_hits);
+        jw_key_int(w, "cache_misses", R.cache_misses);
+        jw_key_int(w, "photo_cache_hits", R.photo_hits);
+        jw_key_int(w, "photo_cache_misses", R.photo_misses);
+        jw_key_int(w, "children", R.children);
+        jw_key_int(w, "child_targets", child_targets);
+        jw_key_int(w, "runners_without_face", R.faceless_runners);
+        jw_key_int(w, "photos_unreadable", R.unreadable);
+        jw_key_int(w, "photos_without_face", R.faceless_photos);
         if (o->cli) {
-            json_object_set_new(root, "cli_runs", json_integer(n_cli));
-            json_object_set_new(root, "cli_failed", json_integer(cli_fail));
-            json_object_set_new(root, "cli_ms_p50", jnum(quantile(cli_ms, n_cli, 0.5)));
-            json_object_set_new(root, "cli_ms_max", jnum(quantile(cli_ms, n_cli, 1.0)));
+            jw_key_int(w, "cli_runs", n_cli);
+            jw_key_int(w, "cli_failed", cli_fail);
+            jw_key_num(w, "cli_ms_p50", quantile(cli_ms, n_cli, 0.5));
+            jw_key_num(w, "cli_ms_max", quantile(cli_ms, n_cli, 1.0));
         }
-        json_object_set_new(root, "total_s", jnum(now_s() - t_start));
-        json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
-        json_t *op = json_object();
-        json_object_set_new(op, "people", json_string(o->people_dir));
-        json_object_set_new(op, "distractors",
-                            o->distractors_dir ? json_string(o->distractors_dir) : json_null());
-        json_object_set_new(op, "runners", o->runners ? json_integer(o->runners) : json_null());
-        json_object_set_new(op, "targets", json_integer(o->targets));
-        json_object_set_new(op, "cameras", json_integer(K));
-        json_object_set_new(op, "threads", json_integer(o->threads));
-        json_object_set_new(op, "mode",
-                            json_string(o->mode == MODE_BOTH    ? "both"
-                                        : o->mode == MODE_PLAIN ? "plain"
-                                                                : "course"));
-        json_object_set_new(op, "possible", json_boolean(o->possible));
-        json_object_set_new(op, "max_false",
-                            jnum(o->max_false > 0 ? o->max_false : FT_SEARCH_MAX_FALSE));
-        json_object_set_new(op, "min_pace", jnum(o->min_pace > 0 ? o->min_pace : 2.5));
-        json_object_set_new(op, "expand", json_boolean(!o->no_expand));
-        json_object_set_new(op, "operator", json_boolean(o->operator_));
-        json_object_set_new(op, "reuse_db", json_boolean(o->reuse_db));
-        json_object_set_new(op, "cache", o->cache_path ? json_string(o->cache_path) : json_null());
-        json_object_set_new(op, "db", o->db_path ? json_string(o->db_path) : json_null());
-        json_object_set_new(op, "gun", json_string(GUN_TIME));
-        json_object_set_new(op, "space", json_string(R.space));
-        json_object_set_new(root, "options", op);
-        write_json(root, o->json_path);
-        json_decref(root);
+        jw_key_num(w, "total_s", now_s() - t_start);
+        jw_key(w, "seed");
+        fprintf(f, "%llu", (unsigned long long)o->seed);
+        jw_key(w, "options");
+        jw_open(w, '{');
+        jw_key_str(w, "people", o->people_dir);
+        jw_key_str(w, "distractors", o->distractors_dir);
+        jw_key(w, "runners");
+        if (o->runners)
+            jw_int(w, o->runners);
+        else
+            fputs("null", f);
+        jw_key_int(w, "targets", o->targets);
+        jw_key_int(w, "cameras", K);
+        jw_key_int(w, "threads", o->threads);
+        jw_key_str(w, "mode",
+                   o->mode == MODE_BOTH    ? "both"
+                   : o->mode == MODE_PLAIN ? "plain"
+                                           : "course");
+        jw_key(w, "possible");
+        jw_bool(w, o->possible);
+        jw_key_num(w, "max_false", o->max_false > 0 ? o->max_false : FT_SEARCH_MAX_FALSE);
+        jw_key_num(w, "min_pace", o->min_pace > 0 ? o->min_pace : 2.5);
+        jw_key(w, "expand");
+        jw_bool(w, !o->no_expand);
+        jw_key(w, "operator");
+        jw_bool(w, o->operator_);
+        jw_key(w, "reuse_db");
+        jw_bool(w, o->reuse_db);
+        jw_key_str(w, "cache", o->cache_path);
+        jw_key_str(w, "db", o->db_path);
+        jw_key_str(w, "gun", GUN_TIME);
+        jw_key_str(w, "space", R.space);
+        jw_close(w);
+        jw_close(w);
+        if (ferror(f) | fclose(f)) {
+            unlink(tmp);
+            die("cannot write %s", tmp);
+        }
+        if (rename(tmp, o->json_path) != 0) {
+            unlink(tmp);
+            die("cannot write %s: %s", o->json_path, strerror(errno));
+        }
     }
     free(n_probe), free(query), free(query_ok), free(query_ms), free(cli_ms);
     free(tl[0].ms), free(tl[1].ms), free(tl[2].ms);

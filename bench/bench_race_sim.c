@@ -242,7 +242,7 @@ static void parse_options(int argc, char **argv, options *o)
     o->model_dir = getenv("FT_MODEL_DIR") ? getenv("FT_MODEL_DIR") : "models/face-api/model";
     o->cameras = 4;
     o->course_km = 42.195;
-    parse_time("2026-04-12T09:00:00Z", &o->start_us);
+    ft_time_parse("2026-04-12T09:00:00Z", "UTC", &o->start_us, NULL, NULL, 0);
     o->seed = 1;
     o->max_span_s = -1;
     o->margin_s = 3;
@@ -253,50 +253,52 @@ static void parse_options(int argc, char **argv, options *o)
     o->shutter_s = 0.008;
     o->codec = "auto";
     o->export_singles = -1;
-    args a = { argc, 1, argv, NULL, 0, NULL };
-    for (; a.i < argc; a.i++) {
-        const char *s = argv[a.i];
-        if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+    struct opts a;
+    xopts_init(&a, argc, argv);
+    while (xopts_next(&a)) {
+        if (strcmp(a.arg, "-h") == 0 || strcmp(a.arg, "--help") == 0) {
             fputs(usage, stdout);
             exit(0);
         }
-        arg_split(&a);
-        if (arg_is(&a, "--people")) {
-            o->people_dir = arg_value(&a);
-        } else if (arg_is(&a, "--people-from-image")) {
+        if (opts_is(&a, "--people")) {
+            o->people_dir = xopts_value(&a);
+        } else if (opts_is(&a, "--people-from-image")) {
             if (a.value) die("--people-from-image takes files as separate arguments");
-            o->images = argv + a.i + 1;
-            while (a.i + 1 < argc && strncmp(argv[a.i + 1], "--", 2) != 0)
-                a.i++, o->n_images++;
+            /* the files: the words up to the next "--option" (taken here, so
+            ** the walker never sees them as operands) */
+            o->images = argv + a.next, o->n_images = 0;
+            while (a.next < argc && strncmp(argv[a.next], "--", 2) != 0)
+                a.next++, o->n_images++;
             if (!o->n_images) die("--people-from-image needs at least one image file");
-        } else if (arg_is(&a, "--check-queries")) {
+        } else if (opts_is(&a, "--check-queries")) {
+            xopts_flag(&a);
             o->check_queries = 1;
-        } else if (arg_is(&a, "--variants")) {
-            o->variants = arg_int(&a, 2, MAX_PHOTOS);
-        } else if (arg_is(&a, "--models")) {
-            o->model_dir = arg_value(&a);
-        } else if (arg_is(&a, "--out")) {
-            o->out_dir = arg_value(&a);
-        } else if (arg_is(&a, "--queries")) {
-            o->queries_dir = arg_value(&a);
-        } else if (arg_is(&a, "--runners")) {
-            o->runners = arg_int(&a, 1, 100000);
-        } else if (arg_is(&a, "--cameras")) {
-            o->cameras = arg_int(&a, 1, 100);
-        } else if (arg_is(&a, "--course-km")) {
-            o->course_km = arg_double(&a, 0.5, 1000);
-        } else if (arg_is(&a, "--start")) {
-            const char *v = arg_value(&a);
-            if (parse_time(v, &o->start_us) != 0)
+        } else if (opts_is(&a, "--variants")) {
+            o->variants = xopts_int(&a, 2, MAX_PHOTOS);
+        } else if (opts_is(&a, "--models")) {
+            o->model_dir = xopts_value(&a);
+        } else if (opts_is(&a, "--out")) {
+            o->out_dir = xopts_value(&a);
+        } else if (opts_is(&a, "--queries")) {
+            o->queries_dir = xopts_value(&a);
+        } else if (opts_is(&a, "--runners")) {
+            o->runners = xopts_int(&a, 1, 100000);
+        } else if (opts_is(&a, "--cameras")) {
+            o->cameras = xopts_int(&a, 1, 100);
+        } else if (opts_is(&a, "--course-km")) {
+            o->course_km = xopts_double(&a, 0.5, 1000);
+        } else if (opts_is(&a, "--start")) {
+            const char *v = xopts_value(&a);
+            if (ft_time_parse(v, "UTC", &o->start_us, NULL, NULL, 0) != FT_OK)
                 die("--start '%s' is not an ISO 8601 time such as 2026-04-12T09:00:00Z", v);
-        } else if (arg_is(&a, "--seed")) {
-            o->seed = arg_u64(&a);
-        } else if (arg_is(&a, "--max-span")) {
-            o->max_span_s = arg_double(&a, 1, 86400);
-        } else if (arg_is(&a, "--margin")) {
-            o->margin_s = arg_double(&a, 0, 600);
-        } else if (arg_is(&a, "--motion")) {
-            const char *v = arg_value(&a);
+        } else if (opts_is(&a, "--seed")) {
+            o->seed = xopts_u64(&a);
+        } else if (opts_is(&a, "--max-span")) {
+            o->max_span_s = xopts_double(&a, 1, 86400);
+        } else if (opts_is(&a, "--margin")) {
+            o->margin_s = xopts_double(&a, 0, 600);
+        } else if (opts_is(&a, "--motion")) {
+            const char *v = xopts_value(&a);
             if (strcmp(v, "lateral") == 0)
                 o->motion = MOTION_LATERAL;
             else if (strcmp(v, "approach") == 0)
@@ -305,33 +307,34 @@ static void parse_options(int argc, char **argv, options *o)
                 o->motion = MOTION_MIXED;
             else
                 die("--motion '%s': expected lateral, approach or mixed", v);
-        } else if (arg_is(&a, "--width")) {
-            o->width = arg_int(&a, 64, 7680);
-        } else if (arg_is(&a, "--height")) {
-            o->height = arg_int(&a, 64, 4320);
-        } else if (arg_is(&a, "--fps")) {
-            o->fps = arg_double(&a, 1, 120);
-        } else if (arg_is(&a, "--face-min")) {
-            o->face_min = arg_int(&a, 8, 2000);
-        } else if (arg_is(&a, "--face-max")) {
-            o->face_max = arg_int(&a, 8, 2000);
-        } else if (arg_is(&a, "--shutter")) {
-            o->shutter_s = arg_double(&a, 0, 0.5);
-        } else if (arg_is(&a, "--codec")) {
-            o->codec = arg_value(&a);
+        } else if (opts_is(&a, "--width")) {
+            o->width = xopts_int(&a, 64, 7680);
+        } else if (opts_is(&a, "--height")) {
+            o->height = xopts_int(&a, 64, 4320);
+        } else if (opts_is(&a, "--fps")) {
+            o->fps = xopts_double(&a, 1, 120);
+        } else if (opts_is(&a, "--face-min")) {
+            o->face_min = xopts_int(&a, 8, 2000);
+        } else if (opts_is(&a, "--face-max")) {
+            o->face_max = xopts_int(&a, 8, 2000);
+        } else if (opts_is(&a, "--shutter")) {
+            o->shutter_s = xopts_double(&a, 0, 0.5);
+        } else if (opts_is(&a, "--codec")) {
+            o->codec = xopts_value(&a);
             if (strcmp(o->codec, "auto") && strcmp(o->codec, "libx264") &&
                 strcmp(o->codec, "mpeg4"))
                 die("--codec '%s': expected auto, libx264 or mpeg4", o->codec);
-        } else if (arg_is(&a, "--quality")) {
-            o->quality = arg_int(&a, 0, 51);
-        } else if (arg_is(&a, "--export-people")) {
-            o->export_dir = arg_value(&a);
-        } else if (arg_is(&a, "--export-singles")) {
-            o->export_singles = arg_int(&a, 0, 100000);
-        } else if (arg_is(&a, "--quiet")) {
+        } else if (opts_is(&a, "--quality")) {
+            o->quality = xopts_int(&a, 0, 51);
+        } else if (opts_is(&a, "--export-people")) {
+            o->export_dir = xopts_value(&a);
+        } else if (opts_is(&a, "--export-singles")) {
+            o->export_singles = xopts_int(&a, 0, 100000);
+        } else if (opts_is(&a, "--quiet")) {
+            xopts_flag(&a);
             o->quiet = 1;
         } else {
-            die("unknown option '%s' (see --help)", s);
+            exit(opts_unknown(&a));
         }
     }
     if (!o->people_dir == !o->images) die("give --people DIR or --people-from-image FILE... (one)");
@@ -1521,65 +1524,136 @@ static const char *photo_label(const person *pe, int i)
     return pe->generated ? pe->label[i] : base_name(pe->label[i]);
 }
 
+/* A number with a fixed count of decimals (null if not finite). */
+static void jw_fixed(struct jw *w, double v, int decimals)
+{
+    if (isfinite(v))
+        fprintf(w->f, "%.*f", decimals, v);
+    else
+        fputs("null", w->f);
+}
+
+/* A number with at most digits significant digits (%g; null if not finite). */
+static void jw_sig(struct jw *w, double v, int digits)
+{
+    if (isfinite(v))
+        fprintf(w->f, "%.*g", digits, v);
+    else
+        fputs("null", w->f);
+}
+
+/* "key": "string" and "key": integer members. */
+static void jw_key_str(struct jw *w, const char *key, const char *v)
+{
+    jw_key(w, key);
+    jw_str(w, v);
+}
+
+static void jw_key_int(struct jw *w, const char *key, long long v)
+{
+    jw_key(w, key);
+    jw_int(w, v);
+}
+
 static void write_truth_json(const sim *S)
 {
     const options *o = &S->o;
     char path[PATH_MAX_SIM], a[40], b[40];
     join_path(path, sizeof path, o->out_dir, "truth.json", "");
     FILE *f = create_text(path);
+    struct jw w;
+    jw_init(&w, f, 1);
+    jw_open(&w, '{');
+    jw_key_str(&w, "generator", PROG);
+    jw_key(&w, "seed");
+    fprintf(f, "%llu", (unsigned long long)o->seed);
     format_time(o->start_us, a);
-    fprintf(f, "{\n  \"generator\": \"" PROG "\",\n  \"seed\": %llu,\n  \"start\": \"%s\",\n",
-            (unsigned long long)o->seed, a);
-    fprintf(f, "  \"course_km\": %.3f,\n  \"width\": %d,\n  \"height\": %d,\n  \"fps\": %g,\n",
-            o->course_km, o->width, o->height, o->fps);
-    fprintf(f, "  \"codec\": \"%s\",\n  \"people\": \"%s\",\n", o->codec,
-            o->people_dir ? "photos" : "augmented");
-    fprintf(f, "  \"cameras\": [\n");
+    jw_key_str(&w, "start", a);
+    jw_key(&w, "course_km");
+    jw_fixed(&w, o->course_km, 3);
+    jw_key_int(&w, "width", o->width);
+    jw_key_int(&w, "height", o->height);
+    jw_key(&w, "fps");
+    jw_sig(&w, o->fps, 6);
+    jw_key_str(&w, "codec", o->codec);
+    jw_key_str(&w, "people", o->people_dir ? "photos" : "augmented");
+    jw_key(&w, "cameras");
+    jw_open(&w, '[');
     for (int c = 0; c < S->n_cams; c++) {
         const camera *cam = &S->cams[c];
+        int lateral = cam->motion == MOTION_LATERAL;
+        jw_item(&w);
+        jw_open(&w, '{');
+        jw_key_str(&w, "id", cam->id);
+        jw_key(&w, "km");
+        jw_fixed(&w, cam->km, 1);
+        jw_key_str(&w, "video", cam->video);
         format_time(wall_us(S, cam->t0), a);
         format_time(wall_us(S, cam->t0 + cam->n_frames / o->fps), b);
-        fprintf(f,
-                "    {\"id\": \"%s\", \"km\": %.1f, \"video\": \"%s\", \"start\": \"%s\", "
-                "\"end\": \"%s\", \"frames\": %lld, \"motion\": \"%s\", \"lanes\": %d, "
-                "\"time_compression\": %.4g, \"max_lane_delay_s\": %.2f,\n     ",
-                cam->id, cam->km, cam->video, a, b, (long long)cam->n_frames,
-                cam->motion == MOTION_LATERAL ? "lateral" : "approach", cam->lanes,
-                cam->compression, cam->max_delay);
+        jw_key_str(&w, "start", a);
+        jw_key_str(&w, "end", b);
+        jw_key_int(&w, "frames", (long long)cam->n_frames);
+        jw_key_str(&w, "motion", lateral ? "lateral" : "approach");
+        jw_key_int(&w, "lanes", cam->lanes);
+        jw_key(&w, "time_compression");
+        jw_sig(&w, cam->compression, 4);
+        jw_key(&w, "max_lane_delay_s");
+        jw_fixed(&w, cam->max_delay, 2);
         /* where the faces are (pass_pose): for labelling tracks by position */
-        fprintf(f, "\"dir\": %d, \"horizon\": %.2f, \"vp_x\": %.2f, \"%s\": [", cam->dir,
-                cam->horizon, cam->vp_x, cam->motion == MOTION_LATERAL ? "lane_y" : "exit_y");
-        for (int k = 0; k < cam->lanes; k++)
-            fprintf(f, "%s%.2f", k ? ", " : "",
-                    cam->motion == MOTION_LATERAL ? cam->lane_y[k] : cam->exit_y[k]);
-        fprintf(f, "]}%s\n", c + 1 < S->n_cams ? "," : "");
+        jw_key_int(&w, "dir", cam->dir);
+        jw_key(&w, "horizon");
+        jw_fixed(&w, cam->horizon, 2);
+        jw_key(&w, "vp_x");
+        jw_fixed(&w, cam->vp_x, 2);
+        jw_key(&w, lateral ? "lane_y" : "exit_y");
+        jw_open(&w, '[');
+        for (int k = 0; k < cam->lanes; k++) {
+            jw_item(&w);
+            jw_fixed(&w, lateral ? cam->lane_y[k] : cam->exit_y[k], 2);
+        }
+        jw_close(&w);
+        jw_close(&w);
     }
-    fprintf(f, "  ],\n  \"runners\": [\n");
+    jw_close(&w);
+    jw_key(&w, "runners");
+    jw_open(&w, '[');
     for (int i = 0; i < S->n_runners; i++) {
         const runner *ru = &S->runners[i];
         const person *pe = &S->pp.v[ru->person];
+        jw_item(&w);
+        jw_open(&w, '{');
+        jw_key_str(&w, "id", ru->id);
+        jw_key_int(&w, "bib", ru->bib);
+        jw_key_str(&w, "name", pe->name);
+        jw_key(&w, "pace_kmh");
+        jw_fixed(&w, ru->pace_kmh, 2);
         format_time(wall_us(S, ru->start_s), a);
-        fprintf(f, "    {\"id\": \"%s\", \"bib\": %d, \"name\": ", ru->id, ru->bib);
-        json_str(f, pe->name);
-        fprintf(f, ", \"pace_kmh\": %.2f, \"start\": \"%s\", \"query\": ", ru->pace_kmh, a);
-        json_str(f, ru->query);
-        fprintf(f, ", \"query_photo\": ");
-        json_str(f, photo_label(pe, pe->query));
-        fprintf(f, ",\n     \"passes\": [");
+        jw_key_str(&w, "start", a);
+        jw_key_str(&w, "query", ru->query);
+        jw_key_str(&w, "query_photo", photo_label(pe, pe->query));
+        jw_key(&w, "passes");
+        jw_open(&w, '[');
         for (int c = 0; c < S->n_cams; c++) {
             const pass *p = &S->passes[(size_t)c * S->n_runners + i];
+            jw_item(&w);
+            jw_open(&w, '{');
+            jw_key_str(&w, "camera", S->cams[c].id);
             format_time(wall_us(S, p->t_in), a);
             format_time(wall_us(S, p->t_out), b);
-            fprintf(f,
-                    "%s\n       {\"camera\": \"%s\", \"t_in\": \"%s\", \"t_out\": \"%s\", "
-                    "\"photo\": ",
-                    c ? "," : "", S->cams[c].id, a, b);
-            json_str(f, photo_label(pe, p->photo));
-            fprintf(f, ", \"face_px\": %.1f, \"lane\": %d}", p->face_px, p->lane);
+            jw_key_str(&w, "t_in", a);
+            jw_key_str(&w, "t_out", b);
+            jw_key_str(&w, "photo", photo_label(pe, p->photo));
+            jw_key(&w, "face_px");
+            jw_fixed(&w, p->face_px, 1);
+            jw_key_int(&w, "lane", p->lane);
+            jw_close(&w);
         }
-        fprintf(f, "]}%s\n", i + 1 < S->n_runners ? "," : "");
+        jw_close(&w);
+        jw_close(&w);
     }
-    fprintf(f, "  ]\n}\n");
+    jw_close(&w);
+    jw_close(&w);
+    fputc('\n', f);
     close_text(f, path);
 }
 

@@ -1,7 +1,8 @@
 /*
 ** bench/util.c: helpers shared by the benchmark programs: errors that end
-** the program, allocation, seeded random streams, hashing, pixels, ISO 8601
-** times, folders and JSON strings (bench/util.h says what each does).
+** the program, allocation, options on the CLI's walker, seeded random
+** streams, hashing, pixels, the clock and folders (bench/util.h says what
+** each does).
 **
 ** DESIGN
 **   Not a bench_*.c file, so the Makefile does not make a program of it; it
@@ -9,8 +10,6 @@
 **   single-purpose; the one piece of state is the name die() prints.
 */
 #include "util.h"
-
-#include "facetrail/time.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -69,62 +68,65 @@ char *xstrdup(const char *s)
 /* Options                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Splits argv[a->i] into name and inline value ("--name=value"). */
-void arg_split(args *a)
+/* The walker, with messages named as die() names its own. */
+void xopts_init(struct opts *a, int argc, char **argv)
 {
-    const char *s = a->argv[a->i];
-    if (strncmp(s, "--", 2) != 0) die("unexpected operand '%s' (see --help)", s);
-    const char *eq = strchr(s, '=');
-    a->name = s, a->name_len = eq ? (size_t)(eq - s) : strlen(s), a->value = eq ? eq + 1 : NULL;
+    opts_init(a, argc, argv);
+    a->cmd = g_name ? g_name : program_invocation_short_name;
+    cli_program = NULL;
 }
 
-/* Whether the current option is name. */
-int arg_is(const args *a, const char *name)
+/* opts_next, ending the program on an operand or a trailing "--". */
+int xopts_next(struct opts *a)
 {
-    return strlen(name) == a->name_len && strncmp(a->name, name, a->name_len) == 0;
+    int more = opts_next(a);
+    if (a->n_operands) exit(usage_error(a->cmd, "unexpected operand '%s'", a->argv[1]));
+    if (!more && a->options_ended) exit(usage_error(a->cmd, "unexpected '--'"));
+    return more;
 }
 
 /* The option's value: inline or the next word. */
-const char *arg_value(args *a)
+const char *xopts_value(struct opts *a)
 {
-    if (a->value) return a->value;
-    if (a->i + 1 >= a->argc) die("%.*s needs a value (see --help)", (int)a->name_len, a->name);
-    return a->argv[++a->i];
+    const char *v = opts_value(a);
+    if (!v) exit(2);
+    return v;
 }
 
-/* The value as a number in [lo, hi]. */
-double arg_double(args *a, double lo, double hi)
+/* A flag: no "=value". */
+void xopts_flag(const struct opts *a)
 {
-    const char *v = arg_value(a);
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (end == v || *end || errno || !(x >= lo && x <= hi))
-        die("%.*s '%s': expected a number in [%g, %g]", (int)a->name_len, a->name, v, lo, hi);
-    return x;
+    if (opts_flag(a)) exit(2);
 }
 
 /* The value as an integer in [lo, hi]. */
-int arg_int(args *a, long lo, long hi)
+int xopts_int(struct opts *a, long lo, long hi)
 {
-    const char *v = arg_value(a);
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > hi)
-        die("%.*s '%s': expected an integer in [%ld, %ld]", (int)a->name_len, a->name, v, lo, hi);
+    char what[80];
+    long long x;
+    snprintf(what, sizeof what, "an integer in [%ld, %ld]", lo, hi);
+    if (opts_int(a, lo, hi, what, &x)) exit(2);
     return (int)x;
 }
 
-/* The value as an unsigned 64-bit integer (a seed). */
-uint64_t arg_u64(args *a)
+/* The value as a number in [lo, hi]. */
+double xopts_double(struct opts *a, double lo, double hi)
 {
-    const char *v = arg_value(a);
+    char what[80];
+    double x;
+    snprintf(what, sizeof what, "a number in [%g, %g]", lo, hi);
+    if (opts_double(a, lo, hi, 0, what, &x)) exit(2);
+    return x;
+}
+
+/* The value as an unsigned 64-bit integer (a seed). */
+uint64_t xopts_u64(struct opts *a)
+{
+    const char *v = xopts_value(a);
     char *end;
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
-    if (end == v || *end || errno || *v == '-')
-        die("%.*s '%s': expected an integer", (int)a->name_len, a->name, v);
+    if (end == v || *end || errno || *v == '-') exit(opts_bad(a, "an integer in [0, 2^64 - 1]"));
     return x;
 }
 
@@ -214,20 +216,6 @@ uint8_t clamp_u8(double x)
 /* Time                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* ISO 8601 text into microseconds since the epoch: the library's parser
-** (facetrail/time.h), a time without an offset read as UTC. 0, or -1 for
-** text it refuses. */
-int parse_time(const char *s, int64_t *out_us)
-{
-    return ft_time_parse(s, "UTC", out_us, NULL, NULL, 0) == FT_OK ? 0 : -1;
-}
-
-/* "2026-04-12T09:30:00.000Z": the library's ISO 8601 UTC form. */
-void format_time(int64_t us, char buf[40])
-{
-    ft_time_format(us, NULL, FT_TIME_ISO_UTC, buf, 40);
-}
-
 /* CLOCK_MONOTONIC in seconds. */
 double now_s(void)
 {
@@ -315,19 +303,4 @@ void free_list(char **v, int n)
     for (int i = 0; i < n; i++)
         free(v[i]);
     free(v);
-}
-
-/* A JSON string, escaped. */
-void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
 }

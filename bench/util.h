@@ -1,6 +1,7 @@
 /*
 ** bench/util.h: helpers shared by the benchmark programs (bench/util.c),
-** linked into every bench/bench_*.c binary.
+** linked into every bench/bench_*.c binary with tools/cli.c (the option
+** walker and the JSON writer of the CLI).
 **
 ** DESIGN
 **   A benchmark is a program, not a library: on any error it prints one line
@@ -16,6 +17,7 @@
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 
+#include "../tools/cli.h"
 #include "facetrail.h"
 
 #include <stddef.h>
@@ -35,30 +37,22 @@ char *xstrdup(const char *s);
 
 /* -- options ---------------------------------------------------------------- */
 
-/* Argument walker: "--name value" or "--name=value".
-**     args a = { argc, 1, argv, NULL, 0, NULL };
-**     for (; a.i < argc; a.i++) { arg_split(&a); if (arg_is(&a, "--x")) ... }
-** The value readers die with "--name 'v': expected ..." on a bad value. */
-typedef struct args {
-    int argc, i;
-    char **argv;
-    const char *name; /* current option, without any "=value" */
-    size_t name_len;
-    const char *value; /* inline value or NULL */
-} args;
-
-/* Splits argv[a->i] into name and inline value; dies on an operand (a word
-** that does not start with "--"). */
-void arg_split(args *a);
-/* Whether the current option is name. */
-int arg_is(const args *a, const char *name);
-/* The option's value: inline, or the next word (dies if there is none). */
-const char *arg_value(args *a);
-/* The value as a number in [lo, hi], an integer in [lo, hi], an unsigned
-** 64-bit integer. */
-double arg_double(args *a, double lo, double hi);
-int arg_int(args *a, long lo, long hi);
-uint64_t arg_u64(args *a);
+/* The option walker is the CLI's (struct opts, tools/cli.h: "--name value",
+** "--name=value"); these take its values and end the program (status 2) on
+** a bad one, after the walker's message "NAME: --option must be ...".
+**     struct opts a;
+**     xopts_init(&a, argc, argv);
+**     while (xopts_next(&a)) { if (opts_is(&a, "--x")) x = xopts_int(&a, 1, 9); ... }
+** A benchmark takes no operands: xopts_next ends the program on one. */
+void xopts_init(struct opts *a, int argc, char **argv);
+int xopts_next(struct opts *a);
+const char *xopts_value(struct opts *a);
+void xopts_flag(const struct opts *a);
+/* The value as an integer in [lo, hi], a number in [lo, hi], an unsigned
+** 64-bit integer (a seed). */
+int xopts_int(struct opts *a, long lo, long hi);
+double xopts_double(struct opts *a, double lo, double hi);
+uint64_t xopts_u64(struct opts *a);
 
 /* -- random numbers --------------------------------------------------------- */
 
@@ -120,13 +114,9 @@ static inline void sample_bilinear(const ft_image *img, double x, double y, floa
 
 /* -- time ------------------------------------------------------------------- */
 
-/* ISO 8601 ("2026-04-12T09:00:00Z", fractional seconds, +hh:mm offsets; no
-** zone means UTC) to microseconds since the epoch; -1 if malformed. Both
-** are the library's (ft_time_parse, ft_time_format): the CLI, the server
-** and the benchmarks read and write times one way. */
-int parse_time(const char *s, int64_t *out_us);
-/* Microseconds since the epoch as "2026-04-12T09:30:00.000Z". */
-void format_time(int64_t us, char buf[40]);
+/* Times are read and written by the library (facetrail/time.h:
+** ft_time_parse, and format_time of tools/cli.h), as by the CLI and the
+** server. */
 /* Monotonic clock in seconds. */
 double now_s(void);
 
@@ -144,7 +134,5 @@ const char *base_name(const char *path);
 ** Free with free_list. */
 char **list_dir(const char *dir, int dirs_only, int *n_out /* OUT */);
 void free_list(char **v, int n);
-/* A JSON string, quoted and escaped. */
-void json_str(FILE *f, const char *s);
 
 #endif /* BENCH_UTIL_H */

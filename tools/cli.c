@@ -5,8 +5,8 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pwd.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +17,21 @@
 /* Messages                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* Prints "facetrail CMD: MESSAGE" and a hint to stderr; returns CLI_ERROR. */
+const char *cli_program = "facetrail";
 
+/* Prints "facetrail CMD: MESSAGE" and a hint to stderr; returns CLI_ERROR.
+** Without cli_program (a benchmark): "CMD: MESSAGE (see --help)", one line. */
 int usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "facetrail %s: ", cmd);
+    if (cli_program) fprintf(stderr, "%s ", cli_program);
+    fprintf(stderr, "%s: ", cmd);
     vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\ntry 'facetrail %s --help'\n", cmd);
+    if (cli_program)
+        fprintf(stderr, "\ntry '%s %s --help'\n", cli_program, cmd);
+    else
+        fputs(" (see --help)\n", stderr);
     va_end(ap);
     return CLI_ERROR;
 }

@@ -54,6 +54,10 @@ struct faces {
     int n;
 };
 
+/* The program usage_error names before the command: "facetrail". A program
+** that is its own command (a benchmark: bench/util.h) sets it to NULL, and
+** its usage errors are one line, "CMD: MESSAGE (see --help)". */
+extern const char *cli_program;
 /* Prints "facetrail CMD: MESSAGE" and a hint to stderr; returns CLI_ERROR. */
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int print_help(const char *text);
