@@ -13,6 +13,8 @@ Against a running `facetrail serve` (PORT, its process PID):
   3. adds the cameras live (POST /api/v1/cameras with the HTTP url);
   4. once they are connected, --clients clients POST /api/v1/search with
      photo P for --seconds seconds;
+     a clip that ends is served again to the camera's reconnection, so a
+     run may be longer than the clips;
   5. with --kill-at S, the HTTP streams are cut S seconds in (the
      connections closed, the server refusing for 3 s): the cameras must
      reconnect;
@@ -218,6 +220,8 @@ t0 = time.time()
 ts = [threading.Thread(target=client) for _ in range(args.clients)]
 [t.start() for t in ts]
 [t.join() for t in ts]
+if not ts:  # cameras only
+    time.sleep(max(0.0, t_end - time.time()))
 took = time.time() - t0
 time.sleep(3)
 stop.set()
@@ -232,11 +236,20 @@ def q(v, p):
     return round(v[min(len(v) - 1, int(p * len(v)))], 3) if v else None
 
 
+def slope(v):
+    n = len(v)
+    if n < 3:
+        return None
+    mx, my = (n - 1) / 2.0, sum(v) / n
+    sxx = sum((i - mx) ** 2 for i in range(n))
+    return round(60.0 * sum((i - mx) * (y - my) for i, y in enumerate(v)) / sxx, 3)  # 1 sample/s
+
+
 lat.sort()
 late = sorted(w - iso_s(a["time"]) for w, a in alerts)
 seen = sorted(w - iso_s(a["first_seen"]) for w, a in alerts if a.get("first_seen"))
 print(json.dumps({
-    "searches": {"count": len(lat), "errors": errs[0], "per_s": round(len(lat) / took, 2),
+    "searches": {"count": len(lat), "errors": errs[0], "per_s": round(len(lat) / took, 2) if took > 0 else 0,
                  "p50": q(lat, 0.5), "p95": q(lat, 0.95), "clients": args.clients,
                  "seconds": round(took, 1)},
     "alerts": {"count": len(alerts), "early": sum(1 for _, a in alerts if a.get("early")),
@@ -244,5 +257,8 @@ print(json.dumps({
                "from_first_seen_p50": q(seen, 0.5), "from_first_seen_p95": q(seen, 0.95)},
     "cameras": status,
     "memory_mib": {"first": round(rss[0], 1) if rss else None, "last": round(rss[-1], 1) if rss else None,
-                   "max": round(max(rss), 1) if rss else None},
+                   "max": round(max(rss), 1) if rss else None,
+                   # least-squares slope over the second half of the run (after warm-up)
+                   "slope_mib_per_min": slope(rss[len(rss) // 2:]),
+                   "at_half": round(rss[len(rss) // 2], 1) if rss else None},
 }))
