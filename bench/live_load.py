@@ -4,10 +4,14 @@
         [--cameras 2] [--clients 50] [--seconds 60] [--watch N] [--kill-at S]
 
 Against a running `facetrail serve` (PORT, its process PID):
-  1. serves each of the first --cameras clips of the simulated race DIR
-     (bench_race_sim --out DIR) over HTTP at real time: a GET is answered
-     with the file's bytes at an even rate over the clip's duration, as a
-     camera streams (python3's http.server, on a free loopback port);
+  1. streams each of the first --cameras clips of the simulated race DIR
+     (bench_race_sim --out DIR) over HTTP at real time, as a camera does:
+     --source ffmpeg (the default where ffmpeg is installed): `ffmpeg -re
+     -stream_loop -1 ... -f mpegts -listen 1`, frames sent when their time
+     comes, the clip looped; --source python: a GET is answered with the
+     file's bytes at an even rate over the clip's duration (python3's
+     http.server; a large frame arrives late, so the latencies include that
+     transport jitter);
   2. puts the race's first --watch runners' query photos on the watchlist
      and listens to GET /api/v1/alerts;
   3. adds the cameras live (POST /api/v1/cameras with the HTTP url);
@@ -15,9 +19,9 @@ Against a running `facetrail serve` (PORT, its process PID):
      photo P for --seconds seconds;
      a clip that ends is served again to the camera's reconnection, so a
      run may be longer than the clips;
-  5. with --kill-at S, the HTTP streams are cut S seconds in (the
-     connections closed, the server refusing for 3 s): the cameras must
-     reconnect;
+  5. with --kill-at S, the streams are killed S seconds in (ffmpeg
+     SIGKILLed and started again 3 s later; python: the connections closed
+     and refused for 3 s): the cameras must reconnect;
   6. samples GET /api/v1/status and the server's resident memory every
      second.
 Prints one JSON line: searches (count, errors, per second, p50, p95), the
@@ -30,7 +34,11 @@ import argparse
 import http.server
 import json
 import os
+import shutil
+import signal
+import socket
 import socketserver
+import subprocess
 import threading
 import time
 import urllib.request
@@ -46,6 +54,8 @@ ap.add_argument("--clients", type=int, default=50)
 ap.add_argument("--seconds", type=float, default=60)
 ap.add_argument("--watch", type=int, default=10)
 ap.add_argument("--kill-at", type=float, default=0)
+ap.add_argument("--source", choices=["ffmpeg", "python"],
+                default="ffmpeg" if shutil.which("ffmpeg") else "python")
 args = ap.parse_args()
 base = "http://127.0.0.1:%s" % args.port
 
@@ -101,6 +111,35 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 streams = Server(("127.0.0.1", 0), Stream)
 threading.Thread(target=streams.serve_forever, daemon=True).start()
 sport = streams.server_address[1]
+ff = {}  # camera -> [port, process]
+
+
+def free_port():
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def ffmpeg_start(cid):
+    port = ff[cid][0] if cid in ff else free_port()
+    p = subprocess.Popen(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+                          "-stream_loop", "-1", "-i", os.path.join(args.race, cid + ".mp4"),
+                          "-c", "copy", "-f", "mpegts", "-listen", "1",
+                          "http://127.0.0.1:%d/%s.ts" % (port, cid)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ff[cid] = [port, p]
+
+
+def url_of(cid):
+    if args.source == "ffmpeg":
+        return "http://127.0.0.1:%d/%s.ts" % (ff[cid][0], cid)
+    return "http://127.0.0.1:%d/%s.mp4" % (sport, cid)
+
+
+if args.source == "ffmpeg":
+    for cid, _, _ in cams:
+        ffmpeg_start(cid)
+    time.sleep(0.5)
 
 
 def call(method, path, body=None, ctype=None, timeout=120):
@@ -183,7 +222,7 @@ threading.Thread(target=sample, daemon=True).start()
 # -- the cameras, live ------------------------------------------------------------
 for cid, km, _ in cams:  # ids of their own: the searched event may have cameras at those km
     call("POST", "/api/v1/cameras",
-         json.dumps({"id": "live-" + cid, "km": km, "url": "http://127.0.0.1:%d/%s.mp4" % (sport, cid)}).encode(),
+         json.dumps({"id": "live-" + cid, "km": km, "url": url_of(cid)}).encode(),
          "application/json")
 deadline = time.time() + 60
 while time.time() < deadline and not all(status.get("live-" + c[0], {}).get("frames", 0) > 0 for c in cams):
@@ -211,6 +250,14 @@ def client():
 if args.kill_at > 0:
     def killer():
         time.sleep(args.kill_at)
+        if args.source == "ffmpeg":
+            for cid in ff:
+                ff[cid][1].send_signal(signal.SIGKILL)
+                ff[cid][1].wait()
+            time.sleep(3)
+            for cid in list(ff):
+                ffmpeg_start(cid)
+            return
         refuse_until[0] = time.time() + 3
         cut.set()
         time.sleep(0.2)
@@ -225,6 +272,8 @@ if not ts:  # cameras only
 took = time.time() - t0
 time.sleep(3)
 stop.set()
+for cid in ff:
+    ff[cid][1].kill()
 for cid, _, _ in cams:
     try:
         call("DELETE", "/api/v1/cameras/live-" + cid)
@@ -256,6 +305,7 @@ print(json.dumps({
                "p50": q(late, 0.5), "p95": q(late, 0.95), "max": round(late[-1], 3) if late else None,
                "from_first_seen_p50": q(seen, 0.5), "from_first_seen_p95": q(seen, 0.95)},
     "cameras": status,
+    "source": args.source,
     "memory_mib": {"first": round(rss[0], 1) if rss else None, "last": round(rss[-1], 1) if rss else None,
                    "max": round(max(rss), 1) if rss else None,
                    # least-squares slope over the second half of the run (after warm-up)

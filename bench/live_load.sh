@@ -14,7 +14,8 @@
 # Environment: FT, SIM (the binaries; default build/release/...), EVENT,
 # CAMERAS (2), CLIENTS (50), SECONDS (60), WIDTH (1280), HEIGHT (720),
 # WORKERS (2), KILL_AT (0: no cut; else the streams are cut S seconds in),
-# CPUS (e.g. 0: serve runs on those cores only, with taskset).
+# CPUS (e.g. 0: serve runs on those cores only, with taskset), SOURCE (ffmpeg, the
+# default where ffmpeg is installed: frames sent at their time over HTTP; or python).
 set -eu
 FT=${FT:-build/release/facetrail}
 SIM=${SIM:-build/release/bench/bench_race_sim}
@@ -54,5 +55,6 @@ done
 [ -n "$port" ] || { cat "$OUT/serve.err" >&2; exit 1; }
 photo=$(awk -F'\t' '$1 == "runner" { print $4; exit }' "$OUT/race/truth.tsv")
 python3 bench/live_load.py --port "$port" --pid "$pid" --race "$OUT/race" --photo "$photo" \
-    --cameras "$CAMERAS" --clients "$CLIENTS" --seconds "$SECONDS_" --kill-at "$KILL_AT" |
+    --cameras "$CAMERAS" --clients "$CLIENTS" --seconds "$SECONDS_" --kill-at "$KILL_AT" \
+    ${SOURCE:+--source "$SOURCE"} |
     tee "$OUT/result.json"

@@ -189,6 +189,7 @@ typedef struct server {
     pthread_rwlock_t s_lock; /* searches read sv->s; a reload swaps it */
     ft_searcher *s;
     int64_t loaded_sightings, loaded_descriptors;
+    int reload; /* 1: load the searcher again in full (a purge), under lock */
     ft_query_params qp;
     const ft_calibration *cal;
     pthread_mutex_t lock, lock_thumb;
@@ -529,14 +530,30 @@ static const char *field(const request *rq, const char *name)
     return NULL;
 }
 
-/* Loads the searcher again when the store holds other counts than loaded
-** (another process committed sightings). Under sv->lock. */
+/* Brings the searcher up to the store: nothing when the counts are those
+** loaded; the new sightings only when there are more (ft_searcher_update);
+** a full load after a purge, fewer sightings, or a new camera. Under
+** sv->lock. */
 static int refresh(server *sv, char *err, size_t errlen)
 {
     int64_t ns = 0, nd = 0;
     int rc = ft_store_stats(sv->st, NULL, &ns, &nd, NULL, NULL);
     if (rc != FT_OK) return snprintf(err, errlen, "%s", ft_store_errmsg(sv->st)), rc;
-    if (sv->s && ns == sv->loaded_sightings && nd == sv->loaded_descriptors) return FT_OK;
+    if (sv->s && !sv->reload && ns == sv->loaded_sightings && nd == sv->loaded_descriptors)
+        return FT_OK;
+    if (sv->s && !sv->reload && ns > sv->loaded_sightings && nd >= sv->loaded_descriptors) {
+        /* more sightings (the live cameras, another ingest): only they are
+        ** read, under the write lock (short: a few sightings) */
+        pthread_rwlock_wrlock(&sv->s_lock);
+        rc = ft_searcher_update(sv->s, sv->st, NULL, err, errlen);
+        pthread_rwlock_unlock(&sv->s_lock);
+        if (rc == FT_OK) {
+            sv->loaded_sightings = ns;
+            sv->loaded_descriptors = nd;
+            return FT_OK;
+        }
+        if (rc != FT_ENOTFOUND) return rc; /* a new camera: load it all again */
+    }
     ft_searcher *s = NULL, *old;
     if ((rc = ft_searcher_open(sv->st, sv->cal->metric, &s, err, errlen)) != FT_OK) return rc;
     pthread_rwlock_wrlock(&sv->s_lock); /* searches on the old one finish first */
@@ -546,6 +563,7 @@ static int refresh(server *sv, char *err, size_t errlen)
     ft_searcher_close(old);
     sv->loaded_sightings = ns;
     sv->loaded_descriptors = nd;
+    sv->reload = 0;
     return FT_OK;
 }
 
@@ -1927,6 +1945,9 @@ static enum MHD_Result do_purge(server *sv, struct MHD_Connection *c, request *r
         snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
         sv->watch_gen++;
         pthread_mutex_unlock(&sv->lock_w);
+        pthread_mutex_lock(&sv->lock);
+        sv->reload = 1; /* the searcher forgets the purged sightings */
+        pthread_mutex_unlock(&sv->lock);
         pthread_mutex_lock(&sv->lock_alerts);
         for (int i = 0; i < ALERT_RING; i++) {
             free(sv->ring[i].thumb);

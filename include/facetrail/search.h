@@ -53,6 +53,15 @@ typedef struct ft_searcher ft_searcher;
 ** errors; err gets a message. */
 int ft_searcher_open(ft_store *st, enum ft_metric metric, ft_searcher **out /* OUT */, char *err,
                      size_t errlen);
+/* Adds the sightings committed to st since the searcher was opened or last
+** updated (ids above the highest it holds), with their descriptors: a live
+** event's new sightings become searchable without loading it all again.
+** *added (may be NULL) gets how many. Not thread-safe with searches of s:
+** the caller holds them off (a write lock). FT_ENOTFOUND: a sighting of a
+** camera the searcher does not know (added since the open): open it again.
+** FT_ENOMEM (s is left as it was), store errors; err gets a message. */
+int ft_searcher_update(ft_searcher *s, ft_store *st, int64_t *added /* OUT */, char *err,
+                       size_t errlen);
 void ft_searcher_close(ft_searcher *s);
 /* Sightings and descriptors loaded, and the latest time seen (microseconds). */
 int64_t ft_searcher_sightings(const ft_searcher *s);

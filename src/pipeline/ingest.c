@@ -46,7 +46,9 @@
 **   analysed frame, full at the start and holding max_lag_s worth of frames
 **   (at least LIVE_BURST): a source faster than real time is cut to
 **   sample_fps frames a second, while a real-time source whose frames come
-**   unevenly, in bursts no longer than max_lag_s, loses none); else analyse
+**   unevenly, in bursts no longer than max_lag_s, loses none; the frames
+**   the opening held back while FFmpeg probed the stream, sample_fps x the
+**   time the open took, are a one-time credit beyond it); else analyse
 **   at t.
 **   t never goes back (offset only shrinks, and a reset sets t = w), so
 **   checkpoints and tracks stay ordered.
@@ -528,13 +530,17 @@ static int live_progress(live *L, int64_t t, int64_t lag_us)
 /* Reads one connection until it is lost, a plain file ends (*ended = 1)
 ** or a stop (*stopped = 1). Returns FT_OK or a processing / store error;
 ** *why gets the reason of a loss. */
-static int live_read(live *L, ft_video *v, int *stopped, int *ended, char *why, size_t whylen)
+static int live_read(live *L, ft_video *v, double open_s, int *stopped, int *ended, char *why,
+                     size_t whylen)
 {
     const ft_ingest_params *p = L->in.p;
     int64_t offset = 0, last_pts = 0, last_w = 0;
     int have_offset = 0;
     const double cap = fmax(LIVE_BURST, p->sample_fps * p->max_lag_s);
-    double budget = cap; /* frames that may be analysed now (token bucket) */
+    /* frames that may be analysed now (token bucket); at first also those
+    ** the opening held back (the demuxer reads ahead while it probes the
+    ** stream: they come at once, on time by the stream's clock) */
+    double budget = cap, held = p->sample_fps * open_s;
     const int64_t max_lag = (int64_t)(p->max_lag_s * 1e6);
     struct stat sb;
     const int paced = stat(p->source, &sb) == 0 && S_ISREG(sb.st_mode);
@@ -573,6 +579,7 @@ static int live_read(live *L, ft_video *v, int *stopped, int *ended, char *why, 
         L->out->frames_read++;
         if (last_w > 0) budget += (double)(w - last_w) / 1e6 * p->sample_fps;
         if (budget > cap) budget = cap;
+        if (budget < 1.0 && held >= 1.0 && lag <= max_lag) budget += 1.0, held -= 1.0;
         last_w = w;
         if (lag > max_lag || budget < 1.0) {
             L->out->frames_dropped++;
@@ -636,7 +643,9 @@ static int run_live(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_
         }
         ft_video *v = NULL;
         char oerr[600];
+        double opened = ft__now();
         rc = ft_video_open_live(p->source, &vp, &v, oerr, sizeof oerr);
+        opened = ft__now() - opened;
         if (rc == FT_ENOMEM) goto done;
         if (rc == FT_OK) {
             ft_video_info vi;
@@ -648,7 +657,7 @@ static int run_live(ft_engine *eng, ft_store *st, const ft_ingest_params *p, ft_
                        vi.format, vi.codec, vi.width, vi.height, vi.fps);
             int64_t before = out->frames_read;
             why[0] = '\0';
-            rc = live_read(&L, v, &stopped, &ended, why, sizeof why);
+            rc = live_read(&L, v, opened, &stopped, &ended, why, sizeof why);
             ft_video_close(v);
             if (rc != FT_OK) goto done;
             if (out->frames_read > before) backoff = LIVE_BACKOFF_MIN_S;

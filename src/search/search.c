@@ -207,6 +207,71 @@ int ft_searcher_open(ft_store *st, enum ft_metric metric, ft_searcher **out, cha
     return FT_OK;
 }
 
+/* Update: appends each new sighting's row and descriptors. */
+typedef struct updater {
+    ft_searcher *s;
+    int rc;
+    int64_t added, last_id;
+} updater;
+
+static int on_new(const ft_sighting *si, void *ctx)
+{
+    updater *U = ctx;
+    ft_searcher *s = U->s;
+    U->last_id = si->id;
+    if (s->n_s > 0 && si->id <= s->s[s->n_s - 1].id) return 0; /* held already */
+    int cam = find_cam(s, si->camera_id);
+    if (cam < 0) return U->rc = FT_ENOTFOUND, 1;
+    if (si->n_desc < 0 || si->n_desc > 3) return U->rc = FT_EFORMAT, 1;
+    if (s->n_s == s->cap_s) {
+        int64_t cap = s->cap_s ? 2 * s->cap_s : 1024;
+        sight *g = ft__realloc(s->s, (size_t)cap * sizeof *g);
+        if (!g) return U->rc = FT_ENOMEM, 1;
+        s->s = g;
+        s->cap_s = cap;
+    }
+    int64_t row = s->n_s;
+    int k = 0;
+    for (; k < si->n_desc; k++) {
+        float v[FT_DESCRIPTOR_DIM];
+        memcpy(v, si->desc[k], sizeof v);
+        if (s->metric == FT_METRIC_COSINE) ft_descriptor_normalize(v);
+        int rc = ft_index_add(s->index, row * 4 + k, v);
+        if (rc != FT_OK) {
+            for (int j = 0; j < k; j++) /* the row is not kept: nor are its vectors */
+                ft_index_remove(s->index, row * 4 + j);
+            return U->rc = rc, 1;
+        }
+    }
+    s->s[s->n_s++] = (sight){ si->id, cam, si->n_desc, si->first_us, si->last_us, si->best_us };
+    s->n_desc += si->n_desc;
+    if (si->last_us > s->latest_us) s->latest_us = si->last_us;
+    U->added++;
+    return 0;
+}
+
+int ft_searcher_update(ft_searcher *s, ft_store *st, int64_t *added, char *err, size_t errlen)
+{
+    if (added) *added = 0;
+    if (!s || !st) return ft__errf(err, errlen, FT_EINVAL, "no searcher or store");
+    updater U = { s, FT_OK, 0, s->n_s ? s->s[s->n_s - 1].id : 0 };
+    for (;;) {
+        int64_t before = U.last_id, n0 = U.added;
+        int rc = ft_store_sightings_after(st, U.last_id, 1024, on_new, &U);
+        if (U.rc != FT_OK) rc = U.rc;
+        if (rc != FT_OK) {
+            if (added) *added = U.added;
+            return ft__errf(err, errlen, rc, "updating the searcher: %s",
+                            rc == FT_ENOTFOUND ? "a sighting of a camera added since it was opened"
+                            : rc == FT_ENOMEM  ? "out of memory"
+                                               : ft_store_errmsg(st));
+        }
+        if (U.last_id == before || U.added == n0) break;
+    }
+    if (added) *added = U.added;
+    return FT_OK;
+}
+
 void ft_searcher_close(ft_searcher *s)
 {
     if (!s) return;

@@ -352,6 +352,52 @@ static void test_search_empty(void)
     unlink(path);
 }
 
+/* A searcher opened on a live event takes the sightings committed since
+** (ft_searcher_update): the counts grow, a search finds the new one, an
+** update with nothing new adds nothing, and a sighting of a camera added
+** after the open asks for a new open (FT_ENOTFOUND). */
+static void test_searcher_update(void)
+{
+    open_event("u");
+    int64_t a = ingest_of("A"), b = ingest_of("B");
+    add(a, 1, T0, 10, 0);
+    ft_searcher *s;
+    char err[256];
+    ASSERT_OK(ft_searcher_open(st, FT_METRIC_EUCLIDEAN, &s, err, sizeof err));
+    ASSERT_EQ(ft_searcher_sightings(s), 1);
+    add(b, 2, T0 + 3600000000LL, 50, 0); /* someone else, at B an hour later */
+    add(b, 3, T0 + 3700000000LL, 90, 0);
+    int64_t added = -1;
+    ASSERT_OK(ft_searcher_update(s, st, &added, err, sizeof err));
+    ASSERT_EQ(added, 2);
+    ASSERT_EQ(ft_searcher_sightings(s), 3);
+    ASSERT_EQ(ft_searcher_descriptors(s), 3);
+    ASSERT_EQ(ft_searcher_latest_us(s), T0 + 3700000000LL + 2000000);
+    float q[FT_DESCRIPTOR_DIM];
+    vec(q, 50, 0);
+    ft_search_params sp = ft_search_default_params();
+    sp.cal = calibration();
+    ft_search_result r;
+    ASSERT_OK(ft_searcher_search(s, q, &sp, &r));
+    ASSERT_EQ(r.n_appearances, 1);
+    ASSERT_STR_EQ(r.appearances[0].camera_id, "B");
+    ASSERT_EQ(r.appearances[0].first_us, T0 + 3600000000LL);
+    ft_search_result_free(&r);
+    ASSERT_OK(ft_searcher_update(s, st, &added, err, sizeof err));
+    ASSERT_EQ(added, 0);
+    ft_camera c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.id, sizeof c.id, "D");
+    c.km = 30;
+    ASSERT_OK(ft_store_camera_add(st, &c));
+    add(ingest_of("D"), 4, T0 + 7200000000LL, 70, 0);
+    ASSERT_EQ(ft_searcher_update(s, st, &added, err, sizeof err), FT_ENOTFOUND);
+    ASSERT_EQ(ft_searcher_sightings(s), 3);
+    ft_searcher_close(s);
+    ft_store_close(st);
+    unlink(path);
+}
+
 /* The stranger policy: by default a small gallery does not loosen the
 ** threshold past FMR 1e-4 (10 descriptors at 0.01 expected false matches
 ** would allow 1e-3); weaker candidates come back only when asked, marked
@@ -658,5 +704,5 @@ static void test_search_course(void)
 }
 
 FT_TESTS(FT_TEST(test_search_timeline), FT_TEST(test_search_course), FT_TEST(test_search_base64),
-         FT_TEST(test_watch_check), FT_TEST(test_watcher), FT_TEST(test_search_default_policy), FT_TEST(test_search_empty),
+         FT_TEST(test_watch_check), FT_TEST(test_watcher), FT_TEST(test_searcher_update), FT_TEST(test_search_default_policy), FT_TEST(test_search_empty),
          FT_TEST(test_search_descriptor_space))
