@@ -314,6 +314,8 @@ static int fz_setup(void)
     if (ft_watcher_create(sv->cal, FT_SEARCH_MAX_FALSE, &sv->watcher) != FT_OK)
         return fz_fail("watcher", "out of memory"), -1;
     pthread_mutex_init(&sv->eng_lock[0], NULL);
+    pthread_mutex_init(&sv->lock_pool, NULL);
+    pthread_cond_init(&sv->pool_free, NULL);
     sv->engs[0] = NULL; /* no models: searches stop at ft_query_face */
     sv->n_engs = 1;
     fz_alert(sv);

@@ -91,6 +91,7 @@
 #    define KEEPALIVE_S 15 /* an event stream's comment line when nothing happens */
 #endif
 #define REQUEST_NICE   5   /* the connection threads' nice value: below the cameras' */
+#define REFRESH_S      0.5 /* a search sees sightings committed this long before it */
 #define SELFIE_PER_HOUR  10    /* default --selfies-per-hour */
 #define SELFIE_MAX       100   /* the most --selfies-per-hour allows */
 #define SELFIE_MAX_FALSE 0.001 /* a selfie's strict threshold: false matches expected */
@@ -185,11 +186,17 @@ typedef struct server {
     ft_engine *engs[MAX_ENGINES]; /* searches and watchlist photos, one request each */
     pthread_mutex_t eng_lock[MAX_ENGINES];
     int n_engs;
-    unsigned next_eng;
+    /* the engines are handed out first come, first served (take_engine) */
+    pthread_mutex_t lock_pool;
+    pthread_cond_t pool_free;
+    int eng_busy[MAX_ENGINES];
+    uint64_t ticket_next, ticket_serving;
     pthread_rwlock_t s_lock; /* searches read sv->s; a reload swaps it */
     ft_searcher *s;
     int64_t loaded_sightings, loaded_descriptors;
-    int reload; /* 1: load the searcher again in full (a purge), under lock */
+    int reload;           /* 1: load the searcher again in full (a purge), under lock */
+    int64_t data_version; /* the store's when the searcher was last brought up to it */
+    double refreshed_s;   /* when (monotonic) */
     ft_query_params qp;
     const ft_calibration *cal;
     pthread_mutex_t lock, lock_thumb;
@@ -530,13 +537,23 @@ static const char *field(const request *rq, const char *name)
     return NULL;
 }
 
-/* Brings the searcher up to the store: nothing when the counts are those
-** loaded; the new sightings only when there are more (ft_searcher_update);
+/* Brings the searcher up to the store, at most REFRESH_S old: nothing when
+** the counts are those loaded; the new sightings only when there are more
+** (ft_searcher_update);
 ** a full load after a purge, fewer sightings, or a new camera. Under
 ** sv->lock. */
 static int refresh(server *sv, char *err, size_t errlen)
 {
-    int64_t ns = 0, nd = 0;
+    int64_t ns = 0, nd = 0, version = 0;
+    /* ft_store_stats counts rows (milliseconds on a large event, under
+    ** sv->lock): not when nothing was committed since the last look, and
+    ** at most every REFRESH_S (every search commits its audit record) */
+    double now = mono_s();
+    if (sv->s && !sv->reload &&
+        ((ft_store_data_version(sv->st, &version) == FT_OK && version == sv->data_version) ||
+         now - sv->refreshed_s < REFRESH_S))
+        return FT_OK;
+    sv->refreshed_s = now;
     int rc = ft_store_stats(sv->st, NULL, &ns, &nd, NULL, NULL);
     if (rc != FT_OK) return snprintf(err, errlen, "%s", ft_store_errmsg(sv->st)), rc;
     if (sv->s && !sv->reload && ns == sv->loaded_sightings && nd == sv->loaded_descriptors)
@@ -550,6 +567,7 @@ static int refresh(server *sv, char *err, size_t errlen)
         if (rc == FT_OK) {
             sv->loaded_sightings = ns;
             sv->loaded_descriptors = nd;
+            sv->data_version = version;
             return FT_OK;
         }
         if (rc != FT_ENOTFOUND) return rc; /* a new camera: load it all again */
@@ -563,26 +581,43 @@ static int refresh(server *sv, char *err, size_t errlen)
     ft_searcher_close(old);
     sv->loaded_sightings = ns;
     sv->loaded_descriptors = nd;
+    sv->data_version = version;
     sv->reload = 0;
     return FT_OK;
 }
 
-/* An engine for one request: a free one if any, else the next in turn
-** (waiting for it). Returns its index; release with release_engine. */
+/* An engine for one request, first come first served: each request takes
+** a ticket and waits for its turn and a free engine, so that under load the
+** wait is the queue's length, the same for every request (a plain mutex per
+** engine lets some requests wait far longer than others). Returns its
+** index; release with release_engine. */
 static int take_engine(server *sv)
 {
-    for (int i = 0; i < sv->n_engs; i++)
-        if (pthread_mutex_trylock(&sv->eng_lock[i]) == 0) return i;
-    pthread_mutex_lock(&sv->lock);
-    int i = (int)(sv->next_eng++ % (unsigned)sv->n_engs);
-    pthread_mutex_unlock(&sv->lock);
-    pthread_mutex_lock(&sv->eng_lock[i]);
+    pthread_mutex_lock(&sv->lock_pool);
+    uint64_t me = sv->ticket_next++;
+    int i = sv->n_engs;
+    for (;;) {
+        if (me == sv->ticket_serving)
+            for (i = 0; i < sv->n_engs && sv->eng_busy[i]; i++)
+                ;
+        if (me == sv->ticket_serving && i < sv->n_engs) break;
+        pthread_cond_wait(&sv->pool_free, &sv->lock_pool);
+    }
+    sv->eng_busy[i] = 1;
+    sv->ticket_serving++;
+    pthread_cond_broadcast(&sv->pool_free); /* the next ticket's turn */
+    pthread_mutex_unlock(&sv->lock_pool);
+    pthread_mutex_lock(&sv->eng_lock[i]); /* free: at once */
     return i;
 }
 
 static void release_engine(server *sv, int i)
 {
     pthread_mutex_unlock(&sv->eng_lock[i]);
+    pthread_mutex_lock(&sv->lock_pool);
+    sv->eng_busy[i] = 0;
+    pthread_cond_broadcast(&sv->pool_free);
+    pthread_mutex_unlock(&sv->lock_pool);
 }
 
 /* The caller of the request this connection thread is answering (NULL:
@@ -2251,6 +2286,8 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "facetrail serve: out of memory\n");
         goto done;
     }
+    pthread_mutex_init(&sv.lock_pool, NULL);
+    pthread_cond_init(&sv.pool_free, NULL);
     for (; sv.n_engs < workers; sv.n_engs++) {
         pthread_mutex_init(&sv.eng_lock[sv.n_engs], NULL);
         if (start_engine(o.cmd, &ep, &sv.qp.detect, &sv.engs[sv.n_engs]) != CLI_OK) {
@@ -2331,6 +2368,8 @@ done:
         ft_engine_close(sv.engs[i]);
         pthread_mutex_destroy(&sv.eng_lock[i]);
     }
+    pthread_mutex_destroy(&sv.lock_pool);
+    pthread_cond_destroy(&sv.pool_free);
     pthread_rwlock_destroy(&sv.s_lock);
     ft_store_close(sv.st);
     ft_store_close(sv.st_thumb);

@@ -375,6 +375,10 @@ int ft_store_watch_dismissed(ft_store *st, int64_t id, int64_t sighting_id);
 int ft_store_sightings_after(ft_store *st, int64_t after_id, int max, ft_store_sighting_fn fn,
                              void *ctx);
 
+/* A number that changes whenever another handle (this process's or
+** another's) commits to the database (SQLite's PRAGMA data_version): a
+** cheap test for "anything new?" before ft_store_stats, which counts rows. */
+int ft_store_data_version(ft_store *st, int64_t *out /* OUT */);
 int ft_store_stats(ft_store *st, int64_t *n_cameras, int64_t *n_sightings, int64_t *n_descriptors,
                    int64_t *min_us, int64_t *max_us);
 

@@ -629,6 +629,15 @@ int ft_store_stats(ft_store *st, int64_t *n_cameras, int64_t *n_sightings, int64
     return FT_OK;
 }
 
+int ft_store_data_version(ft_store *st, int64_t *out)
+{
+    if (!out) return FT_EINVAL;
+    *out = 0;
+    int rc = ft__store_enter(st);
+    if (rc != FT_OK) return rc;
+    return query_int64(st, "PRAGMA data_version", out, "data version");
+}
+
 int ft_store_check(ft_store *st)
 {
     int rc = ft__store_enter(st);
