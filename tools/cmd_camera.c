@@ -72,8 +72,7 @@ static int camera_add(int argc, char **argv)
             if (!(tz = opts_value(&o))) return CLI_ERROR;
         } else if (opts_is(&o, "--url")) {
             if (!(url = opts_value(&o))) return CLI_ERROR;
-            if (strlen(url) >= 1024)
-                return opts_bad(&o, "a URL of at most 1023 bytes");
+            if (strlen(url) >= 1024) return opts_bad(&o, "a URL of at most 1023 bytes");
         } else if (opts_is(&o, "--lat")) {
             if (opts_double(&o, -90, 90, 0, "a latitude in [-90, 90]", &x)) return CLI_ERROR;
             c.lat = x, have_lat = 1;

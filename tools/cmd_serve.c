@@ -73,7 +73,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_BODY       (32u << 20) /* bytes of one request */
+#define MAX_BODY (32u << 20) /* bytes of one request */
 #ifndef MAX_PIXELS
 #    define MAX_PIXELS 40000000u /* of one photo (fuzz/http.c: fewer) */
 #endif
@@ -82,16 +82,16 @@
 #define ALERT_RING     256 /* alerts kept for the event streams */
 #define HOOK_TRIES     6   /* a webhook is tried at 0, 1, 2, 4, 8 and 16 s */
 #define HOOK_TIMEOUT_S 5
-#define MAX_ENGINES    16          /* --workers: searches described at once */
-#define MAX_LIVE       32          /* cameras ingested live at once */
+#define MAX_ENGINES    16                       /* --workers: searches described at once */
+#define MAX_LIVE       32                       /* cameras ingested live at once */
 #define URL_KEY        FT_STORE_LIVE_URL_PREFIX /* store setting per live camera: its URL */
 #define ALERT_JSON     1024
 #define ALERT_POLL_MS  200 /* how often the store is read for new sightings */
 #ifndef KEEPALIVE_S
 #    define KEEPALIVE_S 15 /* an event stream's comment line when nothing happens */
 #endif
-#define REQUEST_NICE   5   /* the connection threads' nice value: below the cameras' */
-#define REFRESH_S      0.5 /* a search sees sightings committed this long before it */
+#define REQUEST_NICE     5     /* the connection threads' nice value: below the cameras' */
+#define REFRESH_S        0.5   /* a search sees sightings committed this long before it */
 #define SELFIE_PER_HOUR  10    /* default --selfies-per-hour */
 #define SELFIE_MAX       100   /* the most --selfies-per-hour allows */
 #define SELFIE_MAX_FALSE 0.001 /* a selfie's strict threshold: false matches expected */
@@ -645,8 +645,8 @@ static int audit(server *sv, const char *action, const char *reason, const part 
     ft_audit a;
     memset(&a, 0, sizeof a);
     const token *who = t_who;
-    snprintf(a.who, sizeof a.who, "%s", who ? (who->name[0] ? who->name : "(unnamed token)")
-                                            : "loopback");
+    snprintf(a.who, sizeof a.who, "%s",
+             who ? (who->name[0] ? who->name : "(unnamed token)") : "loopback");
     snprintf(a.role, sizeof a.role, "%s", who ? who->role : "local");
     snprintf(a.action, sizeof a.action, "%s", action);
     snprintf(a.reason, sizeof a.reason, "%s", reason ? reason : "");
@@ -663,8 +663,7 @@ static int audit(server *sv, const char *action, const char *reason, const part 
     }
     pthread_mutex_lock(&sv->lock_w);
     int rc = ft_store_audit_append(sv->st_w, &a);
-    if (rc != FT_OK)
-        fprintf(stderr, "facetrail serve: audit: %s\n", ft_store_errmsg(sv->st_w));
+    if (rc != FT_OK) fprintf(stderr, "facetrail serve: audit: %s\n", ft_store_errmsg(sv->st_w));
     pthread_mutex_unlock(&sv->lock_w);
     return rc == FT_OK ? 0 : -1;
 }
@@ -753,8 +752,8 @@ static enum MHD_Result route_search(server *sv, struct MHD_Connection *c, reques
         /* thumbnails as links: the store is not read here */
         if (ft_search_json(NULL, sv->s, &r, queries, pn, n, "/api/v1/sightings/", &text) != FT_OK)
             status = 500, code = "memory", snprintf(err, sizeof err, "out of memory");
-        else if (audit(sv, "search", reason, first_photo(rq), r.n_appearances,
-                       "%d photo%s%s%s%s", n, n == 1 ? "" : "s", sp.camera_id ? ", camera " : "",
+        else if (audit(sv, "search", reason, first_photo(rq), r.n_appearances, "%d photo%s%s%s%s",
+                       n, n == 1 ? "" : "s", sp.camera_id ? ", camera " : "",
                        sp.camera_id ? sp.camera_id : "", sp.n_confirmed ? ", confirmed" : ""))
             status = 503, code = "audit",
             snprintf(err, sizeof err, "the search could not be written to the audit log");
@@ -807,8 +806,8 @@ static enum MHD_Result route_selfie(server *sv, struct MHD_Connection *c, reques
     if (n != 1) return send_error(c, 400, "no_photo", "send one 'photo' part: a selfie");
     char err[512];
     ft_image *img;
-    int rc = ft_image_decode(photo->data, photo->len, "the selfie", MAX_PIXELS, &img, err,
-                             sizeof err);
+    int rc =
+        ft_image_decode(photo->data, photo->len, "the selfie", MAX_PIXELS, &img, err, sizeof err);
     if (rc != FT_OK) return send_error(c, rc == FT_ETOOBIG ? 413 : 400, "bad_photo", "%s", err);
     ft_search_params sp = ft_search_default_params();
     sp.max_false_matches = SELFIE_MAX_FALSE;
@@ -829,8 +828,8 @@ static enum MHD_Result route_selfie(server *sv, struct MHD_Connection *c, reques
     ft_image_destroy(img);
     if (rc != FT_OK) {
         ft_search_result_free(&r);
-        return send_error(c, rc == FT_ENOTFOUND ? 422 : 500, rc == FT_ENOTFOUND ? "no_face" : "search",
-                          "%s", err);
+        return send_error(c, rc == FT_ENOTFOUND ? 422 : 500,
+                          rc == FT_ENOTFOUND ? "no_face" : "search", "%s", err);
     }
     json_t *o = json_object(), *apps = json_array();
     char t[FT_TIME_TEXT_MAX];
@@ -841,7 +840,8 @@ static enum MHD_Result route_selfie(server *sv, struct MHD_Connection *c, reques
         json_object_set_new(j, "camera", json_string(a->camera_id));
         json_object_set_new(j, "km", json_real(a->km));
         json_object_set_new(
-            j, "first", json_string(ft_time_format(a->first_us, NULL, FT_TIME_ISO_UTC, t, sizeof t)));
+            j, "first",
+            json_string(ft_time_format(a->first_us, NULL, FT_TIME_ISO_UTC, t, sizeof t)));
         json_object_set_new(
             j, "last", json_string(ft_time_format(a->last_us, NULL, FT_TIME_ISO_UTC, t, sizeof t)));
         json_object_set_new(j, "score", json_real(a->score));
@@ -1341,10 +1341,12 @@ static enum MHD_Result route_watch_entry(server *sv, struct MHD_Connection *c, c
         else
             snprintf(what, sizeof what, "track %s", track);
         if (audit(sv, "alert_accept", NULL, NULL, 0, "entry %lld: %s", id, what))
-            return send_error(c, 503, "audit", "the acceptance could not be written to the audit log");
+            return send_error(c, 503, "audit",
+                              "the acceptance could not be written to the audit log");
         json_t *o = json_object();
         json_object_set_new(o, "id", json_integer(id));
-        json_object_set_new(o, "accepted", sighting > 0 ? json_integer(sighting) : json_string(track));
+        json_object_set_new(o, "accepted",
+                            sighting > 0 ? json_integer(sighting) : json_string(track));
         return send_json(c, 200, o);
     }
     pthread_mutex_lock(&sv->lock_w);
@@ -1355,8 +1357,8 @@ static enum MHD_Result route_watch_entry(server *sv, struct MHD_Connection *c, c
     pthread_mutex_unlock(&sv->lock_w);
     if (rc == FT_ENOTFOUND) return send_error(c, 404, "not_found", "no watchlist entry %lld", id);
     if (rc != FT_OK) return send_error(c, 500, "store", "%s", err);
-    int logged = dismiss ? audit(sv, "alert_dismiss", NULL, NULL, 0, "entry %lld: sighting %lld", id,
-                                 sighting)
+    int logged = dismiss ? audit(sv, "alert_dismiss", NULL, NULL, 0, "entry %lld: sighting %lld",
+                                 id, sighting)
                          : audit(sv, "watch_remove", NULL, NULL, 0, "entry %lld", id);
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(id));
@@ -1516,7 +1518,8 @@ static void publish(server *sv, const ft_alert *a, double km, const unsigned cha
                     size_t thumb_len)
 {
     unsigned char *copy = NULL;
-    if (a->early && thumb && thumb_len && (copy = malloc(thumb_len))) memcpy(copy, thumb, thumb_len);
+    if (a->early && thumb && thumb_len && (copy = malloc(thumb_len)))
+        memcpy(copy, thumb, thumb_len);
     pthread_mutex_lock(&sv->lock_alerts);
     int64_t seq = sv->next_seq;
     char link[96];
@@ -1546,7 +1549,8 @@ static void publish(server *sv, const ft_alert *a, double km, const unsigned cha
         fprintf(stderr,
                 "facetrail serve: alert: %s at camera %s (km %.2f) %s%s, %.2g false alerts "
                 "expected\n",
-                a->name, a->camera_id, km, ft_time_format(a->time_us, NULL, FT_TIME_ISO_UTC, t, sizeof t),
+                a->name, a->camera_id, km,
+                ft_time_format(a->time_us, NULL, FT_TIME_ISO_UTC, t, sizeof t),
                 a->early ? " (in view)" : "", a->expected_false);
     }
 }
@@ -1938,8 +1942,8 @@ static enum MHD_Result do_selfie(server *sv, struct MHD_Connection *c, request *
 /* POST /api/v1/purge (admin): {"before": TIME}, or {"keep_days": N} to
 ** purge once the event ended N days ago (ft_store_purge_due). The
 ** early alerts' thumbnails held in memory go too. */
-static enum MHD_Result do_purge(server *sv, struct MHD_Connection *c, request *rq,
-                                const token *who, const char *path, const char *method)
+static enum MHD_Result do_purge(server *sv, struct MHD_Connection *c, request *rq, const token *who,
+                                const char *path, const char *method)
 {
     (void)who, (void)path, (void)method;
     if (!sv->st_w) return send_error(c, 503, "read_only", "the event database is read-only");
@@ -1993,21 +1997,21 @@ static enum MHD_Result do_purge(server *sv, struct MHD_Connection *c, request *r
         snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
     }
     char t[FT_TIME_TEXT_MAX];
-    int logged = audit(sv, "purge", NULL, NULL, rep.sightings,
-                       "before %s: %lld sightings, %lld descriptors, %lld thumbnails, %lld "
-                       "watchlist entries%s",
-                       cut == INT64_MAX ? "the event's end and its retention (all)"
-                       : cut            ? ft_time_format(cut, NULL, FT_TIME_ISO_UTC, t, sizeof t)
-                                        : "(nothing due)",
-                       (long long)rep.sightings, (long long)rep.descriptors,
-                       (long long)rep.thumbnails, (long long)rep.watch_entries,
-                       rc == FT_OK ? "" : " (failed)");
+    int logged =
+        audit(sv, "purge", NULL, NULL, rep.sightings,
+              "before %s: %lld sightings, %lld descriptors, %lld thumbnails, %lld "
+              "watchlist entries%s",
+              cut == INT64_MAX ? "the event's end and its retention (all)"
+              : cut            ? ft_time_format(cut, NULL, FT_TIME_ISO_UTC, t, sizeof t)
+                               : "(nothing due)",
+              (long long)rep.sightings, (long long)rep.descriptors, (long long)rep.thumbnails,
+              (long long)rep.watch_entries, rc == FT_OK ? "" : " (failed)");
     if (rc != FT_OK) return send_error(c, rc == FT_EIO ? 409 : 500, "purge", "%s", err);
     json_t *o = json_object();
     json_object_set_new(o, "purged", json_boolean(cut > 0));
     if (cut == 0 && due)
-        json_object_set_new(o, "due", json_string(ft_time_format(due, NULL, FT_TIME_ISO_UTC, t,
-                                                                 sizeof t)));
+        json_object_set_new(o, "due",
+                            json_string(ft_time_format(due, NULL, FT_TIME_ISO_UTC, t, sizeof t)));
     json_object_set_new(o, "sightings", json_integer(rep.sightings));
     json_object_set_new(o, "descriptors", json_integer(rep.descriptors));
     json_object_set_new(o, "thumbnails", json_integer(rep.thumbnails));
@@ -2020,8 +2024,8 @@ static enum MHD_Result do_purge(server *sv, struct MHD_Connection *c, request *r
 
 /* GET /api/v1/audit[?since=TIME] (admin): the records and whether the
 ** hash chain holds. */
-static enum MHD_Result do_audit(server *sv, struct MHD_Connection *c, request *rq,
-                                const token *who, const char *path, const char *method)
+static enum MHD_Result do_audit(server *sv, struct MHD_Connection *c, request *rq, const token *who,
+                                const char *path, const char *method)
 {
     (void)rq, (void)who, (void)path, (void)method;
     const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
@@ -2046,7 +2050,8 @@ static enum MHD_Result do_audit(server *sv, struct MHD_Connection *c, request *r
         json_t *j = json_object();
         json_object_set_new(j, "id", json_integer(v[i].id));
         json_object_set_new(
-            j, "time", json_string(ft_time_format(v[i].time_us, NULL, FT_TIME_ISO_UTC, t, sizeof t)));
+            j, "time",
+            json_string(ft_time_format(v[i].time_us, NULL, FT_TIME_ISO_UTC, t, sizeof t)));
         json_object_set_new(j, "who", json_string(v[i].who));
         json_object_set_new(j, "role", json_string(v[i].role));
         json_object_set_new(j, "action", json_string(v[i].action));
@@ -2156,7 +2161,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         size_t k = strlen(allowed);
         snprintf(allowed + k, sizeof allowed - k, "%s%s", k ? " or " : "", routes[i].method);
     }
-    if (!rule && allowed[0]) return send_error(c, 405, "method", "%s %s: use %s", method, url, allowed);
+    if (!rule && allowed[0])
+        return send_error(c, 405, "method", "%s %s: use %s", method, url, allowed);
     if (!rule) return send_error(c, 404, "not_found", "no such route: %s %s", method, url);
     if (who && !(rule->roles & role_bit(who->role)))
         return send_error(c, 403, "forbidden", "%s needs the %s role", rule->what,

@@ -96,8 +96,7 @@ static int token_add(int argc, char **argv)
     }
     printf("%s\n", tok);
     fprintf(stderr, "%s %s token for %s was added to %s; it is printed above, once\n",
-            role[0] == 'a' || role[0] == 'o' ? "an" : "a", role, name,
-            file);
+            role[0] == 'a' || role[0] == 'o' ? "an" : "a", role, name, file);
     return CLI_OK;
 }
 

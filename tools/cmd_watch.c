@@ -63,8 +63,7 @@ static int watch_add(int argc, char **argv)
     if (!name || !*name || strlen(name) >= sizeof w.name)
         return usage_error(o.cmd, "--name: 1 to %zu bytes", sizeof w.name - 1);
     if (!reason || !*reason || strlen(reason) >= sizeof w.reason)
-        return usage_error(o.cmd, "--reason: the case reason, 1 to %zu bytes",
-                           sizeof w.reason - 1);
+        return usage_error(o.cmd, "--reason: the case reason, 1 to %zu bytes", sizeof w.reason - 1);
     if (hook && (strncmp(hook, "http://", 7) || strlen(hook) >= sizeof w.webhook))
         return usage_error(o.cmd, "--webhook: an http://host[:port]/path URL of under %zu bytes",
                            sizeof w.webhook);

@@ -283,12 +283,12 @@ typedef struct ft_alert {
     double expected_false; /* false alerts to expect at that distance over the event */
     double score;          /* 1 - min(1, expected_false) */
     /* set by ft_watcher_look (0 from ft_watch_check): */
-    int64_t track_key;   /* the sighting's track */
-    int64_t first_us;    /* when the track was first seen */
-    int early;           /* 1: raised by a track still in view (sighting_id 0) */
-    int follows;         /* 1: the stored sighting of a track that raised an early
+    int64_t track_key; /* the sighting's track */
+    int64_t first_us;  /* when the track was first seen */
+    int early;         /* 1: raised by a track still in view (sighting_id 0) */
+    int follows;       /* 1: the stored sighting of a track that raised an early
                             alert: not news, the link to its sighting */
-    char webhook[256];   /* the entry's webhook or "" */
+    char webhook[256]; /* the entry's webhook or "" */
 } ft_alert;
 
 /* Checks sighting s against watchlist entries (the caller passes the

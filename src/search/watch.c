@@ -130,7 +130,8 @@ int ft_watcher_look(ft_watcher *w, const ft_sighting *s, ft_alert *out, int cap)
         const ft_watch *en = &w->entries[e];
         if (en->expires_us > 0 && s->last_us >= en->expires_us) continue;
         ft_alert a;
-        int m = ft_watch_check(w->cal, en, 1, s, w->gallery, w->max_false, FT_SEARCH_MAX_FMR, &a, 1);
+        int m =
+            ft_watch_check(w->cal, en, 1, s, w->gallery, w->max_false, FT_SEARCH_MAX_FMR, &a, 1);
         if (m < 0) {
             pthread_mutex_unlock(&w->lock);
             return m;
@@ -175,10 +176,10 @@ int ft_alert_json(const ft_alert *a, double km, const char *thumbnail, char **ou
                         a->sighting_id > 0 ? json_integer(a->sighting_id) : json_null());
     json_object_set_new(o, "thumbnail", thumbnail ? json_string(thumbnail) : json_null());
     json_object_set_new(o, "track", json_string(track));
-    json_object_set_new(o, "first_seen",
-                        a->first_us ? json_string(ft_time_format(a->first_us, NULL,
-                                                                 FT_TIME_ISO_UTC, t, sizeof t))
-                                    : json_null());
+    json_object_set_new(
+        o, "first_seen",
+        a->first_us ? json_string(ft_time_format(a->first_us, NULL, FT_TIME_ISO_UTC, t, sizeof t))
+                    : json_null());
     json_object_set_new(o, "early", json_boolean(a->early));
     char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(o);

@@ -291,7 +291,7 @@ static void test_watcher(void)
     ft_store_free(json);
     si.last_us += 200000;
     ASSERT_EQ(ft_watcher_look(wt, &si, a, 4), 0); /* the same track again: quiet */
-    si.id = 55; /* stored */
+    si.id = 55;                                   /* stored */
     ASSERT_EQ(ft_watcher_look(wt, &si, a, 4), 1);
     ASSERT_EQ(a[0].follows, 1);
     ASSERT_EQ(a[0].early, 0);
@@ -704,5 +704,6 @@ static void test_search_course(void)
 }
 
 FT_TESTS(FT_TEST(test_search_timeline), FT_TEST(test_search_course), FT_TEST(test_search_base64),
-         FT_TEST(test_watch_check), FT_TEST(test_watcher), FT_TEST(test_searcher_update), FT_TEST(test_search_default_policy), FT_TEST(test_search_empty),
+         FT_TEST(test_watch_check), FT_TEST(test_watcher), FT_TEST(test_searcher_update),
+         FT_TEST(test_search_default_policy), FT_TEST(test_search_empty),
          FT_TEST(test_search_descriptor_space))
