@@ -6,6 +6,7 @@
 #   make demo-live  the event live: 3 simulated cameras into serve, an alert on its page
 #   make check      build under ASan+UBSan (build/asan) and run the whole suite
 #   make test       run the suite on the release build (faster, no sanitizers)
+#   make tsan-check the server's end-to-end test under ThreadSanitizer (build/tsan)
 #   make bench      per-stage timings, beside the reference peer, as ratios
 #   make parity     full parity run against the JavaScript peer on the six samples
 #   make install    PREFIX (default /usr/local): bin/facetrail, lib/libfacetrail.a,
@@ -58,7 +59,7 @@ ifeq ($(shell pkg-config --exists dlib-1 && echo yes),yes)
 REF_BIN  += $(B)/tests/ref/dlib_net_ref $(B)/tests/ref/dlib_shape_ref
 endif
 
-.PHONY: all lib cli tests check test bench parity setup deps models demo demo-live install format format-check clean fuzz
+.PHONY: all lib cli tests check tsan-check test bench parity setup deps models demo demo-live install format format-check clean fuzz
 all: cli
 lib: $(B)/libfacetrail.a
 cli: $(B)/facetrail
@@ -116,6 +117,15 @@ check:
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined models tests
 	@UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
 	  FT_BUILD=build/asan sh tests/run.sh $(TEST_SRC:tests/unit/%.c=build/asan/tests/%)
+
+# The server under ThreadSanitizer: tests/e2e/serve.sh (concurrent searches, a
+# live camera, alerts, tokens) against a build with -fsanitize=thread; any
+# report fails its last check.
+tsan-check:
+	@$(MAKE) --no-print-directory B=build/tsan SANITIZE=thread models cli \
+	  build/tsan/bench/bench_race_sim build/tsan/bench/bench_race_scale
+	@TSAN_OPTIONS=halt_on_error=0 FT_CLI=build/tsan/facetrail FT_SIM=build/tsan/bench/bench_race_sim \
+	  FT_SCALE=build/tsan/bench/bench_race_scale sh tests/e2e/serve.sh
 
 REPEATS ?= 10
 bench: $(BENCH_BIN) models

@@ -64,6 +64,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -158,7 +159,7 @@ struct live {
     char camera[FT_CAMERA_ID_MAX];
     char url[1024];
     pthread_t thread;
-    volatile int stop;
+    atomic_int stop;
     /* state, under lock */
     pthread_mutex_t lock;
     int state; /* enum ft_ingest_live_state, 0: starting */
@@ -256,7 +257,7 @@ typedef struct request {
     size_t raw_len;
 } request;
 
-static volatile sig_atomic_t g_stop;
+static atomic_int g_stop; /* lock-free: set by the signal handler, read by every thread */
 
 static void on_stop(int sig)
 {
@@ -1144,11 +1145,17 @@ static void live_resume(server *sv)
     if (!sv->st_w) return;
     ft_camera *cams = NULL;
     int n = 0;
-    if (ft_store_cameras(sv->st_w, &cams, &n) != FT_OK) return;
+    pthread_mutex_lock(&sv->lock_w); /* requests use st_w already */
+    int rc = ft_store_cameras(sv->st_w, &cams, &n);
+    pthread_mutex_unlock(&sv->lock_w);
+    if (rc != FT_OK) return;
     for (int i = 0; i < n; i++) {
         char key[128], url[1024], err[256];
         snprintf(key, sizeof key, URL_KEY "%s", cams[i].id);
-        if (ft_store_meta_get(sv->st_w, key, url, sizeof url) != FT_OK || !url[0]) continue;
+        pthread_mutex_lock(&sv->lock_w);
+        rc = ft_store_meta_get(sv->st_w, key, url, sizeof url);
+        pthread_mutex_unlock(&sv->lock_w);
+        if (rc != FT_OK || !url[0]) continue;
         pthread_mutex_lock(&sv->lock_live);
         if (live_start(sv, cams[i].id, url, err, sizeof err) == 0)
             fprintf(stderr, "facetrail serve: camera %s: live from %s\n", cams[i].id, url);

@@ -161,7 +161,7 @@ kill "$pid" 2>/dev/null
 wait "$pid"
 rc=$?
 PIDS=""
-bad=$(grep -c -E "ERROR: (Address|Leak)Sanitizer|runtime error" "$TMP/serve.err")
+bad=$(grep -c -E "ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error" "$TMP/serve.err")
 [ $rc -eq 0 ] && [ "$bad" -eq 0 ]
 check $? "SIGTERM stops the server: exit $rc, $bad sanitizer reports"
 [ "$bad" -eq 0 ] || sed 's/^/# /' "$TMP/serve.err" | head -n 40

@@ -193,7 +193,7 @@ for p in $PIDS; do
 done
 PIDS=""
 bad=$(cat "$TMP"/open.err "$TMP"/tokens.err "$TMP"/alerts.err 2>/dev/null |
-    grep -c -E "ERROR: (Address|Leak)Sanitizer|runtime error")
+    grep -c -E "ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error")
 grep -q "stopped" "$TMP/open.err" && [ "$stopped" -eq 3 ] && [ "$bad" -eq 0 ]
 check $? "SIGTERM stops each server: exit 0, no sanitizer report ($stopped of 3, $bad reports)"
 finish
