@@ -1463,7 +1463,8 @@ static void hook_queue(server *sv, const char *url, const char *json)
 }
 
 /* The webhook thread: delivers each queued alert, retried after 1, 2, 4,
-** 8 and 16 s (HOOK_TRIES in all) until the receiver answers 2xx. */
+** 8 and 16 s (HOOK_TRIES in all) until the receiver answers 2xx; what is
+** left at the stop is freed by cmd_serve once every thread has ended. */
 static void *hook_loop(void *arg)
 {
     server *sv = arg;
@@ -1507,13 +1508,7 @@ static void *hook_loop(void *arg)
             sv->hooks = due;
         }
     }
-    while (sv->hooks) { /* undelivered at the stop: dropped */
-        struct hook *h = sv->hooks;
-        sv->hooks = h->next;
-        free(h->body);
-        free(h);
-    }
-    pthread_mutex_unlock(&sv->lock_hooks);
+    pthread_mutex_unlock(&sv->lock_hooks); /* what is left is dropped at the stop */
     return NULL;
 }
 
@@ -2357,7 +2352,7 @@ done:
     if (sv.hook_running) pthread_join(sv.hook_thread, NULL);
     for (int i = 0; i < MAX_LIVE; i++) /* their open tracks are committed */
         live_stop_slot(&sv, i);
-    while (sv.hooks) { /* queued by the last tracks: dropped */
+    while (sv.hooks) { /* undelivered at the stop, or queued by the last tracks: dropped */
         struct hook *h = sv.hooks;
         sv.hooks = h->next;
         free(h->body);

@@ -128,6 +128,18 @@ static int64_t row_of(const ft_searcher *s, int64_t id)
     return lo < s->n_s && s->s[lo].id == id ? lo : -1;
 }
 
+/* Room for one more sighting row (doubling). */
+static int grow_rows(ft_searcher *s)
+{
+    if (s->n_s < s->cap_s) return FT_OK;
+    int64_t cap = s->cap_s ? 2 * s->cap_s : 1024;
+    sight *g = ft__realloc(s->s, (size_t)cap * sizeof *g);
+    if (!g) return FT_ENOMEM;
+    s->s = g;
+    s->cap_s = cap;
+    return FT_OK;
+}
+
 /* Loading: the sightings first (brief rows, in id order), then every
 ** descriptor, found by its sighting's id. */
 typedef struct loader {
@@ -139,13 +151,7 @@ static int on_sighting(const ft_sighting *si, void *ctx)
 {
     loader *L = ctx;
     ft_searcher *s = L->s;
-    if (s->n_s == s->cap_s) {
-        int64_t cap = s->cap_s ? 2 * s->cap_s : 1024;
-        sight *g = ft__realloc(s->s, (size_t)cap * sizeof *g);
-        if (!g) return L->rc = FT_ENOMEM;
-        s->s = g;
-        s->cap_s = cap;
-    }
+    if (grow_rows(s) != FT_OK) return L->rc = FT_ENOMEM;
     int cam = find_cam(s, si->camera_id);
     if (cam < 0) return L->rc = FT_EFORMAT;
     if (s->n_s > 0 && si->id <= s->s[s->n_s - 1].id) return L->rc = FT_EFORMAT;
@@ -223,13 +229,7 @@ static int on_new(const ft_sighting *si, void *ctx)
     int cam = find_cam(s, si->camera_id);
     if (cam < 0) return U->rc = FT_ENOTFOUND, 1;
     if (si->n_desc < 0 || si->n_desc > 3) return U->rc = FT_EFORMAT, 1;
-    if (s->n_s == s->cap_s) {
-        int64_t cap = s->cap_s ? 2 * s->cap_s : 1024;
-        sight *g = ft__realloc(s->s, (size_t)cap * sizeof *g);
-        if (!g) return U->rc = FT_ENOMEM, 1;
-        s->s = g;
-        s->cap_s = cap;
-    }
+    if (grow_rows(s) != FT_OK) return U->rc = FT_ENOMEM, 1;
     int64_t row = s->n_s;
     int k = 0;
     for (; k < si->n_desc; k++) {
