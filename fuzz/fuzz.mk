@@ -13,7 +13,7 @@
 # build/fuzz/work/<target>/, crashes to build/fuzz/crashes/; the committed
 # corpus is only read. See docs/RELIABILITY.md, "Fuzzing".
 
-FUZZ_TARGETS := dlib http image lfw_pairs manifest onnx store video wider
+FUZZ_TARGETS := dlib http image lfw_pairs manifest onnx replica store video wider
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_B       := build/fuzz

@@ -1,9 +1,10 @@
 /*
 ** fuzz/make_seeds.c: writes the seeds that need the library's own encoders
 ** into the corpus folders: JPEG images (with and without an EXIF
-** orientation), short videos in each container the writer makes, and a
-** small event database. fuzz/make_seeds.py writes the rest and shrinks the
-** database. Both are run by hand when the formats change (make fuzz-seeds);
+** orientation), short videos in each container the writer makes, a
+** small event database, and replica messages ("FTR1", ft_replica_encode:
+** with descriptors and a JPEG thumbnail, the smallest, three descriptors).
+** fuzz/make_seeds.py writes the rest and shrinks the database. Both are run by hand when the formats change (make fuzz-seeds);
 ** their output is committed under fuzz/corpus/.
 **
 **   build/release/fuzz/make_seeds fuzz/corpus
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int failures;
 
@@ -226,6 +228,77 @@ static void store_seed(const char *dir)
     ft_store_close(st);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Replica messages                                                         */
+/* ------------------------------------------------------------------------ */
+
+static void replica_seed(const char *dir, const char *name, const ft_replica *r)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    if (ft_replica_encode(r, &buf, &len) != FT_OK) {
+        fail(name, "cannot encode the replica");
+        return;
+    }
+    write_file(dir, "replica", name, buf, len);
+    ft_store_free(buf);
+}
+
+static void replica_seeds(const char *dir)
+{
+    char sub[4096];
+    snprintf(sub, sizeof sub, "%s/replica", dir);
+    mkdir(sub, 0755); /* exists already after the first run */
+    static ft_replica r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.camera.id, sizeof r.camera.id, "km05-north");
+    snprintf(r.camera.name, sizeof r.camera.name, "bridge");
+    r.camera.km = 5.0, r.camera.lat = 48.85, r.camera.lon = 2.35, r.camera.has_latlon = 1;
+    snprintf(r.source, sizeof r.source, "cam5.mp4");
+    r.start_us = 1700000000000000;
+    r.sample_fps = 5.0;
+    snprintf(r.space, sizeof r.space, "faceapi-chip68");
+    snprintf(r.pipeline, sizeof r.pipeline, "detector=ssd descriptor=faceapi metric=euclidean");
+    ft_sighting *s = &r.s;
+    s->track_key = 12;
+    s->first_us = r.start_us + 1000000;
+    s->best_us = s->first_us + 200000;
+    s->last_us = s->first_us + 400000;
+    s->box[0] = 4, s->box[1] = 5, s->box[2] = 20, s->box[3] = 24;
+    s->face_px = 24, s->det_score = 0.9f, s->quality = 0.5f, s->n_frames = 3;
+    s->n_desc = 2;
+    for (int d = 0; d < FT_SIGHTING_MAX_DESC; d++) {
+        for (int k = 0; k < FT_DESCRIPTOR_DIM; k++)
+            s->desc[d][k] = (float)((k * 7 + d * 3) % 11) / 16.0f - 0.3f;
+        s->desc_quality[d] = 0.5f + 0.125f * (float)d;
+    }
+    ft_image *thumb = pattern(8, 8);
+    unsigned char *jpg = NULL;
+    size_t n_jpg = 0;
+    char err[256];
+    if (!thumb || ft_image_encode_jpeg(thumb, 30, &jpg, &n_jpg, err, sizeof err) != FT_OK)
+        fail("replica thumbnail", thumb ? err : "out of memory");
+    s->thumbnail = jpg;
+    s->thumbnail_len = n_jpg;
+    replica_seed(dir, "full.ftr1", &r);
+
+    s->n_desc = 3;
+    s->thumbnail = NULL;
+    s->thumbnail_len = 0;
+    r.camera.has_latlon = 0;
+    r.sample_fps = 0;
+    replica_seed(dir, "three_desc.ftr1", &r);
+
+    /* the smallest: one-byte strings, none empty that must not be */
+    memset(&r, 0, sizeof r);
+    snprintf(r.camera.id, sizeof r.camera.id, "k");
+    snprintf(r.source, sizeof r.source, "v");
+    snprintf(r.space, sizeof r.space, "s");
+    replica_seed(dir, "small.ftr1", &r);
+    ft_store_free(jpg);
+    ft_image_destroy(thumb);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -235,5 +308,6 @@ int main(int argc, char **argv)
     jpeg_seeds(argv[1]);
     video_seeds(argv[1]);
     store_seed(argv[1]);
+    replica_seeds(argv[1]);
     return failures ? 1 : 0;
 }

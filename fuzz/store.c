@@ -1,7 +1,7 @@
 /*
 ** fuzz/store.c: fuzz target for opening an event database from arbitrary
 ** bytes (ft_store_open read-only, store/store.c) and the reading functions
-** (store/read.c, cameras.c, meta.c, watchlist.c).
+** (store/read.c, cameras.c, meta.c, watchlist.c, replica.c).
 **
 ** DESIGN
 **   The bytes become this process's scratch file "in" (any -wal, -shm or
@@ -9,11 +9,12 @@
 **   input sees another's state). The file is opened FT_STORE_READONLY, which
 **   reads every released schema as it is, and then every reading call runs
 **   once: quick_check, settings, descriptor space, stats, cameras, the
-**   descriptor and sighting walks, a sighting with its thumbnail, an
-**   ingest, the watchlist. SQLite parses the file (its own defences are not
-**   under test); the store's handling of what SQLite hands back (rows of
-**   the wrong type or size, NULLs, missing tables, an unknown schema
-**   version) is. Every call must return a status; none may crash.
+**   descriptor, sighting and replica walks (each replica encoded), a
+**   sighting with its thumbnail, an ingest, the watchlist. SQLite parses
+**   the file (its own defences are not under test); the store's handling of
+**   what SQLite hands back (rows of the wrong type or size, NULLs, missing
+**   tables, an unknown schema version) is. Every call must return a status;
+**   none may crash.
 */
 #include "fuzz.h"
 
@@ -26,6 +27,15 @@ static int on_desc(int64_t id, int n, const float *vec, void *ctx)
         *sum += vec[i];
     (void)id;
     return 0;
+}
+
+static int on_replica(const ft_replica *r, void *ctx)
+{
+    int *n = ctx;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    if (ft_replica_encode(r, &buf, &len) == FT_OK) ft_store_free(buf);
+    return ++*n >= 100;
 }
 
 static int on_sighting(const ft_sighting *s, void *ctx)
@@ -67,6 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)ft_store_sightings_between(st, INT64_MIN, INT64_MAX, NULL, on_sighting, &count);
     count = 0;
     (void)ft_store_sightings_after(st, 0, 100, on_sighting, &count);
+    count = 0;
+    (void)ft_store_replicas_after(st, 0, 100, on_replica, &count);
     static ft_sighting s; /* 8 KB of descriptors: off the stack */
     unsigned char *thumb = NULL;
     if (ft_store_sighting_get(st, 1, &s, &thumb) == FT_OK) ft_store_free(thumb);

@@ -492,6 +492,75 @@ int ft_store_purge_due(ft_store *st, int keep_days, int64_t now_us, int64_t *bef
                        int64_t *due_us /* OUT */, int64_t *end_us /* OUT */);
 
 /* ------------------------------------------------------------------------ */
+/* Replication (store/replica.c)                                            */
+/* ------------------------------------------------------------------------ */
+
+/* One committed sighting with everything another store needs to hold it the
+** same way: its camera, its ingest's identity (camera, source, start,
+** sampling) and the event's descriptor space. Ingest nodes of a cluster
+** publish these; search nodes apply them to their own store.
+** IDENTITY
+**   A replica is known by (camera id, ingest start_us, source, track_key):
+**   the same video ingested twice, on one machine or on two, gives the same
+**   tracks under the same keys, so the same replica (ft_replica_msg_id). */
+typedef struct ft_replica {
+    ft_camera camera;                 /* the sighting's camera (id, name, km, lat/lon) */
+    char source[FT_STORE_SOURCE_MAX]; /* the ingest's source as given */
+    int64_t start_us;                 /* the ingest's start (wall clock of pts 0) */
+    double sample_fps;                /* the ingest's sampling, >= 0 */
+    char space[64];                   /* FT_STORE_SPACE_KEY of the event, not empty */
+    char pipeline[512];               /* FT_STORE_PIPELINE_KEY, may be empty */
+    ft_sighting s; /* camera_id "" or camera.id; id and ingest_id: the sender's in a
+                      walk, 0 after decode (not sent), ignored by apply */
+} ft_replica;
+
+/* Bytes of a replica's id (ft_replica_msg_id), NUL included. */
+#define FT_REPLICA_ID_MAX 160
+
+/* The replica's id: "<camera id>/<start_us>/<track_key>/<8 hex digits of a
+** hash of the source>" (the hash is FNV-1a, 32 bits, of the source's bytes,
+** lowercase hex). The same sighting always gets the same id. */
+void ft_replica_msg_id(const ft_replica *r, char out[FT_REPLICA_ID_MAX] /* OUT */);
+
+/* The versioned binary form ("FTR1", little-endian; layout in replica.c).
+** encode: *out (free with ft_store_free), *out_len bytes. FT_EINVAL for a
+** replica that ft_store_replica_apply would refuse (bad camera id, no space,
+** n_desc out of range, non-finite values, thumbnail too long); FT_ENOMEM.
+** decode: fills *out from buf; out->s.thumbnail then points INTO buf (valid
+** while buf is). FT_EFORMAT for anything but a well-formed, complete
+** message of a known version holding a replica that encode would take
+** (never reads past len; *out is zeroed on error). The form is canonical:
+** encoding what decode gave returns the same bytes. */
+int ft_replica_encode(const ft_replica *r, unsigned char **out /* OUT */,
+                      size_t *out_len /* OUT */);
+int ft_replica_decode(const unsigned char *buf, size_t len, ft_replica *out /* OUT */);
+
+typedef int (*ft_store_replica_fn)(const ft_replica *r, void *ctx);
+
+/* The sightings with an id above after_id, in id order, at most max, each as
+** a replica with its thumbnail bytes (r->s.thumbnail valid during the call)
+** and its camera, ingest and the event's space. Callback rules as for the
+** other walks. FT_EINVAL: the event has no descriptor space yet while there
+** are sightings to walk (cannot happen after an ingest). */
+int ft_store_replicas_after(ft_store *st, int64_t after_id, int max, ft_store_replica_fn fn,
+                            void *ctx);
+
+/* Applies n replicas in ONE transaction:
+**   - the camera is added when the store lacks it (an existing camera is
+**     kept as it is);
+**   - the event's space and pipeline are set when the store has none; a
+**     replica of another space is refused (FT_EINVAL: the batch is
+**     rejected, nothing is written);
+**   - the ingest (camera, source, start_us) is created when missing,
+**     status running, with the replica's sample_fps; it takes no lease;
+**   - the sighting is inserted unless that ingest already has its track_key
+**     (applying a replica twice changes nothing).
+** *n_new (may be NULL) is the number of sightings inserted. Errors:
+** FT_EINVAL (a bad replica: the message names it; read-only store), store
+** errors; on any error nothing of the batch is written. */
+int ft_store_replica_apply(ft_store *st, const ft_replica *r, int n, int *n_new /* OUT */);
+
+/* ------------------------------------------------------------------------ */
 /* JPEG encoding (thumbnails)                                               */
 /* ------------------------------------------------------------------------ */
 

@@ -31,11 +31,8 @@ static void read_camera(sqlite3_stmt *s, ft_camera *c)
     }
 }
 
-int ft_store_camera_add(ft_store *st, const ft_camera *c)
+int ft__store_check_camera(ft_store *st, const ft_camera *c)
 {
-    int rc = ft__store_enter(st);
-    if (rc != FT_OK) return rc;
-    if ((rc = ft__store_writable(st)) != FT_OK) return rc;
     if (!c) return ft__store_fail(st, FT_EINVAL, "no camera given");
     if (!ft__store_valid_camera_id(c->id))
         return ft__store_fail(st, FT_EINVAL,
@@ -51,9 +48,27 @@ int ft_store_camera_add(ft_store *st, const ft_camera *c)
                               "camera %s: position (%g, %g) is not a latitude in [-90, 90] "
                               "and a longitude in [-180, 180]",
                               c->id, c->lat, c->lon);
+    return FT_OK;
+}
 
+int ft_store_camera_add(ft_store *st, const ft_camera *c)
+{
+    int rc = ft__store_enter(st);
+    if (rc != FT_OK) return rc;
+    if ((rc = ft__store_writable(st)) != FT_OK) return rc;
+    if ((rc = ft__store_check_camera(st, c)) != FT_OK) return rc;
+    int added = 0;
+    rc = ft__store_camera_insert(st, c, &added);
+    if (rc == FT_OK && !added) rc = ft__store_fail(st, FT_EINVAL, "camera %s exists", c->id);
+    return rc;
+}
+
+int ft__store_camera_insert(ft_store *st, const ft_camera *c, int *added)
+{
+    *added = 0;
     sqlite3_stmt *s;
-    if ((rc = ft__store_stmt(st, FT__STMT_CAMERA_ADD, &s)) != FT_OK) return rc;
+    int rc = ft__store_stmt(st, FT__STMT_CAMERA_ADD, &s);
+    if (rc != FT_OK) return rc;
     sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, c->name, -1, SQLITE_STATIC);
     sqlite3_bind_double(s, 3, c->km);
@@ -65,8 +80,8 @@ int ft_store_camera_add(ft_store *st, const ft_camera *c)
     int r = sqlite3_step(s);
     if (r != SQLITE_DONE)
         rc = ft__store_sqlfail(st, r, "adding a camera");
-    else if (sqlite3_changes(st->db) == 0)
-        rc = ft__store_fail(st, FT_EINVAL, "camera %s exists", c->id);
+    else
+        *added = sqlite3_changes(st->db) > 0;
     sqlite3_reset(s);
     return rc;
 }

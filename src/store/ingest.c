@@ -32,6 +32,9 @@
 **             (4) a stored sighting has exactly n_desc descriptors, n = 0 ..
 **                 n_desc - 1, and a thumbnail row iff thumbnail_len > 0.
 ** OWNERSHIP   Nothing is kept from the caller's sightings after the call.
+** SEE ALSO    replica.c, which stores replicated sightings through the same
+**             check and insert (ft__store_check_sighting,
+**             ft__store_insert_sighting, ft__store_ingest_insert).
 */
 #include "store/store.h"
 
@@ -158,6 +161,24 @@ static int find_earlier(ft_store *st, const char *camera_id, const char *source,
     return 0;
 }
 
+int ft__store_ingest_insert(ft_store *st, const char *camera_id, const char *source,
+                            int64_t start_us, double sample_fps, int64_t *id)
+{
+    sqlite3_stmt *s;
+    int rc = ft__store_stmt(st, FT__STMT_INGEST_INSERT, &s);
+    if (rc != FT_OK) return rc;
+    sqlite3_bind_text(s, 1, camera_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, start_us);
+    sqlite3_bind_double(s, 4, sample_fps);
+    sqlite3_bind_int64(s, 5, ft__store_now_us());
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r != SQLITE_DONE) return ft__store_sqlfail(st, r, "beginning an ingest");
+    *id = sqlite3_last_insert_rowid(st->db);
+    return FT_OK;
+}
+
 /* Inside the transaction: finds or creates the row; writes *id and *resume. */
 static int begin_locked(ft_store *st, const char *camera_id, const char *source,
                         const ft_store_content *content, int64_t start_us, double sample_fps,
@@ -178,16 +199,8 @@ static int begin_locked(ft_store *st, const char *camera_id, const char *source,
     int found = find_earlier(st, camera_id, source, content, start_us, &e);
     if (found < 0) return found;
     if (!found) {
-        if ((rc = ft__store_stmt(st, FT__STMT_INGEST_INSERT, &s)) != FT_OK) return rc;
-        sqlite3_bind_text(s, 1, camera_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, source, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, start_us);
-        sqlite3_bind_double(s, 4, sample_fps);
-        sqlite3_bind_int64(s, 5, ft__store_now_us());
-        r = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (r != SQLITE_DONE) return ft__store_sqlfail(st, r, "beginning an ingest");
-        *id = sqlite3_last_insert_rowid(st->db);
+        rc = ft__store_ingest_insert(st, camera_id, source, start_us, sample_fps, id);
+        if (rc != FT_OK) return rc;
         *resume = -1;
         if (content && (rc = set_content(st, *id, content)) != FT_OK) return rc;
         return ft__store_lease_take(st, camera_id, *id);
@@ -294,14 +307,12 @@ static int all_finite(const float *v, int n)
     return 1;
 }
 
-/* Checks what can be checked without the database. */
-static int check_sighting(ft_store *st, const ft_sighting *s, int i, int64_t ingest_id)
+/* Checks what can be checked without the database (but the ingest_id, which
+** commit() checks against its ingest; replicas carry the sender's). */
+int ft__store_check_sighting(ft_store *st, const ft_sighting *s, int i)
 {
     long long key = (long long)s->track_key;
 #define BAD(...) ft__store_fail(st, FT_EINVAL, "sighting %d (track %lld): " __VA_ARGS__)
-    if (s->ingest_id != 0 && s->ingest_id != ingest_id)
-        return BAD("belongs to ingest %lld, not %lld", i, key, (long long)s->ingest_id,
-                   (long long)ingest_id);
     if (!memchr(s->camera_id, 0, sizeof s->camera_id))
         return BAD("camera id is not NUL-terminated", i, key);
     if (!(s->first_us <= s->best_us && s->best_us <= s->last_us))
@@ -327,11 +338,12 @@ static int check_sighting(ft_store *st, const ft_sighting *s, int i, int64_t ing
     return FT_OK;
 }
 
-static int insert_sighting(ft_store *st, int64_t ingest_id, const char *camera_id,
-                           const ft_sighting *x)
+int ft__store_insert_sighting(ft_store *st, int64_t ingest_id, const char *camera_id,
+                              const ft_sighting *x, int *added)
 {
     sqlite3_stmt *s;
     int rc, r;
+    if (added) *added = 0;
     if ((rc = ft__store_stmt(st, FT__STMT_SIGHTING_INSERT, &s)) != FT_OK) return rc;
     sqlite3_bind_int64(s, 1, ingest_id);
     sqlite3_bind_text(s, 2, camera_id, -1, SQLITE_STATIC);
@@ -350,6 +362,7 @@ static int insert_sighting(ft_store *st, int64_t ingest_id, const char *camera_i
     if (r != SQLITE_DONE) return ft__store_sqlfail(st, r, "storing a sighting");
     if (sqlite3_changes(st->db) == 0) return FT_OK; /* track already stored: skip whole */
     int64_t sid = sqlite3_last_insert_rowid(st->db);
+    if (added) *added = 1;
 
     for (int k = 0; k < x->n_desc; k++) {
         unsigned char le[FT__DESC_BYTES];
@@ -418,7 +431,7 @@ static int commit_locked(ft_store *st, int64_t ingest_id, const ft_sighting *s, 
                                   i, (long long)s[i].track_key, s[i].camera_id,
                                   (long long)ingest_id, camera_id);
     for (int i = 0; i < n && rc == FT_OK; i++)
-        rc = insert_sighting(st, ingest_id, camera_id, &s[i]);
+        rc = ft__store_insert_sighting(st, ingest_id, camera_id, &s[i], NULL);
     if (rc != FT_OK) return rc;
 
     sqlite3_stmt *u;
@@ -460,8 +473,13 @@ static int commit(ft_store *st, int64_t ingest_id, const ft_sighting *s, int n,
                               (double)checkpoint_us / 1e6);
     if (frames < 0 || faces < 0)
         return ft__store_fail(st, FT_EINVAL, "negative frame or face count");
-    for (int i = 0; i < n; i++)
-        if ((rc = check_sighting(st, &s[i], i, ingest_id)) != FT_OK) return rc;
+    for (int i = 0; i < n; i++) {
+        if (s[i].ingest_id != 0 && s[i].ingest_id != ingest_id)
+            return ft__store_fail(
+                st, FT_EINVAL, "sighting %d (track %lld): belongs to ingest %lld, not %lld", i,
+                (long long)s[i].track_key, (long long)s[i].ingest_id, (long long)ingest_id);
+        if ((rc = ft__store_check_sighting(st, &s[i], i)) != FT_OK) return rc;
+    }
     if ((rc = ft__store_begin(st, "committing sightings")) != FT_OK) return rc;
     rc = commit_locked(st, ingest_id, s, n, checkpoint_us, frames, faces, set_state, state,
                        state_len);

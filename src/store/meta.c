@@ -31,9 +31,16 @@ int ft_store_meta_get(ft_store *st, const char *key, char *out, size_t out_len)
     if (!out || out_len == 0) return ft__store_fail(st, FT_EINVAL, "no output buffer given");
     *out = 0;
     if ((rc = check_key(st, key)) != FT_OK) return rc;
+    return ft__store_meta_read(st, key, out, out_len);
+}
+
+int ft__store_meta_read(ft_store *st, const char *key, char *out, size_t out_len)
+{
+    *out = 0;
     if (st->version < 3) return ft__store_fail(st, FT_ENOTFOUND, "no setting %s", key);
     sqlite3_stmt *s;
-    if ((rc = ft__store_stmt(st, FT__STMT_META_GET, &s)) != FT_OK) return rc;
+    int rc = ft__store_stmt(st, FT__STMT_META_GET, &s);
+    if (rc != FT_OK) return rc;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     int r = sqlite3_step(s);
     if (r == SQLITE_ROW) {
@@ -65,16 +72,20 @@ int ft_store_meta_set(ft_store *st, const char *key, const char *value)
         return ft__store_fail(st, FT_EINVAL, "setting %s: the value must be 0..%d bytes of text",
                               key, FT_STORE_META_VALUE_MAX - 1);
     if ((rc = ft__store_begin(st, "saving a setting")) != FT_OK) return rc;
-    sqlite3_stmt *s;
-    rc = ft__store_stmt(st, FT__STMT_META_SET, &s);
-    if (rc == FT_OK) {
-        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
-        int r = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (r != SQLITE_DONE) rc = ft__store_sqlfail(st, r, "saving a setting");
-    }
+    rc = ft__store_meta_write(st, key, value);
     return ft__store_end(st, rc, "saving a setting");
+}
+
+int ft__store_meta_write(ft_store *st, const char *key, const char *value)
+{
+    sqlite3_stmt *s;
+    int rc = ft__store_stmt(st, FT__STMT_META_SET, &s);
+    if (rc != FT_OK) return rc;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    return r == SQLITE_DONE ? FT_OK : ft__store_sqlfail(st, r, "saving a setting");
 }
 
 int ft_store_descriptor_space(ft_store *st, char *out, size_t out_len)

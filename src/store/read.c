@@ -27,7 +27,7 @@
 #include <string.h>
 
 /* Columns of SIGHTING_COLUMNS (store.c) into out; descriptors not yet. */
-static void read_sighting_row(sqlite3_stmt *s, ft_sighting *out)
+void ft__store_read_sighting_row(sqlite3_stmt *s, ft_sighting *out)
 {
     memset(out, 0, sizeof *out);
     out->id = sqlite3_column_int64(s, 0);
@@ -47,7 +47,7 @@ static void read_sighting_row(sqlite3_stmt *s, ft_sighting *out)
     out->thumbnail_len = tl > 0 ? (size_t)tl : 0;
 }
 
-static int read_descriptors(ft_store *st, ft_sighting *out)
+int ft__store_read_descriptors(ft_store *st, ft_sighting *out)
 {
     sqlite3_stmt *s;
     int rc = ft__store_stmt(st, FT__STMT_SIGHTING_DESCRIPTORS, &s);
@@ -120,8 +120,8 @@ int ft_store_sighting_get(ft_store *st, int64_t id, ft_sighting *out, unsigned c
     sqlite3_bind_int64(s, 1, id);
     int r = sqlite3_step(s); /* stays on the row: one snapshot for the reads below */
     if (r == SQLITE_ROW) {
-        read_sighting_row(s, out);
-        rc = read_descriptors(st, out);
+        ft__store_read_sighting_row(s, out);
+        rc = ft__store_read_descriptors(st, out);
         if (rc == FT_OK && thumb && out->thumbnail_len > 0) {
             size_t len;
             rc = read_thumbnail(st, id, thumb, &len);
@@ -145,7 +145,7 @@ int ft_store_sighting_get(ft_store *st, int64_t id, ft_sighting *out, unsigned c
 }
 
 /* Refuses a walk inside a walk (they share the cached statements). */
-static int can_walk(ft_store *st, const void *fn)
+int ft__store_can_walk(ft_store *st, const void *fn)
 {
     if (!fn) return ft__store_fail(st, FT_EINVAL, "no callback given");
     if (st->walking) return ft__store_fail(st, FT_EINVAL, "a walk cannot start inside a walk");
@@ -154,7 +154,7 @@ static int can_walk(ft_store *st, const void *fn)
 
 /* A callback returned rc != 0: say so, unless a store call inside it left a
 ** message (the message was cleared before the callback ran). */
-static void stopped(ft_store *st, int rc)
+void ft__store_walk_stopped(ft_store *st, int rc)
 {
     if (!st->errmsg[0]) ft__store_fail(st, rc, "walk stopped by its callback (%d)", rc);
 }
@@ -176,8 +176,8 @@ static int walk(ft_store *st, sqlite3_stmt *s, enum walk_kind kind, ft_store_sig
     int r, rc = FT_OK;
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
         if (kind == WALK_FULL) {
-            read_sighting_row(s, one);
-            if ((rc = read_descriptors(st, one)) != FT_OK) break;
+            ft__store_read_sighting_row(s, one);
+            if ((rc = ft__store_read_descriptors(st, one)) != FT_OK) break;
         } else {
             memset(one, 0, offsetof(ft_sighting, desc));
             one->id = sqlite3_column_int64(s, 0);
@@ -193,7 +193,7 @@ static int walk(ft_store *st, sqlite3_stmt *s, enum walk_kind kind, ft_store_sig
         rc = fn(one, ctx);
         st->walking--;
         if (rc != 0) {
-            stopped(st, rc);
+            ft__store_walk_stopped(st, rc);
             break;
         }
     }
@@ -209,7 +209,7 @@ int ft_store_sightings_between(ft_store *st, int64_t from_us, int64_t to_us, con
 {
     int rc = ft__store_enter(st);
     if (rc != FT_OK) return rc;
-    if ((rc = can_walk(st, (const void *)fn)) != FT_OK) return rc;
+    if ((rc = ft__store_can_walk(st, (const void *)fn)) != FT_OK) return rc;
     if (from_us > to_us)
         return ft__store_fail(st, FT_EINVAL, "time range [%lld, %lld) is reversed",
                               (long long)from_us, (long long)to_us);
@@ -229,7 +229,7 @@ int ft_store_sightings_after(ft_store *st, int64_t after_id, int max, ft_store_s
 {
     int rc = ft__store_enter(st);
     if (rc != FT_OK) return rc;
-    if ((rc = can_walk(st, (const void *)fn)) != FT_OK) return rc;
+    if ((rc = ft__store_can_walk(st, (const void *)fn)) != FT_OK) return rc;
     if (max < 1) return ft__store_fail(st, FT_EINVAL, "max must be >= 1");
     sqlite3_stmt *s;
     if ((rc = ft__store_stmt(st, FT__STMT_SIGHTINGS_AFTER, &s)) != FT_OK) return rc;
@@ -242,7 +242,7 @@ int ft_store_sightings_brief(ft_store *st, ft_store_sighting_fn fn, void *ctx)
 {
     int rc = ft__store_enter(st);
     if (rc != FT_OK) return rc;
-    if ((rc = can_walk(st, (const void *)fn)) != FT_OK) return rc;
+    if ((rc = ft__store_can_walk(st, (const void *)fn)) != FT_OK) return rc;
     sqlite3_stmt *s;
     if ((rc = ft__store_stmt(st, FT__STMT_SIGHTINGS_BRIEF, &s)) != FT_OK) return rc;
     return walk(st, s, WALK_BRIEF, fn, ctx);
@@ -252,7 +252,7 @@ int ft_store_foreach_descriptor(ft_store *st, ft_store_descriptor_fn fn, void *c
 {
     int rc = ft__store_enter(st);
     if (rc != FT_OK) return rc;
-    if ((rc = can_walk(st, (const void *)fn)) != FT_OK) return rc;
+    if ((rc = ft__store_can_walk(st, (const void *)fn)) != FT_OK) return rc;
     sqlite3_stmt *s;
     if ((rc = ft__store_stmt(st, FT__STMT_DESCRIPTORS_ALL, &s)) != FT_OK) return rc;
     float vec[FT_DESCRIPTOR_DIM];
@@ -273,7 +273,7 @@ int ft_store_foreach_descriptor(ft_store *st, ft_store_descriptor_fn fn, void *c
         rc = fn(sid, n, vec, ctx);
         st->walking--;
         if (rc != 0) {
-            stopped(st, rc);
+            ft__store_walk_stopped(st, rc);
             break;
         }
     }

@@ -145,6 +145,17 @@ static const char *const stmt_sql[] = {
         "AND content_duration_us = ?4 AND start_us = ?5 ORDER BY id LIMIT 1",
     [FT__STMT_INGEST_SET_CONTENT] = "UPDATE ingests SET content_size = ?2, "
                                     "content_duration_us = ?3, content_sha256 = ?4 WHERE id = ?1",
+    /* columns 0..15 as SIGHTING_COLUMNS, then the thumbnail, the ingest's
+    ** identity and the camera (replica.c); LEFT JOINs so that a row missing
+    ** its ingest or camera (a damaged file) is seen, not skipped */
+    [FT__STMT_REPLICAS_AFTER] =
+        "SELECT s.id, s.ingest_id, s.camera_id, s.track_key, s.first_us, s.last_us, s.best_us, "
+        "s.box_x, s.box_y, s.box_w, s.box_h, s.face_px, s.det_score, s.quality, s.n_frames, "
+        "length(t.jpeg), t.jpeg, i.source, i.start_us, i.sample_fps, c.name, c.km, c.lat, c.lon "
+        "FROM sightings AS s LEFT JOIN thumbnails AS t ON t.sighting_id = s.id "
+        "LEFT JOIN ingests AS i ON i.id = s.ingest_id LEFT JOIN cameras AS c ON c.id = s.camera_id "
+        "WHERE s.id > ?1 ORDER BY s.id LIMIT ?2",
+    [FT__STMT_DESCRIPTORS_ANY] = "SELECT EXISTS (SELECT 1 FROM descriptors)",
 };
 _Static_assert(sizeof stmt_sql / sizeof stmt_sql[0] == FT__N_STMT, "one text per statement");
 

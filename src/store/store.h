@@ -2,7 +2,8 @@
 ** store/store.h: private interface between the store files (store.c: open,
 ** close, errors, statements, stats; schema.c: the schema and its migration
 ** table; cameras.c; ingest.c: ingest begin/commit/finish; read.c: walks and
-** lookups; audit.c: the audit log; purge.c: retention).
+** lookups; audit.c: the audit log; purge.c: retention; replica.c: sightings
+** copied between stores).
 **
 ** DESIGN
 **   An ft_store wraps one sqlite3 connection. Every SQL statement the store
@@ -71,6 +72,8 @@ enum ft__stmt_id {
     FT__STMT_LEASE_RELEASE_ALL,
     FT__STMT_INGEST_FIND_CONTENT,
     FT__STMT_INGEST_SET_CONTENT,
+    FT__STMT_REPLICAS_AFTER,
+    FT__STMT_DESCRIPTORS_ANY,
     FT__N_STMT
 };
 
@@ -155,6 +158,44 @@ void ft__store_copy_text(char *dst, size_t cap, sqlite3_stmt *s, int col);
 #define FT__DESC_BYTES (FT_DESCRIPTOR_DIM * 4)
 void ft__store_desc_to_le(const float *src, unsigned char dst[FT__DESC_BYTES]);
 void ft__store_desc_from_le(const unsigned char *src, float dst[FT_DESCRIPTOR_DIM]);
+
+/* Checks shared by the writers (no database access; st may be NULL, then
+** no message is kept). ft__store_check_camera: what ft_store_camera_add
+** accepts (FT_EINVAL). ft__store_check_sighting: what a commit accepts of
+** sighting i, all but its ingest_id (FT_EINVAL, FT_ETOOBIG: thumbnail). */
+int ft__store_check_camera(ft_store *st, const ft_camera *c);
+int ft__store_check_sighting(ft_store *st, const ft_sighting *s, int i);
+
+/* Inserts a checked camera unless its id exists (cameras.c); *added 1 if
+** inserted, 0 if the store had it (kept as it is). */
+int ft__store_camera_insert(ft_store *st, const ft_camera *c, int *added /* OUT */);
+
+/* Inside a write transaction (ingest.c): a new 'running' ingest row, its id
+** in *id (no content identity, no lease). */
+int ft__store_ingest_insert(ft_store *st, const char *camera_id, const char *source,
+                            int64_t start_us, double sample_fps, int64_t *id /* OUT */);
+/* Inside a write transaction (ingest.c): inserts a checked sighting with its
+** descriptors and thumbnail into ingest_id, unless the ingest already has
+** its track_key (then nothing is written). *added (may be NULL): 1 if
+** inserted, 0 if skipped. */
+int ft__store_insert_sighting(ft_store *st, int64_t ingest_id, const char *camera_id,
+                              const ft_sighting *x, int *added /* OUT */);
+
+/* meta.c without the public call's checks and transaction: read key into
+** out (FT_ENOTFOUND, FT_ETOOBIG as ft_store_meta_get); write it (inside a
+** write transaction). */
+int ft__store_meta_read(ft_store *st, const char *key, char *out /* OUT */, size_t out_len);
+int ft__store_meta_write(ft_store *st, const char *key, const char *value);
+
+/* read.c's pieces for walks elsewhere. read_sighting_row: columns 0..15 of
+** SIGHTING_COLUMNS (store.c) into out (zeroed first), no descriptors.
+** read_descriptors: out->id's descriptors into out. can_walk: FT_EINVAL
+** with a message for no callback or a walk inside a walk. walk_stopped: the
+** message for a callback that returned rc != 0 (unless it left one). */
+void ft__store_read_sighting_row(sqlite3_stmt *s, ft_sighting *out /* OUT */);
+int ft__store_read_descriptors(ft_store *st, ft_sighting *out /* OUT */);
+int ft__store_can_walk(ft_store *st, const void *fn);
+void ft__store_walk_stopped(ft_store *st, int rc);
 
 /* Test hook: when set, called at named points inside write transactions
 ** ("commit:inserted": all rows of a batch written, COMMIT not yet run). A

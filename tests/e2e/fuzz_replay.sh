@@ -12,7 +12,7 @@
 # "# fuzz replay: P passed, F failed, S skipped".
 set -u
 B=${FT_BUILD:-build/release}
-TARGETS="dlib http image lfw_pairs manifest onnx store video wider"
+TARGETS="dlib http image lfw_pairs manifest onnx replica store video wider"
 n=0; pass=0; fail=0; skipped=0
 log=$(mktemp) || exit 1
 trap 'rm -f "$log"' EXIT
