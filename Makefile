@@ -7,6 +7,7 @@
 #   make check      build under ASan+UBSan (build/asan) and run the whole suite
 #   make test       run the suite on the release build (faster, no sanitizers)
 #   make tsan-check the server's end-to-end test under ThreadSanitizer (build/tsan)
+#   make cluster-test  3 NATS servers, 2 ingest + 2 search nodes, kills (build/asan)
 #   make bench      per-stage timings, beside the reference peer, as ratios
 #   make parity     full parity run against the JavaScript peer on the six samples
 #   make install    PREFIX (default /usr/local): bin/facetrail, lib/libfacetrail.a,
@@ -18,7 +19,7 @@
 # Variants: SANITIZE=address,undefined selects build/asan; DEBUG=1 build/debug.
 
 CC      ?= cc
-PKGS    := libjpeg libpng jansson libavformat libavcodec libavutil libswscale sqlite3 libprotobuf-c
+PKGS    := libjpeg libpng jansson libavformat libavcodec libavutil libswscale sqlite3 libprotobuf-c libnats
 NN_LIBS := -lXNNPACK -lpthreadpool
 
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
@@ -59,7 +60,7 @@ ifeq ($(shell pkg-config --exists dlib-1 && echo yes),yes)
 REF_BIN  += $(B)/tests/ref/dlib_net_ref $(B)/tests/ref/dlib_shape_ref
 endif
 
-.PHONY: all lib cli tests check tsan-check test bench parity setup deps models demo demo-live install format format-check clean fuzz
+.PHONY: all lib cli tests check tsan-check cluster-test test bench parity setup deps models demo demo-live install format format-check clean fuzz
 all: cli
 lib: $(B)/libfacetrail.a
 cli: $(B)/facetrail
@@ -126,6 +127,15 @@ tsan-check:
 	  build/tsan/bench/bench_race_sim build/tsan/bench/bench_race_scale
 	@TSAN_OPTIONS=halt_on_error=0 FT_CLI=build/tsan/facetrail FT_SIM=build/tsan/bench/bench_race_sim \
 	  FT_SCALE=build/tsan/bench/bench_race_scale sh tests/e2e/serve.sh
+
+# The cluster on loopback: 3 nats-server processes (JetStream), 2 ingest and
+# 2 search nodes, one server and one ingest node killed mid-run; every
+# sighting exactly once on every search node, equal to a single box
+# (tests/e2e/cluster.sh; needs nats-server: make deps).
+cluster-test:
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined models cli build/asan/bench/bench_race_sim
+	@UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
+	  FT_CLI=build/asan/facetrail FT_SIM=build/asan/bench/bench_race_sim sh tests/e2e/cluster.sh
 
 REPEATS ?= 10
 bench: $(BENCH_BIN) models

@@ -711,6 +711,7 @@ void ft_wider_preds_fini(ft_wider_preds *p);
 #include "facetrail/search.h"
 #include "facetrail/store.h"
 #include "facetrail/video.h"
+#include "facetrail/cluster.h" /* last: it uses the store's types */
 
 #ifdef __cplusplus
 }

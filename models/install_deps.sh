@@ -4,6 +4,8 @@
 # libpthreadpool-dev, whose header xnnpack.h includes, so it is named here.
 # tzdata: times without a UTC offset are read in the event's named zone.
 # protobuf-c + onnx.proto (libonnx-dev): the ONNX model reader (YuNet).
+# libnats-dev: the cluster (NATS JetStream); nats-server: make cluster-test (a
+# single box runs no NATS server).
 # Test-only references, never linked into the product: libdlib-dev (dlib's
 # shape predictor and descriptor net), python3-opencv (YuNet's raw outputs).
 # clang + libclang-rt-14-dev (libFuzzer's runtime, only a Recommends of clang)
@@ -17,6 +19,7 @@ libxnnpack-dev libpthreadpool-dev
 libjpeg62-turbo-dev libpng-dev zlib1g-dev libjansson-dev
 libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
 libsqlite3-dev sqlite3 libmicrohttpd-dev tzdata
+libnats-dev nats-server
 libprotobuf-c-dev protobuf-c-compiler libonnx-dev
 libdlib-dev python3-opencv python3-numpy
 clang libclang-rt-14-dev

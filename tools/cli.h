@@ -180,10 +180,12 @@ int cmd_eval_wider(int argc, char **argv); /* argv[0] = "wider" */
 extern const char eval_strangers_usage[];
 int cmd_eval_strangers(int argc, char **argv); /* argv[0] = "strangers" */
 extern const char camera_usage[], ingest_usage[], search_usage[], serve_usage[];
+extern const char cluster_usage[];
 int cmd_camera(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
 extern const char watch_usage[];
 int cmd_watch(int argc, char **argv);
 extern const char token_usage[];

@@ -128,6 +128,14 @@ const char serve_usage[] =
     "                      (default 10)\n"
     "  --idle-timeout S    close a connection idle for S seconds, or whose request\n"
     "                      headers take longer than S seconds to arrive (default 30)\n"
+    "  --nats URLS         a search node of a cluster (docs/CLUSTER.md): keep DB (made\n"
+    "                      if missing) a copy of every sighting the cluster's ingest\n"
+    "                      nodes publish, and raise watchlist alerts only while this\n"
+    "                      node leads (one node does, so each alert is raised once)\n"
+    "  --node NAME         this node's name in the cluster (A-Z a-z 0-9 _ -; default\n"
+    "                      search-PORT); the same name resumes where it stopped\n"
+    "  --shard IDS         keep only these cameras (comma-separated ids): a shard\n"
+    "  --replicas N        copies of the stream when this node creates it (default 3)\n"
     "  -h, --help          this text\n"
     "\n"
     "Stops on SIGINT or SIGTERM. exit status: 0 stopped, 2 error (bad option,\n"
@@ -230,6 +238,17 @@ typedef struct server {
     unsigned idle_timeout;      /* seconds (--idle-timeout) */
     pthread_mutex_t lock_conns; /* the connections (conn_watch) */
     struct conn_watch *conns;   /* every open connection */
+    /* a search node of a cluster (--nats): the consumer thread's state */
+    ft_cluster_params cluster;
+    const char *shard; /* --shard: camera ids, or NULL for all */
+    int clustered;     /* --nats given */
+    pthread_t cluster_thread;
+    int cluster_running;
+    atomic_int leader;     /* 1 while this node leads: it raises the alerts */
+    atomic_llong applied;  /* sightings new to the store from the stream */
+    atomic_llong received; /* messages taken from the stream */
+    atomic_llong pending;  /* the consumer's backlog at the last look (-1 unknown) */
+    atomic_int cluster_up; /* 1 while the servers answer */
 } server;
 
 /* An open connection: its socket and since when it has been waiting for a
@@ -504,6 +523,14 @@ static enum MHD_Result route_status(server *sv, struct MHD_Connection *c, int ca
                            : json_null());
     json_object_set_new(o, "event", ev);
     json_object_set_new(o, "cameras", cj);
+    if (sv->clustered)
+        json_object_set_new(o, "cluster",
+                            json_pack("{s:s, s:b, s:b, s:I, s:I, s:I}", "node", sv->cluster.node,
+                                      "connected", atomic_load(&sv->cluster_up), "alert_leader",
+                                      atomic_load(&sv->leader), "received",
+                                      (json_int_t)atomic_load(&sv->received), "applied",
+                                      (json_int_t)atomic_load(&sv->applied), "pending",
+                                      (json_int_t)atomic_load(&sv->pending)));
     json_object_set_new(o, "version", json_string(FT_VERSION));
     return send_json(c, 200, o);
 }
@@ -1519,6 +1546,7 @@ static void *hook_loop(void *arg)
 static void publish(server *sv, const ft_alert *a, double km, const unsigned char *thumb,
                     size_t thumb_len)
 {
+    if (sv->clustered && !atomic_load(&sv->leader)) return; /* the leader raises it */
     unsigned char *copy = NULL;
     if (a->early && thumb && thumb_len && (copy = malloc(thumb_len)))
         memcpy(copy, thumb, thumb_len);
@@ -1650,6 +1678,67 @@ static void *alert_loop(void *arg)
         nanosleep(&ts, NULL);
     }
     ft_store_free(x.cams);
+    return NULL;
+}
+
+/* A search node's consumer thread (--nats): keeps this node's key alive,
+** holds or seeks the alert leadership (the leader alone raises alerts:
+** publish), and applies the stream's sightings to the database through a
+** handle of its own; the searcher (refresh) and the alert thread pick them
+** up as they do any other process's commits. Losing the servers is not an
+** error: the thread says so once, retries, and goes on where its durable
+** consumer stopped. */
+static void *cluster_loop(void *arg)
+{
+    server *sv = arg;
+    ft_cluster *cl = NULL;
+    ft_store *st = NULL;
+    char err[512];
+    double warned = -1e9, beat = -1e9;
+    while (!g_stop) {
+        if (!cl && ft_cluster_open(&sv->cluster, &cl, err, sizeof err) != FT_OK) {
+            if (mono_s() - warned > 10)
+                fprintf(stderr, "facetrail serve: cluster: %s (retrying)\n", err),
+                    warned = mono_s();
+            atomic_store(&sv->cluster_up, 0);
+            atomic_store(&sv->leader, 0);
+            sleep(1);
+            continue;
+        }
+        if (!st && ft_store_open(sv->db, 0, &st) != FT_OK) {
+            fprintf(stderr, "facetrail serve: cluster: %s\n", ft_store_errmsg(NULL));
+            sleep(1);
+            continue;
+        }
+        if (mono_s() - beat >= sv->cluster.lease_s / 4) {
+            int ok = ft_cluster_heartbeat(cl, "search") == FT_OK;
+            int lead = ok && ft_cluster_hold(cl, "leader.alerts", NULL) == 1;
+            if (lead != atomic_load(&sv->leader))
+                fprintf(stderr, "facetrail serve: cluster: %s\n",
+                        lead ? "this node now raises the watchlist's alerts"
+                             : "another node raises the watchlist's alerts now");
+            atomic_store(&sv->leader, lead);
+            atomic_store(&sv->cluster_up, ok);
+            int64_t pend = -1;
+            if (ok && ft_cluster_pending(cl, &pend) == FT_OK) atomic_store(&sv->pending, pend);
+            beat = mono_s();
+        }
+        int got = 0, n_new = 0;
+        int rc = ft_cluster_consume(cl, st, 256, 200, sv->shard, &got, &n_new);
+        atomic_fetch_add(&sv->received, got);
+        atomic_fetch_add(&sv->applied, n_new);
+        if (rc != FT_OK) {
+            if (mono_s() - warned > 10)
+                fprintf(stderr, "facetrail serve: cluster: %s (retrying)\n", ft_cluster_errmsg(cl)),
+                    warned = mono_s();
+            atomic_store(&sv->cluster_up, 0);
+            struct timespec ts = { 0, 500000000L };
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (cl && atomic_load(&sv->leader)) ft_cluster_release(cl, "leader.alerts");
+    ft_store_close(st);
+    ft_cluster_close(cl);
     return NULL;
 }
 
@@ -2189,6 +2278,8 @@ int cmd_serve(int argc, char **argv)
     ep.n_threads = default_threads();
     const char *db = NULL, *listen = "127.0.0.1:8080", *tokens = NULL;
     int workers = 2, selfies = SELFIE_PER_HOUR;
+    const char *nats = NULL, *node = NULL, *shard = NULL;
+    int replicas = 3;
     unsigned idle_timeout = IDLE_TIMEOUT;
     long long nw;
     struct opts o;
@@ -2211,6 +2302,15 @@ int cmd_serve(int argc, char **argv)
         } else if (opts_is(&o, "--selfies-per-hour")) {
             if (opts_int(&o, 1, SELFIE_MAX, "1 to 100", &nw)) return CLI_ERROR;
             selfies = (int)nw;
+        } else if (opts_is(&o, "--nats")) {
+            if (!(nats = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--node")) {
+            if (!(node = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--shard")) {
+            if (!(shard = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--replicas")) {
+            if (opts_int(&o, 1, 5, "1 to 5 copies", &nw)) return CLI_ERROR;
+            replicas = (int)nw;
         } else if (opts_is(&o, "--idle-timeout")) {
             if (opts_int(&o, 1, 3600, "seconds, 1 to 3600", &nw)) return CLI_ERROR;
             idle_timeout = (unsigned)nw;
@@ -2220,6 +2320,7 @@ int cmd_serve(int argc, char **argv)
     }
     if (o.n_operands) return usage_error(o.cmd, "unexpected operand '%s'", argv[1]);
     if (!db) return usage_error(o.cmd, "missing --db DB");
+    if ((node || shard) && !nats) return usage_error(o.cmd, "--node and --shard are for --nats");
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
@@ -2240,6 +2341,26 @@ int cmd_serve(int argc, char **argv)
     static server sv;
     memset(&sv, 0, sizeof sv);
     sv.db = db;
+    static char node_name[FT_CLUSTER_NODE_MAX];
+    if (nats) {
+        sv.clustered = 1;
+        sv.shard = shard && *shard ? shard : NULL;
+        sv.cluster = ft_cluster_default_params();
+        sv.cluster.urls = nats;
+        sv.cluster.replicas = replicas;
+        if (node)
+            snprintf(node_name, sizeof node_name, "%s", node);
+        else
+            snprintf(node_name, sizeof node_name, "search-%ld", port);
+        sv.cluster.node = node_name;
+        atomic_store(&sv.pending, -1);
+        ft_store *made = NULL; /* a new node starts with an empty database */
+        if (ft_store_open(db, FT_STORE_CREATE, &made) != FT_OK) {
+            fprintf(stderr, "facetrail serve: %s\n", ft_store_errmsg(NULL));
+            return CLI_ERROR;
+        }
+        ft_store_close(made);
+    }
     sv.selfies_per_hour = selfies;
     sv.idle_timeout = idle_timeout;
     char err[512];
@@ -2317,6 +2438,8 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (pthread_create(&sv.alert_thread, NULL, alert_loop, &sv) == 0) sv.alert_running = 1;
     if (pthread_create(&sv.hook_thread, NULL, hook_loop, &sv) == 0) sv.hook_running = 1;
+    if (sv.clustered && pthread_create(&sv.cluster_thread, NULL, cluster_loop, &sv) == 0)
+        sv.cluster_running = 1;
     d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
         NULL, NULL, answer, &sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
@@ -2346,6 +2469,7 @@ done:
     pthread_mutex_unlock(&sv.lock_alerts);
     if (d) MHD_stop_daemon(d);
     if (sv.alert_running) pthread_join(sv.alert_thread, NULL);
+    if (sv.cluster_running) pthread_join(sv.cluster_thread, NULL);
     pthread_mutex_lock(&sv.lock_hooks);
     pthread_cond_broadcast(&sv.new_hook);
     pthread_mutex_unlock(&sv.lock_hooks);

@@ -7,6 +7,7 @@
 **   facetrail compare [options] A B         same person? (exit 0 yes, 1 no, 2 error)
 **   facetrail camera | ingest | search      the event commands (tools/cmd_*.c)
 **   facetrail audit | purge                 the audit log, retention (tools/cmd_audit.c)
+**   facetrail serve | cluster               the event live, on one or several machines
 **   facetrail eval lfw | wider              the evaluations (tools/cmd_eval*.c)
 **   facetrail version | help
 **
@@ -463,6 +464,7 @@ static const char main_usage[] =
     "  watch     add, list or remove the people to raise alerts for (--db DB)\n"
     "  audit     who searched, watched, dismissed or purged, and a check of the log\n"
     "  token     add or list the access tokens of serve --tokens FILE\n"
+    "  cluster   several machines over NATS JetStream: cameras, ingest nodes, status\n"
     "  purge     remove the event's personal data from before a time, or after it\n"
     "  eval      accuracy on labelled data (LFW verification, WIDER FACE detection)\n"
     "  version   print the version\n"
@@ -484,7 +486,7 @@ static const struct command {
     { "search", cmd_search, search_usage },    { "serve", cmd_serve, serve_usage },
     { "watch", cmd_watch, watch_usage },       { "audit", cmd_audit, audit_usage },
     { "purge", cmd_purge, purge_usage },       { "token", cmd_token, token_usage },
-    { "version", cmd_version, version_usage }, { "help", cmd_help, main_usage },
+    { "cluster", cmd_cluster, cluster_usage }, { "version", cmd_version, version_usage }, { "help", cmd_help, main_usage },
 };
 
 static const struct command *find_command(const char *name)
