@@ -233,7 +233,15 @@ done
 
 # stop everything but the single box: the databases are read
 for s in s1 s2 i1 i2; do eval "kill \$PID_$s" 2>/dev/null; done
-for s in s1 s2 i1 i2; do eval "wait \$PID_$s" 2>/dev/null; done
+bad_exit=""
+for s in s1 s2 i1 i2; do
+    eval "wait \$PID_$s"
+    [ $? -eq 0 ] || bad_exit="$bad_exit $s"
+done
+reports=$(cat "$TMP"/s1.log "$TMP"/s2.log "$TMP"/i1.log "$TMP"/i2.log | grep -c "Sanitizer")
+[ -z "$bad_exit" ] && [ "$reports" -eq 0 ]
+check $? "every node stops cleanly on SIGTERM, no sanitizer report (exit not 0:${bad_exit:- none}; $reports reports)"
+[ "$reports" -eq 0 ] || grep -h -A12 "Sanitizer" "$TMP"/s1.log "$TMP"/s2.log "$TMP"/i1.log "$TMP"/i2.log | head -60 | sed 's/^/# /'
 
 # -- exactly once, and equal to the single box -------------------------------------
 cat >"$TMP/dump.py" <<'EOF'
