@@ -239,16 +239,18 @@ typedef struct server {
     pthread_mutex_t lock_conns; /* the connections (conn_watch) */
     struct conn_watch *conns;   /* every open connection */
     /* a search node of a cluster (--nats): the consumer thread's state */
-    ft_cluster_params cluster;
-    const char *shard; /* --shard: camera ids, or NULL for all */
-    int clustered;     /* --nats given */
+    ft_cluster_params cluster, cluster_api; /* the consumer's; the request threads' */
+    const char *shard;                      /* --shard: camera ids, or NULL for all */
+    int clustered;                          /* --nats given */
     pthread_t cluster_thread;
     int cluster_running;
-    atomic_int leader;     /* 1 while this node leads: it raises the alerts */
-    atomic_llong applied;  /* sightings new to the store from the stream */
-    atomic_llong received; /* messages taken from the stream */
-    atomic_llong pending;  /* the consumer's backlog at the last look (-1 unknown) */
-    atomic_int cluster_up; /* 1 while the servers answer */
+    atomic_int leader;       /* 1 while this node leads: it raises the alerts */
+    atomic_llong applied;    /* sightings new to the store from the stream */
+    atomic_llong received;   /* messages taken from the stream */
+    atomic_llong pending;    /* the consumer's backlog at the last look (-1 unknown) */
+    atomic_int cluster_up;   /* 1 while the servers answer */
+    pthread_mutex_t lock_cl; /* the request threads' cluster handle */
+    ft_cluster *cl_api;      /* opened at the first watchlist change (under lock_cl) */
 } server;
 
 /* An open connection: its socket and since when it has been waiting for a
@@ -1247,6 +1249,21 @@ static int webhook_ok(const char *url)
            parse_http_url(url, host, sizeof host, port, sizeof port, &path) == 0;
 }
 
+/* A search node's watchlist change goes to the cluster first (every node
+** copies it from there: cluster_loop): w given, an entry to add (its id is
+** set); else the entry id to remove. A status; the message in err. */
+static int cluster_watch(server *sv, ft_watch *w, int64_t id, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&sv->lock_cl);
+    int rc = sv->cl_api ? FT_OK : ft_cluster_open(&sv->cluster_api, &sv->cl_api, err, errlen);
+    if (rc == FT_OK) {
+        rc = w ? ft_cluster_watch_add(sv->cl_api, w) : ft_cluster_watch_remove(sv->cl_api, id);
+        if (rc != FT_OK) snprintf(err, errlen, "%s", ft_cluster_errmsg(sv->cl_api));
+    }
+    pthread_mutex_unlock(&sv->lock_cl);
+    return rc;
+}
+
 static enum MHD_Result route_watch_add(server *sv, struct MHD_Connection *c, request *rq)
 {
     if (rq->too_big)
@@ -1276,9 +1293,12 @@ static enum MHD_Result route_watch_add(server *sv, struct MHD_Connection *c, req
         snprintf(w->name, sizeof w->name, "%s", name);
         snprintf(w->reason, sizeof w->reason, "%s", reason);
         snprintf(w->webhook, sizeof w->webhook, "%s", hook ? hook : "");
+        int rc = sv->clustered ? cluster_watch(sv, w, 0, err, sizeof err) : FT_OK;
         pthread_mutex_lock(&sv->lock_w);
-        int rc = ft_store_watch_add(sv->st_w, w);
-        snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
+        if (rc == FT_OK) { /* in the cluster: this node's copy at once */
+            rc = sv->clustered ? ft_store_watch_put(sv->st_w, w) : ft_store_watch_add(sv->st_w, w);
+            snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
+        }
         sv->watch_gen++;
         pthread_mutex_unlock(&sv->lock_w);
         if (rc != FT_OK) {
@@ -1383,10 +1403,14 @@ static enum MHD_Result route_watch_entry(server *sv, struct MHD_Connection *c, c
                             sighting > 0 ? json_integer(sighting) : json_string(track));
         return send_json(c, 200, o);
     }
+    rc = !dismiss && sv->clustered ? cluster_watch(sv, NULL, id, err, sizeof err) : FT_OK;
     pthread_mutex_lock(&sv->lock_w);
-    rc = dismiss ? ft_store_watch_dismiss(sv->st_w, id, sighting)
-                 : ft_store_watch_remove(sv->st_w, id);
-    snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
+    if (rc == FT_OK) {
+        rc = dismiss ? ft_store_watch_dismiss(sv->st_w, id, sighting)
+                     : ft_store_watch_remove(sv->st_w, id);
+        if (rc == FT_ENOTFOUND && !dismiss && sv->clustered) rc = FT_OK; /* not synced yet */
+        snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
+    }
     sv->watch_gen++;
     pthread_mutex_unlock(&sv->lock_w);
     if (rc == FT_ENOTFOUND) return send_error(c, 404, "not_found", "no watchlist entry %lld", id);
@@ -1694,7 +1718,7 @@ static void *cluster_loop(void *arg)
     ft_cluster *cl = NULL;
     ft_store *st = NULL;
     char err[512];
-    double warned = -1e9, beat = -1e9;
+    double warned = -1e9, beat = -1e9, led_until = 0;
     while (!g_stop) {
         if (!cl && ft_cluster_open(&sv->cluster, &cl, err, sizeof err) != FT_OK) {
             if (mono_s() - warned > 10)
@@ -1712,7 +1736,11 @@ static void *cluster_loop(void *arg)
         }
         if (mono_s() - beat >= sv->cluster.lease_s / 4) {
             int ok = ft_cluster_heartbeat(cl, "search") == FT_OK;
-            int lead = ok && ft_cluster_hold(cl, "leader.alerts", NULL) == 1;
+            int h = ok ? ft_cluster_hold(cl, "leader.alerts", NULL) : -1;
+            /* a renewal that failed (servers unreachable) keeps the lead for
+               the rest of the lease: nobody can take it before it expires */
+            if (h == 1) led_until = mono_s() + 0.8 * sv->cluster.lease_s;
+            int lead = h == 1 || (h < 0 && atomic_load(&sv->leader) && mono_s() < led_until);
             if (lead != atomic_load(&sv->leader))
                 fprintf(stderr, "facetrail serve: cluster: %s\n",
                         lead ? "this node now raises the watchlist's alerts"
@@ -1721,6 +1749,16 @@ static void *cluster_loop(void *arg)
             atomic_store(&sv->cluster_up, ok);
             int64_t pend = -1;
             if (ok && ft_cluster_pending(cl, &pend) == FT_OK) atomic_store(&sv->pending, pend);
+            int changed = 0;
+            if (ok && ft_cluster_watch_sync(cl, st, &changed) != FT_OK && mono_s() - warned > 10)
+                fprintf(stderr, "facetrail serve: cluster: the watchlist: %s\n",
+                        ft_cluster_errmsg(cl)),
+                    warned = mono_s();
+            if (changed) {
+                pthread_mutex_lock(&sv->lock_w);
+                sv->watch_gen++;
+                pthread_mutex_unlock(&sv->lock_w);
+            }
             beat = mono_s();
         }
         int got = 0, n_new = 0;
@@ -2353,6 +2391,10 @@ int cmd_serve(int argc, char **argv)
         else
             snprintf(node_name, sizeof node_name, "search-%ld", port);
         sv.cluster.node = node_name;
+        static char api_name[FT_CLUSTER_NODE_MAX + 8];
+        snprintf(api_name, sizeof api_name, "%s-api", node_name);
+        sv.cluster_api = sv.cluster;
+        sv.cluster_api.node = api_name;
         atomic_store(&sv.pending, -1);
         ft_store *made = NULL; /* a new node starts with an empty database */
         if (ft_store_open(db, FT_STORE_CREATE, &made) != FT_OK) {
@@ -2388,6 +2430,7 @@ int cmd_serve(int argc, char **argv)
     pthread_mutex_init(&sv.lock_live, NULL);
     pthread_mutex_init(&sv.lock_conns, NULL);
     pthread_mutex_init(&sv.lock_hooks, NULL);
+    pthread_mutex_init(&sv.lock_cl, NULL);
     pthread_cond_init(&sv.new_hook, NULL);
     sv.ep = ep;
     sv.ep.n_threads = 1; /* a live camera's engine */
@@ -2485,6 +2528,8 @@ done:
     pthread_mutex_destroy(&sv.lock_hooks);
     pthread_cond_destroy(&sv.new_hook);
     ft_watcher_destroy(sv.watcher);
+    ft_cluster_close(sv.cl_api);
+    pthread_mutex_destroy(&sv.lock_cl);
     for (int i = 0; i < ALERT_RING; i++)
         free(sv.ring[i].thumb);
     pthread_mutex_destroy(&sv.lock_live);

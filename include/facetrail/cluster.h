@@ -159,6 +159,18 @@ int ft_cluster_state_get(ft_cluster *c, const char *key, char **out /* OUT */,
                          uint64_t *rev /* OUT */);
 int ft_cluster_state_put(ft_cluster *c, const char *key, const char *value,
                          uint64_t *rev /* OUT */);
+/* The cluster's watchlist: one entry per key "watch.<id>" of ft_state, ids
+** handed out once in the cluster (a counter moved by compare-and-set), so
+** an entry has the same id on every search node.
+** add: sets w->id and w->created_us, FT_EINVAL as ft_store_watch_add.
+** remove: FT_ENOTFOUND when there is no such entry.
+** sync: makes st's watchlist the cluster's (ft_store_watch_put of entries
+** missing or different, ft_store_watch_remove of those the cluster no longer
+** has); *changed (may be NULL): entries put or removed. */
+int ft_cluster_watch_add(ft_cluster *c, ft_watch *w);
+int ft_cluster_watch_remove(ft_cluster *c, int64_t id);
+int ft_cluster_watch_sync(ft_cluster *c, ft_store *st, int *changed /* OUT */);
+
 /* The stream's messages and bytes. */
 int ft_cluster_stream_stats(ft_cluster *c, uint64_t *msgs /* OUT */, uint64_t *bytes /* OUT */);
 

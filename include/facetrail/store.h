@@ -359,6 +359,12 @@ typedef struct ft_watch {
 /* Adds an entry (id and created_us are set). FT_EINVAL (no name, no or too
 ** many descriptors, non-finite values), store errors. */
 int ft_store_watch_add(ft_store *st, ft_watch *w);
+/* Stores w under its own id (>= 1) as it is, created_us included: a new
+** entry, or a new text of the entry with that id (its dismissals stay). For
+** a copy of another store's watchlist (a cluster's search nodes). Later
+** ft_store_watch_add never hands out an id up to w->id. FT_EINVAL (as add,
+** or an id < 1), store errors. */
+int ft_store_watch_put(ft_store *st, const ft_watch *w);
 /* The entries, oldest first; with now_us > 0 only those not expired at
 ** now_us. *out is freed with ft_store_free (NULL when *n is 0). */
 int ft_store_watch_list(ft_store *st, int64_t now_us, ft_watch **out /* OUT */, int *n /* OUT */);

@@ -863,3 +863,205 @@ int ft_cluster_stream_stats(ft_cluster *c, uint64_t *msgs, uint64_t *bytes)
     jsStreamInfo_Destroy(si);
     return FT_OK;
 }
+
+/* ------------------------------------------------------------------------ */
+/* The watchlist                                                            */
+/* ------------------------------------------------------------------------ */
+
+#define WATCH_PREFIX  "watch."
+#define WATCH_COUNTER "watch_last_id"
+
+static char *watch_to_json(const ft_watch *w)
+{
+    json_t *d = json_array();
+    for (int i = 0; d && i < w->n_desc; i++) {
+        json_t *v = json_array();
+        for (int k = 0; v && k < FT_DESCRIPTOR_DIM; k++)
+            json_array_append_new(v, json_real(w->desc[i][k]));
+        json_array_append_new(d, v);
+    }
+    json_t *j =
+        d ? json_pack("{s:I, s:s, s:s, s:I, s:I, s:s, s:o}", "id", (json_int_t)w->id, "name",
+                      w->name, "reason", w->reason, "created_us", (json_int_t)w->created_us,
+                      "expires_us", (json_int_t)w->expires_us, "webhook", w->webhook, "desc", d)
+          : NULL;
+    if (!j) return NULL;
+    char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    json_decref(j);
+    return text;
+}
+
+static int watch_from_json(const char *text, int len, ft_watch *w)
+{
+    memset(w, 0, sizeof *w);
+    json_t *j = json_loadb(text, (size_t)len, 0, NULL), *d = NULL;
+    const char *name = NULL, *reason = "", *hook = "";
+    json_int_t id = 0, created = 0, expires = 0;
+    int ok = j &&
+             json_unpack(j, "{s:I, s:s, s?s, s?I, s?I, s?s, s:o}", "id", &id, "name", &name,
+                         "reason", &reason, "created_us", &created, "expires_us", &expires,
+                         "webhook", &hook, "desc", &d) == 0 &&
+             json_is_array(d) && json_array_size(d) >= 1 &&
+             json_array_size(d) <= FT_WATCH_MAX_DESC && strlen(name) < sizeof w->name &&
+             strlen(reason) < sizeof w->reason && strlen(hook) < sizeof w->webhook;
+    for (size_t i = 0; ok && i < json_array_size(d); i++) {
+        json_t *v = json_array_get(d, i);
+        ok = json_is_array(v) && json_array_size(v) == FT_DESCRIPTOR_DIM;
+        for (int k = 0; ok && k < FT_DESCRIPTOR_DIM; k++) {
+            json_t *x = json_array_get(v, (size_t)k);
+            ok = json_is_number(x);
+            if (ok) w->desc[i][k] = (float)json_number_value(x);
+        }
+    }
+    if (ok) {
+        w->id = id;
+        snprintf(w->name, sizeof w->name, "%s", name);
+        snprintf(w->reason, sizeof w->reason, "%s", reason);
+        snprintf(w->webhook, sizeof w->webhook, "%s", hook);
+        w->created_us = created;
+        w->expires_us = expires;
+        w->n_desc = (int)json_array_size(d);
+    }
+    json_decref(j);
+    return ok ? FT_OK : FT_EFORMAT;
+}
+
+/* The next watchlist id: the counter moved by one with compare-and-set. */
+static int next_watch_id(ft_cluster *c, int64_t *id)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        kvEntry *e = NULL;
+        uint64_t rev = 0, nrev = 0;
+        long long last = 0;
+        natsStatus s = kvStore_Get(&e, c->state, WATCH_COUNTER);
+        if (s == NATS_OK) {
+            char v[32] = "";
+            int len = kvEntry_ValueLen(e);
+            if (len > 0 && len < (int)sizeof v) memcpy(v, kvEntry_Value(e), (size_t)len);
+            last = strtoll(v, NULL, 10);
+            rev = kvEntry_Revision(e);
+            kvEntry_Destroy(e);
+        } else if (s != NATS_NOT_FOUND) {
+            return nfail(c, s, "cannot read the watchlist's counter");
+        }
+        char v[32];
+        snprintf(v, sizeof v, "%lld", last + 1);
+        s = rev ? kvStore_UpdateString(&nrev, c->state, WATCH_COUNTER, v, rev)
+                : kvStore_CreateString(&nrev, c->state, WATCH_COUNTER, v);
+        if (s == NATS_OK) {
+            *id = last + 1;
+            return FT_OK;
+        }
+    }
+    return fail(c, FT_EIO, "cannot take a watchlist id (too many nodes at once)");
+}
+
+int ft_cluster_watch_add(ft_cluster *c, ft_watch *w)
+{
+    if (!c) return FT_EINVAL;
+    c->errmsg[0] = 0;
+    if (!w || !w->name[0] || !memchr(w->name, 0, sizeof w->name) ||
+        !memchr(w->reason, 0, sizeof w->reason) || !memchr(w->webhook, 0, sizeof w->webhook) ||
+        w->n_desc < 1 || w->n_desc > FT_WATCH_MAX_DESC || w->expires_us < 0)
+        return fail(c, FT_EINVAL, "a watchlist entry needs a name and 1 to %d descriptors",
+                    FT_WATCH_MAX_DESC);
+    for (int i = 0; i < w->n_desc; i++)
+        for (int k = 0; k < FT_DESCRIPTOR_DIM; k++)
+            if (!isfinite(w->desc[i][k]))
+                return fail(c, FT_EINVAL, "a watchlist descriptor is not finite");
+    int64_t id = 0;
+    int rc = next_watch_id(c, &id);
+    if (rc != FT_OK) return rc;
+    w->id = id;
+    w->created_us = now_us();
+    char *text = watch_to_json(w), key[64];
+    if (!text) return fail(c, FT_ENOMEM, "out of memory");
+    snprintf(key, sizeof key, WATCH_PREFIX "%lld", (long long)id);
+    uint64_t rev = 0;
+    natsStatus s = kvStore_PutString(&rev, c->state, key, text);
+    free(text);
+    return s == NATS_OK ? FT_OK : nfail(c, s, "cannot store the watchlist entry");
+}
+
+int ft_cluster_watch_remove(ft_cluster *c, int64_t id)
+{
+    if (!c) return FT_EINVAL;
+    c->errmsg[0] = 0;
+    char key[64];
+    snprintf(key, sizeof key, WATCH_PREFIX "%lld", (long long)id);
+    kvEntry *e = NULL;
+    natsStatus s = kvStore_Get(&e, c->state, key);
+    if (s == NATS_NOT_FOUND) return fail(c, FT_ENOTFOUND, "no watchlist entry %lld", (long long)id);
+    if (s != NATS_OK) return nfail(c, s, "cannot read the watchlist");
+    kvEntry_Destroy(e);
+    s = kvStore_Delete(c->state, key);
+    return s == NATS_OK ? FT_OK : nfail(c, s, "cannot remove the watchlist entry");
+}
+
+static int same_watch(const ft_watch *a, const ft_watch *b)
+{
+    return a->id == b->id && !strcmp(a->name, b->name) && !strcmp(a->reason, b->reason) &&
+           !strcmp(a->webhook, b->webhook) && a->created_us == b->created_us &&
+           a->expires_us == b->expires_us && a->n_desc == b->n_desc &&
+           !memcmp(a->desc, b->desc, (size_t)a->n_desc * sizeof a->desc[0]);
+}
+
+int ft_cluster_watch_sync(ft_cluster *c, ft_store *st, int *changed)
+{
+    if (changed) *changed = 0;
+    if (!c || !st) return FT_EINVAL;
+    c->errmsg[0] = 0;
+    kvKeysList keys = { 0 };
+    natsStatus s = kvStore_Keys(&keys, c->state, NULL);
+    if (s != NATS_OK && s != NATS_NOT_FOUND) return nfail(c, s, "cannot list the watchlist");
+    ft_watch *mine = NULL, *w = ft__malloc(sizeof *w);
+    int n_mine = 0, rc = w ? ft_store_watch_list(st, 0, &mine, &n_mine) : FT_ENOMEM;
+    int64_t *theirs = ft__calloc((size_t)keys.Count + 1, sizeof *theirs);
+    int n_theirs = 0, k = 0;
+    if (rc == FT_OK && !theirs) rc = FT_ENOMEM;
+    if (rc != FT_OK) {
+        fail(c, rc, "%s", rc == FT_ENOMEM ? "out of memory" : ft_store_errmsg(st));
+        goto done;
+    }
+    for (int i = 0; rc == FT_OK && i < keys.Count; i++) {
+        if (strncmp(keys.Keys[i], WATCH_PREFIX, strlen(WATCH_PREFIX))) continue;
+        kvEntry *e = NULL;
+        s = kvStore_Get(&e, c->state, keys.Keys[i]);
+        if (s == NATS_NOT_FOUND) continue;
+        if (s != NATS_OK) {
+            rc = nfail(c, s, "cannot read the watchlist");
+            break;
+        }
+        int prc = watch_from_json(kvEntry_Value(e), kvEntry_ValueLen(e), w);
+        kvEntry_Destroy(e);
+        if (prc != FT_OK || w->id < 1) continue; /* not one of ours: left alone */
+        theirs[n_theirs++] = w->id;
+        int same = 0;
+        for (int j = 0; j < n_mine && !same; j++)
+            same = same_watch(&mine[j], w);
+        if (same) continue;
+        if ((rc = ft_store_watch_put(st, w)) != FT_OK)
+            fail(c, rc, "watchlist entry %lld: %s", (long long)w->id, ft_store_errmsg(st));
+        else
+            k++;
+    }
+    /* entries the cluster no longer has (not when its list could not be read) */
+    for (int j = 0; rc == FT_OK && j < n_mine; j++) {
+        int keep = 0;
+        for (int i = 0; i < n_theirs && !keep; i++)
+            keep = theirs[i] == mine[j].id;
+        if (keep) continue;
+        int r = ft_store_watch_remove(st, mine[j].id);
+        if (r == FT_OK)
+            k++;
+        else if (r != FT_ENOTFOUND)
+            rc = fail(c, r, "watchlist entry %lld: %s", (long long)mine[j].id, ft_store_errmsg(st));
+    }
+done:
+    if (changed) *changed = k;
+    ft__free(theirs);
+    ft_store_free(mine);
+    ft__free(w);
+    kvKeysList_Destroy(&keys);
+    return rc;
+}

@@ -20,11 +20,26 @@ static int prepare(ft_store *st, const char *sql, sqlite3_stmt **s, const char *
     return r == SQLITE_OK ? FT_OK : ft__store_sqlfail(st, r, what);
 }
 
-int ft_store_watch_add(ft_store *st, ft_watch *w)
+/* Runs one statement with one or two int64 parameters; *changes gets the
+** rows changed. */
+static int exec2(ft_store *st, const char *sql, int64_t a, int64_t b, int nb, int *changes,
+                 const char *what)
 {
-    int rc = ft__store_enter(st);
+    sqlite3_stmt *s;
+    int rc = prepare(st, sql, &s, what);
     if (rc != FT_OK) return rc;
-    if ((rc = ft__store_writable(st)) != FT_OK) return rc;
+    sqlite3_bind_int64(s, 1, a);
+    if (nb > 1) sqlite3_bind_int64(s, 2, b);
+    int r = sqlite3_step(s);
+    if (r != SQLITE_DONE) rc = ft__store_sqlfail(st, r, what);
+    if (changes) *changes = sqlite3_changes(st->db);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* FT_OK, or FT_EINVAL with a message for an entry the table must not hold. */
+static int check_entry(ft_store *st, const ft_watch *w)
+{
     if (!w || !w->name[0] || !memchr(w->name, 0, sizeof w->name) ||
         !memchr(w->reason, 0, sizeof w->reason) || !memchr(w->webhook, 0, sizeof w->webhook) ||
         w->n_desc < 1 || w->n_desc > FT_WATCH_MAX_DESC || w->expires_us < 0)
@@ -35,6 +50,57 @@ int ft_store_watch_add(ft_store *st, ft_watch *w)
         for (int k = 0; k < FT_DESCRIPTOR_DIM; k++)
             if (!isfinite(w->desc[i][k]))
                 return ft__store_fail(st, FT_EINVAL, "a watchlist descriptor is not finite");
+    return FT_OK;
+}
+
+int ft_store_watch_put(ft_store *st, const ft_watch *w)
+{
+    int rc = ft__store_enter(st);
+    if (rc != FT_OK) return rc;
+    if ((rc = ft__store_writable(st)) != FT_OK) return rc;
+    if ((rc = check_entry(st, w)) != FT_OK) return rc;
+    if (w->id < 1 || w->created_us < 0)
+        return ft__store_fail(st, FT_EINVAL, "a watchlist entry put needs its id (>= 1)");
+    unsigned char blob[FT_WATCH_MAX_DESC * FT__DESC_BYTES];
+    for (int i = 0; i < w->n_desc; i++)
+        ft__store_desc_to_le(w->desc[i], blob + (size_t)i * FT__DESC_BYTES);
+    if ((rc = ft__store_begin(st, "putting a watchlist entry")) != FT_OK) return rc;
+    sqlite3_stmt *s;
+    /* an upsert, not INSERT OR REPLACE: the entry's dismissals stay */
+    rc = prepare(st,
+                 "INSERT INTO watchlist(id, name, reason, created_us, expires_us, webhook, "
+                 "descriptors) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO UPDATE SET "
+                 "name = excluded.name, reason = excluded.reason, created_us = "
+                 "excluded.created_us, expires_us = excluded.expires_us, webhook = "
+                 "excluded.webhook, descriptors = excluded.descriptors",
+                 &s, "putting a watchlist entry");
+    if (rc == FT_OK) {
+        sqlite3_bind_int64(s, 1, w->id);
+        sqlite3_bind_text(s, 2, w->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, w->reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 4, w->created_us);
+        sqlite3_bind_int64(s, 5, w->expires_us);
+        sqlite3_bind_text(s, 6, w->webhook, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 7, blob, w->n_desc * FT__DESC_BYTES, SQLITE_STATIC);
+        int r = sqlite3_step(s);
+        if (r != SQLITE_DONE) rc = ft__store_sqlfail(st, r, "putting a watchlist entry");
+        sqlite3_finalize(s);
+    }
+    if (rc == FT_OK) /* a later ft_store_watch_add never takes this id */
+        rc = exec2(st,
+                   "INSERT INTO meta(key, value) VALUES ('watch_last_id', CAST(?1 AS TEXT)) ON "
+                   "CONFLICT(key) DO UPDATE SET value = CAST(max(CAST(value AS INTEGER), ?1) AS "
+                   "TEXT)",
+                   w->id, 0, 1, NULL, "putting a watchlist entry");
+    return ft__store_end(st, rc, "putting a watchlist entry");
+}
+
+int ft_store_watch_add(ft_store *st, ft_watch *w)
+{
+    int rc = ft__store_enter(st);
+    if (rc != FT_OK) return rc;
+    if ((rc = ft__store_writable(st)) != FT_OK) return rc;
+    if ((rc = check_entry(st, w)) != FT_OK) return rc;
     unsigned char blob[FT_WATCH_MAX_DESC * FT__DESC_BYTES];
     for (int i = 0; i < w->n_desc; i++)
         ft__store_desc_to_le(w->desc[i], blob + (size_t)i * FT__DESC_BYTES);
@@ -133,23 +199,6 @@ int ft_store_watch_list(ft_store *st, int64_t now_us, ft_watch **out, int *n)
     *out = v;
     *n = k;
     return FT_OK;
-}
-
-/* Runs one statement with one or two int64 parameters; *changes gets the
-** rows changed. */
-static int exec2(ft_store *st, const char *sql, int64_t a, int64_t b, int nb, int *changes,
-                 const char *what)
-{
-    sqlite3_stmt *s;
-    int rc = prepare(st, sql, &s, what);
-    if (rc != FT_OK) return rc;
-    sqlite3_bind_int64(s, 1, a);
-    if (nb > 1) sqlite3_bind_int64(s, 2, b);
-    int r = sqlite3_step(s);
-    if (r != SQLITE_DONE) rc = ft__store_sqlfail(st, r, what);
-    if (changes) *changes = sqlite3_changes(st->db);
-    sqlite3_finalize(s);
-    return rc;
 }
 
 int ft_store_watch_remove(ft_store *st, int64_t id)

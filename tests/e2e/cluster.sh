@@ -139,6 +139,30 @@ for s in s1 s2; do
     PIDS="$PIDS $!"
     eval "PID_$s=$!"
 done
+port_of() { sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$TMP/$1.log" | tail -1; }
+t=0
+until [ -n "$(port_of s1)" ] && [ -n "$(port_of s2)" ]; do
+    t=$((t + 1))
+    [ $t -gt 300 ] && break
+    sleep 0.2
+done
+
+# a watchlist entry made on s1 (a runner of the race) is on s2 under the same id
+watched=$(ls "$RACE"/queries/*.jpg | head -1)
+wid=$(curl -s -F "photo=@$watched" -F "name=runner $(basename "$watched" .jpg)" \
+    -F "reason=cluster test: lost runner" "http://127.0.0.1:$(port_of s1)/api/v1/watchlist" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' 2>/dev/null)
+t=0; on_s2=""
+while [ -n "$wid" ] && [ -z "$on_s2" ] && [ $t -lt 100 ]; do
+    on_s2=$(curl -s "http://127.0.0.1:$(port_of s2)/api/v1/watchlist" | python3 -c '
+import json, sys
+print(" ".join(str(e["id"]) for e in json.load(sys.stdin) if e["id"] == int(sys.argv[1])))' "$wid" 2>/dev/null)
+    [ -n "$on_s2" ] || sleep 0.2
+    t=$((t + 1))
+done
+[ -n "$wid" ] && [ "$on_s2" = "$wid" ]
+check $? "a watchlist entry added on s1 is on s2 under the same id (${wid:-none})"
+
 ingest_start i1
 ingest_start i2
 
@@ -180,7 +204,6 @@ echo "# n1 started again after 3 s, $victim after 8 s"
 
 # -- wait: every camera done, both search nodes caught up ----------------------------
 expected=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from sightings").fetchone()[0])' "$TMP/single.ftdb")
-port_of() { sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$TMP/$1.log" | tail -1; }
 t=0
 while :; do
     done_all=$(status_json | python3 -c '
@@ -221,6 +244,12 @@ for s in s1 s2; do
 done
 [ "$leaders" -eq 1 ]
 check $? "exactly one search node raises the alerts ($leaders)"
+
+# the watched runner's alerts: raised, and by one node only
+a1=$(grep -c "facetrail serve: alert:" "$TMP/s1.log")
+a2=$(grep -c "facetrail serve: alert:" "$TMP/s2.log")
+[ $((a1 + a2)) -gt 0 ] && { [ "$a1" -eq 0 ] || [ "$a2" -eq 0 ]; }
+check $? "the watched runner's alerts are raised by one search node only (s1 $a1, s2 $a2)"
 
 # one search over HTTP on each node
 q=$(ls "$RACE"/queries/*.jpg | head -1)
