@@ -288,11 +288,13 @@ static int fz_setup(void)
         token *t = &sv->tokens[i];
         snprintf(t->role, sizeof t->role, "%s", fz_tokens[i].role);
         snprintf(t->name, sizeof t->name, "%s", fz_tokens[i].name);
+        t->slot = i;
         if (ft_sha256_hex(fz_tokens[i].token, strlen(fz_tokens[i].token), t->hash) != FT_OK)
             return fz_fail("sha256", ""), -1;
     }
     pthread_mutex_init(&sv->lock, NULL);
     pthread_rwlock_init(&sv->s_lock, NULL);
+    pthread_rwlock_init(&sv->lock_tokens, NULL);
     pthread_mutex_init(&sv->lock_thumb, NULL);
     pthread_mutex_init(&sv->lock_w, NULL);
     pthread_mutex_init(&sv->lock_live, NULL);

@@ -27,6 +27,7 @@
 #include "facetrail/cluster.h"
 #include "facetrail/ingest.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -44,6 +45,9 @@ const char cluster_usage[] =
     "                                    (--video FILE --start TIME | --url URL)\n"
     "       facetrail cluster status --nats URLS [--json]\n"
     "       facetrail cluster ingest --nats URLS --node NAME --db DB [options]\n"
+    "       facetrail cluster tokens --nats URLS --file FILE\n"
+    "       facetrail cluster retention --nats URLS --keep-days N\n"
+    "       facetrail cluster purge --nats URLS --yes\n"
     "\n"
     "An event on several machines: NATS JetStream (nats-server, three of them for\n"
     "a cluster that survives the loss of one) holds the cameras, who ingests\n"
@@ -57,6 +61,12 @@ const char cluster_usage[] =
     "the wall-clock --start of its first frame, or a live --url.\n"
     "status: the live nodes, each camera with its holder, and the stream.\n"
     "ingest: runs until Ctrl-C or SIGTERM.\n"
+    "tokens: the search nodes' tokens (a file of hashed lines, as `facetrail token\n"
+    "add` writes): nodes started without --tokens use them, and take changes\n"
+    "within 5 s (a removed token stops working).\n"
+    "retention: N days after the event's end, every node purges its database\n"
+    "(search nodes with an audit record) and the stream is emptied.\n"
+    "purge: empties the stream now (the nodes' databases are not touched).\n"
     "\n"
     "options:\n"
     "  --nats URLS           NATS servers, comma-separated (nats://127.0.0.1:4222,...)\n"
@@ -69,6 +79,9 @@ const char cluster_usage[] =
     "  --fps N               ingest: frames looked at per second of video (default 5)\n"
     "  --models DIR          model folder (default $FT_MODEL_DIR, else " DEFAULT_MODEL_DIR ")\n"
     "  --json                status: one JSON object\n"
+    "  --file FILE           tokens: the tokens file\n"
+    "  --keep-days N         retention: days to keep the event's data after its end\n"
+    "  --yes                 purge: do it\n"
     "  -h, --help            this text\n"
     "\n"
     "exit status: 0 done, 2 error\n";
@@ -288,6 +301,125 @@ static int status_cmd(int argc, char **argv)
     return rc == FT_OK ? CLI_OK : CLI_ERROR;
 }
 
+/* -- tokens, retention, purge ------------------------------------------- */
+
+/* 1 if every line of text is blank, a comment or "sha256:HASH ROLE NAME". */
+static int hashed_lines(const char *text, int *n, int *bad_line)
+{
+    *n = 0;
+    *bad_line = 0;
+    int no = 0;
+    for (const char *p = text; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char line[512];
+        no++;
+        if (len >= sizeof line) return *bad_line = no, 0;
+        memcpy(line, p, len);
+        line[len] = 0;
+        char *q = line;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q && *q != '#') {
+            char hash[128] = "", role[32] = "";
+            if (sscanf(q, "sha256:%127s %31s", hash, role) != 2 || strlen(hash) != 64 ||
+                strspn(hash, "0123456789abcdef") != 64 ||
+                (strcmp(role, "admin") && strcmp(role, "operator") && strcmp(role, "runner") &&
+                 strcmp(role, "viewer")))
+                return *bad_line = no, 0;
+            ++*n;
+        }
+        p += len + (e != NULL);
+    }
+    return 1;
+}
+
+static int state_cmd(int argc, char **argv, const char *what)
+{
+    struct copts c = { 0 };
+    c.cp = ft_cluster_default_params();
+    const char *file = NULL;
+    long long days = -1;
+    int yes = 0;
+    struct opts o;
+    opts_init(&o, argc, argv);
+    while (opts_next(&o)) {
+        int r = opts_cluster(&o, &c);
+        if (r < 0) return CLI_ERROR;
+        if (r > 0) continue;
+        if (opts_is_help(&o)) return print_help(cluster_usage);
+        if (opts_is(&o, "--file") && !strcmp(what, "tokens")) {
+            if (!(file = opts_value(&o))) return CLI_ERROR;
+        } else if (opts_is(&o, "--keep-days") && !strcmp(what, "retention")) {
+            if (opts_int(&o, 0, 36500, "days, 0 to 36500", &days)) return CLI_ERROR;
+        } else if (opts_is(&o, "--yes") && !strcmp(what, "purge")) {
+            if (opts_flag(&o)) return CLI_ERROR;
+            yes = 1;
+        } else {
+            return opts_unknown(&o);
+        }
+    }
+    if (o.n_operands) return usage_error(o.cmd, "unexpected operand '%s'", argv[1]);
+    char *text = NULL;
+    if (!strcmp(what, "tokens")) {
+        if (!file) return usage_error(o.cmd, "missing --file FILE");
+        size_t len = 0;
+        FILE *f = fopen(file, "r");
+        if (!f) {
+            fprintf(stderr, "facetrail cluster: %s: %s\n", file, strerror(errno));
+            return CLI_ERROR;
+        }
+        text = calloc(1, 1 << 20);
+        if (text) len = fread(text, 1, (1 << 20) - 1, f);
+        fclose(f);
+        int n = 0, bad = 0;
+        if (!text || len == (1 << 20) - 1 || memchr(text, 0, len)) {
+            free(text);
+            fprintf(stderr, "facetrail cluster: %s: not a tokens file (too long or binary)\n",
+                    file);
+            return CLI_ERROR;
+        }
+        if (!hashed_lines(text, &n, &bad) || n == 0) {
+            free(text);
+            if (bad)
+                fprintf(stderr,
+                        "facetrail cluster: %s:%d: expected 'sha256:HASH ROLE NAME' (`facetrail "
+                        "token add` writes them; tokens in the clear never go to the cluster)\n",
+                        file, bad);
+            else
+                fprintf(stderr, "facetrail cluster: %s holds no token\n", file);
+            return CLI_ERROR;
+        }
+        printf("%d tokens\n", n);
+    } else if (!strcmp(what, "retention")) {
+        if (days < 0) return usage_error(o.cmd, "missing --keep-days N");
+        text = malloc(32);
+        if (text) snprintf(text, 32, "%lld", days);
+    } else if (!yes) {
+        return usage_error(o.cmd, "purge empties the stream of every sighting: add --yes");
+    }
+    ft_cluster *cl = NULL;
+    if (open_cluster(o.cmd, &c, "admin", &cl) != CLI_OK) {
+        free(text);
+        return CLI_ERROR;
+    }
+    int rc = !strcmp(what, "purge") ? ft_cluster_stream_purge(cl)
+             : text                 ? ft_cluster_state_put(cl, what, text, NULL)
+                                    : FT_ENOMEM;
+    free(text);
+    if (rc != FT_OK)
+        fprintf(stderr, "facetrail cluster: %s\n",
+                rc == FT_ENOMEM ? "out of memory" : ft_cluster_errmsg(cl));
+    else if (!strcmp(what, "retention"))
+        printf("the event's data goes %lld days after its end, on every node\n", days);
+    else if (!strcmp(what, "purge"))
+        printf("the stream is empty\n");
+    else
+        printf("the search nodes started without --tokens use them within 5 s\n");
+    ft_cluster_close(cl);
+    return rc == FT_OK ? CLI_OK : CLI_ERROR;
+}
+
 /* -- the ingest node ----------------------------------------------------- */
 
 typedef struct worker {
@@ -426,6 +558,33 @@ static void *publisher_loop(void *arg)
     return NULL;
 }
 
+/* The cluster's retention on an ingest node's local store: once due, the
+** store is purged (its unpublished sightings too: the event is long over). */
+static void local_retention(ft_cluster *cl, const char *db)
+{
+    char *text = NULL;
+    if (ft_cluster_state_get(cl, "retention", &text, NULL) != FT_OK) return;
+    int days = atoi(text);
+    ft_store_free(text);
+    ft_store *st = NULL;
+    if (ft_store_open(db, 0, &st) != FT_OK) return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t cut = 0;
+    if (ft_store_purge_due(st, days, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, &cut, NULL,
+                           NULL) == 1) {
+        ft_purge_report rep;
+        memset(&rep, 0, sizeof rep);
+        int rc = ft_store_purge(st, cut, &rep);
+        fprintf(
+            stderr,
+            "facetrail cluster: retention (%d days after the event): %lld sightings purged%s%s\n",
+            days, (long long)rep.sightings, rc == FT_OK ? "" : ": ",
+            rc == FT_OK ? "" : ft_store_errmsg(st));
+    }
+    ft_store_close(st);
+}
+
 static worker *find_worker(node *nd, const char *id)
 {
     for (int i = 0; i < nd->n_w; i++)
@@ -500,7 +659,7 @@ static int ingest_node(int argc, char **argv)
     int pub_running = pthread_create(&pub, NULL, publisher_loop, &nd) == 0;
     fprintf(stderr, "facetrail cluster: ingest node %s on %s, local store %s (Ctrl-C stops)\n",
             c.node, c.urls, c.db);
-    double last_line = mono_s(), warned = -1e9;
+    double last_line = mono_s(), warned = -1e9, retention_at = mono_s();
     int status = CLI_OK;
     /* say this node is there, then let the others starting with it say so
        too, so that the first claims already share the cameras out */
@@ -562,6 +721,10 @@ static int ingest_node(int argc, char **argv)
         ft_store_free(ids);
         for (int i = 0; i < nd.n_w; i++)
             if (nd.w[i].running && atomic_load(&nd.w[i].finished)) join_worker(cl, &nd.w[i]);
+        if (mono_s() - retention_at >= 60) {
+            retention_at = mono_s();
+            local_retention(cl, c.db);
+        }
         if (mono_s() - last_line >= 10) {
             int busy = 0;
             for (int i = 0; i < nd.n_w; i++)
@@ -606,5 +769,10 @@ int cmd_cluster(int argc, char **argv)
     }
     if (!strcmp(argv[1], "status")) return status_cmd(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ingest")) return ingest_node(argc - 1, argv + 1);
-    return usage_error("cluster", "unknown subcommand '%s' (camera add, status, ingest)", argv[1]);
+    if (!strcmp(argv[1], "tokens") || !strcmp(argv[1], "retention") || !strcmp(argv[1], "purge"))
+        return state_cmd(argc - 1, argv + 1, argv[1]);
+    return usage_error("cluster",
+                       "unknown subcommand '%s' (camera add, status, ingest, tokens, retention, "
+                       "purge)",
+                       argv[1]);
 }

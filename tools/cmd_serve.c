@@ -147,8 +147,12 @@ extern const char ui_page[];
 /* State                                                                    */
 /* ------------------------------------------------------------------------ */
 
+#define TOKENS_EVERY_S    5  /* a search node looks at the cluster's tokens */
+#define RETENTION_EVERY_S 10 /* ... and at its retention */
+
 typedef struct token {
     char hash[65], role[16], name[64]; /* hash: SHA-256 of the token, lowercase hex */
+    int slot;                          /* its place in the table: its selfie budget */
 } token;
 
 /* An alert waiting for its webhook. */
@@ -210,7 +214,9 @@ typedef struct server {
     const ft_calibration *cal;
     pthread_mutex_t lock, lock_thumb;
     token tokens[MAX_TOKENS];
-    int n_tokens; /* 0: no tokens file: everyone on loopback */
+    int n_tokens;                 /* 0: no tokens file: everyone on loopback */
+    pthread_rwlock_t lock_tokens; /* a search node reloads the cluster's tokens */
+    int tokens_from_cluster;      /* --nats without --tokens: ft_state "tokens" */
     /* the watchlist and its alerts */
     ft_store *st_w;     /* read-write handle for the watchlist (under lock_w); NULL: read-only */
     ft_store *st_alert; /* the alert thread's own handle */
@@ -408,11 +414,13 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
 /* Reads the tokens file; 0 on success, else a message in err. */
 static unsigned role_bit(const char *role);
 
-static int load_tokens(server *sv, const char *path, int *plain, char *err, size_t errlen)
+/* Reads token lines from f (named path in messages) into v (*n entries);
+** 0, or -1 with a message. */
+static int parse_tokens(FILE *f, const char *path, token *v, int *n, int *plain, char *err,
+                        size_t errlen)
 {
     *plain = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) return snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1;
+    *n = 0;
     char line[512];
     int no = 0;
     while (fgets(line, sizeof line, f)) {
@@ -425,7 +433,7 @@ static int load_tokens(server *sv, const char *path, int *plain, char *err, size
         memset(&t, 0, sizeof t);
         char word[128] = "";
         int bad = sscanf(p, "%127s %15s %63[^\n]", word, t.role, t.name) < 2 || !role_bit(t.role) ||
-                  sv->n_tokens == MAX_TOKENS;
+                  *n == MAX_TOKENS;
         if (!bad && !strncmp(word, "sha256:", 7)) { /* a hashed line (facetrail token add) */
             size_t k = strspn(word + 7, "0123456789abcdef");
             bad = k != 64 || word[7 + k];
@@ -436,7 +444,6 @@ static int load_tokens(server *sv, const char *path, int *plain, char *err, size
         }
         memset(word, 0, sizeof word);
         if (bad) {
-            fclose(f);
             snprintf(err, errlen,
                      "%s:%d: expected 'sha256:HASH ROLE NAME' (facetrail token add writes them) "
                      "or 'TOKEN ROLE NAME' with a token of 16 or more characters, ROLE admin, "
@@ -444,31 +451,66 @@ static int load_tokens(server *sv, const char *path, int *plain, char *err, size
                      path, no, MAX_TOKENS);
             return -1;
         }
-        sv->tokens[sv->n_tokens++] = t;
+        t.slot = *n;
+        v[(*n)++] = t;
     }
-    fclose(f);
-    if (sv->n_tokens == 0) return snprintf(err, errlen, "%s holds no token", path), -1;
+    if (*n == 0) return snprintf(err, errlen, "%s holds no token", path), -1;
     return 0;
 }
 
-/* The caller's token entry, or NULL (no or unknown token). The presented
-** token's SHA-256 is compared with every entry's in full, whatever matches
-** first. */
-static const token *caller(const server *sv, struct MHD_Connection *c)
+static int load_tokens(server *sv, const char *path, int *plain, char *err, size_t errlen)
 {
+    FILE *f = fopen(path, "r");
+    if (!f) return snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1;
+    int r = parse_tokens(f, path, sv->tokens, &sv->n_tokens, plain, err, errlen);
+    fclose(f);
+    return r;
+}
+
+/* A search node's tokens from the cluster (text of a tokens file, hashed
+** lines only): replaces the table (requests in flight keep their copy). */
+static int cluster_tokens(server *sv, const char *text, char *err, size_t errlen)
+{
+    static token v[MAX_TOKENS];
+    int n = 0, plain = 0;
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    if (!f) return snprintf(err, errlen, "out of memory"), -1;
+    pthread_rwlock_wrlock(&sv->lock_tokens);
+    int r = parse_tokens(f, "the cluster's tokens", v, &n, &plain, err, errlen);
+    if (r == 0 && plain)
+        r = -1, snprintf(err, errlen, "the cluster's tokens hold tokens in the clear");
+    if (r == 0) {
+        memcpy(sv->tokens, v, (size_t)n * sizeof v[0]);
+        sv->n_tokens = n;
+    }
+    pthread_rwlock_unlock(&sv->lock_tokens);
+    fclose(f);
+    return r;
+}
+
+/* The caller's token entry (a copy of this thread's, valid until its next
+** request), or NULL (no or unknown token); *required: whether the server
+** has tokens at all. The presented token's SHA-256 is compared with every
+** entry's in full, whatever matches first. */
+static const token *caller(server *sv, struct MHD_Connection *c, int *required)
+{
+    static _Thread_local token copy;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7) != 0) return NULL;
-    h += 7;
-    char hash[65];
-    if (!*h || ft_sha256_hex(h, strlen(h), hash) != FT_OK) return NULL;
+    char hash[65] = "";
+    if (h && !strncmp(h, "Bearer ", 7) && h[7] &&
+        ft_sha256_hex(h + 7, strlen(h + 7), hash) != FT_OK)
+        hash[0] = 0;
     const token *found = NULL;
-    for (int i = 0; i < sv->n_tokens; i++) {
+    pthread_rwlock_rdlock(&sv->lock_tokens);
+    *required = sv->n_tokens > 0;
+    for (int i = 0; hash[0] && i < sv->n_tokens; i++) {
         const char *t = sv->tokens[i].hash;
         unsigned diff = 0;
         for (size_t k = 0; k < 64; k++)
             diff |= (unsigned)(t[k] ^ hash[k]);
-        if (!diff) found = &sv->tokens[i];
+        if (!diff) copy = sv->tokens[i], found = &copy;
     }
+    pthread_rwlock_unlock(&sv->lock_tokens);
     return found;
 }
 
@@ -814,7 +856,7 @@ static enum MHD_Result route_selfie(server *sv, struct MHD_Connection *c, reques
         return send_error(c, 413, "too_large", "the request is over %u MiB", MAX_BODY >> 20);
     if (rq->bad || !rq->pp || rq->raw_len)
         return send_error(c, 415, "not_a_form", "send multipart/form-data with one 'photo' part");
-    int slot = who ? (int)(who - sv->tokens) : MAX_TOKENS; /* no tokens: one shared budget */
+    int slot = who ? who->slot : MAX_TOKENS; /* no tokens: one shared budget */
     double now = mono_s();
     pthread_mutex_lock(&sv->lock_rate);
     double *times = sv->selfie_at[slot];
@@ -1712,13 +1754,73 @@ static void *alert_loop(void *arg)
 ** up as they do any other process's commits. Losing the servers is not an
 ** error: the thread says so once, retries, and goes on where its durable
 ** consumer stopped. */
+static int purge_now(server *sv, int64_t cut, ft_purge_report *rep, char *err, size_t errlen);
+
+/* The cluster's tokens (ft_state "tokens", when the node was started
+** without --tokens): taken again whenever they change, so a token removed
+** from the cluster stops working within TOKENS_EVERY_S. */
+static void cluster_tokens_check(server *sv, ft_cluster *cl, uint64_t *seen)
+{
+    char *text = NULL, err[512];
+    uint64_t rev = 0;
+    if (ft_cluster_state_get(cl, "tokens", &text, &rev) == FT_OK && rev != *seen) {
+        if (cluster_tokens(sv, text, err, sizeof err) == 0)
+            fprintf(stderr, "facetrail serve: cluster: %d tokens from the cluster\n", sv->n_tokens);
+        else
+            fprintf(stderr, "facetrail serve: cluster: %s (the tokens in use are kept)\n", err);
+        *seen = rev;
+    }
+    ft_store_free(text);
+}
+
+/* The cluster's retention (ft_state "retention": days after the event's
+** end, `facetrail cluster retention`): once due, this node purges its
+** database (with an audit record), and the alert leader also empties the
+** stream, so that no node gets the sightings back. */
+static void cluster_retention_check(server *sv, ft_cluster *cl)
+{
+    char *text = NULL, err[512];
+    if (!sv->st_w || ft_cluster_state_get(cl, "retention", &text, NULL) != FT_OK) {
+        ft_store_free(text);
+        return;
+    }
+    int days = atoi(text);
+    ft_store_free(text);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t cut = 0;
+    pthread_mutex_lock(&sv->lock_w);
+    int due = ft_store_purge_due(sv->st_w, days, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
+                                 &cut, NULL, NULL);
+    pthread_mutex_unlock(&sv->lock_w);
+    if (due != 1) return;
+    ft_purge_report rep;
+    memset(&rep, 0, sizeof rep);
+    int rc = purge_now(sv, cut, &rep, err, sizeof err);
+    audit(sv, "purge", NULL, NULL, rep.sightings,
+          "the cluster's retention, %d days after the event's end: %lld sightings, %lld "
+          "descriptors, %lld thumbnails%s",
+          days, (long long)rep.sightings, (long long)rep.descriptors, (long long)rep.thumbnails,
+          rc == FT_OK ? "" : " (failed)");
+    fprintf(stderr,
+            "facetrail serve: cluster: retention (%d days after the event): %lld sightings "
+            "purged%s%s\n",
+            days, (long long)rep.sightings, rc == FT_OK ? "" : ": ", rc == FT_OK ? "" : err);
+    if (rc == FT_OK && rep.sightings > 0 && atomic_load(&sv->leader) &&
+        ft_cluster_stream_purge(cl) != FT_OK)
+        fprintf(stderr, "facetrail serve: cluster: %s\n", ft_cluster_errmsg(cl));
+}
+
 static void *cluster_loop(void *arg)
 {
     server *sv = arg;
     ft_cluster *cl = NULL;
     ft_store *st = NULL;
     char err[512];
-    double warned = -1e9, beat = -1e9, led_until = 0;
+    double warned = -1e9, beat = -1e9, led_until = 0, tokens_at = -1e9, retention_at = -1e9;
+    uint64_t tokens_rev = 0;
+    static const token system_who = { "", "system", "cluster retention", 0 };
+    t_who = &system_who; /* this thread's audit records */
     while (!g_stop) {
         if (!cl && ft_cluster_open(&sv->cluster, &cl, err, sizeof err) != FT_OK) {
             if (mono_s() - warned > 10)
@@ -1759,6 +1861,10 @@ static void *cluster_loop(void *arg)
                 sv->watch_gen++;
                 pthread_mutex_unlock(&sv->lock_w);
             }
+            if (ok && sv->tokens_from_cluster && mono_s() - tokens_at >= TOKENS_EVERY_S)
+                cluster_tokens_check(sv, cl, &tokens_rev), tokens_at = mono_s();
+            if (ok && mono_s() - retention_at >= RETENTION_EVERY_S)
+                cluster_retention_check(sv, cl), retention_at = mono_s();
             beat = mono_s();
         }
         int got = 0, n_new = 0;
@@ -2071,6 +2177,28 @@ static enum MHD_Result do_selfie(server *sv, struct MHD_Connection *c, request *
 /* POST /api/v1/purge (admin): {"before": TIME}, or {"keep_days": N} to
 ** purge once the event ended N days ago (ft_store_purge_due). The
 ** early alerts' thumbnails held in memory go too. */
+/* Purges the event's data from before cut (ft_store_purge) and what the
+** server holds of it: the searcher is loaded again, the alert ring's
+** thumbnails go. */
+static int purge_now(server *sv, int64_t cut, ft_purge_report *rep, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&sv->lock_w);
+    int rc = ft_store_purge(sv->st_w, cut, rep);
+    snprintf(err, errlen, "%s", ft_store_errmsg(sv->st_w));
+    sv->watch_gen++;
+    pthread_mutex_unlock(&sv->lock_w);
+    pthread_mutex_lock(&sv->lock);
+    sv->reload = 1; /* the searcher forgets the purged sightings */
+    pthread_mutex_unlock(&sv->lock);
+    pthread_mutex_lock(&sv->lock_alerts);
+    for (int i = 0; i < ALERT_RING; i++) {
+        free(sv->ring[i].thumb);
+        sv->ring[i].thumb = NULL, sv->ring[i].thumb_len = 0;
+    }
+    pthread_mutex_unlock(&sv->lock_alerts);
+    return rc;
+}
+
 static enum MHD_Result do_purge(server *sv, struct MHD_Connection *c, request *rq, const token *who,
                                 const char *path, const char *method)
 {
@@ -2108,20 +2236,7 @@ static enum MHD_Result do_purge(server *sv, struct MHD_Connection *c, request *r
     ft_purge_report rep;
     memset(&rep, 0, sizeof rep);
     if (rc >= 0 && cut > 0) {
-        pthread_mutex_lock(&sv->lock_w);
-        rc = ft_store_purge(sv->st_w, cut, &rep);
-        snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
-        sv->watch_gen++;
-        pthread_mutex_unlock(&sv->lock_w);
-        pthread_mutex_lock(&sv->lock);
-        sv->reload = 1; /* the searcher forgets the purged sightings */
-        pthread_mutex_unlock(&sv->lock);
-        pthread_mutex_lock(&sv->lock_alerts);
-        for (int i = 0; i < ALERT_RING; i++) {
-            free(sv->ring[i].thumb);
-            sv->ring[i].thumb = NULL, sv->ring[i].thumb_len = 0;
-        }
-        pthread_mutex_unlock(&sv->lock_alerts);
+        rc = purge_now(sv, cut, &rep, err, sizeof err);
     } else if (rc < 0) {
         snprintf(err, sizeof err, "%s", ft_store_errmsg(sv->st_w));
     }
@@ -2270,12 +2385,11 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     }
     if (strncmp(url, "/api/v1/", 8) != 0)
         return send_error(c, 404, "not_found", "no such page: %s", url);
-    const token *who = NULL;
-    if (sv->n_tokens) {
-        if (!(who = caller(sv, c)))
-            return send_error(c, 401, "unauthorized",
-                              "send 'Authorization: Bearer TOKEN' with a token of this server");
-    }
+    int required = 0;
+    const token *who = caller(sv, c, &required);
+    if (required && !who)
+        return send_error(c, 401, "unauthorized",
+                          "send 'Authorization: Bearer TOKEN' with a token of this server");
     const char *path = url + 8;
     /* the route, its method, then the caller's role (ROUTES) */
     const struct route_rule *rule = NULL;
@@ -2416,7 +2530,7 @@ int cmd_serve(int argc, char **argv)
                 "facetrail serve: warning: %s holds %d token%s in the clear (only their hashes "
                 "are kept in memory); `facetrail token add` writes hashed lines\n",
                 tokens, plain, plain == 1 ? "" : "s");
-    if (!tokens && !is_loopback(&addr))
+    if (!tokens && !nats && !is_loopback(&addr))
         return usage_error(o.cmd,
                            "--listen %s is not a loopback address: give --tokens FILE so that "
                            "only holders of a token can search",
@@ -2431,6 +2545,28 @@ int cmd_serve(int argc, char **argv)
     pthread_mutex_init(&sv.lock_conns, NULL);
     pthread_mutex_init(&sv.lock_hooks, NULL);
     pthread_mutex_init(&sv.lock_cl, NULL);
+    pthread_rwlock_init(&sv.lock_tokens, NULL);
+    if (nats && !tokens) { /* the cluster's tokens, if it has some */
+        sv.tokens_from_cluster = 1;
+        ft_cluster *cl = NULL;
+        char *text = NULL;
+        if (ft_cluster_open(&sv.cluster_api, &cl, err, sizeof err) != FT_OK)
+            fprintf(stderr, "facetrail serve: cluster: %s (going on; tokens come later)\n", err);
+        else if (ft_cluster_state_get(cl, "tokens", &text, NULL) == FT_OK &&
+                 cluster_tokens(&sv, text, err, sizeof err) != 0)
+            fprintf(stderr, "facetrail serve: cluster: %s\n", err);
+        ft_store_free(text);
+        ft_cluster_close(cl);
+        if (sv.n_tokens)
+            fprintf(stderr, "facetrail serve: cluster: %d tokens from the cluster\n", sv.n_tokens);
+        if (!sv.n_tokens && !is_loopback(&addr)) {
+            fprintf(stderr,
+                    "facetrail serve: --listen %s is not a loopback address and the cluster has "
+                    "no tokens: give --tokens FILE, or load them with `facetrail cluster tokens`\n",
+                    listen);
+            return CLI_ERROR;
+        }
+    }
     pthread_cond_init(&sv.new_hook, NULL);
     sv.ep = ep;
     sv.ep.n_threads = 1; /* a live camera's engine */
@@ -2530,6 +2666,7 @@ done:
     ft_watcher_destroy(sv.watcher);
     ft_cluster_close(sv.cl_api);
     pthread_mutex_destroy(&sv.lock_cl);
+    pthread_rwlock_destroy(&sv.lock_tokens);
     for (int i = 0; i < ALERT_RING; i++)
         free(sv.ring[i].thumb);
     pthread_mutex_destroy(&sv.lock_live);

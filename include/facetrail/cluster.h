@@ -173,6 +173,9 @@ int ft_cluster_watch_sync(ft_cluster *c, ft_store *st, int *changed /* OUT */);
 
 /* The stream's messages and bytes. */
 int ft_cluster_stream_stats(ft_cluster *c, uint64_t *msgs /* OUT */, uint64_t *bytes /* OUT */);
+/* Removes every sighting from the stream (retention: the event's data is
+** to go). The search nodes' stores are purged by themselves. */
+int ft_cluster_stream_purge(ft_cluster *c);
 
 #ifdef __cplusplus
 }

@@ -764,7 +764,7 @@ int ft_cluster_claim(ft_cluster *c, char **ids, int *n)
         open += !cams[i].done;
     for (int i = 0; i < n_nodes; i++)
         alive_self |= !strcmp(nodes + (size_t)i * FT_CLUSTER_NODE_MAX, c->node);
-    int share = (open + (n_nodes + !alive_self) - 1) / (n_nodes + !alive_self);
+    int share = open / (n_nodes + !alive_self) + 1;
     char *v = ft__calloc((size_t)(n_cams > 0 ? n_cams : 1), FT_CAMERA_ID_MAX);
     if (!v) {
         rc = fail(c, FT_ENOMEM, "out of memory");
@@ -862,6 +862,15 @@ int ft_cluster_stream_stats(ft_cluster *c, uint64_t *msgs, uint64_t *bytes)
     if (bytes) *bytes = si->State.Bytes;
     jsStreamInfo_Destroy(si);
     return FT_OK;
+}
+
+int ft_cluster_stream_purge(ft_cluster *c)
+{
+    if (!c) return FT_EINVAL;
+    c->errmsg[0] = 0;
+    jsErrCode jerr = 0;
+    natsStatus s = js_PurgeStream(c->js, FT_CLUSTER_STREAM, NULL, &jerr);
+    return s == NATS_OK ? FT_OK : nfail(c, s, "cannot purge the stream " FT_CLUSTER_STREAM);
 }
 
 /* ------------------------------------------------------------------------ */

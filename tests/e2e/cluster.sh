@@ -245,11 +245,14 @@ done
 [ "$leaders" -eq 1 ]
 check $? "exactly one search node raises the alerts ($leaders)"
 
-# the watched runner's alerts: raised, and by one node only
+# the watched runner's alerts: raised, each by one node only (the lead may
+# move while a NATS server is down: then both nodes raise some, never the same)
 a1=$(grep -c "facetrail serve: alert:" "$TMP/s1.log")
 a2=$(grep -c "facetrail serve: alert:" "$TMP/s2.log")
-[ $((a1 + a2)) -gt 0 ] && { [ "$a1" -eq 0 ] || [ "$a2" -eq 0 ]; }
-check $? "the watched runner's alerts are raised by one search node only (s1 $a1, s2 $a2)"
+twice=$(grep -h "facetrail serve: alert:" "$TMP/s1.log" "$TMP/s2.log" | sort | uniq -d | wc -l)
+grep -h "raises the watchlist" "$TMP/s1.log" "$TMP/s2.log" | sed 's/^/# /'
+[ $((a1 + a2)) -gt 0 ] && [ "$twice" -eq 0 ]
+check $? "the watched runner's alerts are raised once each, by one node (s1 $a1, s2 $a2, $twice twice)"
 
 # one search over HTTP on each node
 q=$(ls "$RACE"/queries/*.jpg | head -1)
@@ -259,18 +262,6 @@ for s in s1 s2; do
     [ "$code" = 200 ]
     check $? "search node $s answers a search over HTTP ($code)"
 done
-
-# stop everything but the single box: the databases are read
-for s in s1 s2 i1 i2; do eval "kill \$PID_$s" 2>/dev/null; done
-bad_exit=""
-for s in s1 s2 i1 i2; do
-    eval "wait \$PID_$s"
-    [ $? -eq 0 ] || bad_exit="$bad_exit $s"
-done
-reports=$(cat "$TMP"/s1.log "$TMP"/s2.log "$TMP"/i1.log "$TMP"/i2.log | grep -c "Sanitizer")
-[ -z "$bad_exit" ] && [ "$reports" -eq 0 ]
-check $? "every node stops cleanly on SIGTERM, no sanitizer report (exit not 0:${bad_exit:- none}; $reports reports)"
-[ "$reports" -eq 0 ] || grep -h -A12 "Sanitizer" "$TMP"/s1.log "$TMP"/s2.log "$TMP"/i1.log "$TMP"/i2.log | head -60 | sed 's/^/# /'
 
 # -- exactly once, and equal to the single box -------------------------------------
 cat >"$TMP/dump.py" <<'EOF'
@@ -324,6 +315,50 @@ done
 echo "# $same of $total searches equal to the single box's"
 [ "$same" -eq "$total" ] && [ "$total" -gt 0 ]
 check $? "every runner's search on each search node equals the single box's"
+
+# -- the cluster's tokens: taken by the search nodes without a restart -----------------
+"$FT" token add --tokens "$TMP/tokens" --role operator --name "desk 1" >"$TMP/token.txt" 2>/dev/null
+tok=$(tr -d '\n' <"$TMP/token.txt")
+"$FT" cluster tokens --nats "$URLS" --file "$TMP/tokens" >/dev/null 2>&1
+t=0; no_tok=200; with_tok=0
+while [ $t -lt 100 ]; do
+    no_tok=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(port_of s2)/api/v1/watchlist")
+    with_tok=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" \
+        "http://127.0.0.1:$(port_of s2)/api/v1/watchlist")
+    [ "$no_tok" = 401 ] && [ "$with_tok" = 200 ] && break
+    t=$((t + 1))
+    sleep 0.2
+done
+[ "$no_tok" = 401 ] && [ "$with_tok" = 200 ] && [ -n "$tok" ]
+check $? "the cluster's tokens reach a running search node (no token $no_tok, the token $with_tok)"
+
+# -- the cluster's retention: the race is months old, 30 days after it is past ----------
+"$FT" cluster retention --nats "$URLS" --keep-days 30 >/dev/null 2>&1
+t=0
+while [ $t -lt 150 ]; do
+    c1=$(curl -s -H "Authorization: Bearer $tok" "http://127.0.0.1:$(port_of s1)/api/v1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["event"]["sightings"])' 2>/dev/null)
+    c2=$(curl -s -H "Authorization: Bearer $tok" "http://127.0.0.1:$(port_of s2)/api/v1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["event"]["sightings"])' 2>/dev/null)
+    msgs=$(status_json | python3 -c 'import json,sys; print(json.load(sys.stdin)["stream_messages"])' 2>/dev/null)
+    [ "$c1" = 0 ] && [ "$c2" = 0 ] && [ "$msgs" = 0 ] && break
+    t=$((t + 1))
+    sleep 0.2
+done
+purged=$(grep -c "retention" "$TMP/s1.log" "$TMP/s2.log" "$TMP/i1.log" "$TMP/i2.log" | awk -F: '{ n += $2 } END { print n }')
+[ "$c1" = 0 ] && [ "$c2" = 0 ] && [ "$msgs" = 0 ]
+check $? "retention: both search nodes purged and the stream emptied (s1 $c1, s2 $c2 sightings, stream $msgs; $purged log lines)"
+
+# -- every node stops cleanly -------------------------------------------------------
+for s in s1 s2 i1 i2; do eval "kill \$PID_$s" 2>/dev/null; done
+bad_exit=""
+for s in s1 s2 i1 i2; do
+    eval "wait \$PID_$s"
+    [ $? -eq 0 ] || bad_exit="$bad_exit $s"
+done
+reports=$(cat "$TMP"/s1.log "$TMP"/s2.log "$TMP"/i1.log "$TMP"/i2.log | grep -c "Sanitizer")
+[ -z "$bad_exit" ] && [ "$reports" -eq 0 ]
+check $? "every node stops cleanly on SIGTERM, no sanitizer report (exit not 0:${bad_exit:- none}; $reports reports)"
+[ "$reports" -eq 0 ] || grep -h -A12 "Sanitizer" "$TMP"/s1.log "$TMP"/s2.log "$TMP"/i1.log "$TMP"/i2.log | head -60 | sed 's/^/# /'
+
 
 for s in i1 i2; do
     grep -h "ingesting\|ingested\|hold lost\|retrying" "$TMP/$s.log" | sed "s/^facetrail cluster:/# $s:/"
