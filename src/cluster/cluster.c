@@ -764,7 +764,7 @@ int ft_cluster_claim(ft_cluster *c, char **ids, int *n)
         open += !cams[i].done;
     for (int i = 0; i < n_nodes; i++)
         alive_self |= !strcmp(nodes + (size_t)i * FT_CLUSTER_NODE_MAX, c->node);
-    int share = open / (n_nodes + !alive_self) + 1;
+    int share = (open + (n_nodes + !alive_self) - 1) / (n_nodes + !alive_self);
     char *v = ft__calloc((size_t)(n_cams > 0 ? n_cams : 1), FT_CAMERA_ID_MAX);
     if (!v) {
         rc = fail(c, FT_ENOMEM, "out of memory");
