@@ -39,6 +39,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <nats/nats.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,9 @@
 #define BUCKET_HOLDS   "ft_holds"
 #define BUCKET_STATE   "ft_state"
 #define KEY_MAX        256
+#define PUB_BATCH_MAX  1024 /* messages of one ft_cluster_publish in flight at once */
+
+typedef struct pub_batch pub_batch_t;
 
 struct ft_cluster {
     natsConnection *nc;
@@ -61,8 +65,49 @@ struct ft_cluster {
     double lease_s;
     int64_t timeout_ms;
     int replicas;
+    pub_batch_t *batch; /* ft_cluster_publish's messages in flight */
     char errmsg[512];
 };
+
+/* The batch in flight: each message's sighting and what the stream said of
+** it (the acknowledgement handler runs on a thread of the library). A
+** message carries "Ft-Batch: GEN.INDEX", so that a late answer to an
+** earlier batch is told apart. */
+enum { PUB_WAITING = 0, PUB_STORED, PUB_DUPLICATE, PUB_FAILED };
+
+struct pub_batch {
+    pthread_mutex_t lock;
+    uint64_t gen;
+    int n, cap;
+    int64_t *ids; /* sighting ids, in walk order */
+    signed char *state;
+    char why[160]; /* the first failure */
+};
+
+static void on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+    (void)js;
+    pub_batch_t *b = closure;
+    const char *tag = NULL;
+    if (natsMsgHeader_Get(msg, "Ft-Batch", &tag) == NATS_OK && tag) {
+        char *dot = NULL;
+        unsigned long long gen = strtoull(tag, &dot, 10);
+        long idx = dot && *dot == '.' ? strtol(dot + 1, NULL, 10) : -1;
+        pthread_mutex_lock(&b->lock);
+        if (gen == b->gen && idx >= 0 && idx < b->n) {
+            if (pae) {
+                b->state[idx] = PUB_FAILED;
+                if (!b->why[0])
+                    snprintf(b->why, sizeof b->why, "%s",
+                             pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
+            } else {
+                b->state[idx] = pa && pa->Duplicate ? PUB_DUPLICATE : PUB_STORED;
+            }
+        }
+        pthread_mutex_unlock(&b->lock);
+    }
+    natsMsg_Destroy(msg);
+}
 
 ft_cluster_params ft_cluster_default_params(void)
 {
@@ -243,9 +288,20 @@ int ft_cluster_open(const ft_cluster_params *p, ft_cluster **out, char *err, siz
         rc = FT_EIO;
         goto done;
     }
+    c->batch = ft__calloc(1, sizeof *c->batch);
+    if (!c->batch || !(c->batch->ids = ft__calloc(PUB_BATCH_MAX, sizeof *c->batch->ids)) ||
+        !(c->batch->state = ft__calloc(PUB_BATCH_MAX, 1))) {
+        rc = fail(c, FT_ENOMEM, "out of memory");
+        goto done;
+    }
+    c->batch->cap = PUB_BATCH_MAX;
+    pthread_mutex_init(&c->batch->lock, NULL);
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = c->timeout_ms;
+    jo.PublishAsync.AckHandler = on_pub_ack;
+    jo.PublishAsync.AckHandlerClosure = c->batch;
+    jo.PublishAsync.MaxPending = PUB_BATCH_MAX;
     if ((s = natsConnection_JetStream(&c->js, c->nc, &jo)) != NATS_OK) {
         rc = nfail(c, s, "no JetStream on the NATS servers");
         goto done;
@@ -281,6 +337,12 @@ void ft_cluster_close(ft_cluster *c)
         natsConnection_Close(c->nc);
         natsConnection_Destroy(c->nc);
     }
+    if (c->batch) {
+        if (c->batch->cap) pthread_mutex_destroy(&c->batch->lock);
+        ft__free(c->batch->ids);
+        ft__free(c->batch->state);
+        ft__free(c->batch);
+    }
     ft__free(c);
 }
 
@@ -297,36 +359,54 @@ static int64_t published_id(ft_store *st)
 
 typedef struct pub_ctx {
     ft_cluster *c;
-    int64_t last_ok; /* the last sighting the stream acknowledged */
-    int published, duplicates;
+    int sent;
 } pub_ctx;
 
 static int publish_one(const ft_replica *r, void *arg)
 {
     pub_ctx *x = arg;
     ft_cluster *c = x->c;
+    pub_batch_t *b = c->batch;
     unsigned char *buf = NULL;
     size_t len = 0;
     int rc = ft_replica_encode(r, &buf, &len);
     if (rc != FT_OK)
         return fail(c, rc, "sighting %lld cannot be sent: %s", (long long)r->s.id, ft_strerror(rc));
     char id[FT_REPLICA_ID_MAX], subject[32 + 3 * FT_CAMERA_ID_MAX], enc[3 * FT_CAMERA_ID_MAX + 4];
+    char tag[48];
     ft_replica_msg_id(r, id);
     enc_name(r->camera.id, enc, sizeof enc);
     snprintf(subject, sizeof subject, FT_CLUSTER_SUBJECT_PREFIX "%s", enc);
+    pthread_mutex_lock(&b->lock);
+    int idx = b->n;
+    if (idx < b->cap) {
+        b->ids[idx] = r->s.id;
+        b->state[idx] = PUB_WAITING;
+        b->n++;
+    }
+    snprintf(tag, sizeof tag, "%llu.%d", (unsigned long long)b->gen, idx);
+    pthread_mutex_unlock(&b->lock);
+    if (idx >= b->cap) {
+        ft_store_free(buf);
+        return 1; /* cannot happen: the walk's max is the capacity */
+    }
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, subject, NULL, (const char *)buf, (int)len);
+    ft_store_free(buf);
+    if (s == NATS_OK) s = natsMsgHeader_Set(m, "Ft-Batch", tag);
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MsgId = id;
     po.MaxWait = c->timeout_ms;
-    jsPubAck *ack = NULL;
-    jsErrCode jerr = 0;
-    natsStatus s = js_Publish(&ack, c->js, subject, buf, (int)len, &po, &jerr);
-    ft_store_free(buf);
-    if (s != NATS_OK) return nfail(c, s, "the stream did not acknowledge");
-    x->published++;
-    if (ack && ack->Duplicate) x->duplicates++;
-    jsPubAck_Destroy(ack);
-    x->last_ok = r->s.id;
+    if (s == NATS_OK) s = js_PublishMsgAsync(c->js, &m, &po);
+    natsMsg_Destroy(m); /* NULL once the library took it */
+    if (s != NATS_OK) {
+        pthread_mutex_lock(&b->lock);
+        b->state[idx] = PUB_FAILED;
+        pthread_mutex_unlock(&b->lock);
+        return nfail(c, s, "cannot publish");
+    }
+    x->sent++;
     return 0;
 }
 
@@ -336,21 +416,55 @@ int ft_cluster_publish(ft_cluster *c, ft_store *st, int max, int *published, int
     if (duplicates) *duplicates = 0;
     if (!c || !st || max < 1) return c ? fail(c, FT_EINVAL, "bad arguments") : FT_EINVAL;
     c->errmsg[0] = 0;
-    pub_ctx x = { c, published_id(st), 0, 0 };
-    int64_t from = x.last_ok;
+    pub_batch_t *b = c->batch;
+    if (max > b->cap) max = b->cap;
+    pthread_mutex_lock(&b->lock);
+    b->gen++;
+    b->n = 0;
+    b->why[0] = 0;
+    pthread_mutex_unlock(&b->lock);
+    int64_t from = published_id(st);
+    pub_ctx x = { c, 0 };
+    /* every message of the batch goes out at once; then the answers */
     int rc = ft_store_replicas_after(st, from, max, publish_one, &x);
     if (rc > 0) rc = FT_EIO;
     if (rc != FT_OK && !c->errmsg[0])
         fail(c, rc, "reading the local store: %s", ft_store_errmsg(st));
-    if (x.last_ok > from) { /* what was acknowledged, even when the batch stopped */
+    if (x.sent > 0) {
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = c->timeout_ms;
+        natsStatus s = js_PublishAsyncComplete(c->js, &po);
+        if (s != NATS_OK) { /* those still waiting are dropped: the next call sends them again */
+            natsMsgList pending = { 0 };
+            if (js_PublishAsyncGetPendingList(&pending, c->js) == NATS_OK)
+                natsMsgList_Destroy(&pending);
+            if (rc == FT_OK) rc = nfail(c, s, "the stream did not acknowledge");
+        }
+    }
+    /* the checkpoint moves over the acknowledged prefix of the batch */
+    int64_t last_ok = from;
+    int n_pub = 0, n_dup = 0, gap = 0;
+    pthread_mutex_lock(&b->lock);
+    for (int i = 0; i < b->n; i++) {
+        int ok = b->state[i] == PUB_STORED || b->state[i] == PUB_DUPLICATE;
+        if (!ok) gap = 1;
+        if (ok && !gap) last_ok = b->ids[i], n_pub++, n_dup += b->state[i] == PUB_DUPLICATE;
+    }
+    if (gap && rc == FT_OK)
+        rc = fail(c, FT_EIO, "the stream did not store every sighting: %s",
+                  b->why[0] ? b->why : "no answer in time");
+    b->gen++; /* answers still to come belong to no batch */
+    pthread_mutex_unlock(&b->lock);
+    if (last_ok > from) {
         char v[32];
-        snprintf(v, sizeof v, "%lld", (long long)x.last_ok);
+        snprintf(v, sizeof v, "%lld", (long long)last_ok);
         int mrc = ft_store_meta_set(st, FT_CLUSTER_PUBLISHED_KEY, v);
         if (mrc != FT_OK && rc == FT_OK)
             rc = fail(c, mrc, "cannot keep the checkpoint: %s", ft_store_errmsg(st));
     }
-    if (published) *published = x.published;
-    if (duplicates) *duplicates = x.duplicates;
+    if (published) *published = n_pub;
+    if (duplicates) *duplicates = n_dup;
     return rc;
 }
 
