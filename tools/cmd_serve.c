@@ -59,6 +59,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -147,8 +148,9 @@ extern const char ui_page[];
 /* State                                                                    */
 /* ------------------------------------------------------------------------ */
 
-#define TOKENS_EVERY_S    5  /* a search node looks at the cluster's tokens */
-#define RETENTION_EVERY_S 10 /* ... and at its retention */
+#define TOKENS_EVERY_S    5    /* a search node looks at the cluster's tokens */
+#define FANOUT_WAIT_MS    3000 /* a shard's search waits this long for the others */
+#define RETENTION_EVERY_S 10   /* ... and at its retention */
 
 typedef struct token {
     char hash[65], role[16], name[64]; /* hash: SHA-256 of the token, lowercase hex */
@@ -740,6 +742,9 @@ static int audit(server *sv, const char *action, const char *reason, const part 
     return rc == FT_OK ? 0 : -1;
 }
 
+static int fan_out(server *sv, const ft_query *queries, int n, const ft_search_params *sp,
+                   char **text, int *appearances, char *err, size_t errlen);
+
 static enum MHD_Result route_search(server *sv, struct MHD_Connection *c, request *rq)
 {
     if (rq->too_big)
@@ -775,6 +780,9 @@ static enum MHD_Result route_search(server *sv, struct MHD_Connection *c, reques
         return send_error(c, 400, "bad_confirm",
                           "confirm: up to 64 sighting numbers separated by commas");
     sp.confirmed = sp.n_confirmed ? confirmed : NULL;
+    if (sv->shard && sp.n_confirmed)
+        return send_error(c, 400, "bad_confirm",
+                          "confirm names this node's sightings: a shard's search cannot use it");
     /* the photos */
     ft_image *imgs[FT_SEARCH_MAX_PROBES];
     int n = 0;
@@ -822,10 +830,14 @@ static enum MHD_Result route_search(server *sv, struct MHD_Connection *c, reques
         for (int i = 0; i < n; i++)
             snprintf(pnb[i], sizeof pnb[i], "photo %d", i + 1), pn[i] = pnb[i];
         /* thumbnails as links: the store is not read here */
+        int shown = r.n_appearances;
         if (ft_search_json(NULL, sv->s, &r, queries, pn, n, "/api/v1/sightings/", &text) != FT_OK)
             status = 500, code = "memory", snprintf(err, sizeof err, "out of memory");
-        else if (audit(sv, "search", reason, first_photo(rq), r.n_appearances, "%d photo%s%s%s%s",
-                       n, n == 1 ? "" : "s", sp.camera_id ? ", camera " : "",
+        else if (sv->shard &&
+                 (rc = fan_out(sv, queries, n, &sp, &text, &shown, err, sizeof err)) != FT_OK)
+            status = 502, code = "shards";
+        else if (audit(sv, "search", reason, first_photo(rq), shown, "%d photo%s%s%s%s", n,
+                       n == 1 ? "" : "s", sp.camera_id ? ", camera " : "",
                        sp.camera_id ? sp.camera_id : "", sp.n_confirmed ? ", confirmed" : ""))
             status = 503, code = "audit",
             snprintf(err, sizeof err, "the search could not be written to the audit log");
@@ -1811,6 +1823,135 @@ static void cluster_retention_check(server *sv, ft_cluster *cl)
         fprintf(stderr, "facetrail serve: cluster: %s\n", ft_cluster_errmsg(cl));
 }
 
+/* A shard's answer to another node's search (ft_cluster_answer; on a NATS
+** thread): the request holds the query descriptors the asking node made
+** from the photos, and the search's bounds; the answer is this shard's
+** search in ft_search_json's schema, thumbnails inline. */
+static char *shard_answer(const char *req, int len, int *reply_len, void *ctx)
+{
+    server *sv = ctx;
+    static float q[FT_SEARCH_MAX_PROBES][FT_DESCRIPTOR_DIM];
+    static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+    json_t *j = json_loadb(req, (size_t)len, 0, NULL);
+    json_t *probes = j ? json_object_get(j, "probes") : NULL;
+    size_t n = json_is_array(probes) ? json_array_size(probes) : 0;
+    int ok = n >= 1 && n <= FT_SEARCH_MAX_PROBES;
+    pthread_mutex_lock(&q_lock); /* one answer at a time (NATS delivers them in turn) */
+    for (size_t i = 0; ok && i < n; i++) {
+        json_t *v = json_array_get(probes, i);
+        ok = json_is_array(v) && json_array_size(v) == FT_DESCRIPTOR_DIM;
+        for (int k = 0; ok && k < FT_DESCRIPTOR_DIM; k++) {
+            json_t *x = json_array_get(v, (size_t)k);
+            ok = json_is_number(x) && isfinite(json_number_value(x));
+            if (ok) q[i][k] = (float)json_number_value(x);
+        }
+    }
+    ft_search_params sp = ft_search_default_params();
+    double mf = j ? json_number_value(json_object_get(j, "max_false")) : 0;
+    double pf = j ? json_number_value(json_object_get(j, "possible_false")) : 0;
+    if (mf > 0 && mf <= 1) sp.max_false_matches = mf;
+    if (pf > sp.max_false_matches && pf <= 10) sp.possible_false_matches = pf;
+    json_t *t;
+    if (j && json_is_integer(t = json_object_get(j, "since_us")))
+        sp.since_us = json_integer_value(t);
+    if (j && json_is_integer(t = json_object_get(j, "until_us")))
+        sp.until_us = json_integer_value(t);
+    if (j && json_is_integer(t = json_object_get(j, "at_us"))) sp.at_us = json_integer_value(t);
+    json_decref(j);
+    char *text = NULL, err[256];
+    if (ok) {
+        pthread_mutex_lock(&sv->lock);
+        ok = refresh(sv, err, sizeof err) == FT_OK;
+        pthread_mutex_unlock(&sv->lock);
+    }
+    if (ok) {
+        ft_search_result r;
+        memset(&r, 0, sizeof r);
+        pthread_rwlock_rdlock(&sv->s_lock);
+        if (ft_searcher_search_multi(sv->s, &q[0][0], (int)n, &sp, &r) == FT_OK) {
+            pthread_mutex_lock(&sv->lock_thumb);
+            if (ft_search_json(sv->st_thumb, sv->s, &r, NULL, NULL, 0, NULL, &text) != FT_OK)
+                text = NULL;
+            pthread_mutex_unlock(&sv->lock_thumb);
+        }
+        pthread_rwlock_unlock(&sv->s_lock);
+        ft_search_result_free(&r);
+    }
+    pthread_mutex_unlock(&q_lock);
+    if (!text) return NULL; /* the asking node counts a missing shard */
+    char *reply = strdup(text);
+    ft_store_free(text);
+    if (reply) *reply_len = (int)strlen(reply);
+    return reply;
+}
+
+typedef struct answers {
+    char *v[64];
+    int n;
+} answers;
+
+static void collect_answer(const char *reply, int len, void *ctx)
+{
+    answers *a = ctx;
+    if (a->n < 64 && (a->v[a->n] = malloc((size_t)len + 1))) {
+        memcpy(a->v[a->n], reply, (size_t)len);
+        a->v[a->n++][len] = 0;
+    }
+}
+
+/* A shard's search (--shard): the same descriptors go to every shard node
+** (this one too), each searching at max_false / shards so that the false
+** matches of all of them together stay within the search's bound; the
+** answers are merged (ft_search_json_merge) into *text, which replaces the
+** local answer. FT_OK, or a status with err. */
+static int fan_out(server *sv, const ft_query *queries, int n, const ft_search_params *sp,
+                   char **text, int *appearances, char *err, size_t errlen)
+{
+    json_t *probes = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *v = json_array();
+        for (int k = 0; k < FT_DESCRIPTOR_DIM; k++)
+            json_array_append_new(v, json_real(queries[i].face.descriptor[k]));
+        json_array_append_new(probes, v);
+    }
+    pthread_mutex_lock(&sv->lock_cl);
+    int rc = sv->cl_api ? FT_OK : ft_cluster_open(&sv->cluster_api, &sv->cl_api, err, errlen);
+    char *names = NULL;
+    int shards = 0;
+    if (rc == FT_OK && (rc = ft_cluster_nodes(sv->cl_api, "shard", &names, &shards)) != FT_OK)
+        snprintf(err, errlen, "%s", ft_cluster_errmsg(sv->cl_api));
+    ft_store_free(names);
+    if (shards < 1) shards = 1;
+    json_t *req =
+        json_pack("{s:o, s:f, s:f}", "probes", probes, "max_false", sp->max_false_matches / shards,
+                  "possible_false", sp->possible_false_matches / shards);
+    if (req && sp->since_us) json_object_set_new(req, "since_us", json_integer(sp->since_us));
+    if (req && sp->until_us) json_object_set_new(req, "until_us", json_integer(sp->until_us));
+    if (req && sp->at_us) json_object_set_new(req, "at_us", json_integer(sp->at_us));
+    char *body = req ? json_dumps(req, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+    json_decref(req);
+    answers a;
+    memset(&a, 0, sizeof a);
+    int got = 0;
+    if (rc == FT_OK && !body) rc = FT_ENOMEM, snprintf(err, errlen, "out of memory");
+    if (rc == FT_OK && (rc = ft_cluster_ask(sv->cl_api, body, (int)strlen(body), shards,
+                                            FANOUT_WAIT_MS, collect_answer, &a, &got)) != FT_OK)
+        snprintf(err, errlen, "%s", ft_cluster_errmsg(sv->cl_api));
+    pthread_mutex_unlock(&sv->lock_cl);
+    free(body);
+    char *merged = NULL;
+    if (rc == FT_OK && got == 0) rc = FT_EIO, snprintf(err, errlen, "no shard answered");
+    if (rc == FT_OK)
+        rc = ft_search_json_merge(*text, (const char *const *)a.v, a.n, shards, &merged,
+                                  appearances, err, errlen);
+    for (int i = 0; i < a.n; i++)
+        free(a.v[i]);
+    if (rc != FT_OK) return rc;
+    ft_store_free(*text);
+    *text = merged;
+    return FT_OK;
+}
+
 static void *cluster_loop(void *arg)
 {
     server *sv = arg;
@@ -1819,6 +1960,7 @@ static void *cluster_loop(void *arg)
     char err[512];
     double warned = -1e9, beat = -1e9, led_until = 0, tokens_at = -1e9, retention_at = -1e9;
     uint64_t tokens_rev = 0;
+    int answering = 0;
     static const token system_who = { "", "system", "cluster retention", 0 };
     t_who = &system_who; /* this thread's audit records */
     while (!g_stop) {
@@ -1837,7 +1979,12 @@ static void *cluster_loop(void *arg)
             continue;
         }
         if (mono_s() - beat >= sv->cluster.lease_s / 4) {
-            int ok = ft_cluster_heartbeat(cl, "search") == FT_OK;
+            int ok = ft_cluster_heartbeat(cl, sv->shard ? "shard" : "search") == FT_OK;
+            if (ok && sv->shard && !answering) {
+                answering = ft_cluster_answer(cl, shard_answer, sv) == FT_OK;
+                if (!answering)
+                    fprintf(stderr, "facetrail serve: cluster: %s\n", ft_cluster_errmsg(cl));
+            }
             int h = ok ? ft_cluster_hold(cl, "leader.alerts", NULL) : -1;
             /* a renewal that failed (servers unreachable) keeps the lead for
                the rest of the lease: nobody can take it before it expires */

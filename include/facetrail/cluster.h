@@ -171,6 +171,20 @@ int ft_cluster_watch_add(ft_cluster *c, ft_watch *w);
 int ft_cluster_watch_remove(ft_cluster *c, int64_t id);
 int ft_cluster_watch_sync(ft_cluster *c, ft_store *st, int *changed /* OUT */);
 
+/* -- searches across shards -------------------------------------------- */
+
+/* A shard node (a search node holding some cameras) answers the cluster's
+** searches: fn gets each request's bytes and returns the reply (allocated
+** with malloc, *reply_len bytes), or NULL for none. It runs on a thread of
+** the NATS library, for as long as c is open. One answerer per handle. */
+typedef char *(*ft_cluster_answer_fn)(const char *req, int len, int *reply_len, void *ctx);
+int ft_cluster_answer(ft_cluster *c, ft_cluster_answer_fn fn, void *ctx);
+/* Sends req to every shard node and hands each reply to fn, until n came
+** or wait_ms passed; *got: the replies. FT_OK even when fewer came. */
+typedef void (*ft_cluster_reply_fn)(const char *reply, int len, void *ctx);
+int ft_cluster_ask(ft_cluster *c, const char *req, int len, int n, int wait_ms,
+                   ft_cluster_reply_fn fn, void *ctx, int *got /* OUT */);
+
 /* The stream's messages and bytes. */
 int ft_cluster_stream_stats(ft_cluster *c, uint64_t *msgs /* OUT */, uint64_t *bytes /* OUT */);
 /* Removes every sighting from the stream (retention: the event's data is

@@ -272,6 +272,22 @@ int ft_search_json(ft_store *st, const ft_searcher *s, const ft_search_result *r
                    const ft_query *queries, const char *const *names, int n_queries,
                    const char *thumb_prefix, char **out /* OUT */);
 
+/* One answer from the answers of several shards (search nodes holding
+** some cameras each), all in ft_search_json's schema with the thumbnails
+** inline: the query photos of base (the asking node's answer, or NULL),
+** every shard's appearances in time order, the flagged ones, what was
+** searched summed (sightings, descriptors, expected false matches; the
+** highest threshold), "shards": n answered of "shards_asked": asked, and
+** the estimate of the shard whose
+** latest appearance is the latest (a shard does not see the others'
+** appearances: its estimate and course windows use its own cameras only).
+** *out freed with ft_store_free; *n_appearances (may be NULL): the merged
+** timeline's length. FT_EFORMAT for an answer that is not in the schema
+** (the message in err), FT_EINVAL, FT_ENOMEM. */
+int ft_search_json_merge(const char *base, const char *const *answers, int n, int asked,
+                         char **out /* OUT */, int *n_appearances /* OUT */, char *err,
+                         size_t errlen);
+
 /* An alert: a sighting that matches a watchlist entry. */
 typedef struct ft_alert {
     int64_t watch_id;

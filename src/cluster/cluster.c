@@ -51,6 +51,7 @@
 #define BUCKET_HOLDS   "ft_holds"
 #define BUCKET_STATE   "ft_state"
 #define KEY_MAX        256
+#define SEARCH_SUBJECT "ft.search.shards"
 #define PUB_BATCH_MAX  1024 /* messages of one ft_cluster_publish in flight at once */
 
 typedef struct pub_batch pub_batch_t;
@@ -59,8 +60,11 @@ struct ft_cluster {
     natsConnection *nc;
     jsCtx *js;
     kvStore *cameras, *nodes, *holds, *state;
-    natsSubscription *sub; /* ft_cluster_consume's pull subscription */
-    char only[1024];       /* the shard filter the subscription was made for */
+    natsSubscription *sub;    /* ft_cluster_consume's pull subscription */
+    natsSubscription *answer; /* ft_cluster_answer's */
+    ft_cluster_answer_fn answer_fn;
+    void *answer_ctx;
+    char only[1024]; /* the shard filter the subscription was made for */
     char node[FT_CLUSTER_NODE_MAX];
     double lease_s;
     int64_t timeout_ms;
@@ -328,6 +332,10 @@ void ft_cluster_close(ft_cluster *c)
 {
     if (!c) return;
     if (c->sub) natsSubscription_Destroy(c->sub);
+    if (c->answer) {
+        natsSubscription_Unsubscribe(c->answer);
+        natsSubscription_Destroy(c->answer);
+    }
     kvStore_Destroy(c->cameras);
     kvStore_Destroy(c->nodes);
     kvStore_Destroy(c->holds);
@@ -1187,4 +1195,71 @@ done:
     ft__free(w);
     kvKeysList_Destroy(&keys);
     return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Searches across shards                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)sub;
+    ft_cluster *c = closure;
+    const char *reply_to = natsMsg_GetReply(msg);
+    int len = 0;
+    char *reply = reply_to ? c->answer_fn(natsMsg_GetData(msg), natsMsg_GetDataLength(msg), &len,
+                                          c->answer_ctx)
+                           : NULL;
+    if (reply) natsConnection_Publish(nc, reply_to, reply, len);
+    free(reply);
+    natsMsg_Destroy(msg);
+}
+
+int ft_cluster_answer(ft_cluster *c, ft_cluster_answer_fn fn, void *ctx)
+{
+    if (!c || !fn || c->answer)
+        return c ? fail(c, FT_EINVAL, "one answerer per handle") : FT_EINVAL;
+    c->errmsg[0] = 0;
+    c->answer_fn = fn;
+    c->answer_ctx = ctx;
+    natsStatus s = natsConnection_Subscribe(&c->answer, c->nc, SEARCH_SUBJECT, on_request, c);
+    if (s != NATS_OK) {
+        c->answer = NULL;
+        return nfail(c, s, "cannot answer the cluster's searches");
+    }
+    return FT_OK;
+}
+
+int ft_cluster_ask(ft_cluster *c, const char *req, int len, int n, int wait_ms,
+                   ft_cluster_reply_fn fn, void *ctx, int *got)
+{
+    if (got) *got = 0;
+    if (!c || !req || len < 0 || n < 1 || wait_ms < 1 || !fn)
+        return c ? fail(c, FT_EINVAL, "bad arguments") : FT_EINVAL;
+    c->errmsg[0] = 0;
+    natsInbox *inbox = NULL;
+    natsSubscription *sub = NULL;
+    natsStatus s = natsInbox_Create(&inbox);
+    if (s == NATS_OK) s = natsConnection_SubscribeSync(&sub, c->nc, inbox);
+    if (s == NATS_OK) s = natsConnection_PublishRequest(c->nc, SEARCH_SUBJECT, inbox, req, len);
+    int k = 0;
+    int64_t end = now_us() + (int64_t)wait_ms * 1000;
+    while (s == NATS_OK && k < n) {
+        int64_t left = (end - now_us()) / 1000;
+        if (left < 1) break;
+        natsMsg *m = NULL;
+        natsStatus r = natsSubscription_NextMsg(&m, sub, left);
+        if (r == NATS_TIMEOUT) break;
+        if (r != NATS_OK) {
+            s = r;
+            break;
+        }
+        fn(natsMsg_GetData(m), natsMsg_GetDataLength(m), ctx);
+        natsMsg_Destroy(m);
+        k++;
+    }
+    if (sub) natsSubscription_Destroy(sub);
+    natsInbox_Destroy(inbox);
+    if (got) *got = k;
+    return s == NATS_OK ? FT_OK : nfail(c, s, "asking the shards");
 }

@@ -216,6 +216,110 @@ int ft_search_json(ft_store *st, const ft_searcher *s, const ft_search_result *r
 }
 
 /* ------------------------------------------------------------------------ */
+/* Answers of several shards                                                */
+/* ------------------------------------------------------------------------ */
+
+static int by_first_seen(const void *a, const void *b)
+{
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "first_seen"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "first_seen"));
+    return strcmp(x ? x : "", y ? y : ""); /* ISO 8601 UTC: text order is time order */
+}
+
+int ft_search_json_merge(const char *base, const char *const *answers, int n, int asked, char **out,
+                         int *n_appearances, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (n_appearances) *n_appearances = 0;
+    if (n < 0 || (n > 0 && !answers)) return FT_EINVAL;
+    json_t *root = base ? json_loads(base, 0, NULL) : json_object();
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        snprintf(err, errlen, "the asking node's answer is not JSON");
+        return FT_EFORMAT;
+    }
+    json_t *apps = json_array(), *flagged = json_array(), *best_est = json_null();
+    char best_last[64] = ""; /* the latest last_seen so far (ISO 8601 UTC) */
+    json_int_t sightings = 0, descriptors = 0;
+    double threshold = 0, efc = 0, efp = 0;
+    int rc = FT_OK;
+    for (int i = 0; i < n && rc == FT_OK; i++) {
+        json_t *a = json_loads(answers[i], 0, NULL);
+        json_t *se = a ? json_object_get(a, "searched") : NULL;
+        json_t *ap = a ? json_object_get(a, "appearances") : NULL;
+        json_t *fl = a ? json_object_get(a, "flagged") : NULL;
+        if (!json_is_object(se) || !json_is_array(ap) || !json_is_array(fl)) {
+            snprintf(err, errlen, "answer %d of %d is not a search answer", i + 1, n);
+            json_decref(a);
+            rc = FT_EFORMAT;
+            break;
+        }
+        sightings += json_integer_value(json_object_get(se, "sightings"));
+        descriptors += json_integer_value(json_object_get(se, "descriptors"));
+        efc += json_number_value(json_object_get(se, "expected_false_confirmed"));
+        efp += json_number_value(json_object_get(se, "expected_false_possible"));
+        double t = json_number_value(json_object_get(se, "threshold"));
+        if (t > threshold) threshold = t;
+        size_t k;
+        json_t *v;
+        json_array_foreach(ap, k, v)
+        {
+            json_array_append(apps, v);
+            const char *last = json_string_value(json_object_get(v, "last_seen"));
+            json_t *est = json_object_get(a, "estimate");
+            if (last && strcmp(last, best_last) > 0 && json_is_object(est)) {
+                json_decref(best_est);
+                best_est = json_deep_copy(est);
+                snprintf(best_last, sizeof best_last, "%s", last);
+            }
+        }
+        json_array_foreach(fl, k, v) json_array_append(flagged, v);
+        json_decref(a);
+    }
+    if (rc != FT_OK) {
+        json_decref(apps), json_decref(flagged), json_decref(best_est), json_decref(root);
+        return rc;
+    }
+    /* time order: an array of the items, sorted, put back */
+    size_t na = json_array_size(apps);
+    json_t **items = na ? ft__malloc(na * sizeof *items) : NULL;
+    if (na && !items) {
+        json_decref(apps), json_decref(flagged), json_decref(best_est), json_decref(root);
+        return FT_ENOMEM;
+    }
+    for (size_t i = 0; i < na; i++)
+        items[i] = json_incref(json_array_get(apps, i));
+    qsort(items, na, sizeof *items, by_first_seen);
+    json_array_clear(apps);
+    for (size_t i = 0; i < na; i++)
+        json_array_append_new(apps, items[i]);
+    ft__free(items);
+    json_t *se = json_object();
+    json_object_set_new(se, "sightings", json_integer(sightings));
+    json_object_set_new(se, "descriptors", json_integer(descriptors));
+    json_object_set_new(se, "threshold", num(threshold));
+    json_object_set_new(se, "expected_false_confirmed", num(efc));
+    json_object_set_new(se, "expected_false_possible", num(efp));
+    json_object_set_new(se, "shards", json_integer(n));
+    json_object_set_new(se, "shards_asked", json_integer(asked));
+    if (n_appearances) *n_appearances = (int)na;
+    json_object_set_new(root, "searched", se);
+    json_object_set_new(root, "appearances", apps);
+    json_object_set_new(root, "flagged", flagged);
+    json_object_set_new(root, "estimate", best_est);
+    char *text = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(root);
+    if (!text) return FT_ENOMEM;
+    size_t len = strlen(text);
+    char *copy = ft__malloc(len + 1);
+    if (copy) memcpy(copy, text, len + 1);
+    free(text);
+    if (!copy) return FT_ENOMEM;
+    *out = copy;
+    return FT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Watchlist checks                                                         */
 /* ------------------------------------------------------------------------ */
 

@@ -139,9 +139,20 @@ for s in s1 s2; do
     PIDS="$PIDS $!"
     eval "PID_$s=$!"
 done
+# two shard nodes: the first two cameras, and the third
+cams=$(sed -n 's/.* camera add .*--id \([^ ]*\) .*/\1/p' "$RACE/setup.sh")
+shard1=$(echo "$cams" | sed -n '1p;2p' | paste -sd, -)
+shard2=$(echo "$cams" | sed -n '3p')
+for s in h1 h2; do
+    if [ $s = h1 ]; then sh=$shard1; else sh=$shard2; fi
+    "$FT" serve --db "$TMP/$s.ftdb" --listen 127.0.0.1:0 --nats "$URLS" --node "$s" --workers 1 \
+        --shard "$sh" --models "$MODELS" >"$TMP/$s.log" 2>&1 &
+    PIDS="$PIDS $!"
+    eval "PID_$s=$!"
+done
 port_of() { sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$TMP/$1.log" | tail -1; }
 t=0
-until [ -n "$(port_of s1)" ] && [ -n "$(port_of s2)" ]; do
+until [ -n "$(port_of s1)" ] && [ -n "$(port_of s2)" ] && [ -n "$(port_of h1)" ] && [ -n "$(port_of h2)" ]; do
     t=$((t + 1))
     [ $t -gt 300 ] && break
     sleep 0.2
@@ -204,6 +215,12 @@ echo "# n1 started again after 3 s, $victim after 8 s"
 
 # -- wait: every camera done, both search nodes caught up ----------------------------
 expected=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from sightings").fetchone()[0])' "$TMP/single.ftdb")
+count_of() { # count_of CAMERA,CAMERA...: the single box's sightings of those cameras
+    python3 -c 'import sqlite3,sys; ids=sys.argv[2].split(","); print(sqlite3.connect(sys.argv[1]).execute("select count(*) from sightings where camera_id in (%s)" % ",".join("?"*len(ids)), ids).fetchone()[0])' "$TMP/single.ftdb" "$1"
+}
+exp_h1=$(count_of "$shard1")
+exp_h2=$(count_of "$shard2")
+sightings_of() { curl -s "http://127.0.0.1:$(port_of "$1")/api/v1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["event"]["sightings"])' 2>/dev/null; }
 t=0
 while :; do
     done_all=$(status_json | python3 -c '
@@ -212,7 +229,10 @@ s = json.load(sys.stdin)
 print(int(all(c["done"] for c in s["cameras"])))' 2>/dev/null)
     c1=$(curl -s "http://127.0.0.1:$(port_of s1)/api/v1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["event"]["sightings"])' 2>/dev/null)
     c2=$(curl -s "http://127.0.0.1:$(port_of s2)/api/v1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["event"]["sightings"])' 2>/dev/null)
-    [ "$done_all" = 1 ] && [ "${c1:-0}" -ge "$expected" ] && [ "${c2:-0}" -ge "$expected" ] && break
+    h1n=$(sightings_of h1)
+    h2n=$(sightings_of h2)
+    [ "$done_all" = 1 ] && [ "${c1:-0}" -ge "$expected" ] && [ "${c2:-0}" -ge "$expected" ] &&
+        [ "${h1n:-0}" -ge "$exp_h1" ] && [ "${h2n:-0}" -ge "$exp_h2" ] && break
     t=$((t + 1))
     if [ $t -gt 900 ]; then
         echo "# waited 180 s: cameras done $done_all, s1 $c1, s2 $c2 of $expected sightings"
@@ -253,6 +273,30 @@ twice=$(grep -h "facetrail serve: alert:" "$TMP/s1.log" "$TMP/s2.log" | sort | u
 grep -h "raises the watchlist" "$TMP/s1.log" "$TMP/s2.log" | sed 's/^/# /'
 [ $((a1 + a2)) -gt 0 ] && [ "$twice" -eq 0 ]
 check $? "the watched runner's alerts are raised once each, by one node (s1 $a1, s2 $a2, $twice twice)"
+
+# the shards hold their cameras only, and a search on one of them covers all
+[ "$h1n" = "$exp_h1" ] && [ "$h2n" = "$exp_h2" ]
+check $? "shard nodes hold their cameras only (h1 $h1n of $exp_h1: $shard1; h2 $h2n of $exp_h2: $shard2)"
+cat >"$TMP/apps.py" <<'EOF'
+import json, sys
+a = json.load(open(sys.argv[1]))
+print("shards %s" % a["searched"].get("shards", "-"))
+for x in a["appearances"]: print(x["camera"], x["first_seen"], x["last_seen"])
+EOF
+agree=0; total=0; shards_ok=1
+for q in "$RACE"/queries/*.jpg; do
+    curl -s -F "photo=@$q" -F "reason=cluster test" "http://127.0.0.1:$(port_of s1)/api/v1/search" >"$TMP/full.json"
+    curl -s -F "photo=@$q" -F "reason=cluster test" "http://127.0.0.1:$(port_of h1)/api/v1/search" >"$TMP/fan.json"
+    python3 "$TMP/apps.py" "$TMP/full.json" 2>/dev/null | sed 1d | sort >"$TMP/full.txt"
+    python3 "$TMP/apps.py" "$TMP/fan.json" 2>/dev/null >"$TMP/fan.all"
+    head -1 "$TMP/fan.all" | grep -q "^shards 2$" || shards_ok=0
+    sed 1d "$TMP/fan.all" | sort >"$TMP/fan.txt"
+    total=$((total + 1))
+    cmp -s "$TMP/full.txt" "$TMP/fan.txt" && [ -s "$TMP/full.txt" ] && agree=$((agree + 1))
+done
+echo "# $agree of $total searches on shard h1 (both shards answering: $shards_ok) give a full node's timeline"
+[ "$shards_ok" = 1 ] && [ "$agree" -eq "$total" ]
+check $? "a search on a shard node asks both shards and gives the full node's timeline ($agree of $total)"
 
 # one search over HTTP on each node
 q=$(ls "$RACE"/queries/*.jpg | head -1)
@@ -348,13 +392,13 @@ purged=$(grep -c "retention" "$TMP/s1.log" "$TMP/s2.log" "$TMP/i1.log" "$TMP/i2.
 check $? "retention: both search nodes purged and the stream emptied (s1 $c1, s2 $c2 sightings, stream $msgs; $purged log lines)"
 
 # -- every node stops cleanly -------------------------------------------------------
-for s in s1 s2 i1 i2; do eval "kill \$PID_$s" 2>/dev/null; done
+for s in s1 s2 h1 h2 i1 i2; do eval "kill \$PID_$s" 2>/dev/null; done
 bad_exit=""
-for s in s1 s2 i1 i2; do
+for s in s1 s2 h1 h2 i1 i2; do
     eval "wait \$PID_$s"
     [ $? -eq 0 ] || bad_exit="$bad_exit $s"
 done
-reports=$(cat "$TMP"/s1.log "$TMP"/s2.log "$TMP"/i1.log "$TMP"/i2.log | grep -c "Sanitizer")
+reports=$(cat "$TMP"/s1.log "$TMP"/s2.log "$TMP"/h1.log "$TMP"/h2.log "$TMP"/i1.log "$TMP"/i2.log | grep -c "Sanitizer")
 [ -z "$bad_exit" ] && [ "$reports" -eq 0 ]
 check $? "every node stops cleanly on SIGTERM, no sanitizer report (exit not 0:${bad_exit:- none}; $reports reports)"
 [ "$reports" -eq 0 ] || grep -h -A12 "Sanitizer" "$TMP"/s1.log "$TMP"/s2.log "$TMP"/i1.log "$TMP"/i2.log | head -60 | sed 's/^/# /'
