@@ -159,6 +159,7 @@ static int camera_add(int argc, char **argv)
     double km = NAN;
     struct opts o;
     opts_init(&o, argc, argv);
+    o.cmd = "cluster camera add";
     while (opts_next(&o)) {
         int r = opts_cluster(&o, &c);
         if (r < 0) return CLI_ERROR;
@@ -223,6 +224,7 @@ static int status_cmd(int argc, char **argv)
     int json = 0;
     struct opts o;
     opts_init(&o, argc, argv);
+    o.cmd = "cluster status";
     while (opts_next(&o)) {
         int r = opts_cluster(&o, &c);
         if (r < 0) return CLI_ERROR;
@@ -343,6 +345,9 @@ static int state_cmd(int argc, char **argv, const char *what)
     int yes = 0;
     struct opts o;
     opts_init(&o, argc, argv);
+    char cmd_name[32];
+    snprintf(cmd_name, sizeof cmd_name, "cluster %s", what);
+    o.cmd = cmd_name;
     while (opts_next(&o)) {
         int r = opts_cluster(&o, &c);
         if (r < 0) return CLI_ERROR;
@@ -623,6 +628,7 @@ static int ingest_node(int argc, char **argv)
     double x;
     struct opts o;
     opts_init(&o, argc, argv);
+    o.cmd = "cluster ingest";
     while (opts_next(&o)) {
         int r = opts_cluster(&o, &c);
         if (r == 0) r = opts_engine(&o, &nd.ep);
@@ -639,6 +645,8 @@ static int ingest_node(int argc, char **argv)
     }
     if (o.n_operands) return usage_error(o.cmd, "unexpected operand '%s'", argv[1]);
     if (!c.node) return usage_error(o.cmd, "missing --node NAME");
+    if (strlen(c.node) > FT_CLUSTER_NODE_MAX - 8) /* its publisher is NAME-pub */
+        return usage_error(o.cmd, "--node: at most %d characters", FT_CLUSTER_NODE_MAX - 8);
     if (!c.db) return usage_error(o.cmd, "missing --db DB");
     nd.base.detect.min_score = ft_detector_default_score(nd.base.detect.detector);
     ft_store *probe = NULL; /* the local store opens (and is made) before anything else */

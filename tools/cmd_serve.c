@@ -2620,6 +2620,8 @@ int cmd_serve(int argc, char **argv)
     if (o.n_operands) return usage_error(o.cmd, "unexpected operand '%s'", argv[1]);
     if (!db) return usage_error(o.cmd, "missing --db DB");
     if ((node || shard) && !nats) return usage_error(o.cmd, "--node and --shard are for --nats");
+    if (node && strlen(node) > FT_CLUSTER_NODE_MAX - 8) /* its request threads' are NAME-api */
+        return usage_error(o.cmd, "--node: at most %d characters", FT_CLUSTER_NODE_MAX - 8);
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;

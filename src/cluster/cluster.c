@@ -139,7 +139,7 @@ static int nfail(ft_cluster *c, natsStatus s, const char *what)
 {
     natsStatus ls;
     const char *detail = nats_GetLastError(&ls);
-    if (detail && *detail && strcmp(detail, natsStatus_GetText(s)))
+    if (detail && *detail && !strstr(detail, natsStatus_GetText(s)))
         return fail(c, FT_EIO, "%s: %s (%s)", what, natsStatus_GetText(s), detail);
     return fail(c, FT_EIO, "%s: %s", what, natsStatus_GetText(s));
 }
