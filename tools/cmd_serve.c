@@ -1621,6 +1621,94 @@ static void *hook_loop(void *arg)
 ** the entry's webhook. An early alert's thumbnail (thumb, borrowed) is kept
 ** with it and served at /api/v1/alerts/SEQ/thumbnail; a follows-alert is
 ** the "sighting" event that names the stored sighting (no webhook). */
+/* Puts an event in the ring (lock_alerts held): the event streams send it.
+** thumb (malloc'd or NULL) is the ring's from now on. */
+static void ring_put(server *sv, const char *event, const char *json, unsigned char *thumb,
+                     size_t thumb_len)
+{
+    struct alert_slot *slot = &sv->ring[sv->next_seq % ALERT_RING];
+    snprintf(slot->event, sizeof slot->event, "%s", event);
+    snprintf(slot->json, sizeof slot->json, "%s", json);
+    free(slot->thumb);
+    slot->thumb = thumb;
+    slot->thumb_len = thumb ? thumb_len : 0;
+    sv->next_seq++;
+    pthread_cond_broadcast(&sv->new_alert);
+}
+
+/* The alert leader's alert to the other search nodes (cluster_alert_relay),
+** marked with this node's name. */
+static void cluster_alert_send(server *sv, const char *text)
+{
+    json_t *o = json_loads(text, 0, NULL);
+    if (!o) return;
+    json_object_set_new(o, "raised_by", json_string(sv->cluster.node));
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    char err[256];
+    pthread_mutex_lock(&sv->lock_cl);
+    if (body &&
+        (sv->cl_api || ft_cluster_open(&sv->cluster_api, &sv->cl_api, err, sizeof err) == FT_OK) &&
+        ft_cluster_alert_send(sv->cl_api, body) != FT_OK)
+        fprintf(stderr, "facetrail serve: cluster: %s\n", ft_cluster_errmsg(sv->cl_api));
+    pthread_mutex_unlock(&sv->lock_cl);
+    free(body);
+}
+
+typedef struct track_find {
+    int64_t key, id;
+} track_find;
+
+static int find_track(const ft_sighting *s, void *ctx)
+{
+    track_find *f = ctx;
+    if (s->track_key == f->key) f->id = s->id;
+    return 0;
+}
+
+/* Another node's alert (ft_cluster_alert_listen; on a NATS thread): shown
+** to this node's operators with this node's sighting (found by camera, time
+** and track; waited for up to 2 s while it is being applied), never sent
+** to webhooks or the terminal: the leader did that. */
+static void cluster_alert_relay(const char *json, int len, void *ctx)
+{
+    server *sv = ctx;
+    json_t *o = json_loadb(json, (size_t)len, 0, NULL);
+    const char *by = o ? json_string_value(json_object_get(o, "raised_by")) : NULL;
+    const char *cam = o ? json_string_value(json_object_get(o, "camera")) : NULL;
+    const char *time_text = o ? json_string_value(json_object_get(o, "time")) : NULL;
+    const char *track = o ? json_string_value(json_object_get(o, "track")) : NULL;
+    const char *slash = track ? strrchr(track, '/') : NULL;
+    int64_t t = 0;
+    char err[128];
+    if (!by || !strcmp(by, sv->cluster.node) || !cam || !slash || !time_text ||
+        ft_time_parse(time_text, NULL, &t, NULL, err, sizeof err) != FT_OK) {
+        json_decref(o);
+        return;
+    }
+    track_find f = { strtoll(slash + 1, NULL, 10), 0 };
+    for (int i = 0; i < 40 && !f.id && !g_stop; i++) {
+        pthread_mutex_lock(&sv->lock_thumb);
+        ft_store_sightings_between(sv->st_thumb, t, t + 1, cam, find_track, &f);
+        pthread_mutex_unlock(&sv->lock_thumb);
+        if (!f.id) {
+            struct timespec ts = { 0, 50000000L };
+            nanosleep(&ts, NULL);
+        }
+    }
+    char link[96];
+    snprintf(link, sizeof link, "/api/v1/sightings/%lld/thumbnail", (long long)f.id);
+    json_object_set_new(o, "sighting", f.id ? json_integer(f.id) : json_null());
+    json_object_set_new(o, "thumbnail", f.id ? json_string(link) : json_null());
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!text) return;
+    pthread_mutex_lock(&sv->lock_alerts);
+    ring_put(sv, "alert", text, NULL, 0);
+    pthread_mutex_unlock(&sv->lock_alerts);
+    free(text);
+}
+
 static void publish(server *sv, const ft_alert *a, double km, const unsigned char *thumb,
                     size_t thumb_len)
 {
@@ -1641,16 +1729,10 @@ static void publish(server *sv, const ft_alert *a, double km, const unsigned cha
         free(copy);
         return;
     }
-    struct alert_slot *slot = &sv->ring[seq % ALERT_RING];
-    snprintf(slot->event, sizeof slot->event, "%s", a->follows ? "sighting" : "alert");
-    snprintf(slot->json, sizeof slot->json, "%s", text);
-    free(slot->thumb);
-    slot->thumb = copy;
-    slot->thumb_len = copy ? thumb_len : 0;
-    sv->next_seq++;
-    pthread_cond_broadcast(&sv->new_alert);
+    ring_put(sv, a->follows ? "sighting" : "alert", text, copy, thumb_len);
     pthread_mutex_unlock(&sv->lock_alerts);
     if (!a->follows && a->webhook[0]) hook_queue(sv, a->webhook, text);
+    if (sv->clustered && !a->early && !a->follows) cluster_alert_send(sv, text);
     ft_store_free(text);
     if (!a->follows) { /* the terminal hears of it too */
         char t[FT_TIME_TEXT_MAX];
@@ -1960,7 +2042,7 @@ static void *cluster_loop(void *arg)
     char err[512];
     double warned = -1e9, beat = -1e9, led_until = 0, tokens_at = -1e9, retention_at = -1e9;
     uint64_t tokens_rev = 0;
-    int answering = 0;
+    int answering = 0, listening = 0;
     static const token system_who = { "", "system", "cluster retention", 0 };
     t_who = &system_who; /* this thread's audit records */
     while (!g_stop) {
@@ -1980,6 +2062,11 @@ static void *cluster_loop(void *arg)
         }
         if (mono_s() - beat >= sv->cluster.lease_s / 4) {
             int ok = ft_cluster_heartbeat(cl, sv->shard ? "shard" : "search") == FT_OK;
+            if (ok && !sv->shard && !listening) {
+                listening = ft_cluster_alert_listen(cl, cluster_alert_relay, sv) == FT_OK;
+                if (!listening)
+                    fprintf(stderr, "facetrail serve: cluster: %s\n", ft_cluster_errmsg(cl));
+            }
             if (ok && sv->shard && !answering) {
                 answering = ft_cluster_answer(cl, shard_answer, sv) == FT_OK;
                 if (!answering)

@@ -185,6 +185,17 @@ typedef void (*ft_cluster_reply_fn)(const char *reply, int len, void *ctx);
 int ft_cluster_ask(ft_cluster *c, const char *req, int len, int n, int wait_ms,
                    ft_cluster_reply_fn fn, void *ctx, int *got /* OUT */);
 
+/* -- alerts to every search node ------------------------------------- */
+
+/* The alert leader hands each alert it raised (its JSON, ft_alert_json's
+** schema) to every search node, whose operators see it too: send, and
+** listen (fn on a thread of the NATS library, for as long as c is open;
+** one listener per handle). Core NATS, not the stream: a node that is down
+** misses the alerts of that time, as a page that is closed does. */
+typedef void (*ft_cluster_alert_fn)(const char *json, int len, void *ctx);
+int ft_cluster_alert_send(ft_cluster *c, const char *json);
+int ft_cluster_alert_listen(ft_cluster *c, ft_cluster_alert_fn fn, void *ctx);
+
 /* The stream's messages and bytes. */
 int ft_cluster_stream_stats(ft_cluster *c, uint64_t *msgs /* OUT */, uint64_t *bytes /* OUT */);
 /* Removes every sighting from the stream (retention: the event's data is

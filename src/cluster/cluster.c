@@ -52,6 +52,8 @@
 #define BUCKET_STATE   "ft_state"
 #define KEY_MAX        256
 #define SEARCH_SUBJECT "ft.search.shards"
+#define ALERT_SUBJECT  "ft.alerts"
+#define HELD_MAX       128  /* holds one handle keeps (cameras of an ingest node, the lead) */
 #define PUB_BATCH_MAX  1024 /* messages of one ft_cluster_publish in flight at once */
 
 typedef struct pub_batch pub_batch_t;
@@ -62,6 +64,9 @@ struct ft_cluster {
     kvStore *cameras, *nodes, *holds, *state;
     natsSubscription *sub;    /* ft_cluster_consume's pull subscription */
     natsSubscription *answer; /* ft_cluster_answer's */
+    natsSubscription *alerts; /* ft_cluster_alert_listen's */
+    ft_cluster_alert_fn alert_fn;
+    void *alert_ctx;
     ft_cluster_answer_fn answer_fn;
     void *answer_ctx;
     char only[1024]; /* the shard filter the subscription was made for */
@@ -70,6 +75,11 @@ struct ft_cluster {
     int64_t timeout_ms;
     int replicas;
     pub_batch_t *batch; /* ft_cluster_publish's messages in flight */
+    struct {
+        char key[KEY_MAX];
+        uint64_t rev; /* the revision this handle's last write of it left */
+    } held[HELD_MAX];
+    int n_held;
     char errmsg[512];
 };
 
@@ -335,6 +345,10 @@ void ft_cluster_close(ft_cluster *c)
     if (c->answer) {
         natsSubscription_Unsubscribe(c->answer);
         natsSubscription_Destroy(c->answer);
+    }
+    if (c->alerts) {
+        natsSubscription_Unsubscribe(c->alerts);
+        natsSubscription_Destroy(c->alerts);
     }
     kvStore_Destroy(c->cameras);
     kvStore_Destroy(c->nodes);
@@ -828,38 +842,91 @@ int ft_cluster_nodes(ft_cluster *c, const char *role, char **names, int *n)
     return FT_OK;
 }
 
+/* The revision this handle's last write of a hold left, or 0. */
+static uint64_t held_rev(const ft_cluster *c, const char *key)
+{
+    for (int i = 0; i < c->n_held; i++)
+        if (!strcmp(c->held[i].key, key)) return c->held[i].rev;
+    return 0;
+}
+
+static void set_held(ft_cluster *c, const char *key, uint64_t rev)
+{
+    int i = 0;
+    while (i < c->n_held && strcmp(c->held[i].key, key))
+        i++;
+    if (rev == 0) { /* forget it */
+        if (i < c->n_held) c->held[i] = c->held[--c->n_held];
+        return;
+    }
+    if (i == c->n_held) {
+        if (c->n_held == HELD_MAX) return; /* not renewed: it expires, and is taken again */
+        c->n_held++;
+    }
+    snprintf(c->held[i].key, sizeof c->held[i].key, "%s", key);
+    c->held[i].rev = rev;
+}
+
+/* Renewals are compare-and-set on the revision this handle's own last write
+** left (held_rev), never on a revision read back: a read may be answered by
+** a replica that is behind (the buckets allow direct reads), and renewing on
+** its revision would fail for ever, or seem to succeed when it did not. */
 int ft_cluster_hold(ft_cluster *c, const char *key, char holder[FT_CLUSTER_NODE_MAX])
 {
-    if (!c || !key || !*key) return c ? fail(c, FT_EINVAL, "bad key") : FT_EINVAL;
+    if (!c || !key || !*key || strlen(key) >= KEY_MAX)
+        return c ? fail(c, FT_EINVAL, "bad key") : FT_EINVAL;
     c->errmsg[0] = 0;
+    uint64_t rev = held_rev(c, key), nrev = 0;
+    if (rev) {
+        natsStatus s = kvStore_UpdateString(&nrev, c->holds, key, c->node, rev);
+        if (s == NATS_OK) {
+            set_held(c, key, nrev);
+            if (holder) snprintf(holder, FT_CLUSTER_NODE_MAX, "%s", c->node);
+            return 1;
+        }
+        if (s != NATS_ERR && s != NATS_NOT_FOUND) /* no answer: still ours, maybe; try again */
+            return nfail(c, s, "cannot renew a hold");
+        set_held(c, key, 0); /* refused: it expired (and may have been taken) */
+    }
     char who[FT_CLUSTER_NODE_MAX];
-    uint64_t rev = 0, nrev = 0;
-    int rc = holder_of(c, key, who, &rev);
+    int rc = holder_of(c, key, who, NULL);
     if (rc != FT_OK) return rc;
-    natsStatus s;
     if (!who[0]) {
-        s = kvStore_CreateString(&nrev, c->holds, key, c->node);
-        if (s == NATS_OK)
+        natsStatus s = kvStore_CreateString(&nrev, c->holds, key, c->node);
+        if (s == NATS_OK) {
+            set_held(c, key, nrev);
             snprintf(who, sizeof who, "%s", c->node);
-        else if ((rc = holder_of(c, key, who, NULL)) != FT_OK)
-            return rc; /* another got it */
+        } else if ((rc = holder_of(c, key, who, NULL)) != FT_OK) {
+            return rc;
+        }
+        if (s != NATS_OK && !strcmp(who, c->node)) who[0] = 0; /* a stale read: unknown */
     } else if (!strcmp(who, c->node)) {
-        s = kvStore_UpdateString(&nrev, c->holds, key, c->node, rev);
-        if (s != NATS_OK && (rc = holder_of(c, key, who, NULL)) != FT_OK) return rc;
+        /* ours from before (a restart, a lost renewal): not ours until it
+           expires and is created again */
+        who[0] = 0;
     }
     if (holder) snprintf(holder, FT_CLUSTER_NODE_MAX, "%s", who);
-    return !strcmp(who, c->node) ? 1 : 0;
+    return held_rev(c, key) ? 1 : 0;
 }
 
 int ft_cluster_release(ft_cluster *c, const char *key)
 {
     if (!c || !key) return FT_EINVAL;
     c->errmsg[0] = 0;
-    char who[FT_CLUSTER_NODE_MAX];
-    int rc = holder_of(c, key, who, NULL);
-    if (rc != FT_OK || strcmp(who, c->node)) return rc;
+    uint64_t rev = held_rev(c, key);
+    if (!rev) return FT_OK;
+    set_held(c, key, 0);
     natsStatus s = kvStore_Delete(c->holds, key);
     return s == NATS_OK ? FT_OK : nfail(c, s, "cannot release a hold");
+}
+
+/* A camera's key in ft_cameras and ft_holds: "cam.<enc id>". */
+static const char *key_of(const char *id, char *key, size_t cap)
+{
+    char enc[3 * FT_CAMERA_ID_MAX + 4];
+    enc_name(id, enc, sizeof enc);
+    snprintf(key, cap, "cam.%s", enc);
+    return key;
 }
 
 static uint32_t fnv1a(const char *s)
@@ -893,12 +960,10 @@ int ft_cluster_claim(ft_cluster *c, char **ids, int *n)
         goto done;
     }
     int k = 0;
-    char key[KEY_MAX], enc[3 * FT_CAMERA_ID_MAX + 4];
+    char key[KEY_MAX];
     /* first renew what this node holds (a camera marked done is let go) */
     for (int i = 0; i < n_cams; i++) {
-        if (strcmp(cams[i].holder, c->node)) continue;
-        enc_name(cams[i].camera.id, enc, sizeof enc);
-        snprintf(key, sizeof key, "cam.%s", enc);
+        if (!held_rev(c, key_of(cams[i].camera.id, key, sizeof key))) continue;
         if (cams[i].done) {
             ft_cluster_release(c, key);
             continue;
@@ -916,9 +981,8 @@ int ft_cluster_claim(ft_cluster *c, char **ids, int *n)
     int start = n_cams > 0 ? (int)(fnv1a(c->node) % (uint32_t)n_cams) : 0;
     for (int j = 0; rc == FT_OK && j < n_cams && k < share; j++) {
         ft_cluster_camera *cam = &cams[(start + j) % n_cams];
-        if (cam->done || cam->holder[0]) continue;
-        enc_name(cam->camera.id, enc, sizeof enc);
-        snprintf(key, sizeof key, "cam.%s", enc);
+        if (cam->done || cam->holder[0] || held_rev(c, key_of(cam->camera.id, key, sizeof key)))
+            continue;
         int h = ft_cluster_hold(c, key, NULL);
         if (h < 0) {
             rc = h;
@@ -1262,4 +1326,39 @@ int ft_cluster_ask(ft_cluster *c, const char *req, int len, int n, int wait_ms,
     natsInbox_Destroy(inbox);
     if (got) *got = k;
     return s == NATS_OK ? FT_OK : nfail(c, s, "asking the shards");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Alerts to every search node                                              */
+/* ------------------------------------------------------------------------ */
+
+int ft_cluster_alert_send(ft_cluster *c, const char *json)
+{
+    if (!c || !json) return c ? fail(c, FT_EINVAL, "no alert") : FT_EINVAL;
+    c->errmsg[0] = 0;
+    natsStatus s = natsConnection_Publish(c->nc, ALERT_SUBJECT, json, (int)strlen(json));
+    return s == NATS_OK ? FT_OK : nfail(c, s, "cannot send the alert");
+}
+
+static void on_alert(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc, (void)sub;
+    ft_cluster *c = closure;
+    c->alert_fn(natsMsg_GetData(msg), natsMsg_GetDataLength(msg), c->alert_ctx);
+    natsMsg_Destroy(msg);
+}
+
+int ft_cluster_alert_listen(ft_cluster *c, ft_cluster_alert_fn fn, void *ctx)
+{
+    if (!c || !fn || c->alerts)
+        return c ? fail(c, FT_EINVAL, "one listener per handle") : FT_EINVAL;
+    c->errmsg[0] = 0;
+    c->alert_fn = fn;
+    c->alert_ctx = ctx;
+    natsStatus s = natsConnection_Subscribe(&c->alerts, c->nc, ALERT_SUBJECT, on_alert, c);
+    if (s != NATS_OK) {
+        c->alerts = NULL;
+        return nfail(c, s, "cannot listen to the cluster's alerts");
+    }
+    return FT_OK;
 }
