@@ -146,8 +146,10 @@ int ft_cluster_hold(ft_cluster *c, const char *key, char holder[FT_CLUSTER_NODE_
 int ft_cluster_release(ft_cluster *c, const char *key);
 
 /* The cameras this node should ingest now: renews the holds it has on
-** cameras not done, and takes free ones up to its share (the cameras not
-** done divided among the live ingest nodes, rounded up). ids: *n camera
+** cameras not done, hands back live cameras beyond its share (a node
+** joined; videos are kept to their end), and takes free ones up to its
+** share (the cameras not done divided among the live ingest nodes,
+** rounded up). ids: *n camera
 ** ids (FT_CAMERA_ID_MAX bytes each, freed with ft_store_free), the ones it
 ** holds after the call. */
 int ft_cluster_claim(ft_cluster *c, char **ids /* OUT */, int *n /* OUT */);

@@ -976,6 +976,22 @@ int ft_cluster_claim(ft_cluster *c, char **ids, int *n)
         if (h == 1)
             snprintf(v + (size_t)k++ * FT_CAMERA_ID_MAX, FT_CAMERA_ID_MAX, "%s", cams[i].camera.id);
     }
+    /* over its share (a node joined): live cameras are handed back, the
+       last first, for the new node to take (their open tracks are stored
+       when the caller stops them); videos are kept, redoing one costs more */
+    for (int i = n_cams - 1; rc == FT_OK && k > share && i >= 0; i--) {
+        if (!cams[i].live || cams[i].done) continue;
+        int at = -1;
+        for (int j = 0; j < k && at < 0; j++)
+            if (!strcmp(v + (size_t)j * FT_CAMERA_ID_MAX, cams[i].camera.id)) at = j;
+        if (at < 0) continue;
+        ft_cluster_release(c, key_of(cams[i].camera.id, key, sizeof key));
+        memmove(v + (size_t)at * FT_CAMERA_ID_MAX, v + (size_t)(at + 1) * FT_CAMERA_ID_MAX,
+                (size_t)(k - at - 1) * FT_CAMERA_ID_MAX);
+        k--;
+        cams[i].holder[0] = 0;
+        cams[i].done = 1; /* not taken back below */
+    }
     /* then free cameras up to the share, starting at a place of this node's
        own so that nodes starting together reach for different cameras */
     int start = n_cams > 0 ? (int)(fnv1a(c->node) % (uint32_t)n_cams) : 0;

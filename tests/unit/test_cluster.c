@@ -777,6 +777,55 @@ static void test_claim(void)
     finish();
 }
 
+/* A node that joins gets live cameras from a node over its share; videos
+** stay where they are. */
+static void test_rebalance(void)
+{
+    const double lease = 10.0;
+    server_start(lease);
+    ft_cluster *a = open_node("a", lease), *b = open_node("b", lease);
+    static const char *live[3] = { "live1", "live2", "live3" };
+    for (int i = 0; i < 3; i++) {
+        ft_cluster_camera cam;
+        memset(&cam, 0, sizeof cam);
+        snprintf(cam.camera.id, sizeof cam.camera.id, "%s", live[i]);
+        cam.camera.km = i + 1;
+        snprintf(cam.source, sizeof cam.source, "rtsp://cam%d/live", i + 1);
+        cam.live = 1;
+        ASSERT_OK(ft_cluster_camera_put(a, &cam));
+    }
+    put_cam(a, "video1", 10, "/v/video1.mp4");
+    /* a alone: all four */
+    ASSERT_OK(ft_cluster_heartbeat(a, "ingest"));
+    char *ia = NULL, *ib = NULL;
+    int na = 0, nb = 0;
+    ASSERT_OK(ft_cluster_claim(a, &ia, &na));
+    ASSERT_EQ(na, 4);
+    ft_store_free(ia);
+    /* b joins: a's share is ceil(4 / 2) = 2: two live cameras go back, the
+       last ones (live3, live2); the video stays */
+    ASSERT_OK(ft_cluster_heartbeat(b, "ingest"));
+    ASSERT_OK(ft_cluster_claim(a, &ia, &na));
+    ASSERT_EQ(na, 2);
+    ASSERT(has_id(ia, na, "live1") && has_id(ia, na, "video1"));
+    ASSERT_OK(ft_cluster_claim(b, &ib, &nb));
+    ASSERT_EQ(nb, 2);
+    ASSERT(has_id(ib, nb, "live2") && has_id(ib, nb, "live3"));
+    ft_store_free(ia);
+    ft_store_free(ib);
+    /* stable: claimed again, nothing moves */
+    ASSERT_OK(ft_cluster_claim(a, &ia, &na));
+    ASSERT_OK(ft_cluster_claim(b, &ib, &nb));
+    ASSERT_EQ(na, 2);
+    ASSERT_EQ(nb, 2);
+    ASSERT(has_id(ia, na, "live1") && has_id(ib, nb, "live3"));
+    ft_store_free(ia);
+    ft_store_free(ib);
+    ft_cluster_close(b);
+    ft_cluster_close(a);
+    finish();
+}
+
 static void test_nodes(void)
 {
     server_start(LEASE_S);
@@ -1055,5 +1104,5 @@ static void test_watch_put(void)
 }
 
 FT_TESTS(FT_TEST(test_open_refused), FT_TEST(test_publish_consume), FT_TEST(test_shard_filter),
-         FT_TEST(test_holds), FT_TEST(test_claim), FT_TEST(test_nodes), FT_TEST(test_watch_cluster),
-         FT_TEST(test_watch_put));
+         FT_TEST(test_holds), FT_TEST(test_claim), FT_TEST(test_rebalance), FT_TEST(test_nodes),
+         FT_TEST(test_watch_cluster), FT_TEST(test_watch_put));
