@@ -1295,19 +1295,29 @@ static void on_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     natsMsg_Destroy(msg);
 }
 
-int ft_cluster_answer(ft_cluster *c, ft_cluster_answer_fn fn, void *ctx)
+/* One subscription of c to subject, delivered to cb on a thread of the
+** library; FT_EINVAL when *sub is taken already. */
+static int subscribe_once(ft_cluster *c, natsSubscription **sub, const char *subject,
+                          natsMsgHandler cb, const char *what)
 {
-    if (!c || !fn || c->answer)
-        return c ? fail(c, FT_EINVAL, "one answerer per handle") : FT_EINVAL;
-    c->errmsg[0] = 0;
-    c->answer_fn = fn;
-    c->answer_ctx = ctx;
-    natsStatus s = natsConnection_Subscribe(&c->answer, c->nc, SEARCH_SUBJECT, on_request, c);
+    if (*sub) return fail(c, FT_EINVAL, "%s: one per handle", what);
+    natsStatus s = natsConnection_Subscribe(sub, c->nc, subject, cb, c);
     if (s != NATS_OK) {
-        c->answer = NULL;
-        return nfail(c, s, "cannot answer the cluster's searches");
+        *sub = NULL;
+        return nfail(c, s, what);
     }
     return FT_OK;
+}
+
+int ft_cluster_answer(ft_cluster *c, ft_cluster_answer_fn fn, void *ctx)
+{
+    if (!c || !fn) return c ? fail(c, FT_EINVAL, "no answer function") : FT_EINVAL;
+    c->errmsg[0] = 0;
+    if (c->answer) return fail(c, FT_EINVAL, "one answerer per handle");
+    c->answer_fn = fn;
+    c->answer_ctx = ctx;
+    return subscribe_once(c, &c->answer, SEARCH_SUBJECT, on_request,
+                          "cannot answer the cluster's searches");
 }
 
 int ft_cluster_ask(ft_cluster *c, const char *req, int len, int n, int wait_ms,
@@ -1366,15 +1376,11 @@ static void on_alert(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
 
 int ft_cluster_alert_listen(ft_cluster *c, ft_cluster_alert_fn fn, void *ctx)
 {
-    if (!c || !fn || c->alerts)
-        return c ? fail(c, FT_EINVAL, "one listener per handle") : FT_EINVAL;
+    if (!c || !fn) return c ? fail(c, FT_EINVAL, "no listener") : FT_EINVAL;
     c->errmsg[0] = 0;
+    if (c->alerts) return fail(c, FT_EINVAL, "one listener per handle");
     c->alert_fn = fn;
     c->alert_ctx = ctx;
-    natsStatus s = natsConnection_Subscribe(&c->alerts, c->nc, ALERT_SUBJECT, on_alert, c);
-    if (s != NATS_OK) {
-        c->alerts = NULL;
-        return nfail(c, s, "cannot listen to the cluster's alerts");
-    }
-    return FT_OK;
+    return subscribe_once(c, &c->alerts, ALERT_SUBJECT, on_alert,
+                          "cannot listen to the cluster's alerts");
 }

@@ -35,6 +35,11 @@ void *ft__realloc(void *p, size_t n);
 void ft__free(void *p);
 char *ft__strdup(const char *s);
 
+/* root as compact ASCII JSON text into *out (ft__malloc'd, for
+** ft_store_free); takes root's reference (NULL: FT_ENOMEM). FT_OK, FT_ENOMEM. */
+struct json_t;
+int ft__json_take(struct json_t *root, char **out /* OUT */);
+
 /* Test hook: after n more successful allocations, every allocation fails.
 ** n < 0 turns failure injection off. */
 void ft__alloc_fail_after(long n);

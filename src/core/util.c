@@ -3,6 +3,8 @@
 */
 #include "core/core.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -60,4 +62,16 @@ double ft__now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int ft__json_take(struct json_t *root, char **out)
+{
+    *out = NULL;
+    char *text = root ? json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(root);
+    char *copy = text ? ft__strdup(text) : NULL;
+    free(text); /* jansson's own allocator */
+    if (!copy) return FT_ENOMEM;
+    *out = copy;
+    return FT_OK;
 }

@@ -202,17 +202,7 @@ int ft_search_json(ft_store *st, const ft_searcher *s, const ft_search_result *r
         json_object_set_new(o, "eta", e->has_next ? iso(e->eta_us) : json_null());
         json_object_set_new(root, "estimate", o);
     }
-    char *text = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(root);
-    if (!text) return FT_ENOMEM;
-    /* the caller frees with ft_store_free (free): hand over jansson's copy */
-    size_t len = strlen(text);
-    char *copy = ft__malloc(len + 1);
-    if (copy) memcpy(copy, text, len + 1);
-    free(text);
-    if (!copy) return FT_ENOMEM;
-    *out = copy;
-    return FT_OK;
+    return ft__json_take(root, out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -307,16 +297,7 @@ int ft_search_json_merge(const char *base, const char *const *answers, int n, in
     json_object_set_new(root, "appearances", apps);
     json_object_set_new(root, "flagged", flagged);
     json_object_set_new(root, "estimate", best_est);
-    char *text = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(root);
-    if (!text) return FT_ENOMEM;
-    size_t len = strlen(text);
-    char *copy = ft__malloc(len + 1);
-    if (copy) memcpy(copy, text, len + 1);
-    free(text);
-    if (!copy) return FT_ENOMEM;
-    *out = copy;
-    return FT_OK;
+    return ft__json_take(root, out);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -181,14 +181,5 @@ int ft_alert_json(const ft_alert *a, double km, const char *thumbnail, char **ou
         a->first_us ? json_string(ft_time_format(a->first_us, NULL, FT_TIME_ISO_UTC, t, sizeof t))
                     : json_null());
     json_object_set_new(o, "early", json_boolean(a->early));
-    char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(o);
-    if (!text) return FT_ENOMEM;
-    size_t len = strlen(text);
-    char *copy = ft__malloc(len + 1);
-    if (copy) memcpy(copy, text, len + 1);
-    free(text);
-    if (!copy) return FT_ENOMEM;
-    *out = copy;
-    return FT_OK;
+    return ft__json_take(o, out);
 }
