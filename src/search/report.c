@@ -279,7 +279,7 @@ int ft_search_json_merge(const char *base, const char *const *answers, int n, in
     }
     for (size_t i = 0; i < na; i++)
         items[i] = json_incref(json_array_get(apps, i));
-    qsort(items, na, sizeof *items, by_first_seen);
+    if (na > 1) qsort(items, na, sizeof *items, by_first_seen);
     json_array_clear(apps);
     for (size_t i = 0; i < na; i++)
         json_array_append_new(apps, items[i]);
