@@ -711,7 +711,9 @@ void ft_wider_preds_fini(ft_wider_preds *p);
 #include "facetrail/search.h"
 #include "facetrail/store.h"
 #include "facetrail/video.h"
-#include "facetrail/cluster.h" /* last: it uses the store's types */
+
+/* last, in a block of its own: it uses the store's types */
+#include "facetrail/cluster.h"
 
 #ifdef __cplusplus
 }

@@ -88,7 +88,9 @@
 #define MAX_LIVE       32                       /* cameras ingested live at once */
 #define URL_KEY        FT_STORE_LIVE_URL_PREFIX /* store setting per live camera: its URL */
 #define ALERT_JSON     1024
-#define ALERT_POLL_MS  200 /* how often the store is read for new sightings */
+#define ALERT_POLL_MS  200  /* how often the store is read for new sightings */
+#define REWIND_S       10.0 /* a new alert leader looks again this far back */
+#define REWIND_SLOTS   64   /* > REWIND_S / ALERT_POLL_MS */
 #ifndef KEEPALIVE_S
 #    define KEEPALIVE_S 15 /* an event stream's comment line when nothing happens */
 #endif
@@ -1668,7 +1670,7 @@ static int find_track(const ft_sighting *s, void *ctx)
 
 /* Another node's alert (ft_cluster_alert_listen; on a NATS thread): shown
 ** to this node's operators with this node's sighting (found by camera, time
-** and track; waited for up to 2 s while it is being applied), never sent
+** and track; waited for up to 5 s while it is being applied), never sent
 ** to webhooks or the terminal: the leader did that. */
 static void cluster_alert_relay(const char *json, int len, void *ctx)
 {
@@ -1687,9 +1689,9 @@ static void cluster_alert_relay(const char *json, int len, void *ctx)
         return;
     }
     track_find f = { strtoll(slash + 1, NULL, 10), 0 };
-    for (int i = 0; i < 40 && !f.id && !g_stop; i++) {
+    for (int i = 0; i < 100 && !f.id && !g_stop; i++) { /* the time is to the millisecond */
         pthread_mutex_lock(&sv->lock_thumb);
-        ft_store_sightings_between(sv->st_thumb, t, t + 1, cam, find_track, &f);
+        ft_store_sightings_between(sv->st_thumb, t - 1000, t + 1000, cam, find_track, &f);
         pthread_mutex_unlock(&sv->lock_thumb);
         if (!f.id) {
             struct timespec ts = { 0, 50000000L };
@@ -1812,7 +1814,13 @@ static void *alert_loop(void *arg)
     }
     x.skip = 0;
     int64_t checked_stats_us = 0, listed_us = 0, gallery = 1;
-    int seen_gen = -1;
+    int seen_gen = -1, was_leader = 0;
+    struct {
+        double t; /* monotonic */
+        int64_t id;
+    } hist[REWIND_SLOTS];
+    memset(hist, 0, sizeof hist);
+    int64_t n_hist = 0;
     while (!g_stop) {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
@@ -1833,7 +1841,27 @@ static void *alert_loop(void *arg)
             watcher_refresh(sv, now_us, gallery);
             seen_gen = gen, listed_us = now_us;
         }
+        /* a cluster's search node that does not lead moves past what comes
+           without a look (the leader raises it), remembering where it was;
+           when it takes the lead it looks again at what came in the last
+           REWIND_S: a lead that moves misses nothing (an alert the old
+           leader raised just before may come twice) */
+        int lead = !sv->clustered || atomic_load(&sv->leader);
+        double t_mono = mono_s();
+        if (sv->clustered && lead && !was_leader) {
+            for (int i = 0; i < REWIND_SLOTS; i++)
+                if (hist[i].t > 0 && t_mono - hist[i].t <= REWIND_S && hist[i].id < x.last_id)
+                    x.last_id = hist[i].id;
+        }
+        if (!lead) {
+            hist[n_hist % REWIND_SLOTS].t = t_mono;
+            hist[n_hist % REWIND_SLOTS].id = x.last_id;
+            n_hist++;
+        }
+        was_leader = lead;
+        x.skip = !lead;
         ft_store_sightings_after(sv->st_alert, x.last_id, 1024, on_new_sighting, &x);
+        x.skip = 0;
         struct timespec ts = { 0, ALERT_POLL_MS * 1000000L };
         nanosleep(&ts, NULL);
     }
@@ -2072,10 +2100,15 @@ static void *cluster_loop(void *arg)
                 if (!answering)
                     fprintf(stderr, "facetrail serve: cluster: %s\n", ft_cluster_errmsg(cl));
             }
-            int h = ok ? ft_cluster_hold(cl, "leader.alerts", NULL) : -1;
+            /* a shard sees some cameras only: it never leads the alerts */
+            int h = !ok ? -1 : sv->shard ? 0 : ft_cluster_hold(cl, "leader.alerts", NULL);
             /* a renewal that failed (servers unreachable) keeps the lead for
                the rest of the lease: nobody can take it before it expires */
             if (h == 1) led_until = mono_s() + 0.8 * sv->cluster.lease_s;
+            if (h < 0 && ok && mono_s() - warned > 10)
+                fprintf(stderr, "facetrail serve: cluster: the alert lead: %s\n",
+                        ft_cluster_errmsg(cl)),
+                    warned = mono_s();
             int lead = h == 1 || (h < 0 && atomic_load(&sv->leader) && mono_s() < led_until);
             if (lead != atomic_load(&sv->leader))
                 fprintf(stderr, "facetrail serve: cluster: %s\n",

@@ -486,7 +486,8 @@ static const struct command {
     { "search", cmd_search, search_usage },    { "serve", cmd_serve, serve_usage },
     { "watch", cmd_watch, watch_usage },       { "audit", cmd_audit, audit_usage },
     { "purge", cmd_purge, purge_usage },       { "token", cmd_token, token_usage },
-    { "cluster", cmd_cluster, cluster_usage }, { "version", cmd_version, version_usage }, { "help", cmd_help, main_usage },
+    { "cluster", cmd_cluster, cluster_usage }, { "version", cmd_version, version_usage },
+    { "help", cmd_help, main_usage },
 };
 
 static const struct command *find_command(const char *name)

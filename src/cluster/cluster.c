@@ -888,25 +888,21 @@ int ft_cluster_hold(ft_cluster *c, const char *key, char holder[FT_CLUSTER_NODE_
             return nfail(c, s, "cannot renew a hold");
         set_held(c, key, 0); /* refused: it expired (and may have been taken) */
     }
+    /* taken only by a create, which the stream's leader decides; a read
+       says who holds it, maybe late: it is for the caller's information */
+    natsStatus s = kvStore_CreateString(&nrev, c->holds, key, c->node);
+    if (s == NATS_OK) {
+        set_held(c, key, nrev);
+        if (holder) snprintf(holder, FT_CLUSTER_NODE_MAX, "%s", c->node);
+        return 1;
+    }
+    if (s != NATS_ERR) return nfail(c, s, "cannot take a hold");
     char who[FT_CLUSTER_NODE_MAX];
     int rc = holder_of(c, key, who, NULL);
     if (rc != FT_OK) return rc;
-    if (!who[0]) {
-        natsStatus s = kvStore_CreateString(&nrev, c->holds, key, c->node);
-        if (s == NATS_OK) {
-            set_held(c, key, nrev);
-            snprintf(who, sizeof who, "%s", c->node);
-        } else if ((rc = holder_of(c, key, who, NULL)) != FT_OK) {
-            return rc;
-        }
-        if (s != NATS_OK && !strcmp(who, c->node)) who[0] = 0; /* a stale read: unknown */
-    } else if (!strcmp(who, c->node)) {
-        /* ours from before (a restart, a lost renewal): not ours until it
-           expires and is created again */
-        who[0] = 0;
-    }
+    if (!strcmp(who, c->node)) who[0] = 0; /* ours from before a restart: it expires */
     if (holder) snprintf(holder, FT_CLUSTER_NODE_MAX, "%s", who);
-    return held_rev(c, key) ? 1 : 0;
+    return 0;
 }
 
 int ft_cluster_release(ft_cluster *c, const char *key)
@@ -997,8 +993,11 @@ int ft_cluster_claim(ft_cluster *c, char **ids, int *n)
     int start = n_cams > 0 ? (int)(fnv1a(c->node) % (uint32_t)n_cams) : 0;
     for (int j = 0; rc == FT_OK && j < n_cams && k < share; j++) {
         ft_cluster_camera *cam = &cams[(start + j) % n_cams];
-        if (cam->done || cam->holder[0] || held_rev(c, key_of(cam->camera.id, key, sizeof key)))
-            continue;
+        if (cam->done || held_rev(c, key_of(cam->camera.id, key, sizeof key))) continue;
+        int alive = 0; /* a holder no longer alive: its hold is expiring, or read late */
+        for (int m = 0; cam->holder[0] && m < n_nodes && !alive; m++)
+            alive = !strcmp(nodes + (size_t)m * FT_CLUSTER_NODE_MAX, cam->holder);
+        if (alive) continue;
         int h = ft_cluster_hold(c, key, NULL);
         if (h < 0) {
             rc = h;
