@@ -1305,13 +1305,20 @@ static int webhook_ok(const char *url)
            parse_http_url(url, host, sizeof host, port, sizeof port, &path) == 0;
 }
 
+/* The request threads' cluster handle, opened at its first use; lock_cl
+** held. FT_OK, or a status with err. */
+static int api_cluster(server *sv, char *err, size_t errlen)
+{
+    return sv->cl_api ? FT_OK : ft_cluster_open(&sv->cluster_api, &sv->cl_api, err, errlen);
+}
+
 /* A search node's watchlist change goes to the cluster first (every node
 ** copies it from there: cluster_loop): w given, an entry to add (its id is
 ** set); else the entry id to remove. A status; the message in err. */
 static int cluster_watch(server *sv, ft_watch *w, int64_t id, char *err, size_t errlen)
 {
     pthread_mutex_lock(&sv->lock_cl);
-    int rc = sv->cl_api ? FT_OK : ft_cluster_open(&sv->cluster_api, &sv->cl_api, err, errlen);
+    int rc = api_cluster(sv, err, errlen);
     if (rc == FT_OK) {
         rc = w ? ft_cluster_watch_add(sv->cl_api, w) : ft_cluster_watch_remove(sv->cl_api, id);
         if (rc != FT_OK) snprintf(err, errlen, "%s", ft_cluster_errmsg(sv->cl_api));
@@ -1649,8 +1656,7 @@ static void cluster_alert_send(server *sv, const char *text)
     json_decref(o);
     char err[256];
     pthread_mutex_lock(&sv->lock_cl);
-    if (body &&
-        (sv->cl_api || ft_cluster_open(&sv->cluster_api, &sv->cl_api, err, sizeof err) == FT_OK) &&
+    if (body && api_cluster(sv, err, sizeof err) == FT_OK &&
         ft_cluster_alert_send(sv->cl_api, body) != FT_OK)
         fprintf(stderr, "facetrail serve: cluster: %s\n", ft_cluster_errmsg(sv->cl_api));
     pthread_mutex_unlock(&sv->lock_cl);
@@ -2025,7 +2031,7 @@ static int fan_out(server *sv, const ft_query *queries, int n, const ft_search_p
         json_array_append_new(probes, v);
     }
     pthread_mutex_lock(&sv->lock_cl);
-    int rc = sv->cl_api ? FT_OK : ft_cluster_open(&sv->cluster_api, &sv->cl_api, err, errlen);
+    int rc = api_cluster(sv, err, errlen);
     char *names = NULL;
     int shards = 0;
     if (rc == FT_OK && (rc = ft_cluster_nodes(sv->cl_api, "shard", &names, &shards)) != FT_OK)

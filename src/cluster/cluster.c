@@ -35,6 +35,7 @@
 */
 #include "facetrail/cluster.h"
 #include "core/core.h"
+#include "store/store.h" /* ft__store_valid_camera_id */
 
 #include <jansson.h>
 #include <math.h>
@@ -191,6 +192,15 @@ static void enc_name(const char *s, char *out, size_t cap)
         }
     }
     out[o] = 0;
+}
+
+/* A camera's key in ft_cameras and ft_holds: "cam.<enc id>". */
+static const char *key_of(const char *id, char *key, size_t cap)
+{
+    char enc[3 * FT_CAMERA_ID_MAX + 4];
+    enc_name(id, enc, sizeof enc);
+    snprintf(key, cap, "cam.%s", enc);
+    return key;
 }
 
 static int64_t now_us(void)
@@ -668,20 +678,10 @@ static int camera_from_json(const char *text, int len, ft_cluster_camera *cam)
     return ok ? FT_OK : FT_EFORMAT;
 }
 
-static int camera_id_ok(const char *id)
-{
-    size_t n = strnlen(id, FT_CAMERA_ID_MAX);
-    if (n == 0 || n >= FT_CAMERA_ID_MAX) return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)id[i] <= ' ' || (unsigned char)id[i] > '~') return 0;
-    return 1;
-}
-
 static int put_camera(ft_cluster *c, const ft_cluster_camera *cam)
 {
-    char key[KEY_MAX], enc[3 * FT_CAMERA_ID_MAX + 4];
-    enc_name(cam->camera.id, enc, sizeof enc);
-    snprintf(key, sizeof key, "cam.%s", enc);
+    char key[KEY_MAX];
+    key_of(cam->camera.id, key, sizeof key);
     char *text = camera_to_json(cam);
     if (!text) return fail(c, FT_ENOMEM, "out of memory");
     uint64_t rev = 0;
@@ -694,8 +694,8 @@ int ft_cluster_camera_put(ft_cluster *c, const ft_cluster_camera *cam)
 {
     if (!c) return FT_EINVAL;
     c->errmsg[0] = 0;
-    if (!cam || !camera_id_ok(cam->camera.id) || !isfinite(cam->camera.km) || !cam->source[0] ||
-        memchr(cam->source, 0, sizeof cam->source) == NULL)
+    if (!cam || !ft__store_valid_camera_id(cam->camera.id) || !isfinite(cam->camera.km) ||
+        !cam->source[0] || memchr(cam->source, 0, sizeof cam->source) == NULL)
         return fail(c, FT_EINVAL,
                     "a camera needs an id (1-63 printable characters, no blanks), a finite km "
                     "and a source");
@@ -707,9 +707,8 @@ int ft_cluster_camera_put(ft_cluster *c, const ft_cluster_camera *cam)
 
 static int get_camera(ft_cluster *c, const char *id, ft_cluster_camera *cam)
 {
-    char key[KEY_MAX], enc[3 * FT_CAMERA_ID_MAX + 4];
-    enc_name(id, enc, sizeof enc);
-    snprintf(key, sizeof key, "cam.%s", enc);
+    char key[KEY_MAX];
+    key_of(id, key, sizeof key);
     kvEntry *e = NULL;
     natsStatus s = kvStore_Get(&e, c->cameras, key);
     if (s == NATS_NOT_FOUND) return fail(c, FT_ENOTFOUND, "no camera %s in the cluster", id);
@@ -914,15 +913,6 @@ int ft_cluster_release(ft_cluster *c, const char *key)
     set_held(c, key, 0);
     natsStatus s = kvStore_Delete(c->holds, key);
     return s == NATS_OK ? FT_OK : nfail(c, s, "cannot release a hold");
-}
-
-/* A camera's key in ft_cameras and ft_holds: "cam.<enc id>". */
-static const char *key_of(const char *id, char *key, size_t cap)
-{
-    char enc[3 * FT_CAMERA_ID_MAX + 4];
-    enc_name(id, enc, sizeof enc);
-    snprintf(key, cap, "cam.%s", enc);
-    return key;
 }
 
 static uint32_t fnv1a(const char *s)
